@@ -1,0 +1,46 @@
+"""惠农资金监管平台 — application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    from subsidy.config import load_settings
+
+    load_settings(app, config)
+    if app.config["PROXY_FIX_HOPS"]:
+        n = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    from subsidy.common import database  # noqa: F401  (engine event hooks)
+    from subsidy.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    from subsidy.common.model_base import render_item
+
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     render_item=render_item, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, default_translation_directories=str(ROOT / "translations"))
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from subsidy import models  # noqa: F401  (every model registered on the metadata)
+    from subsidy import web
+
+    web.init_app(app)
+    from subsidy.cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,77 @@
+"""API: tokens and users (API.md)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from subsidy.accounts import service
+from subsidy.accounts.models import Role
+from subsidy.api.errors import error_response
+from subsidy.api.spec import page_args, page_json, route
+from subsidy.common.access import client_address, current_actor
+from subsidy.extensions import limiter
+
+
+class TokenIn(BaseModel):
+    username: str
+    password: str
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    password: str
+    name: str = ""
+    role: str
+    region_code: str
+    phone: str | None = None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    name: str
+    role: Role
+    region_code: str
+    active: bool
+
+
+def _login_key() -> str:
+    data = request.get_json(silent=True) or {}
+    return "api-login:" + str(data.get("username", "")).strip().lower()
+
+
+@route("/auth/token", "POST", summary="Exchange username and password for a bearer token",
+       body=TokenIn, response=TokenOut, public=True, tag="auth")
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_login_key,
+               deduct_when=lambda response: response.status_code == 401)
+def token(body: TokenIn):
+    user = service.authenticate(body.username, body.password)
+    if user is None:
+        return error_response(401, "unauthorized", "用户名或密码错误")
+    service.record_sign_in(user, client_address())
+    raw, row = service.issue_token(user)
+    return {"token": raw, "expires_at": row.expires_at.isoformat()}
+
+
+@route("/users", "POST", summary="Create a staff user (county admin)", body=UserIn, response=UserOut,
+       status=201, tag="users")
+def create_user(body: UserIn):
+    return service.create_user(current_actor(), username=body.username, password=body.password, name=body.name,
+                               role=body.role, region_code=body.region_code, phone=body.phone)
+
+
+@route("/users", "GET", summary="List staff users in the admin's county", response=UserOut,
+       list_response=True, tag="users", query={"q": "username or name", "page": "", "per_page": "max 200"})
+def list_users():
+    page, per_page = page_args()
+    return page_json(UserOut, service.list_users(current_actor(), page=page, per_page=per_page, q=request.args.get("q")))

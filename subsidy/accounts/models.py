@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from subsidy.common.model_base import enum_column
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.regions.models import Level, Region
+
+
+class Role(enum.Enum):
+    village_clerk = "village_clerk"
+    township_reviewer = "township_reviewer"
+    county_reviewer = "county_reviewer"
+    county_admin = "county_admin"
+    supervisor = "supervisor"
+
+
+ROLE_LABEL = {
+    Role.village_clerk: "村级经办员",
+    Role.township_reviewer: "乡镇审核员",
+    Role.county_reviewer: "县级审核员",
+    Role.county_admin: "县级管理员",
+    Role.supervisor: "监督员",
+}
+
+# DESIGN.md §1: the role's tier equals the region's level; a supervisor may sit at any tier.
+ROLE_LEVELS = {
+    Role.village_clerk: {Level.village},
+    Role.township_reviewer: {Level.township},
+    Role.county_reviewer: {Level.county},
+    Role.county_admin: {Level.county},
+    Role.supervisor: {Level.county, Level.township, Level.village},
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    # Changing the password ends every session signed before it (see load_user).
+    session_epoch: Mapped[int] = mapped_column(default=0)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABEL[self.role]
+
+    @property
+    def tier(self) -> Level:
+        return self.region.level
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}@{self.region_code}>"
+
+
+class ApiToken(db.Model):
+    """Bearer tokens for /api/v1, stored as SHA-256 digests (API.md "Auth")."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")

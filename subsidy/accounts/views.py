@@ -1,0 +1,125 @@
+"""Sign-in/out, own password, and the county admin's user management."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from subsidy.accounts import service
+from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserForm
+from subsidy.common.access import client_address, public
+from subsidy.common.forms import apply_errors
+from subsidy.errors import DomainError, ValidationError
+from subsidy.extensions import limiter
+from subsidy.regions.service import list_regions_under
+
+bp = Blueprint("accounts", __name__)
+
+
+def _login_key() -> str:
+    return "login:" + (request.form.get("username") or "").strip().lower()
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("stats.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_login_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code == 401)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("stats.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            service.record_sign_in(user, client_address())
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("用户名或密码错误，或账号已停用。"), "danger")
+        return render_template("accounts/login.html", form=form), 401
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("您已退出登录。"), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_own_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationError as exc:
+            apply_errors(form, exc, {"password": "new_password"})
+            return render_template("accounts/password.html", form=form), 422
+        login_user(current_user)  # the session epoch changed; keep this browser signed in
+        flash(_("密码已修改。其他设备上的登录已失效。"), "success")
+        return redirect(url_for("stats.home"))
+    return render_template("accounts/password.html", form=form)
+
+
+@bp.route("/users")
+def users():
+    result = service.list_users(current_user, page=request.args.get("page"), q=request.args.get("q"))
+    return render_template("accounts/users.html", page=result, q=request.args.get("q", ""),
+                           reset_form=PasswordResetForm())
+
+
+def _user_form() -> UserForm:
+    form = UserForm()
+    form.region_code.choices = [(r.code, f"{'　' * (len(r.code) // 3 - 2)}{r.name}（{r.code}）")
+                                for r in list_regions_under(current_user)]
+    return form
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    form = _user_form()
+    if form.validate_on_submit():
+        try:
+            user = service.create_user(current_user, username=form.username.data, password=form.password.data,
+                                       name=form.name.data, role=form.role.data,
+                                       region_code=form.region_code.data, phone=form.phone.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+            return render_template("accounts/user_form.html", form=form), 422
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return render_template("accounts/user_form.html", form=form), exc.status
+        flash(_("已创建用户 %(name)s。", name=user.username), "success")
+        return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_active(user_id: int):
+    active = request.form.get("active") == "1"
+    user = service.set_user_active(current_user, user_id, active)
+    flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+def reset_password(user_id: int):
+    form = PasswordResetForm()
+    if not form.validate_on_submit():
+        flash(_("请输入新密码。"), "danger")
+        return redirect(url_for("accounts.users"))
+    try:
+        user = service.reset_password(current_user, user_id, form.password.data)
+    except ValidationError as exc:
+        flash(next(iter(exc.fields.values()), exc.message), "danger")
+        g.rollback = True
+        return redirect(url_for("accounts.users"))
+    flash(_("已重置 %(name)s 的密码，请当面告知本人。", name=user.username), "success")
+    return redirect(url_for("accounts.users"))

@@ -1,0 +1,40 @@
+"""JSON API v1 (API.md). Each area's `api.py` adds its routes to this blueprint with
+`subsidy.api.spec.route`, which also feeds the generated OpenAPI document."""
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from subsidy.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The API authenticates by bearer token only, never by cookie, so cross-site forms cannot
+# ride on a signed-in browser: CSRF tokens are not needed here.
+csrf.exempt(bp)
+
+API_MODULES = (
+    "subsidy.accounts.api",
+    "subsidy.regions.api",
+    "subsidy.households.api",
+    "subsidy.projects.api",
+    "subsidy.api.docs",
+)
+
+
+def register_api_modules():
+    import importlib
+
+    for name in API_MODULES:
+        importlib.import_module(name)
+
+
+def authenticate_bearer():
+    from subsidy.accounts.service import user_for_token
+    from subsidy.api.errors import error_response
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
+    if user is None:
+        return error_response(401, "unauthorized", "需要有效的访问令牌（Authorization: Bearer …）")
+    g.api_user = user
+    return None

@@ -1,0 +1,125 @@
+"""Writing and proving the audit chain.
+
+Appends are serialised so that two transactions never chain onto the same predecessor: on
+PostgreSQL by a transaction-scoped advisory lock, on SQLite by the write lock that every
+writing transaction takes up front (see `subsidy.common.database`)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import sqlalchemy as sa
+
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit.models import AuditEvent
+from subsidy.common.pagination import Page, paginate
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.regions.scope import within
+
+GENESIS = "0" * 64
+_AUDIT_LOCK_KEY = 640_425_001  # arbitrary, constant: the advisory lock guarding the chain head
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON-serialisable in an audit event: {type(value).__name__}")
+
+
+def canonical_json(data) -> str:
+    return json.dumps(data, default=_default, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _digest(prev_hash: str, at: datetime, actor_id, actor: str, action: str, object_type: str,
+            object_id, region_code, detail: str) -> str:
+    payload = canonical_json(
+        [prev_hash, at.isoformat(timespec="microseconds"), actor_id, actor, action, object_type,
+         object_id, region_code, detail]
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _lock_chain_head() -> str:
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+    last = session.execute(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return last or GENESIS
+
+
+def record(actor, action: str, object_type: str, object_id=None, *, region_code: str | None = None,
+           **detail) -> AuditEvent:
+    """Append one event. `actor` is a User, or None for the system (cron, worker, shell)."""
+    return record_many(actor, [(action, object_type, object_id, region_code, detail)])[0]
+
+
+def record_many(actor, events) -> list[AuditEvent]:
+    """Append several events in one go: [(action, object_type, object_id, region_code, detail)]."""
+    prev = _lock_chain_head()
+    at = utcnow()
+    actor_id = getattr(actor, "id", None)
+    actor_label = getattr(actor, "username", None) or "system"
+    rows = []
+    for action, object_type, object_id, region_code, detail in events:
+        object_id = None if object_id is None else str(object_id)
+        detail_json = canonical_json(detail or {})
+        h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json)
+        rows.append(AuditEvent(at=at, actor_id=actor_id, actor=actor_label, action=action,
+                               object_type=object_type, object_id=object_id, region_code=region_code,
+                               detail=detail_json, prev_hash=prev, hash=h))
+        prev = h
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(batch: int = 5000) -> VerifyResult:
+    """Walk the whole chain in id order, recomputing every hash; stop at the first broken link."""
+    prev = GENESIS
+    checked = 0
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
+    for ev in db.session.scalars(stmt):
+        if ev.prev_hash != prev:
+            return VerifyResult(False, checked, ev.id, "prev_hash does not match the previous event (an event was removed or inserted)")
+        expected = _digest(prev, ev.at, ev.actor_id, ev.actor, ev.action, ev.object_type, ev.object_id,
+                           ev.region_code, ev.detail)
+        if ev.hash != expected:
+            return VerifyResult(False, checked, ev.id, "content does not match its hash (the event was changed)")
+        prev = ev.hash
+        checked += 1
+    return VerifyResult(True, checked)
+
+
+def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None = None,
+                object_type: str | None = None, object_id: str | None = None) -> Page:
+    """The log for the actor's region. Events without a region (staff accounts, projects of the
+    county) are shown to county-level readers only."""
+    require(actor, Perm.view_audit)
+    cond = within(AuditEvent.region_code, actor.region_code)
+    if len(actor.region_code) == 6:
+        cond = sa.or_(cond, AuditEvent.region_code.is_(None))
+    stmt = sa.select(AuditEvent).where(cond)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action))
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditEvent.object_id == str(object_id))
+    return paginate(stmt.order_by(AuditEvent.id.desc()), page, per_page)

@@ -1,0 +1,45 @@
+"""Engine set-up that differs per database.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout. Its one weakness under a
+web server's threads is the deferred transaction that reads and then writes: if another writer
+committed in between, SQLite answers "database is locked" at once, whatever the timeout. So a
+request that may write (any method but GET/HEAD/OPTIONS) and every command-line transaction
+begins with BEGIN IMMEDIATE, taking the write lock up front and queueing on the busy timeout
+instead of failing; reads stay deferred and run beside the writer, as WAL allows.
+"""
+from __future__ import annotations
+
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _wants_write() -> bool:
+    if has_request_context():
+        return request.method not in SAFE_METHODS
+    return True
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+
+
+def is_postgres(session_or_conn) -> bool:
+    return session_or_conn.get_bind().dialect.name == "postgresql"

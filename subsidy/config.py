@@ -1,0 +1,93 @@
+"""Settings: defaults here, then `instance/config.py`, then environment variables, then the
+dict given to `create_app` (tests and scripts). API.md "Settings" lists the public ones."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class Defaults:
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    DATABASE_URL: str | None = None  # resolved to SQLite in instance/ by create_app
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # turned on when PUBLIC_BASE_URL is https
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # a 100,000-row register is ~6 MB of xlsx
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    API_TOKEN_HOURS = 12
+    PER_PAGE = 50
+    PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
+    # SMS (issue 3); see subsidy.notify
+    SMS_GATEWAY = "console"
+    TWILIO_ACCOUNT_SID = ""
+    TWILIO_AUTH_TOKEN = ""
+    TWILIO_FROM_NUMBER = ""
+    TWILIO_MESSAGING_SERVICE_SID = ""
+    TWILIO_BASE_URL = "https://api.twilio.com"
+    SMS_RETRY_BASE_SECONDS = 30
+    SMS_MAX_ATTEMPTS = 8
+    SMS_LEASE_SECONDS = 120
+    SMS_BATCH_SIZE = 50
+    SMS_SIGNATURE = "【惠农】"
+
+
+# Environment variables read as settings, with the type they are parsed to.
+ENV_SETTINGS: dict[str, type] = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "PUBLIC_BASE_URL": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "PROXY_FIX_HOPS": int,
+    "SMS_GATEWAY": str,
+    "TWILIO_ACCOUNT_SID": str,
+    "TWILIO_AUTH_TOKEN": str,
+    "TWILIO_FROM_NUMBER": str,
+    "TWILIO_MESSAGING_SERVICE_SID": str,
+    "TWILIO_BASE_URL": str,
+    "SMS_RETRY_BASE_SECONDS": float,
+    "SMS_MAX_ATTEMPTS": int,
+    "SMS_LEASE_SECONDS": int,
+    "SMS_SIGNATURE": str,
+}
+
+
+def load_settings(app, overrides: dict | None) -> None:
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)  # instance/config.py
+    for name, kind in ENV_SETTINGS.items():
+        if name in os.environ:
+            app.config[name] = kind(os.environ[name])
+    if overrides:
+        app.config.update(overrides)
+
+    if not app.config.get("DATABASE_URL"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "subsidy.sqlite3")
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+
+    if (
+        app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY
+        and not app.debug
+        and not app.testing
+        and not app.config.get("ALLOW_DEFAULT_SECRET_KEY")
+    ):
+        raise RuntimeError(
+            "SECRET_KEY is the built-in development key. Sessions and CSRF tokens signed with it "
+            "can be forged by anyone who has read the source. Set SECRET_KEY in the environment "
+            "or in instance/config.py (e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+        )

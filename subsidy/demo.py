@@ -1,0 +1,161 @@
+"""The demo county 彭阳县 (640425): 12 townships, 105 villages, staff of every role, households
+with valid ID numbers, and projects typical of the county. Idempotent: what exists is kept.
+
+Township codes follow the official ones; village names are invented, their codes follow the
+scheme (township code + 2xx)."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from stdnum.cn import ric
+from werkzeug.security import generate_password_hash
+
+from subsidy.accounts.models import Role, User
+from subsidy.audit import service as audit
+from subsidy.extensions import db
+from subsidy.households.models import Household
+from subsidy.projects.models import Category, Project, Unit
+from subsidy.regions.models import Level, Region
+
+COUNTY = ("640425", "彭阳县")
+TOWNSHIPS = [
+    ("640425100", "白阳镇", 10), ("640425101", "王洼镇", 9), ("640425102", "古城镇", 9),
+    ("640425103", "红河镇", 9), ("640425200", "新集乡", 9), ("640425201", "城阳乡", 9),
+    ("640425202", "冯庄乡", 9), ("640425203", "小岔乡", 9), ("640425204", "孟塬乡", 8),
+    ("640425205", "罗洼乡", 8), ("640425206", "交岔乡", 8), ("640425207", "草庙乡", 8),
+]
+_FIRST = "阳杨姚崾张李王刘陈马周吴赵孙郭何高罗韩冯"
+_SECOND = ["洼", "坪", "河", "塬", "沟", "岔", "庄", "湾", "川", "台", "岭", "峁", "堡", "渠", "源"]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+GIVEN = "建国明华军平志强伟兰英秀梅玉芳海龙刚红霞福贵德林生荣成斌宏小丽兴旺春花宝山"
+
+DEMO_PASSWORD = "demo2024"
+DEMO_USERS = [
+    ("admin", "县管理员", Role.county_admin, "640425"),
+    ("county", "县审核员", Role.county_reviewer, "640425"),
+    ("township", "白阳镇审核员", Role.township_reviewer, "640425100"),
+    ("village", "阳洼村经办员", Role.village_clerk, "640425100201"),
+    ("supervisor", "县纪委监督员", Role.supervisor, "640425"),
+]
+PROJECTS = [
+    ("耕地地力保护补贴", Category.cash, Unit.mu, "105.00", "30000000.00", "中央财政"),
+    ("基础母牛养殖补贴", Category.cash, Unit.head, "2000.00", "8000000.00", "自治区财政"),
+    ("农村危房改造补助", Category.cash, Unit.household, "20000.00", "12000000.00", "中央和自治区财政"),
+    ("地膜覆盖补贴（实物）", Category.material, Unit.mu, "36.00", "3000000.00", "县级财政"),
+]
+
+
+def village_names(count: int, rng: random.Random) -> list[str]:
+    names: list[str] = []
+    while len(names) < count:
+        name = rng.choice(_FIRST) + rng.choice(_SECOND) + "村"
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def make_id_number(region6: str, birth: date, seq: int, female: bool) -> str:
+    """A GB 11643 number with a correct check digit; the sequence's last digit carries sex."""
+    seq3 = (seq % 500) * 2 + (0 if female else 1)
+    body = f"{region6}{birth:%Y%m%d}{seq3:03d}"
+    return body + ric.calc_check_digit(body)
+
+
+def make_phone(rng: random.Random) -> str:
+    return rng.choice(["139", "138", "136", "158", "151", "187", "188", "177"]) + f"{rng.randrange(10**8):08d}"
+
+
+def _regions() -> int:
+    rng = random.Random(640425)
+    existing = set(db.session.scalars(sa.select(Region.code)))
+    rows = []
+    if COUNTY[0] not in existing:
+        rows.append(dict(code=COUNTY[0], name=COUNTY[1], level=Level.county, parent_code=None,
+                         phone="0954-7012345", sms_signature="【彭阳县惠农】"))
+    names = village_names(sum(n for _, _, n in TOWNSHIPS), rng)
+    i = 0
+    for t_index, (code, name, n_villages) in enumerate(TOWNSHIPS):
+        if code not in existing:
+            rows.append(dict(code=code, name=name, level=Level.township, parent_code=COUNTY[0],
+                             phone=f"0954-70{t_index + 10:02d}{t_index:03d}", sms_signature=None))
+        for v in range(n_villages):
+            vcode = f"{code}{201 + v}"
+            if vcode not in existing:
+                rows.append(dict(code=vcode, name=names[i], level=Level.village, parent_code=code,
+                                 phone=None, sms_signature=None))
+            i += 1
+    for row in rows:  # parents before children, as the foreign key wants
+        db.session.execute(sa.insert(Region), [row])
+    return len(rows)
+
+
+def _households(per_village: int) -> int:
+    villages = list(db.session.scalars(sa.select(Region.code).where(Region.level == Level.village).order_by(Region.code)))
+    existing = set(db.session.scalars(sa.select(Household.id_number)))
+    rows = []
+    for v_index, vcode in enumerate(villages):
+        rng = random.Random(int(vcode))
+        for h in range(per_village):
+            # Draw every field before deciding to skip, so a second run draws the same values.
+            birth = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 50))
+            female = rng.random() < 0.2
+            name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+            phone = None if rng.random() < 0.03 else make_phone(rng)
+            account = "6231" + f"{rng.randrange(10**15):015d}"
+            members = rng.randint(1, 7)
+            land = Decimal(rng.randrange(300, 4000)) / 100
+            id_number = make_id_number("640425", birth, v_index * 100 + h, female)
+            if id_number in existing:
+                continue
+            existing.add(id_number)
+            rows.append(dict(region_code=vcode, head_name=name, id_number=id_number, phone=phone,
+                             payout_account=account, members=members, land_area_mu=land))
+    if rows:
+        db.session.execute(sa.insert(Household), rows)
+    return len(rows)
+
+
+def _users() -> int:
+    have = set(db.session.scalars(sa.select(User.username)))
+    created = 0
+    for username, name, role, region in DEMO_USERS:
+        if username not in have:
+            db.session.add(User(username=username, name=name, role=role, region_code=region,
+                                password_hash=generate_password_hash(DEMO_PASSWORD)))
+            created += 1
+    db.session.flush()
+    return created
+
+
+def _projects(year: int) -> int:
+    have = set(db.session.scalars(sa.select(Project.name).where(Project.county_code == COUNTY[0], Project.year == year)))
+    created = 0
+    for name, category, unit, rate, budget, source in PROJECTS:
+        if name not in have:
+            db.session.add(Project(county_code=COUNTY[0], name=name, year=year, category=category, unit=unit,
+                                   rate=Decimal(rate), budget=Decimal(budget), publicity_days=7, fund_source=source))
+            created += 1
+    db.session.flush()
+    return created
+
+
+def load_demo(households_per_village: int = 50, year: int | None = None) -> str:
+    year = year or date.today().year
+    counts = {
+        "regions": _regions(),
+        "users": _users(),
+        "households": _households(households_per_village),
+        "projects": _projects(year),
+    }
+    if any(counts.values()):
+        audit.record(None, "demo.load", "region", COUNTY[0], region_code=COUNTY[0], **counts)
+    return "demo county 640425 彭阳县: created " + ", ".join(f"{v} {k}" for k, v in counts.items())
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    from subsidy.accounts.models import ROLE_LABEL
+
+    return [(u, DEMO_PASSWORD, f"{ROLE_LABEL[r]} @ {code}") for u, _, r, code in DEMO_USERS]

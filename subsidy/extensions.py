@@ -1,0 +1,18 @@
+"""Flask extensions, created unbound and bound in `create_app`."""
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from subsidy.common.model_base import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+# Behind a reverse proxy ProxyFix (see create_app) makes remote_addr the client's address.
+limiter = Limiter(key_func=get_remote_address)

@@ -1,0 +1,74 @@
+"""API: the household register (API.md /households)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from flask import request
+from pydantic import BaseModel, ConfigDict
+
+from subsidy.api.spec import MoneyStr, page_args, page_json, route
+from subsidy.common.access import current_actor
+from subsidy.households import service
+
+
+class HouseholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: str | None = None
+    head_name: str
+    id_number: str
+    phone: str | None = None
+    payout_account: str | None = None
+    members: int = 1
+    land_area_mu: Decimal | str = Decimal("0")
+
+
+class HouseholdPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: str | None = None
+    head_name: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    payout_account: str | None = None
+    members: int | None = None
+    land_area_mu: Decimal | str | None = None
+
+
+class HouseholdOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    region_code: str
+    head_name: str
+    id_number: str
+    phone: str | None
+    payout_account: str | None
+    members: int
+    land_area_mu: MoneyStr
+    updated_at: datetime
+
+
+@route("/households", "POST", summary="Register a household (village clerk)", body=HouseholdIn,
+       response=HouseholdOut, status=201, tag="households")
+def create_household(body: HouseholdIn):
+    return service.create_household(current_actor(), **body.model_dump())
+
+
+@route("/households", "GET", summary="Search the register (scoped)", response=HouseholdOut, list_response=True,
+       tag="households", query={"region_code": "narrow to a region", "q": "name, ID number or phone",
+                                "page": "", "per_page": "max 200"})
+def list_households():
+    page, per_page = page_args()
+    result = service.list_households(current_actor(), region_code=request.args.get("region_code"),
+                                     q=request.args.get("q"), page=page, per_page=per_page)
+    return page_json(HouseholdOut, result)
+
+
+@route("/households/<int:household_id>", "GET", summary="One household", response=HouseholdOut, tag="households")
+def get_household(household_id: int):
+    return service.get_household(current_actor(), household_id)
+
+
+@route("/households/<int:household_id>", "PATCH", summary="Change a household", body=HouseholdPatch,
+       response=HouseholdOut, tag="households")
+def update_household(household_id: int, body: HouseholdPatch):
+    return service.update_household(current_actor(), household_id, **body.model_dump(exclude_unset=True))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from subsidy.common.model_base import Area
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.regions.models import Region
+
+
+class Household(db.Model):
+    """A farming household, registered in one village under its head's ID number."""
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    head_name: Mapped[str] = mapped_column(sa.String(40))
+    # GB 11643 citizen ID, 18 characters, upper-case X; unique across the platform.
+    id_number: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(11), index=True)  # mainland mobile, 11 digits
+    payout_account: Mapped[str | None] = mapped_column(sa.String(32), index=True)  # 一卡通
+    members: Mapped[int] = mapped_column(default=1)
+    land_area_mu: Mapped[Decimal] = mapped_column(Area, default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("members >= 1", name="members_positive"),
+        sa.CheckConstraint("land_area_mu >= 0", name="land_area_non_negative"),
+        sa.Index("ix_households_region_name", "region_code", "head_name"),
+    )

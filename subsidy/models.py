@@ -1,0 +1,6 @@
+"""Imports every area's models so that the metadata (and Alembic) sees the whole schema."""
+from subsidy.accounts.models import ApiToken, User  # noqa: F401
+from subsidy.audit.models import AuditEvent  # noqa: F401
+from subsidy.households.models import Household  # noqa: F401
+from subsidy.projects.models import Project  # noqa: F401
+from subsidy.regions.models import Region  # noqa: F401

@@ -1,0 +1,1 @@
+"""Subsidy projects defined by the county."""

@@ -1,0 +1,44 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from subsidy.common.forms import apply_errors
+from subsidy.errors import DomainError
+from subsidy.projects import service
+from subsidy.projects.forms import ProjectForm
+
+bp = Blueprint("projects", __name__)
+
+
+@bp.route("/projects/")
+def index():
+    year = request.args.get("year", type=int)
+    result = service.list_projects(current_user, year=year, page=request.args.get("page"))
+    return render_template("projects/index.html", page=result, year=year)
+
+
+def _save(form: ProjectForm, project_id: int | None):
+    data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+    if data.get("budget") is None:
+        data["budget"] = 0
+    if project_id is None:
+        return service.create_project(current_user, **data)
+    return service.update_project(current_user, project_id, **data)
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+@bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
+def edit(project_id: int | None = None):
+    project = service.get_project(current_user, project_id) if project_id else None
+    form = ProjectForm(obj=project)
+    if project is not None and request.method == "GET":
+        form.category.data, form.unit.data = project.category.value, project.unit.value
+    if form.validate_on_submit():
+        try:
+            saved = _save(form, project_id)
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return render_template("projects/form.html", form=form, project=project), 422
+        flash(_("已保存项目“%(name)s”。", name=saved.name), "success")
+        return redirect(url_for("projects.index"))
+    return render_template("projects/form.html", form=form, project=project)

@@ -1,0 +1,1 @@
+"""Regions: county → township → village, keyed by official statistical codes."""

@@ -1,0 +1,73 @@
+"""Region look-ups, always through the actor's scope."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from subsidy.errors import NotFound
+from subsidy.extensions import db
+from subsidy.regions.models import Level, Region
+from subsidy.regions.scope import ensure_visible, normalize_code, within
+
+
+def get_region(actor, code: str) -> Region:
+    code = normalize_code(code)
+    region = db.session.get(Region, code)
+    if region is None:
+        raise NotFound("行政区划不存在")
+    # Staff may see their own region, what lies under it, and the regions above it
+    # (a village clerk sees the name of their township and county).
+    if not (region.code.startswith(actor.region_code) or actor.region_code.startswith(region.code)):
+        raise NotFound("行政区划不存在或不在您的管辖范围内")
+    return region
+
+
+def find_region(code: str) -> Region:
+    region = db.session.get(Region, normalize_code(code))
+    if region is None:
+        raise NotFound("行政区划不存在")
+    return region
+
+
+def list_villages(actor, under: str | None = None) -> list[Region]:
+    code = normalize_code(under) if under else actor.region_code
+    ensure_visible(actor, code, "行政区划")
+    return list(
+        db.session.scalars(
+            sa.select(Region).where(within(Region.code, code), Region.level == Level.village).order_by(Region.code)
+        )
+    )
+
+
+def count_villages(code: str) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Region).where(within(Region.code, code), Region.level == Level.village)
+    )
+
+
+def township_of(village_code: str) -> str:
+    return village_code[:9]
+
+
+def county_of(code: str) -> str:
+    return code[:6]
+
+
+def list_regions_under(actor) -> list[Region]:
+    """The actor's region and everything under it, in code order (a tree when indented)."""
+    return list(db.session.scalars(sa.select(Region).where(within(Region.code, actor.region_code)).order_by(Region.code)))
+
+
+def children_with_counts(actor, code: str):
+    """Direct children of a region with their household counts, for the region browser."""
+    from subsidy.households.models import Household
+
+    region = get_region(actor, code)
+    ensure_visible(actor, region.code, "行政区划")
+    if not region.children:
+        return region, []
+    width = len(region.children[0].code)
+    key = sa.func.substr(Household.region_code, 1, width)
+    counts = dict(db.session.execute(
+        sa.select(key, sa.func.count()).where(within(Household.region_code, region.code)).group_by(key)
+    ).all())
+    return region, [(child, counts.get(child.code, 0)) for child in region.children]

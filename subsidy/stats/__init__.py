@@ -1,0 +1,1 @@
+"""Figures for the staff home page (and later the supervision dashboard)."""

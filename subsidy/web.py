@@ -1,0 +1,114 @@
+"""The HTML edge: deny-by-default guard, one commit per request, errors turned into pages."""
+from __future__ import annotations
+
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from subsidy.common.access import is_public_endpoint
+from subsidy.errors import DomainError
+from subsidy.extensions import db, login_manager
+
+
+def _is_api() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def init_app(app):
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from subsidy.accounts.service import load_session_user
+
+        return load_session_user(user_id)
+
+    from subsidy.accounts.views import bp as accounts_bp
+    from subsidy.api import bp as api_bp
+    from subsidy.api import register_api_modules
+    from subsidy.audit.views import bp as audit_bp
+    from subsidy.households.views import bp as households_bp
+    from subsidy.projects.views import bp as projects_bp
+    from subsidy.regions.views import bp as regions_bp
+    from subsidy.stats.views import bp as stats_bp
+
+    register_api_modules()
+    for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, api_bp):
+        app.register_blueprint(bp)
+
+    @app.before_request
+    def deny_by_default():
+        if is_public_endpoint(request.endpoint):
+            return None
+        if _is_api():
+            from subsidy.api import authenticate_bearer
+
+            return authenticate_bearer()
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def commit_or_rollback(response):
+        # The one commit of a request: services only flush. Anything but success rolls back,
+        # so a form re-shown with errors (4xx) never leaves half a change behind.
+        if response.status_code < 400 and not g.get("rollback"):
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db.session.rollback()
+        if _is_api():
+            from subsidy.api.errors import error_response
+
+            return error_response(exc.status, exc.code, exc.message, exc.fields)
+        return render_template("errors/error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        flash(_("页面已过期或来源不明，请重新提交。"), "danger")
+        return render_template("errors/error.html", code=400, message=_("表单已过期，请返回刷新页面后重试。")), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _is_api():
+            from subsidy.api.errors import error_response, http_code
+
+            return error_response(exc.code, http_code(exc.code), exc.description or exc.name)
+        messages = {
+            403: _("您无权访问此页面。"),
+            404: _("页面不存在，或不在您的管辖范围内。"),
+            405: _("不支持此操作。"),
+            413: _("上传的文件太大。"),
+            429: _("操作太频繁，请稍后再试。"),
+        }
+        return render_template("errors/error.html", code=exc.code,
+                               message=messages.get(exc.code, exc.description)), exc.code
+
+    @app.route("/healthz")
+    def healthz():
+        db.session.execute(db.text("SELECT 1"))
+        return jsonify(status="ok")
+
+    healthz.is_public = True
+
+    @app.route("/")
+    def index():
+        return redirect(url_for("stats.home"))
+
+    from subsidy.common import templating
+
+    templating.init_app(app)
