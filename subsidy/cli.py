@@ -55,13 +55,30 @@ def audit_verify():
 
 @demo_cli.command("load")
 @click.option("--households-per-village", default=50, show_default=True, type=int)
-def demo_load(households_per_village):
+@click.option("--if-empty", is_flag=True, help="do nothing if the database already holds any region")
+def demo_load(households_per_village, if_empty):
     """Load the demo county 彭阳县 (640425). Idempotent."""
     from subsidy.demo import load_demo
+    from subsidy.regions.models import Region
 
+    if if_empty and db.session.scalar(db.select(db.func.count()).select_from(Region)):
+        click.echo("database already holds regions: demo not loaded")
+        return
     summary = load_demo(households_per_village=households_per_village)
     db.session.commit()
     click.echo(summary)
+
+
+@demo_cli.command("logins")
+def demo_logins():
+    """Print the demo sign-ins."""
+    from subsidy.demo import demo_logins as logins
+
+    base = "http://127.0.0.1:5000"
+    click.echo(f"\n惠农资金监管平台 demo: {base}/login   (farmers: {base}/m/)")
+    for username, password, role in logins():
+        click.echo(f"  {username:<12} {password:<10} {role}")
+    click.echo("")
 
 
 def register_cli(app):

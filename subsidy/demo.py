@@ -57,11 +57,18 @@ def village_names(count: int, rng: random.Random) -> list[str]:
     return names
 
 
-def make_id_number(region6: str, birth: date, seq: int, female: bool) -> str:
+def issuing_code(birth: date) -> str:
+    """彭阳县 was 642226 (固原地区) until 2001; ID numbers keep the code of the place and time of
+    issue, so residents born before 2001 carry 642226 (python-stdnum checks this)."""
+    return "642226" if birth < date(2001, 1, 1) else "640425"
+
+
+def make_id_number(region6: str | None, birth: date, seq: int, female: bool) -> str:
     """A GB 11643 number with a correct check digit; the sequence's last digit carries sex."""
+    region6 = region6 or issuing_code(birth)
     seq3 = (seq % 500) * 2 + (0 if female else 1)
     body = f"{region6}{birth:%Y%m%d}{seq3:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # the function ignores the last character
 
 
 def make_phone(rng: random.Random) -> str:
@@ -107,7 +114,7 @@ def _households(per_village: int) -> int:
             account = "6231" + f"{rng.randrange(10**15):015d}"
             members = rng.randint(1, 7)
             land = Decimal(rng.randrange(300, 4000)) / 100
-            id_number = make_id_number("640425", birth, v_index * 100 + h, female)
+            id_number = make_id_number(None, birth, v_index * 100 + h, female)
             if id_number in existing:
                 continue
             existing.add(id_number)

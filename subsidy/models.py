@@ -4,3 +4,6 @@ from subsidy.audit.models import AuditEvent  # noqa: F401
 from subsidy.households.models import Household  # noqa: F401
 from subsidy.projects.models import Project  # noqa: F401
 from subsidy.regions.models import Region  # noqa: F401
+from subsidy.notify.models import Broadcast, InboundMessage, Message, OptOut, SendingControl  # noqa: F401
+from subsidy.filings.models import (Entry, EntryFlag, EntryNote, Filing, Review, Snapshot,  # noqa: F401
+                                     SnapshotLine, WatchListEntry)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from subsidy import create_app
@@ -14,6 +16,17 @@ from subsidy.extensions import db as _db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "secret123"
+
+
+class RequestIsolatingClient(FlaskClient):
+    """Each test holds one app context, which Flask reuses for every request made inside it, so
+    `g` would carry the signed-in user from one request to the next. Clear what the app keeps
+    on `g` per request, so each request authenticates afresh as it does in production."""
+
+    def open(self, *args, **kwargs):
+        for name in ("_login_user", "api_user", "rollback"):
+            g.pop(name, None)
+        return super().open(*args, **kwargs)
 
 
 def _reset_schema(url: str) -> None:
@@ -44,6 +57,7 @@ def app(database_url, tmp_path_factory):
         "SMS_OUTBOX_FILE": str(tmp_path_factory.mktemp("sms") / "sms-outbox.log"),
         "SERVER_NAME": None,
     })
+    app.test_client_class = RequestIsolatingClient
     with app.app_context():
         upgrade()
         _db.session.remove()

@@ -83,7 +83,7 @@ def make_user(role: str, region_code: str | None = None) -> User:
 def valid_id_number(seq: int | None = None) -> str:
     n = next(_seq) if seq is None else seq
     birth = date(1960, 1, 1) + timedelta(days=(n * 37) % 15000)
-    return make_id_number("640425", birth, n % 500, female=bool(n % 2))
+    return make_id_number(None, birth, n % 500, female=bool(n % 2))
 
 
 class HouseholdFactory(Base):
@@ -112,3 +112,24 @@ class ProjectFactory(Base):
     budget = Decimal("1000000.00")
     publicity_days = 7
     fund_source = "中央财政"
+
+
+def make_xlsx(headers, rows, *, sheet_title: str = "Sheet1"):
+    """A real .xlsx file in memory (openpyxl): `headers` as row 1, then `rows`. A row that is
+    None stays blank, so row numbers in a test match the spreadsheet."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet_title
+    if headers is not None:
+        ws.append(list(headers))
+    for number, row in enumerate(rows, start=ws.max_row + 1 if headers is not None else 1):
+        for col, value in enumerate(row or (), start=1):
+            ws.cell(row=number, column=col, value=value)
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    return buf

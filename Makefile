@@ -1,0 +1,50 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11 and make):
+#   make run    install, migrate, load the demo county, serve on http://127.0.0.1:5000
+#   make test   install and run the whole suite (TEST_DATABASE_URL selects PostgreSQL)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := subsidy
+
+.PHONY: run test install catalogs db demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changed.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed catalogs instance/config.py
+
+# Compiled message catalogues are build products (git-ignored).
+catalogs: $(VENV)/.installed
+	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile -q -d translations -f; fi
+
+# A per-installation secret key, made once; the app refuses to start on the built-in one.
+instance/config.py:
+	@mkdir -p instance
+	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
+	@echo "wrote $@ with a new SECRET_KEY"
+
+db: install
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask demo load --if-empty
+
+run: demo
+	@$(BIN)/flask demo logins
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from subsidy.common.model_base import enum_column
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+
+
+class MessageStatus(enum.Enum):
+    queued = "queued"            # waiting to be sent, retries included
+    sending = "sending"          # claimed by a worker holding a lease
+    sent = "sent"                # accepted by the provider
+    delivered = "delivered"      # the handset confirmed
+    undelivered = "undelivered"  # the carrier could not deliver
+    failed = "failed"            # gave up: permanent error, attempts exhausted, or no phone
+    cancelled = "cancelled"      # not sent on purpose: opted out, or cancelled by staff
+
+
+FINAL_STATUSES = frozenset({MessageStatus.delivered, MessageStatus.undelivered, MessageStatus.failed,
+                            MessageStatus.cancelled})
+
+
+class Message(db.Model):
+    """One SMS owed to one recipient for one event. `key` is unique per (event, recipient), so
+    an event replayed (a retried request, a second approval) never makes a second message."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    template: Mapped[str] = mapped_column(sa.String(40), index=True)
+    body: Mapped[str] = mapped_column(sa.Text)
+    segments: Mapped[int] = mapped_column(default=1)
+    to_phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)  # 11 national digits
+    region_code: Mapped[str] = mapped_column(sa.String(12), index=True)
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    # Plain integers: filings and cases arrive in later migrations and outlive nothing here.
+    entry_id: Mapped[int | None] = mapped_column(index=True)
+    case_id: Mapped[int | None] = mapped_column(index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_broadcasts.id"), index=True)
+    # Set on a failed/cancelled message once staff resent it (a new row, new key): it then
+    # leaves the village clerk's list of messages to fix.
+    replaced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_messages.id"))
+    status: Mapped[MessageStatus] = mapped_column(enum_column(MessageStatus), default=MessageStatus.queued)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Calls to the provider that may have created a message (a timeout or 5xx is ambiguous):
+    # more than 1 means the farmer may have received a duplicate; counted and reported.
+    provider_calls: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    lease_expires_at: Mapped[datetime | None]
+    provider_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(sa.String(20))
+    error_message: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    status_at: Mapped[datetime | None]  # time of the last provider status applied
+
+    __table_args__ = (
+        sa.Index("ix_sms_messages_due", "status", "next_attempt_at"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    )
+
+
+class Broadcast(db.Model):
+    """A notice (群发通知) the county sent to every household of a region: one Message per
+    household with a usable phone, keyed `broadcast:<id>:<household id>`."""
+
+    __tablename__ = "sms_broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(sa.String(12), index=True)
+    body: Mapped[str] = mapped_column(sa.Text)      # what staff typed
+    text: Mapped[str] = mapped_column(sa.Text)      # what is sent: signature + body
+    segments_each: Mapped[int]
+    messages: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OptOut(db.Model):
+    """A number that must not be texted (退订): recorded by staff, or learned from Twilio 21610."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(20))  # staff, provider, inbound
+    note: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class InboundMessage(db.Model):
+    """What a farmer texted in, kept for the cases capability to pick up."""
+
+    __tablename__ = "sms_inbound"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(sa.String(20), index=True)
+    body: Mapped[str] = mapped_column(sa.Text)
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled: Mapped[bool] = mapped_column(default=False)
+
+
+class SendingControl(db.Model):
+    """One row per county: the county can pause and resume sending (e.g. a wrong broadcast)."""
+
+    __tablename__ = "sms_control"
+
+    county_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), primary_key=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -1,0 +1,103 @@
+"""The outbox: the one way to owe a farmer an SMS.
+
+A message row is written in the caller's transaction (so it exists if and only if the change
+that causes it commits), keyed by (event, recipient) so that replaying an event never owes a
+second message. Nothing here talks to a provider: the worker does, outside any request.
+
+Every message owed is either sent or visibly not sent: a household without a mobile number
+gets a `failed` row ("无手机号码"), an opted-out number a `cancelled` row ("已退订"), so the
+village clerk sees who was not told and why."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.notify.models import Message, MessageStatus, OptOut
+from subsidy.notify.templates import render, segment_count
+from subsidy.regions.models import Region
+
+NO_PHONE = ("no_phone", "无手机号码，未发送")
+OPTED_OUT = ("opted_out", "该号码已退订短信，未发送")
+_CHUNK = 1000
+
+
+def signature_for(region_code: str) -> str:
+    """The county's SMS signature, e.g. 【彭阳县惠农】, else the installation's default."""
+    signature = db.session.scalar(sa.select(Region.sms_signature).where(Region.code == region_code[:6]))
+    return signature or current_app.config["SMS_SIGNATURE"]
+
+
+def opted_out(phones: Iterable[str]) -> set[str]:
+    phones = [p for p in set(phones) if p]
+    found: set[str] = set()
+    for i in range(0, len(phones), _CHUNK):
+        found.update(db.session.scalars(sa.select(OptOut.phone).where(OptOut.phone.in_(phones[i:i + _CHUNK]))))
+    return found
+
+
+def _existing_keys(keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), _CHUNK):
+        found.update(db.session.scalars(sa.select(Message.key).where(Message.key.in_(keys[i:i + _CHUNK]))))
+    return found
+
+
+def _insert(rows: list[dict]) -> None:
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # ON CONFLICT covers a concurrent enqueue of the same event that committed after our check.
+    stmt = insert(Message).on_conflict_do_nothing(index_elements=["key"])
+    for i in range(0, len(rows), _CHUNK):
+        db.session.execute(stmt, rows[i:i + _CHUNK])
+
+
+def enqueue_bulk(template: str, rows: list[dict]) -> int:
+    """Owe one message per row, set-based. Each row: `key`, `phone` (11 digits or None),
+    `region_code`, `context` (template fields) and optionally `household_id`, `entry_id`,
+    `case_id`. Keys already in the outbox are skipped. Returns how many rows were added."""
+    if not rows:
+        return 0
+    existing = _existing_keys([r["key"] for r in rows])
+    rows = [r for r in rows if r["key"] not in existing]
+    if not rows:
+        return 0
+    blocked = opted_out(r.get("phone") for r in rows)
+    signatures: dict[str, str] = {}
+    now = utcnow()
+    values = []
+    for r in rows:
+        county = r["region_code"][:6]
+        if county not in signatures:
+            signatures[county] = signature_for(county)
+        body = render(template, signatures[county], r.get("context", {}))
+        phone = r.get("phone") or None
+        status, error = MessageStatus.queued, (None, None)
+        if phone is None:
+            status, error = MessageStatus.failed, NO_PHONE
+        elif phone in blocked:
+            status, error = MessageStatus.cancelled, OPTED_OUT
+        values.append({
+            "key": r["key"], "template": template, "body": body, "segments": segment_count(body),
+            "to_phone": phone, "region_code": r["region_code"], "household_id": r.get("household_id"),
+            "entry_id": r.get("entry_id"), "case_id": r.get("case_id"), "status": status,
+            "attempts": 0, "provider_calls": 0, "next_attempt_at": now, "created_at": now,
+            "error_code": error[0], "error_message": error[1],
+        })
+    _insert(values)
+    return len(values)
+
+
+def enqueue(template: str, *, key: str, phone: str | None, region_code: str, context: dict,
+            household_id: int | None = None, entry_id: int | None = None, case_id: int | None = None) -> Message | None:
+    """Owe one message; returns it, or None if this event already owes one to this recipient."""
+    added = enqueue_bulk(template, [{"key": key, "phone": phone, "region_code": region_code, "context": context,
+                                     "household_id": household_id, "entry_id": entry_id, "case_id": case_id}])
+    if not added:
+        return None
+    return db.session.scalar(sa.select(Message).where(Message.key == key))
