@@ -85,3 +85,12 @@ def register_cli(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
+    from subsidy.cases.cli import cases_cli
+
+    app.cli.add_command(cases_cli)
+    from subsidy.notify.cli import sms_cli
+
+    app.cli.add_command(sms_cli)
+    from subsidy.stats.cli import stats_cli
+
+    app.cli.add_command(stats_cli)

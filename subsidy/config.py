@@ -41,6 +41,14 @@ class Defaults:
     SMS_LEASE_SECONDS = 120
     SMS_BATCH_SIZE = 50
     SMS_SIGNATURE = "【惠农】"
+    SMS_OUTBOX_FILE = ""  # console gateway's file; empty: instance/sms-outbox.log
+    SMS_POLL_SECONDS = 2.0  # worker's sleep when nothing is due
+    SMS_STUCK_SENT_SECONDS = 6 * 3600  # a message `sent` this long without a final status is looked up
+    TWILIO_TIMEOUT_SECONDS = 10.0  # per HTTP call to Twilio; a timeout is retried (ambiguous)
+    # Supervision figures (issue 7, subsidy.stats.cache): a computation slower than STATS_SLOW_SECONDS is
+    # kept and served for STATS_CACHE_SECONDS with its time shown; faster ones are always live.
+    STATS_SLOW_SECONDS = 1.0
+    STATS_CACHE_SECONDS = 600
 
 
 # Environment variables read as settings, with the type they are parsed to.
@@ -60,6 +68,13 @@ ENV_SETTINGS: dict[str, type] = {
     "SMS_MAX_ATTEMPTS": int,
     "SMS_LEASE_SECONDS": int,
     "SMS_SIGNATURE": str,
+    "SMS_BATCH_SIZE": int,
+    "SMS_OUTBOX_FILE": str,
+    "SMS_POLL_SECONDS": float,
+    "SMS_STUCK_SENT_SECONDS": int,
+    "TWILIO_TIMEOUT_SECONDS": float,
+    "STATS_SLOW_SECONDS": float,
+    "STATS_CACHE_SECONDS": float,
 }
 
 

@@ -5,5 +5,12 @@ from subsidy.households.models import Household  # noqa: F401
 from subsidy.projects.models import Project  # noqa: F401
 from subsidy.regions.models import Region  # noqa: F401
 from subsidy.notify.models import Broadcast, InboundMessage, Message, OptOut, SendingControl  # noqa: F401
+from subsidy.cases.models import (Case, CaseCounter, CaseEvent, CaseSettings, WorkCalendarDay,  # noqa: F401
+                                  WorkCalendarYear)
 from subsidy.filings.models import (Entry, EntryFlag, EntryNote, Filing, Review, Snapshot,  # noqa: F401
                                      SnapshotLine, WatchListEntry)
+from subsidy.payments.models import (Payment, PaymentBatch, ReceiptSample, ReceiptSampleMember,  # noqa: F401
+                                      ResultImport)
+from subsidy.policies.models import Policy, PolicyAttachment  # noqa: F401
+from subsidy.public.models import LoginCode, MobileSignIn  # noqa: F401
+from subsidy.stats.models import StatsCache  # noqa: F401

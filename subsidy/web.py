@@ -32,13 +32,21 @@ def init_app(app):
     from subsidy.api import bp as api_bp
     from subsidy.api import register_api_modules
     from subsidy.audit.views import bp as audit_bp
+    from subsidy.cases.views import bp as cases_bp
+    from subsidy.filings.views import bp as filings_bp
     from subsidy.households.views import bp as households_bp
+    from subsidy.notify.views import bp as notify_bp
+    from subsidy.payments.views import bp as payments_bp
+    from subsidy.policies.views import bp as policies_bp
     from subsidy.projects.views import bp as projects_bp
+    from subsidy.public.staff_views import bp as mobile_admin_bp
+    from subsidy.public.views import bp as public_bp
     from subsidy.regions.views import bp as regions_bp
     from subsidy.stats.views import bp as stats_bp
 
     register_api_modules()
-    for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, api_bp):
+    for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, cases_bp, notify_bp, filings_bp,
+               policies_bp, public_bp, mobile_admin_bp, payments_bp, api_bp):
         app.register_blueprint(bp)
 
     @app.before_request

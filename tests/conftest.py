@@ -85,6 +85,19 @@ def _clean_db(app):
         _truncate_all()
 
 
+@pytest.fixture(autouse=True)
+def _limiter_follows_the_app(app):
+    """Flask-Limiter keeps one `enabled` flag on the shared extension object, and every
+    create_app() sets it from its own config; a test that builds a rate-limited app would
+    leave limits on for every later test. Put the session app's setting back after each test."""
+    from subsidy.extensions import limiter
+
+    yield
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    if getattr(limiter, "_storage", None) is not None:
+        limiter.reset()  # counts from one test never spill into the next
+
+
 @pytest.fixture
 def db(app):
     return _db

@@ -133,3 +133,151 @@ def make_xlsx(headers, rows, *, sheet_title: str = "Sheet1"):
     wb.save(buf)
     buf.seek(0)
     return buf
+
+
+# --- filings (issue 4) ---------------------------------------------------------------------
+
+from subsidy.filings.models import Filing, WatchCategory, WatchListEntry  # noqa: E402
+
+
+class WatchListFactory(Base):
+    class Meta:
+        model = WatchListEntry
+
+    county_code = "640425"
+    id_number = factory.LazyFunction(valid_id_number)
+    name = factory.Sequence(lambda n: f"比对{n}")
+    category = WatchCategory.deceased
+    source = "民政局"
+
+
+class FilingFactory(Base):
+    """A draft filing; entries go in through `subsidy.filings.entries`, where the rules live."""
+
+    class Meta:
+        model = Filing
+
+    project_id = factory.LazyFunction(lambda: ProjectFactory().id)
+    region_code = "640425100201"
+
+
+# --- SMS (issue 3) -------------------------------------------------------------------------
+
+from subsidy.notify.models import Message, MessageStatus, OptOut  # noqa: E402
+
+
+class MessageFactory(Base):
+    """An outbox row as `subsidy.notify.outbox.enqueue` writes it (tests of the worker and pages
+    that need a message in a given state; real code always goes through `enqueue`)."""
+
+    class Meta:
+        model = Message
+
+    key = factory.Sequence(lambda n: f"test:message:{n}")
+    template = "test"
+    body = "【彭阳县惠农】测试短信"
+    segments = 1
+    to_phone = factory.LazyFunction(lambda: make_phone(random.Random(next(_seq))))
+    region_code = "640425100201"
+    status = MessageStatus.queued
+    attempts = 0
+    provider_calls = 0
+
+
+class OptOutFactory(Base):
+    class Meta:
+        model = OptOut
+
+    phone = factory.LazyFunction(lambda: make_phone(random.Random(next(_seq))))
+    source = "staff"
+    note = ""
+
+
+# --- Policies (issue 6) --------------------------------------------------------------------
+
+from subsidy.policies.models import Policy, PolicyCategory, PolicyStatus  # noqa: E402
+
+
+class PolicyFactory(Base):
+    """A policy of county 640425. For a published one pass status=PolicyStatus.published and
+    published_at (real code publishes through subsidy.policies.service.publish_policy)."""
+
+    class Meta:
+        model = Policy
+
+    county_code = "640425"
+    region_code = "640425"
+    title = factory.Sequence(lambda n: f"惠民政策{n}")
+    body = "# 政策原文\n\n按实际种植面积补贴。"
+    interpretation = "每亩补贴 105 元，打到一卡通。"
+    category = PolicyCategory.planting
+    status = PolicyStatus.draft
+
+
+def approved_filing(village_code: str = "640425100201", project: Project | None = None,
+                    state: str = "county_approved"):
+    """A filing of every household of the village, walked through the filing service
+    (subsidy.filings) to `state`: publicizing, village_filed, township_approved or
+    county_approved. Returns the filing; commits."""
+    from datetime import timedelta
+
+    import time_machine
+
+    from subsidy.common.timeutil import utcnow
+    from subsidy.filings import entries as filing_entries
+    from subsidy.filings import service as filing_service
+    from subsidy.filings import workflow
+
+    project = project or ProjectFactory()
+    db.session.flush()
+    clerk = make_user("village_clerk", village_code)
+    township = make_user("township_reviewer", village_code[:9])
+    county_reviewer = make_user("county_reviewer", village_code[:6])
+    filing = filing_service.start_filing(clerk, project.id)
+    filing_entries.add_all_households(clerk, filing.id)
+    filing = workflow.perform(clerk, filing.id, "publicize", version=filing.version)
+    db.session.commit()
+    steps = [(clerk, "submit", "village_filed"), (township, "approve", "township_approved"),
+             (county_reviewer, "approve", "county_approved")]
+    if state != "publicizing":
+        with time_machine.travel(utcnow() + timedelta(days=project.publicity_days, hours=1), tick=False):
+            for actor, action, reached in steps:
+                db.session.refresh(filing)
+                filing = workflow.perform(actor, filing.id, action, version=filing.version)
+                if reached == state:
+                    break
+        db.session.commit()
+    db.session.refresh(filing)
+    return filing
+
+
+# --- cases (issue 5) -----------------------------------------------------------------------
+
+from datetime import datetime, timezone  # noqa: E402
+
+from subsidy.cases.models import Case, CaseKind, CaseState, Channel  # noqa: E402
+
+
+class CaseFactory(Base):
+    """An inquiry received Monday 4 March 2024 09:00 China time about village 640425100201,
+    handled by its township, due Thursday 7 March 23:59:59 (3 working days). Real code receives
+    cases through `subsidy.cases.service`; tests of lists and statistics may use this, or
+    `tests.cases_support.bulk_cases` for thousands."""
+
+    class Meta:
+        model = Case
+
+    ref_no = factory.Sequence(lambda n: f"ZX-2024-{900000 + n:06d}")
+    kind = CaseKind.inquiry
+    channel = Channel.phone
+    state = CaseState.received
+    region_code = "640425100201"
+    assigned_region_code = "640425100"
+    contact_name = "马大爷"
+    contact_phone = "13909541234"
+    subject = factory.Sequence(lambda n: f"咨询{n}")
+    body = "想问一下补贴什么时候发放。"
+    received_at = datetime(2024, 3, 4, 1, 0, tzinfo=timezone.utc)
+    clock_from = factory.SelfAttribute("received_at")
+    due_days = 3
+    due_at = datetime(2024, 3, 7, 15, 59, 59, tzinfo=timezone.utc)

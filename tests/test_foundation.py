@@ -12,7 +12,14 @@ from subsidy.audit.service import record, verify_chain
 from subsidy.common.access import is_public_endpoint
 
 # The explicit list of pages reachable without signing in. Adding to it is a reviewed decision.
-EXPECTED_PUBLIC = {"static", "healthz", "accounts.login", "api.accounts_token", "api.api_openapi", "api.api_docs"}
+EXPECTED_PUBLIC = {"static", "healthz", "accounts.login", "api.accounts_token", "api.api_openapi", "api.api_docs",
+                   # Twilio webhooks: no session, the X-Twilio-Signature is their authentication.
+                   "notify.status_callback", "notify.inbound", "api.notify_status_callback",
+                   # Farmers' mobile pages and QR codes (issue 6; API.md "Public pages"): farmers have
+                   # no account; who they are comes from ID number + SMS code (subsidy.public.farmer).
+                   "public.home", "public.policy_list", "public.policy", "public.policy_file", "public.village",
+                   "public.objection", "public.login", "public.login_code", "public.logout", "public.me",
+                   "public.rate", "public.new_case", "public.qr_village", "public.qr_policy"}
 
 
 def test_default_secret_key_is_refused_outside_debug_and_testing(tmp_path, monkeypatch):

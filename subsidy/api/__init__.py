@@ -16,6 +16,12 @@ API_MODULES = (
     "subsidy.regions.api",
     "subsidy.households.api",
     "subsidy.projects.api",
+    "subsidy.cases.api",
+    "subsidy.filings.api",
+    "subsidy.notify.api",
+    "subsidy.policies.api",
+    "subsidy.payments.api",
+    "subsidy.stats.api",
     "subsidy.api.docs",
 )
 

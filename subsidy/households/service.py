@@ -126,3 +126,12 @@ def search_statement(actor, region_code: str | None = None, q: str | None = None
 def list_households(actor, *, region_code=None, q=None, page=1, per_page=50) -> Page:
     stmt = search_statement(actor, region_code, q).order_by(Household.region_code, Household.id)
     return paginate(stmt, page, per_page)
+
+
+def villages_for_edit(actor) -> list:
+    """The villages a household form may place a household in (the clerk's own village, or
+    every village under a county admin); refuses users who may not edit the register."""
+    from subsidy.regions.service import list_villages
+
+    require(actor, Perm.edit_households)
+    return list_villages(actor)

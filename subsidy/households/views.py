@@ -1,10 +1,15 @@
-"""The register pages: list and search, create and edit (import/export: see below)."""
+"""The register pages: list and search, detail, create and edit, import and export."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from subsidy.households import service
+from subsidy.common.forms import apply_errors
+from subsidy.common.xlsx import read_upload, send_xlsx
+from subsidy.errors import Conflict, DomainError, ValidationError
+from subsidy.households import exporter, importer, service
+from subsidy.households.forms import HouseholdForm, ImportForm
 
 bp = Blueprint("households", __name__)
 
@@ -15,3 +20,63 @@ def index():
                                      q=request.args.get("q"), page=request.args.get("page"))
     return render_template("households/index.html", page=result, q=request.args.get("q", ""),
                            region_code=request.args.get("region_code", ""))
+
+
+@bp.route("/households/<int:household_id>")
+def show(household_id: int):
+    household = service.get_household(current_user, household_id)
+    return render_template("households/show.html", household=household)
+
+
+@bp.route("/households/new", methods=["GET", "POST"])
+@bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
+def edit(household_id: int | None = None):
+    household = service.get_household(current_user, household_id) if household_id else None
+    form = HouseholdForm(obj=household)
+    form.set_villages(service.villages_for_edit(current_user))
+    if form.validate_on_submit():
+        try:
+            if household is None:
+                saved = service.create_household(current_user, **form.service_data())
+            else:
+                saved = service.update_household(current_user, household.id, **form.service_data())
+        except (ValidationError, Conflict) as exc:
+            apply_errors(form, exc)
+            return render_template("households/form.html", form=form, household=household), 422
+        flash(_("已保存农户“%(name)s”。", name=saved.head_name), "success")
+        return redirect(url_for("households.show", household_id=saved.id))
+    return render_template("households/form.html", form=form, household=household)
+
+
+@bp.route("/households/import", methods=["GET", "POST"])
+def import_page():
+    form = ImportForm()
+    needs = importer.import_requirements(current_user)
+    if form.validate_on_submit():
+        try:
+            upload = read_upload("file")
+            result = importer.import_households(current_user, upload.stream, upload.filename)
+        except DomainError as exc:
+            apply_errors(form, exc)
+            status = 422 if exc.status == 400 else exc.status
+            return render_template("households/import.html", form=form, needs=needs), status
+        if not result.ok:
+            return render_template("households/import_result.html", result=result, filename=upload.filename), 422
+        flash(_("导入完成：新增 %(c)s 户，更新 %(u)s 户，%(n)s 户无变化。",
+                c=result.created, u=result.updated, n=result.unchanged), "success")
+        return render_template("households/import_result.html", result=result, filename=upload.filename)
+    return render_template("households/import.html", form=form, needs=needs)
+
+
+@bp.route("/households/import/template.xlsx")
+def import_template():
+    book = exporter.import_template(current_user)
+    return send_xlsx(book.file, book.filename)
+
+
+@bp.route("/households/export", methods=["POST"])
+def export():
+    # POST: an export of personal data is an audited act, not a page view.
+    book = exporter.export_households(current_user, region_code=request.form.get("region_code") or None,
+                                      q=request.form.get("q"))
+    return send_xlsx(book.file, book.filename)

@@ -66,6 +66,33 @@ class Message(db.Model):
         sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 
+    # What the village clerk reads about a message that was not sent (issue 3 "Staff pages").
+    @property
+    def problem_kind(self) -> str | None:
+        from subsidy.notify.gateways import FIX_PHONE_CODES
+
+        if self.status not in (MessageStatus.failed, MessageStatus.cancelled, MessageStatus.undelivered):
+            return None
+        if self.error_code == "no_phone":
+            return "无手机号码"
+        if self.error_code in FIX_PHONE_CODES:
+            return "号码有误"
+        if self.error_code in ("opted_out", "21610", "30004"):
+            return "已退订"
+        if self.status == MessageStatus.undelivered:
+            return "未送达"
+        return "发送失败" if self.status == MessageStatus.failed else "未发送"
+
+    @property
+    def needs_new_phone(self) -> bool:
+        from subsidy.notify.gateways import FIX_PHONE_CODES
+
+        return self.error_code in FIX_PHONE_CODES
+
+    @property
+    def possible_duplicate(self) -> bool:
+        return self.provider_calls > 1
+
 
 class Broadcast(db.Model):
     """A notice (群发通知) the county sent to every household of a region: one Message per

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus, OptOut
-from subsidy.notify.templates import render, segment_count
+from subsidy.notify.templates import OPT_OUT_EXEMPT, render, segment_count
 from subsidy.regions.models import Region
 
 NO_PHONE = ("no_phone", "无手机号码，未发送")
@@ -63,19 +63,38 @@ def enqueue_bulk(template: str, rows: list[dict]) -> int:
     `case_id`. Keys already in the outbox are skipped. Returns how many rows were added."""
     if not rows:
         return 0
+    signatures: dict[str, str] = {}
+
+    def body_of(r: dict) -> str:
+        county = r["region_code"][:6]
+        if county not in signatures:
+            signatures[county] = signature_for(county)
+        return render(template, signatures[county], r.get("context", {}))
+
+    return _enqueue_rows(template, rows, body_of)
+
+
+def enqueue_text(template: str, body: str, *, key: str, phone: str | None, region_code: str,
+                 household_id: int | None = None, entry_id: int | None = None, case_id: int | None = None) -> int:
+    """Owe one message whose text is already rendered (a staff resend of an earlier message)."""
+    row = {"key": key, "phone": phone, "region_code": region_code, "household_id": household_id,
+           "entry_id": entry_id, "case_id": case_id}
+    return _enqueue_rows(template, [row], lambda r: body)
+
+
+def _enqueue_rows(template: str, rows: list[dict], body_of) -> int:
     existing = _existing_keys([r["key"] for r in rows])
     rows = [r for r in rows if r["key"] not in existing]
     if not rows:
         return 0
-    blocked = opted_out(r.get("phone") for r in rows)
-    signatures: dict[str, str] = {}
+    blocked = set() if template in OPT_OUT_EXEMPT else opted_out(r.get("phone") for r in rows)
     now = utcnow()
     values = []
+    segments: dict[str, int] = {}
     for r in rows:
-        county = r["region_code"][:6]
-        if county not in signatures:
-            signatures[county] = signature_for(county)
-        body = render(template, signatures[county], r.get("context", {}))
+        body = body_of(r)
+        if body not in segments:
+            segments[body] = segment_count(body)
         phone = r.get("phone") or None
         status, error = MessageStatus.queued, (None, None)
         if phone is None:
@@ -83,10 +102,11 @@ def enqueue_bulk(template: str, rows: list[dict]) -> int:
         elif phone in blocked:
             status, error = MessageStatus.cancelled, OPTED_OUT
         values.append({
-            "key": r["key"], "template": template, "body": body, "segments": segment_count(body),
+            "key": r["key"], "template": template, "body": body, "segments": segments[body],
             "to_phone": phone, "region_code": r["region_code"], "household_id": r.get("household_id"),
-            "entry_id": r.get("entry_id"), "case_id": r.get("case_id"), "status": status,
-            "attempts": 0, "provider_calls": 0, "next_attempt_at": now, "created_at": now,
+            "entry_id": r.get("entry_id"), "case_id": r.get("case_id"), "broadcast_id": r.get("broadcast_id"),
+            "status": status, "attempts": 0, "provider_calls": 0, "next_attempt_at": now, "created_at": now,
+            "status_at": None if status == MessageStatus.queued else now,
             "error_code": error[0], "error_message": error[1],
         })
     _insert(values)

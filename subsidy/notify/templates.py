@@ -38,6 +38,28 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
 ]}
 
 
+# Sent even to a number that opted out (退订): the farmer asked for it a moment ago. 退订
+# stops notifications, not a code someone requests to sign in.
+OPT_OUT_EXEMPT = frozenset({"login_code"})
+# Worth nothing once late: never offered for a resend.
+NOT_RESENDABLE = frozenset({"login_code"})
+
+
+# Typical values, to show each template as a farmer will read it, with its segment count.
+SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "amount": "1312.50", "date": "3月5日",
+                  "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
+                  "code": "123456", "body": "（通知内容）"}
+
+
+def samples(signature: str) -> list[tuple[Template, str, int]]:
+    """(template, sample text, segments) for every template."""
+    out = []
+    for t in TEMPLATES.values():
+        text = render(t.name, signature, SAMPLE_CONTEXT)
+        out.append((t, text, segment_count(text)))
+    return out
+
+
 def is_gsm7(text: str) -> bool:
     return all(ch in _GSM_BASIC or ch in _GSM_EXT for ch in text)
 

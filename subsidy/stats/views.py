@@ -1,11 +1,66 @@
-from flask import Blueprint, render_template
+"""The staff home page and the supervision dashboard (监管驾驶舱)."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from subsidy.accounts.permissions import Perm
+from subsidy.common.templating import register_nav
+from subsidy.common.xlsx import send_xlsx, write_workbook
 from subsidy.stats import service
 
 bp = Blueprint("stats", __name__)
+register_nav("stats.dashboard", "监管驾驶舱", Perm.view_dashboard)
+
+SORT_KEYS = {key for key, _label, _kind in service.COLUMNS}
 
 
 @bp.route("/home")
 def home():
     return render_template("stats/home.html", overview=service.region_overview(current_user))
+
+
+def _sorted(rows, key: str, desc: bool):
+    if key not in SORT_KEYS:
+        return rows
+    def value(row):
+        v = row.cells()[key]
+        return (v is None, v if v is not None else 0) if key != "name" else (False, row.code)
+    out = sorted(rows, key=value, reverse=desc)
+    if desc:  # keep empty values (rates of nothing) last either way
+        out = [r for r in out if r.cells()[key] is not None] + [r for r in out if r.cells()[key] is None]
+    return out
+
+
+@bp.route("/dashboard")
+def dashboard():
+    d = service.dashboard(current_user, request.args.get("region_code"), request.args.get("year"))
+    sort, desc = request.args.get("sort", "name"), request.args.get("dir") == "desc"
+    rows = _sorted(d.rows, sort, desc)
+    charts = {
+        "projects": {"names": [p["name"] for p in d.projects], "approved": [float(p["approved"]) for p in d.projects],
+                     "paid": [float(p["paid"]) for p in d.projects]},
+        "regions": {"names": [r.name for r in d.rows],
+                    "inquiries": [r.cells()["inquiries_rate"] for r in d.rows],
+                    "complaints": [r.cells()["complaints_rate"] for r in d.rows]},
+        "months": d.months,
+    }
+    return render_template("stats/dashboard.html", d=d, rows=rows, columns=service.COLUMNS, sort=sort, desc=desc,
+                           charts=charts, years=service.years_available(current_user))
+
+
+@bp.route("/dashboard/refresh", methods=["POST"])
+def dashboard_refresh():
+    d = service.dashboard(current_user, request.form.get("region_code"), request.form.get("year"), refresh=True)
+    return redirect(url_for("stats.dashboard", region_code=d.region.code, year=d.year))
+
+
+@bp.route("/dashboard.xlsx")
+def dashboard_export():
+    d = service.dashboard(current_user, request.args.get("region_code"), request.args.get("year"))
+    headers = [label for _key, label, _kind in service.COLUMNS]
+    out = write_workbook(f"{d.year}年监管统计", headers, service.export_rows(d),
+                         widths={0: 18, **{i: 12 for i in range(1, len(headers))}})
+    return send_xlsx(out, f"监管驾驶舱_{d.region.code}_{d.year}_{date.today():%Y%m%d}.xlsx")

@@ -1,0 +1,164 @@
+"""Benchmark: file, publicize and approve one village's filing of 5,000 households.
+
+    python bench/bench_filings.py                       # SQLite, a fresh temporary file
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench python bench/bench_filings.py --fresh
+
+Every step goes through the same service functions as the pages and commits, as a request
+would. `--fresh` (required for a server database) drops and recreates the schema first: use a
+database made for the benchmark. Prints the time of each step; asserts nothing about speed."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+import time_machine  # noqa: E402
+
+VILLAGE, TOWNSHIP, COUNTY = "640425100201", "640425100", "640425"
+T0 = datetime(2017, 6, 1, 1, 0, tzinfo=timezone.utc)
+
+
+def _reset(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+
+
+def _seed(n: int, no_phone_every: int) -> dict:
+    from werkzeug.security import generate_password_hash
+
+    from subsidy.accounts.models import Role, User
+    from subsidy.demo import make_id_number
+    from subsidy.extensions import db
+    from subsidy.households.models import Household
+    from subsidy.projects.models import Category, Project, Unit
+    from subsidy.regions.models import Level, Region
+
+    db.session.execute(sa.insert(Region), [
+        {"code": COUNTY, "name": "彭阳县", "level": Level.county, "parent_code": None, "sms_signature": "【彭阳县惠农】"},
+        {"code": TOWNSHIP, "name": "白阳镇", "level": Level.township, "parent_code": COUNTY, "phone": "0954-7011111"}])
+    db.session.execute(sa.insert(Region), [{"code": VILLAGE, "name": "阳洼村", "level": Level.village,
+                                            "parent_code": TOWNSHIP}])
+    rows = []
+    for i in range(n):
+        birth = date(1950, 1, 1) + timedelta(days=i * 3)
+        rows.append({"region_code": VILLAGE, "head_name": f"农户{i}",
+                     "id_number": make_id_number(None, birth, i % 500, female=bool(i % 2)),
+                     "phone": None if no_phone_every and i % no_phone_every == 0 else f"139{i:08d}",
+                     "payout_account": f"6231{i:015d}", "members": 1 + i % 6,
+                     "land_area_mu": Decimal(300 + i % 3000) / 100})
+    db.session.execute(sa.insert(Household), rows)
+    project = Project(county_code=COUNTY, name="耕地地力保护补贴", year=2017, category=Category.cash, unit=Unit.mu,
+                      rate=Decimal("105.00"), budget=Decimal("100000000.00"), publicity_days=7, fund_source="中央财政")
+    pw = generate_password_hash("bench-pass-1", method="pbkdf2:sha256:1000")
+    users = {role: User(username=role.value, name=role.value, password_hash=pw, role=role, region_code=region)
+             for role, region in ((Role.village_clerk, VILLAGE), (Role.township_reviewer, TOWNSHIP),
+                                  (Role.county_reviewer, COUNTY))}
+    db.session.add_all([project, *users.values()])
+    db.session.commit()
+    return {"project_id": project.id, "users": {r.value: u.id for r, u in users.items()}}
+
+
+def run(url: str, n: int, no_phone_every: int) -> list[tuple[str, float, str]]:
+    from flask_migrate import upgrade
+
+    from subsidy import create_app
+    from subsidy.accounts.models import User
+    from subsidy.extensions import db
+    from subsidy.filings import entries, service, workflow
+    from subsidy.filings.models import EntryFlag
+    from subsidy.notify.models import Message
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-only", "TESTING": True,
+                      "SMS_OUTBOX_FILE": os.path.join(tempfile.gettempdir(), "bench-sms.log")})
+    results: list[tuple[str, float, str]] = []
+    # Instrumentation (bench only): time the SMS effect of 审定 on its own, to tell the
+    # approval's own work from the outbox's (notify.outbox.enqueue_bulk).
+    key = (workflow.S.township_approved, workflow.Action.approve)
+    sms_time: list[float] = []
+
+    def timed_notify(ctx):
+        start = time.perf_counter()
+        workflow.notify_households(ctx)
+        sms_time.append(time.perf_counter() - start)
+
+    workflow.TABLE[key] = dataclasses.replace(workflow.TABLE[key], effects=(timed_notify,))
+
+    def timed(label, fn, note=lambda r: ""):
+        start = time.perf_counter()
+        result = fn()
+        db.session.commit()
+        results.append((label, time.perf_counter() - start, note(result)))
+        return result
+
+    with app.app_context():
+        upgrade()
+        seed = _seed(n, no_phone_every)
+        user = {k: db.session.get(User, v) for k, v in seed["users"].items()}
+        clerk, township, county = user["village_clerk"], user["township_reviewer"], user["county_reviewer"]
+        with time_machine.travel(T0, tick=True):
+            filing = timed("start filing", lambda: service.start_filing(clerk, seed["project_id"]))
+            fid = filing.id
+            timed("add all households (INSERT … SELECT + risk checks)",
+                  lambda: entries.add_all_households(clerk, fid), lambda r: f"{r['added']} entries, {r['flags']} flags")
+            timed("publicize (risk checks + snapshot)",
+                  lambda: workflow.perform(clerk, fid, "publicize", version=filing.version))
+        with time_machine.travel(T0 + timedelta(days=7, minutes=1), tick=True):
+            timed("submit / 村级备案 (checks + snapshot + compare)",
+                  lambda: workflow.perform(clerk, fid, "submit", version=filing.version))
+            flagged = db.session.scalars(sa.select(sa.distinct(EntryFlag.entry_id))
+                                         .where(EntryFlag.filing_id == fid)).all()
+            timed("township notes on flagged entries (one request each)",
+                  lambda: [service.add_note(township, fid, e, "已核实") for e in flagged],
+                  lambda r: f"{len(r)} notes")
+            timed("township approve", lambda: workflow.perform(township, fid, "approve", version=filing.version))
+            timed("county approve / 审定 (budget + snapshot + SMS)",
+                  lambda: workflow.perform(county, fid, "approve", version=filing.version),
+                  lambda r: f"{db.session.scalar(sa.select(sa.func.count()).select_from(Message))} SMS owed, "
+                            f"of which enqueue_bulk {sms_time[0] * 1000:.0f} ms")
+            timed("review page data (first 100 entries, snapshots, diff)",
+                  lambda: service.review_page(county, fid, page=1))
+            timed("GET /filings/{id} data (all entries)", lambda: service.detail(county, fid),
+                  lambda r: f"{len(r['lines'])} entries")
+            timed("待我审核 queue (county)", lambda: service.review_queue(county))
+        db.session.remove()
+        db.engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=5000)
+    parser.add_argument("--no-phone-every", type=int, default=100, help="every Nth household has no phone (a flag)")
+    parser.add_argument("--fresh", action="store_true", help="drop and recreate the schema of DATABASE_URL first")
+    parser.add_argument("--repeat", type=int, default=1, help="run N times on a fresh schema, print the fastest")
+    args = parser.parse_args()
+    server_url = os.environ.get("DATABASE_URL")
+    if server_url and not args.fresh:
+        sys.exit("DATABASE_URL is set: pass --fresh to drop and recreate its schema (use a database made for this)")
+    runs = []
+    for _ in range(max(1, args.repeat)):
+        url = server_url or "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="bench-filings-"), "bench.sqlite3")
+        _reset(url)
+        runs.append(run(url, args.households, args.no_phone_every))
+    dialect = url.split(":", 1)[0]
+    print(f"bench_filings: {args.households} households on {dialect}, fastest of {len(runs)} run(s)")
+    for i, (label, _, _) in enumerate(runs[0]):
+        seconds, note = min((r[i][1], r[i][2]) for r in runs)
+        print(f"  {label:<58} {seconds * 1000:9.1f} ms  {note}")
+
+
+if __name__ == "__main__":
+    main()

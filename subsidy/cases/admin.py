@@ -1,0 +1,306 @@
+"""The county admin's side of cases: time limits per kind, and the working-day calendar
+(overrides edited day by day or loaded for a whole year from .xlsx). Every calendar change
+recomputes the deadlines of the county's open cases (issue 5 "Deadlines")."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from subsidy.accounts.permissions import Perm, can, require
+from subsidy.audit import service as audit
+from subsidy.cases.calendar import (WARN_AHEAD_DAYS, CalendarNotCovered, WorkCalendar, local_date, package_covers,
+                                    start_of_local_day, uncovered_years_ahead)
+from subsidy.cases.models import (KIND_LABEL, OPEN_STATES, Case, CaseEvent, CaseKind, CaseSettings, EventKind,
+                                  WorkCalendarDay, WorkCalendarYear)
+from subsidy.cases.service import DEFAULT_DAYS
+from subsidy.common.timeutil import local_today, to_local, utcnow
+from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, map_headers
+from subsidy.errors import NotFound, ValidationError
+from subsidy.extensions import db
+from subsidy.regions.scope import within
+
+CALENDAR_HEADERS = {"日期": "day", "类型": "type", "说明": "note"}
+WORKDAY_WORDS = {"工作日": True, "上班": True, "班": True, "休息日": False, "休息": False, "放假": False,
+                 "节假日": False, "假": False}
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+
+
+def _county(actor) -> str:
+    require(actor, Perm.manage_calendar)
+    return actor.region_code[:6]
+
+
+# ---------------------------------------------------------------- time limits
+
+
+def case_days(county_code: str) -> dict[str, int]:
+    settings = db.session.get(CaseSettings, county_code[:6])
+    return {kind.value: (getattr(settings, f"{kind.value}_days") if settings else DEFAULT_DAYS[kind]) for kind in CaseKind}
+
+
+def update_case_days(actor, **days) -> dict[str, int]:
+    """Set the county's limits in working days. They apply to cases received from now on: a
+    case keeps the limit it was received with."""
+    county = _county(actor)
+    values, errors = {}, {}
+    for kind in CaseKind:
+        raw = days.get(f"{kind.value}_days")
+        try:
+            value = int(str(raw).strip())
+            if not 1 <= value <= 60:
+                raise ValueError
+            values[f"{kind.value}_days"] = value
+        except (TypeError, ValueError):
+            errors[f"{kind.value}_days"] = f"{KIND_LABEL[kind]}期限应为 1 到 60 个工作日"
+    if errors:
+        raise ValidationError("办理期限有误", fields=errors)
+    settings = db.session.get(CaseSettings, county)
+    before = case_days(county)
+    if settings is None:
+        settings = CaseSettings(county_code=county)
+        db.session.add(settings)
+    for key, value in values.items():
+        setattr(settings, key, value)
+    settings.updated_at, settings.updated_by = utcnow(), actor.id
+    db.session.flush()
+    audit.record(actor, "case.settings", "case_settings", county, region_code=county, before=before, after=values)
+    return case_days(county)
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+@dataclass
+class Recomputed:
+    changed: int = 0
+    unchanged: int = 0
+    uncovered: list[int] = field(default_factory=list)  # years that stopped some deadlines
+
+
+def recompute_open_deadlines(county_code: str, actor=None) -> Recomputed:
+    """New deadlines for the county's open cases after a calendar change. Cases are grouped by
+    (day the clock started, limit): one computation and one UPDATE per distinct deadline.
+    A case whose deadline runs into a year no longer covered keeps its deadline."""
+    county = county_code[:6]
+    rows = db.session.execute(
+        sa.select(Case.id, Case.clock_from, Case.due_days, Case.due_at)
+        .where(within(Case.region_code, county), Case.state.in_(OPEN_STATES))
+    ).all()
+    cal = WorkCalendar(county)
+    groups: dict[tuple[date, int], list] = defaultdict(list)
+    for row in rows:
+        groups[(local_date(row.clock_from), row.due_days)].append(row)
+    result = Recomputed()
+    now = utcnow()
+    events = []
+    for (start, days), members in groups.items():
+        try:
+            new_due = cal.deadline(start_of_local_day(start), days)
+        except CalendarNotCovered as exc:
+            result.uncovered.append(exc.year)
+            result.unchanged += len(members)
+            continue
+        moved = [r for r in members if r.due_at != new_due]
+        result.unchanged += len(members) - len(moved)
+        if not moved:
+            continue
+        ids = [r.id for r in moved]
+        for i in range(0, len(ids), 500):
+            db.session.execute(sa.update(Case).where(Case.id.in_(ids[i:i + 500])).values(due_at=new_due)
+                               .execution_options(synchronize_session=False))
+        for r in moved:
+            events.append({"case_id": r.id, "kind": EventKind.deadline_changed, "at": now,
+                           "actor_id": getattr(actor, "id", None), "actor_name": getattr(actor, "name", None) or "系统",
+                           "note": f"工作日历调整：办理期限由 {to_local(r.due_at):%Y-%m-%d} 改为 {to_local(new_due):%Y-%m-%d}"})
+        result.changed += len(moved)
+    if events:
+        db.session.execute(sa.insert(CaseEvent.__table__), events)
+    db.session.expire_all()
+    result.uncovered = sorted(set(result.uncovered))
+    return result
+
+
+# ---------------------------------------------------------------- the calendar
+
+
+def calendar_overview(actor, year: int | None = None) -> dict:
+    county = _county(actor)
+    year = year or local_today().year
+    if not 2000 <= year <= 2100:
+        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    overrides = list(db.session.scalars(
+        sa.select(WorkCalendarDay).where(WorkCalendarDay.county_code == county,
+                                         WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
+        .order_by(WorkCalendarDay.day)))
+    marked = db.session.get(WorkCalendarYear, (county, year))
+    return {"county": county, "year": year, "overrides": overrides, "package": package_covers(year),
+            "marked": marked, "covered": package_covers(year) or marked is not None,
+            "complete_years": sorted(db.session.scalars(
+                sa.select(WorkCalendarYear.year).where(WorkCalendarYear.county_code == county))),
+            "days": case_days(county), "warnings": calendar_warnings(actor)}
+
+
+def _after_change(actor, county: str, action: str, **detail) -> Recomputed:
+    result = recompute_open_deadlines(county, actor)
+    audit.record(actor, action, "work_calendar", county, region_code=county, recomputed=result.changed, **detail)
+    return result
+
+
+def parse_day(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = cell_text(value)
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError("日期格式不正确，应为 2027-01-01")
+
+
+def set_calendar_day(actor, day, is_workday, note: str = "") -> Recomputed:
+    """Add or change one override (a holiday, a make-up workday, a regional holiday)."""
+    county = _county(actor)
+    try:
+        day = parse_day(day)
+    except ValueError as exc:
+        raise ValidationError(str(exc), fields={"day": str(exc)}) from None
+    note = (note or "").strip()[:100]
+    row = db.session.get(WorkCalendarDay, (county, day))
+    if row is None:
+        row = WorkCalendarDay(county_code=county, day=day)
+        db.session.add(row)
+    row.is_workday, row.note, row.updated_at, row.updated_by = bool(is_workday), note, utcnow(), actor.id
+    db.session.flush()
+    return _after_change(actor, county, "calendar.set_day", day=day.isoformat(), is_workday=bool(is_workday), note=note)
+
+
+def delete_calendar_day(actor, day) -> Recomputed:
+    county = _county(actor)
+    try:
+        day = parse_day(day)
+    except ValueError as exc:
+        raise ValidationError(str(exc), fields={"day": str(exc)}) from None
+    row = db.session.get(WorkCalendarDay, (county, day))
+    if row is None:
+        raise NotFound("该日期没有设置")
+    db.session.delete(row)
+    db.session.flush()
+    return _after_change(actor, county, "calendar.delete_day", day=day.isoformat())
+
+
+def mark_year(actor, year: int, complete: bool) -> Recomputed:
+    """Declare that the overrides of `year` list every holiday and make-up workday of it (or
+    take that back): a year the package does not know is covered only once marked."""
+    county = _county(actor)
+    if not 2000 <= int(year) <= 2100:
+        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    row = db.session.get(WorkCalendarYear, (county, year))
+    if complete and row is None:
+        db.session.add(WorkCalendarYear(county_code=county, year=year, source="manual", marked_by=actor.id))
+    elif not complete and row is not None:
+        db.session.delete(row)
+    db.session.flush()
+    return _after_change(actor, county, "calendar.mark_year", year=year, complete=complete)
+
+
+@dataclass
+class CalendarImport:
+    year: int
+    rows: int = 0
+    workdays: int = 0
+    restdays: int = 0
+    errors: RowErrors = field(default_factory=RowErrors)
+    recomputed: Recomputed | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def import_calendar(actor, fileobj, filename: str | None, year) -> CalendarImport:
+    """Load a year's holidays and make-up workdays from .xlsx (headers 日期, 类型 工作日/休息日,
+    说明). It replaces that year's overrides and marks the year complete; any bad row and
+    nothing is written."""
+    county = _county(actor)
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
+    if not 2000 <= year <= 2100:
+        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    check_filename(filename)
+    result = CalendarImport(year)
+    values: dict[date, tuple[bool, str]] = {}
+    with SheetReader(fileobj) as sheet:
+        columns = map_headers(sheet.headers, CALENDAR_HEADERS, required=("day", "type"), errors=result.errors)
+        if not result.errors:
+            for number, cells in sheet:
+                result.rows += 1
+                try:
+                    day = parse_day(cells[columns["day"]])
+                except ValueError as exc:
+                    result.errors.add(number, "日期", str(exc))
+                    continue
+                kind = cell_text(cells[columns["type"]])
+                if kind not in WORKDAY_WORDS:
+                    result.errors.add(number, "类型", "类型应为“工作日”或“休息日”")
+                    continue
+                if day.year != year:
+                    result.errors.add(number, "日期", f"{day.isoformat()} 不在 {year} 年")
+                    continue
+                if day in values:
+                    result.errors.add(number, "日期", f"{day.isoformat()} 重复出现")
+                    continue
+                note = cell_text(cells[columns["note"]])[:100] if "note" in columns else ""
+                values[day] = (WORKDAY_WORDS[kind], note)
+    if not result.errors and not values:
+        result.errors.add(2, "日期", "文件中没有日期：请列出该年的每个节假日和调休上班日")
+    if result.errors:
+        return result
+    db.session.execute(sa.delete(WorkCalendarDay).where(
+        WorkCalendarDay.county_code == county, WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))))
+    now = utcnow()
+    db.session.execute(sa.insert(WorkCalendarDay.__table__), [
+        {"county_code": county, "day": day, "is_workday": flag, "note": note, "updated_at": now, "updated_by": actor.id}
+        for day, (flag, note) in sorted(values.items())])
+    marked = db.session.get(WorkCalendarYear, (county, year))
+    if marked is None:
+        db.session.add(WorkCalendarYear(county_code=county, year=year, source="xlsx", marked_by=actor.id))
+    else:
+        marked.source, marked.marked_at, marked.marked_by = "xlsx", now, actor.id
+    db.session.flush()
+    result.workdays = sum(1 for flag, _ in values.values() if flag)
+    result.restdays = len(values) - result.workdays
+    result.recomputed = _after_change(actor, county, "calendar.import", year=year, rows=len(values))
+    return result
+
+
+def calendar_warnings(actor) -> list[str]:
+    """What the county admin must be told: a year starting within WARN_AHEAD_DAYS (or the
+    current one) that no calendar covers, so deadlines in it would be refused."""
+    if actor is None or not can(actor, Perm.view_cases):
+        return []
+    years = uncovered_years_ahead(actor.region_code[:6], local_today())
+    who = "" if can(actor, Perm.manage_calendar) else "请联系县级管理员"
+    return [f"{y} 年的工作日历尚未设置：期限落在 {y} 年的诉求将无法受理。{who}"
+            f"请在“诉求办理 → 工作日历”中导入 {y} 年的节假日和调休安排（提前 {WARN_AHEAD_DAYS} 天提醒）。"
+            for y in years]
+
+
+def next_days(actor, start: date, count: int = 14) -> list[tuple[date, bool | None]]:
+    """The next days with their status, for the calendar page's preview (None: not covered)."""
+    cal = WorkCalendar(_county(actor))
+    out = []
+    for i in range(count):
+        day = start + timedelta(days=i)
+        try:
+            out.append((day, cal.is_workday(day)))
+        except CalendarNotCovered:
+            out.append((day, None))
+    return out

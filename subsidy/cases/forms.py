@@ -1,0 +1,79 @@
+"""Case forms. Fields are plain: the rules and their Chinese messages live in the service, so
+the pages and the API can never disagree."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+
+from subsidy.cases.models import CHANNEL_LABEL, KIND_LABEL, RATING_LABEL, Channel
+from subsidy.cases.service import STAFF_CHANNELS
+
+
+class CaseForm(FlaskForm):
+    kind = SelectField("诉求类别", choices=[(k.value, v) for k, v in KIND_LABEL.items()])
+    channel = SelectField("受理渠道", choices=[(c.value, CHANNEL_LABEL[c]) for c in STAFF_CHANNELS],
+                          default=Channel.phone.value)
+    region_code = SelectField("涉及的村或乡镇", choices=[], validate_choice=False)
+    entry_id = StringField("公示名单条目编号（异议必填）")
+    household_id = StringField("农户编号（可不填）")
+    contact_name = StringField("联系人")
+    contact_phone = StringField("联系手机")
+    subject = StringField("标题")
+    body = TextAreaField("诉求内容")
+
+    def set_regions(self, regions) -> None:
+        self.region_code.choices = [("", "— 请选择 —")] + [
+            (r.code, ("　" * (len(r.code) // 3 - 2)) + f"{r.name}（{r.code}）") for r in regions]
+
+    def service_data(self) -> dict:
+        data = {name: field.data for name, field in self._fields.items() if name != "csrf_token"}
+        for key in ("entry_id", "household_id"):
+            text = (data.get(key) or "").strip()
+            if not text:
+                data[key] = None
+            elif text.isdigit():
+                data[key] = int(text)
+            else:
+                data[key] = -1  # not a number: the service answers "不存在"
+        return data
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField("答复内容")
+
+
+class TransferForm(FlaskForm):
+    region_code = SelectField("转办给", choices=[], validate_choice=False)
+    reason = StringField("转办原因")
+
+    def set_targets(self, regions) -> None:
+        self.region_code.choices = [("", "— 请选择 —")] + [(r.code, f"{r.name}（{r.code}）") for r in regions]
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("原因")
+
+
+class EscalateForm(FlaskForm):
+    reason = TextAreaField("督办意见")
+
+
+class RateForm(FlaskForm):
+    rating = SelectField("回访评价", choices=[(k.value, v) for k, v in RATING_LABEL.items()])
+    reason = StringField("原因（不满意时必填）")
+
+
+class CalendarDayForm(FlaskForm):
+    day = StringField("日期")
+    is_workday = SelectField("类型", choices=[("0", "休息日"), ("1", "工作日")])
+    note = StringField("说明")
+
+
+class CalendarImportForm(FlaskForm):
+    year = IntegerField("年份")
+    file = FileField("选择 .xlsx 文件")
+
+
+class CaseDaysForm(FlaskForm):
+    inquiry_days = StringField("咨询（工作日）")
+    complaint_days = StringField("投诉（工作日）")
+    objection_days = StringField("异议（工作日）")

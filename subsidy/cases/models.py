@@ -1,0 +1,289 @@
+"""Cases: inquiries (咨询), complaints (投诉) and objections (异议), with their timeline, the
+working-day calendar and the per-county deadlines (DESIGN.md "Cases", issue 5).
+
+`Case.state` is changed only by `subsidy.cases.workflow` (one transition table)."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from subsidy.common.model_base import enum_column
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.regions.models import Region
+
+
+class CaseKind(enum.Enum):
+    inquiry = "inquiry"      # 咨询
+    complaint = "complaint"  # 投诉
+    objection = "objection"  # 异议 on a publicized entry
+
+
+KIND_LABEL = {CaseKind.inquiry: "咨询", CaseKind.complaint: "投诉", CaseKind.objection: "异议"}
+# The prefix of the reference number a farmer quotes: ZX-2017-000123.
+KIND_PREFIX = {CaseKind.inquiry: "ZX", CaseKind.complaint: "TS", CaseKind.objection: "YY"}
+
+
+class Channel(enum.Enum):
+    mobile = "mobile"  # the farmers' mobile page
+    sms = "sms"        # a text message, transcribed by staff
+    phone = "phone"    # a call taken by staff
+    visit = "visit"    # at the office
+
+
+CHANNEL_LABEL = {Channel.mobile: "手机端", Channel.sms: "短信", Channel.phone: "电话", Channel.visit: "来访"}
+
+
+class CaseState(enum.Enum):
+    received = "received"        # 已受理: waiting for the handling unit to take it up
+    in_progress = "in_progress"  # 办理中
+    replied = "replied"          # 已答复 (办结): waiting for the farmer's rating
+    closed = "closed"            # 已办结归档: rated, or unrated for 7 days
+    rejected = "rejected"        # 不予受理 (invalid: spam, duplicate): excluded from every rate
+
+
+STATE_LABEL = {
+    CaseState.received: "已受理",
+    CaseState.in_progress: "办理中",
+    CaseState.replied: "已答复",
+    CaseState.closed: "已办结",
+    CaseState.rejected: "不予受理",
+}
+OPEN_STATES = (CaseState.received, CaseState.in_progress)
+COMPLETED_STATES = (CaseState.replied, CaseState.closed)
+
+
+class Rating(enum.Enum):
+    very_satisfied = "very_satisfied"
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    dissatisfied = "dissatisfied"
+    very_dissatisfied = "very_dissatisfied"
+
+
+RATING_LABEL = {
+    Rating.very_satisfied: "非常满意",
+    Rating.satisfied: "满意",
+    Rating.basically_satisfied: "基本满意",
+    Rating.dissatisfied: "不满意",
+    Rating.very_dissatisfied: "非常不满意",
+}
+# 满意率 = (满意 + 非常满意) ÷ rated (DESIGN.md "Cases").
+SATISFIED = (Rating.very_satisfied, Rating.satisfied)
+# 不满意 or worse reopens the case (issue 5).
+UNSATISFIED = (Rating.dissatisfied, Rating.very_dissatisfied)
+
+
+class EventKind(enum.Enum):
+    received = "received"
+    accepted = "accepted"
+    transferred = "transferred"
+    replied = "replied"
+    escalated = "escalated"
+    rated = "rated"
+    reopened = "reopened"
+    rejected = "rejected"
+    closed = "closed"
+    deadline_changed = "deadline_changed"
+
+
+EVENT_LABEL = {
+    EventKind.received: "受理",
+    EventKind.accepted: "开始办理",
+    EventKind.transferred: "转办",
+    EventKind.replied: "答复（办结）",
+    EventKind.escalated: "督办",
+    EventKind.rated: "回访评价",
+    EventKind.reopened: "重新办理",
+    EventKind.rejected: "不予受理",
+    EventKind.closed: "归档",
+    EventKind.deadline_changed: "期限调整",
+}
+
+
+class Case(db.Model):
+    """One inquiry, complaint or objection, from receipt to its closing."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref_no: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    state: Mapped[CaseState] = mapped_column(enum_column(CaseState), default=CaseState.received)
+    # Bumped by every transition with a conditional UPDATE: two handlers cannot both win.
+    version: Mapped[int] = mapped_column(default=1)
+
+    # What the case is about: a village (12 digits) or, for a complaint about a township, the
+    # township (9 digits); inquiries may also concern a township or the county as a whole.
+    region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"))  # see ix_cases_region_received
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("filing_entries.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(sa.String(40), default="")
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(100))
+    body: Mapped[str] = mapped_column(sa.Text)
+
+    # The handling unit (承办单位) and, once escalated, the tier above that watches it.
+    assigned_region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"))
+    escalated_to_code: Mapped[str | None] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    escalation_count: Mapped[int] = mapped_column(default=0)
+    overdue_at: Mapped[datetime | None]  # when `cases escalate` found it past its deadline
+
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The moment the current deadline counts from: the receipt, or the last reopening.
+    clock_from: Mapped[datetime] = mapped_column(default=utcnow)
+    due_days: Mapped[int]  # the working days allowed, as the county set them at receipt
+    due_at: Mapped[datetime]  # 23:59:59 China time on the last working day allowed
+    accepted_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reply_body: Mapped[str | None] = mapped_column(sa.Text)
+    # Working days from the day received to the day replied (0 = answered the same day).
+    reply_working_days: Mapped[int | None]
+    completed_late: Mapped[bool] = mapped_column(default=False)
+
+    rating: Mapped[Rating | None] = mapped_column(enum_column(Rating))
+    rating_reason: Mapped[str | None] = mapped_column(sa.Text)
+    rated_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    reject_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    region: Mapped[Region] = relationship(foreign_keys=[region_code], lazy="joined")
+    assigned_region: Mapped[Region] = relationship(foreign_keys=[assigned_region_code], lazy="joined")
+    escalated_to: Mapped[Region | None] = relationship(foreign_keys=[escalated_to_code])
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id",
+                                                   cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (
+        sa.Index("ix_cases_assigned_state_due", "assigned_region_code", "state", "due_at"),
+        sa.Index("ix_cases_state_due", "state", "due_at"),
+        sa.Index("ix_cases_region_received", "region_code", "received_at"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.CheckConstraint("reopen_count >= 0", name="reopen_count_non_negative"),
+        sa.CheckConstraint("escalation_count >= 0", name="escalation_count_non_negative"),
+        sa.CheckConstraint("due_days >= 1 AND due_days <= 60", name="due_days_range"),
+        sa.CheckConstraint("kind <> 'objection' OR entry_id IS NOT NULL", name="objection_has_entry"),
+        # DESIGN.md "Cases": a complaint is never handled by the region it accuses (nor by a
+        # unit under it). Kept in the schema so that no code path can break it.
+        sa.CheckConstraint(
+            "kind <> 'complaint' OR substr(assigned_region_code, 1, length(region_code)) <> region_code",
+            name="complaint_not_handled_by_accused",
+        ),
+        sa.CheckConstraint("state NOT IN ('replied', 'closed') OR replied_at IS NOT NULL", name="completed_has_reply"),
+    )
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABEL[self.kind]
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABEL[self.state]
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABEL[self.channel]
+
+    @property
+    def rating_label(self) -> str:
+        return RATING_LABEL[self.rating] if self.rating else ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.is_open and (now or utcnow()) > self.due_at
+
+    def __repr__(self) -> str:
+        return f"<Case {self.ref_no} {self.state.value}>"
+
+
+class CaseEvent(db.Model):
+    """The timeline: every step of a case, with who took it and why."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(sa.String(80))  # a user's name, 农户 or 系统
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    from_state: Mapped[str | None] = mapped_column(sa.String(20))
+    to_state: Mapped[str | None] = mapped_column(sa.String(20))
+    from_region_code: Mapped[str | None] = mapped_column(sa.String(12))
+    to_region_code: Mapped[str | None] = mapped_column(sa.String(12))
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABEL[self.kind]
+
+
+class CaseCounter(db.Model):
+    """The last reference number given per (kind, year): ZX-2017-000123 is the 123rd inquiry
+    of 2017. Incremented with one atomic UPDATE … RETURNING, so concurrent receipts never
+    share a number."""
+
+    __tablename__ = "case_counters"
+
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseSettings(db.Model):
+    """A county's time limits in working days (defaults: inquiry 3, objection 5, complaint 15)."""
+
+    __tablename__ = "case_settings"
+
+    county_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), primary_key=True)
+    inquiry_days: Mapped[int] = mapped_column(default=3)
+    complaint_days: Mapped[int] = mapped_column(default=15)
+    objection_days: Mapped[int] = mapped_column(default=5)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (
+        sa.CheckConstraint("inquiry_days BETWEEN 1 AND 60 AND complaint_days BETWEEN 1 AND 60"
+                           " AND objection_days BETWEEN 1 AND 60", name="days_range"),
+    )
+
+
+class WorkCalendarDay(db.Model):
+    """A county's override of one day (调休 make-up workday, holiday, or a regional holiday
+    such as Ningxia's 开斋节). An override wins over `chinese_calendar`."""
+
+    __tablename__ = "work_calendar_days"
+
+    county_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    is_workday: Mapped[bool]
+    note: Mapped[str] = mapped_column(sa.String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class WorkCalendarYear(db.Model):
+    """A year whose calendar the county has loaded completely: every holiday and make-up
+    workday of that year is an override row, and every other day follows the week (Monday to
+    Friday work). A year is covered when `chinese_calendar` knows it or it has a row here."""
+
+    __tablename__ = "work_calendar_years"
+
+    county_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(20), default="manual")  # xlsx or manual
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    marked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (sa.CheckConstraint("year >= 2000 AND year <= 2100", name="year_range"),)

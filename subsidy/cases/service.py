@@ -1,0 +1,400 @@
+"""Cases: receive, accept, reply, transfer, reject, rate (issue 5; DESIGN.md "Cases").
+
+Staff functions take the acting user first and check the role (`Perm`) and the region; the
+farmer's functions (`submit_case`, `rate_case`) are for the mobile pages (issue 6) and take a
+proof of who the farmer is instead. State changes go through `subsidy.cases.workflow`.
+Nothing here commits."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit import service as audit
+from subsidy.cases import routing, workflow
+from subsidy.cases.calendar import CalendarNotCovered, WorkCalendar, local_date
+from subsidy.cases.models import (KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATISFIED, Case, CaseCounter, CaseEvent,
+                                  CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
+from subsidy.cases.queries import get_case, is_visible
+from subsidy.cases.workflow import Action
+from subsidy.common.timeutil import utcnow
+from subsidy.errors import NotFound, PermissionDenied, ValidationError
+from subsidy.extensions import db
+from subsidy.households.models import Household
+from subsidy.households.validation import check_phone
+from subsidy.notify import outbox
+from subsidy.regions.models import Region
+from subsidy.regions.scope import covers, normalize_code
+
+DEFAULT_DAYS = {CaseKind.inquiry: 3, CaseKind.objection: 5, CaseKind.complaint: 15}
+STAFF_CHANNELS = (Channel.phone, Channel.visit, Channel.sms)
+MAX_SUBJECT, MAX_BODY, MAX_REASON = 100, 5000, 1000
+FARMER = "农户"
+
+
+# ---------------------------------------------------------------- settings and numbers
+
+
+def days_for(county_code: str, kind: CaseKind) -> int:
+    """The county's limit in working days for a kind of case (issue 5 defaults 3 / 15 / 5)."""
+    settings = db.session.get(CaseSettings, county_code[:6])
+    if settings is None:
+        return DEFAULT_DAYS[kind]
+    return getattr(settings, f"{kind.value}_days")
+
+
+def next_ref_no(kind: CaseKind, year: int) -> str:
+    """ZX-2017-000123: the next number of this kind and year. One atomic UPDATE … RETURNING
+    on the counter row (created on first use, ON CONFLICT DO NOTHING when two receipts race
+    to create it), so concurrent receipts never share a number."""
+    bump = (sa.update(CaseCounter).where(CaseCounter.kind == kind, CaseCounter.year == year)
+            .values(last=CaseCounter.last + 1).returning(CaseCounter.last)
+            .execution_options(synchronize_session=False))
+    number = db.session.execute(bump).scalar()
+    if number is None:
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(CaseCounter).values(kind=kind, year=year, last=0)
+                           .on_conflict_do_nothing(index_elements=["kind", "year"]))
+        number = db.session.execute(bump).scalar()
+    return f"{KIND_PREFIX[kind]}-{year}-{number:06d}"
+
+
+# ---------------------------------------------------------------- receiving
+
+
+def _text(value, field: str, label: str, limit: int, required: bool = True) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise ValueError(f"请填写{label}")
+    if len(text) > limit:
+        raise ValueError(f"{label}不超过 {limit} 字")
+    return text
+
+
+def _enum(enum_cls, value, label: str):
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise ValueError(f"{label}不正确") from None
+
+
+def _clean(data: dict, channels, phone_required: bool = True) -> tuple[dict, dict[str, str]]:
+    values, errors = {}, {}
+    checks = {
+        "kind": lambda v: _enum(CaseKind, v, "诉求类别"),
+        "channel": lambda v: _enum(Channel, v, "受理渠道"),
+        "subject": lambda v: _text(v, "subject", "标题", MAX_SUBJECT),
+        "body": lambda v: _text(v, "body", "诉求内容", MAX_BODY),
+        "contact_name": lambda v: _text(v, "contact_name", "联系人姓名", 40, required=False),
+        "contact_phone": lambda v: check_phone(v, required=phone_required),
+    }
+    for field, check in checks.items():
+        try:
+            values[field] = check(data.get(field))
+        except ValueError as exc:
+            errors[field] = str(exc)
+    if "channel" in values and values["channel"] not in channels:
+        errors["channel"] = "受理渠道不正确：工作人员登记的诉求为电话、来访或短信"
+    return values, errors
+
+
+def _concerned_region(region_code, errors: dict) -> Region | None:
+    try:
+        code = normalize_code(region_code)
+    except ValidationError:
+        errors["region_code"] = "请选择诉求涉及的村或乡镇"
+        return None
+    region = db.session.get(Region, code)
+    if region is None:
+        errors["region_code"] = "行政区划不存在"
+    return region
+
+
+def _objection_target(entry_id, region: Region | None, errors: dict) -> str | None:
+    """The village of the filing whose entry is objected to; the filing must be publicized."""
+    from subsidy.filings.models import Entry, Filing, FilingState
+
+    row = db.session.execute(
+        sa.select(Filing.region_code, Filing.state).join(Entry, Entry.filing_id == Filing.id).where(Entry.id == entry_id)
+    ).first() if entry_id else None
+    if row is None:
+        errors["entry_id"] = "请指明对公示名单中哪一户提出异议" if not entry_id else "公示名单中没有这一条"
+        return None
+    if row.state != FilingState.publicizing:
+        errors["entry_id"] = "该名单不在公示期内，不能提出异议"
+    if region is not None and region.code != row.region_code:
+        errors["region_code"] = "异议的村与公示名单所在的村不一致"
+    return row.region_code
+
+
+def _receive(actor, data: dict, channels, *, now: datetime | None = None, assigned_to: str | None = None,
+             phone_required: bool = True, audit_detail: dict | None = None) -> Case:
+    now = now or utcnow()
+    values, errors = _clean(data, channels, phone_required)
+    kind = values.get("kind")
+    region = None
+    if kind == CaseKind.objection:
+        if data.get("region_code"):
+            region = _concerned_region(data.get("region_code"), errors)
+        village = _objection_target(data.get("entry_id"), region, errors)
+        if village is not None and region is None:
+            region = db.session.get(Region, village)
+    else:
+        region = _concerned_region(data.get("region_code"), errors)
+        if data.get("entry_id") and assigned_to is None:
+            errors["entry_id"] = "只有异议可以关联公示名单"
+    if actor is not None and region is not None and region.code[:6] != actor.region_code[:6]:
+        errors["region_code"] = "只能登记本县的诉求"
+    household_id = data.get("household_id") or None
+    if household_id is not None:
+        household = db.session.get(Household, household_id)
+        if household is None or (region is not None and household.region_code[:6] != region.code[:6]):
+            errors["household_id"] = "农户不存在"
+    assigned = assigned_to
+    if assigned is None and kind is not None and region is not None and "region_code" not in errors:
+        try:
+            assigned = routing.route(kind, region)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise ValidationError("诉求信息有误，请按提示修改", fields=errors)
+
+    days = days_for(region.code, kind)
+    due_at = WorkCalendar(region.code).deadline(now, days)  # CalendarNotCovered: refused, clearly
+    case = Case(ref_no=next_ref_no(kind, local_date(now).year), kind=kind, channel=values["channel"],
+                state=CaseState.received, region_code=region.code, household_id=household_id,
+                entry_id=data.get("entry_id") if kind == CaseKind.objection or assigned_to else None,
+                contact_name=values["contact_name"], contact_phone=values["contact_phone"],
+                subject=values["subject"], body=values["body"], assigned_region_code=assigned,
+                received_at=now, clock_from=now, due_days=days, due_at=due_at,
+                created_by=getattr(actor, "id", None))
+    db.session.add(case)
+    db.session.flush()
+    db.session.add(CaseEvent(case_id=case.id, kind=EventKind.received, at=now, actor_id=getattr(actor, "id", None),
+                             actor_name=getattr(actor, "name", None) or FARMER, to_state=CaseState.received.value,
+                             to_region_code=assigned, note=f"{case.channel_label}受理，期限 {days} 个工作日"))
+    audit.record(actor, "case.receive", "case", case.id, region_code=case.region_code, ref_no=case.ref_no,
+                 kind=kind.value, channel=case.channel.value, assigned=assigned, due_at=due_at,
+                 **({} if actor else {"by": "farmer"}), **(audit_detail or {}))
+    return case
+
+
+def record_case(actor, **data) -> Case:
+    """A case taken by staff on the phone, at the office, or from a farmer's text message."""
+    require(actor, Perm.record_cases)
+    return _receive(actor, data, STAFF_CHANNELS)
+
+
+def submit_case(**data) -> Case:
+    """A case a farmer sends from the mobile page (issue 6). `household_id` when signed in."""
+    data = dict(data, channel=Channel.mobile)
+    return _receive(None, data, (Channel.mobile,))
+
+
+def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: str | None,
+                           household_id: int | None = None, entry_id: int | None = None,
+                           payment_id: int | None = None) -> Case:
+    """A farmer's 没有收到 on a paid subsidy (issue 7): a complaint about the village's payment,
+    handled by the county, which disburses. Linked to the entry paid; the phone may be missing
+    (the household then hears back through the village)."""
+    return _receive(None, {"kind": CaseKind.complaint, "channel": Channel.mobile, "region_code": region_code,
+                           "subject": subject[:MAX_SUBJECT], "body": body, "contact_phone": phone,
+                           "household_id": household_id, "entry_id": entry_id},
+                    (Channel.mobile,), assigned_to=region_code[:6], phone_required=False,
+                    audit_detail={"payment_id": payment_id, "source": "receipt_denied"})
+
+
+# ---------------------------------------------------------------- handling
+
+
+def _handled_case(actor, case_id: int) -> Case:
+    """A case the actor may work on: the handling unit, or a unit above it."""
+    require(actor, Perm.handle_cases)
+    case = get_case(actor, case_id)
+    if not covers(actor.region_code, case.assigned_region_code):
+        raise PermissionDenied("只有承办单位或其上级单位可以办理此诉求")
+    return case
+
+
+def _reason(value, label: str = "原因", field: str = "reason", limit: int = MAX_REASON) -> str:
+    try:
+        return _text(value, field, label, limit)
+    except ValueError as exc:
+        raise ValidationError(str(exc), fields={field: str(exc)}) from None
+
+
+def accept_case(actor, case_id: int, note: str = "") -> Case:
+    case = _handled_case(actor, case_id)
+    now = utcnow()
+    workflow.apply(case, Action.accept, actor=actor, note=note or "", now=now, values={"accepted_at": now})
+    audit.record(actor, "case.accept", "case", case.id, region_code=case.region_code)
+    return case
+
+
+def reply_case(actor, case_id: int, body: str) -> Case:
+    """答复 = 办结: the case is completed; late if after its deadline; the farmer gets an SMS."""
+    case = _handled_case(actor, case_id)
+    text = _reason(body, "答复内容", "body", MAX_BODY)
+    now = utcnow()
+    try:
+        worked = WorkCalendar(case.region_code).working_days_between(local_date(case.received_at), local_date(now))
+    except CalendarNotCovered:
+        worked = None  # the reply still counts; only the average leaves it out
+    workflow.apply(case, Action.reply, actor=actor, note=text, now=now, values={
+        "replied_at": now, "reply_body": text, "completed_late": now > case.due_at, "reply_working_days": worked,
+        "accepted_at": case.accepted_at or now,
+    })
+    reply_no = case.reopen_count + 1
+    outbox.enqueue("case_replied", key=f"case_replied:{case.id}:{reply_no}", phone=case.contact_phone,
+                   region_code=case.region_code, context={"ref_no": case.ref_no}, household_id=case.household_id,
+                   case_id=case.id)
+    audit.record(actor, "case.reply", "case", case.id, region_code=case.region_code, late=case.completed_late,
+                 reply_no=reply_no)
+    return case
+
+
+def transfer_case(actor, case_id: int, region_code: str | None, reason: str) -> Case:
+    case = _handled_case(actor, case_id)
+    why = _reason(reason)
+    if not region_code:
+        raise ValidationError("请选择转办单位", fields={"region_code": "请选择转办单位"})
+    try:
+        target = db.session.get(Region, normalize_code(region_code))
+    except ValidationError:
+        target = None
+    if target is None:
+        raise ValidationError("转办单位不存在", fields={"region_code": "行政区划不存在"})
+    routing.check_transfer(case, target)
+    source = case.assigned_region_code
+    escalated_to = routing.tier_above(target.code) if case.escalated_to_code else None
+    workflow.apply(case, Action.transfer, actor=actor, note=why, from_region=source, to_region=target.code,
+                   values={"assigned_region_code": target.code, "escalated_to_code": escalated_to})
+    audit.record(actor, "case.transfer", "case", case.id, region_code=case.region_code, source=source,
+                 target=target.code, reason=why)
+    return case
+
+
+def reject_case(actor, case_id: int, reason: str) -> Case:
+    """不予受理: spam, duplicate, not a matter for the platform. Excluded from every rate."""
+    case = _handled_case(actor, case_id)
+    why = _reason(reason)
+    now = utcnow()
+    workflow.apply(case, Action.reject, actor=actor, note=why, now=now,
+                   values={"reject_reason": why, "closed_at": now})
+    audit.record(actor, "case.reject", "case", case.id, region_code=case.region_code, reason=why)
+    return case
+
+
+# ---------------------------------------------------------------- rating
+
+
+def parse_rating(value) -> Rating:
+    """A rating given as its code (satisfied) or its label (满意)."""
+    if isinstance(value, Rating):
+        return value
+    for rating, label in RATING_LABEL.items():
+        if value in (rating.value, label):
+            return rating
+    raise ValidationError("请选择评价", fields={"rating": "评价应为：非常满意、满意、基本满意、不满意、非常不满意"})
+
+
+def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str) -> Case:
+    rating = parse_rating(rating)
+    now = utcnow()
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise ValidationError("原因太长", fields={"reason": f"不超过 {MAX_REASON} 字"})
+    label = RATING_LABEL[rating]
+    rated = {"rating": rating, "rating_reason": reason or None, "rated_at": now}
+    if rating in UNSATISFIED:
+        if not reason:
+            raise ValidationError("请说明不满意的原因", fields={"reason": "请说明不满意的原因，以便重新办理"})
+        workflow.check(case, Action.reopen)
+        # Reopened to the same unit with a fresh limit counted from today (the old deadline
+        # has usually passed; the farmer's new round deserves the full time).
+        due_at = WorkCalendar(case.region_code).deadline(now, case.due_days)
+        db.session.add(CaseEvent(case_id=case.id, kind=EventKind.rated, at=now, actor_id=getattr(actor, "id", None),
+                                 actor_name=actor_name, note=f"{label}：{reason}"))
+        workflow.apply(case, Action.reopen, actor=actor, actor_name=actor_name, note=reason, now=now, values={
+            **rated, "reopen_count": Case.reopen_count + 1, "clock_from": now, "due_at": due_at,
+            "overdue_at": None, "escalated_to_code": None, "completed_late": False,
+        })
+    else:
+        workflow.apply(case, Action.close_rated, actor=actor, actor_name=actor_name,
+                       note=label + (f"：{reason}" if reason else ""), now=now, values={**rated, "closed_at": now})
+    audit.record(actor, "case.rate", "case", case.id, region_code=case.region_code, rating=rating.value,
+                 reopened=rating in UNSATISFIED, **({} if actor else {"by": "farmer"}))
+    return case
+
+
+def rate_case(case: Case | int, rating, reason: str | None = None, *, household_id: int | None = None,
+              phone: str | None = None) -> Case:
+    """The farmer's rating from the mobile page (issue 6). The farmer proves the case is theirs
+    by the household they signed in as, or the phone number their SMS code went to; a case
+    that is not theirs is answered as not found."""
+    if not isinstance(case, Case):
+        case = db.session.get(Case, case)
+    if case is None:
+        raise NotFound("诉求不存在")
+    owns = (household_id is not None and case.household_id == household_id) or (
+        phone is not None and case.contact_phone is not None and case.contact_phone == phone)
+    if not owns:
+        raise NotFound("诉求不存在")
+    return _apply_rating(case, rating, reason, actor=None, actor_name=FARMER)
+
+
+def record_rating(actor, case_id: int, rating, reason: str | None = None) -> Case:
+    """A rating taken by staff on a return call (回访). Not by the handling unit itself:
+    a unit does not grade its own reply."""
+    require(actor, Perm.record_cases)
+    case = get_case(actor, case_id)
+    if actor.region_code == case.assigned_region_code:
+        raise PermissionDenied("承办单位不能为自己的答复登记评价，请由上级或其他单位回访")
+    return _apply_rating(case, rating, reason, actor=actor, actor_name=actor.name)
+
+
+# ---------------------------------------------------------------- objections and farmers' lists
+
+
+def count_open_objections(filing_id: int) -> int:
+    """Open objections (received or in progress) on the entries of a filing: the filing's
+    村级备案 is refused while this is above 0 (issue 5 "Objections and filings")."""
+    from subsidy.filings.models import Entry
+
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Case).join(Entry, Entry.id == Case.entry_id)
+        .where(Entry.filing_id == filing_id, Case.kind == CaseKind.objection, Case.state.in_(OPEN_STATES))
+    )
+
+
+def objections_for_filing(filing_id: int) -> list[Case]:
+    """Every objection on a filing's entries with its reply, for the filing's review page."""
+    from subsidy.filings.models import Entry
+
+    return list(db.session.scalars(
+        sa.select(Case).join(Entry, Entry.id == Case.entry_id)
+        .where(Entry.filing_id == filing_id, Case.kind == CaseKind.objection)
+        .order_by(Case.received_at, Case.id)
+    ))
+
+
+def cases_for_farmer(*, household_id: int | None = None, phone: str | None = None, limit: int = 100) -> list[Case]:
+    """A farmer's own cases for "my cases" on the mobile page (issue 6)."""
+    conditions = []
+    if household_id is not None:
+        conditions.append(Case.household_id == household_id)
+    if phone:
+        conditions.append(Case.contact_phone == phone)
+    if not conditions:
+        return []
+    return list(db.session.scalars(sa.select(Case).where(sa.or_(*conditions))
+                                   .order_by(Case.received_at.desc()).limit(limit)))
+
+
+def case_visible_to(actor, case: Case) -> bool:
+    return is_visible(actor, case)

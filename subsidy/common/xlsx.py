@@ -1,0 +1,284 @@
+"""Spreadsheet plumbing shared by every .xlsx import and export (households, watch list, bank files).
+
+API.md "Spreadsheet imports": the first sheet is read, its first row holds the column headers,
+rows are numbered as in the spreadsheet (the first data row is row 2). Files are read with
+openpyxl's read-only mode, one row at a time, so a large file never sits in memory as a
+workbook; exports are written in write-only mode from an iterator of rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from subsidy.errors import DomainError, ValidationError
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Row results kept for the answer; the total is still counted beyond this.
+MAX_REPORTED_ERRORS = 500
+# Excel keeps 15 significant digits of a number: an 18-digit ID number or a 19-digit bank
+# account typed as a number has lost its last digits before it ever reaches us.
+EXACT_DIGITS_LIMIT = 10**15
+
+_SPACES = re.compile(r"[\s\u3000]+")
+_FULLWIDTH = str.maketrans({"（": "(", "）": ")", "：": ":"})
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="F0F3F7")
+
+
+class UploadTooLarge(DomainError):
+    """The request body exceeded MAX_CONTENT_LENGTH (API.md: 413)."""
+
+    status = 413
+    code = "too_large"
+
+
+def normalize_header(value) -> str:
+    """Header text as compared: spaces removed, full-width brackets made half-width, so
+    `耕地面积（亩）` and `耕地面积 (亩)` both match `耕地面积(亩)`."""
+    if value is None:
+        return ""
+    return _SPACES.sub("", str(value)).translate(_FULLWIDTH)
+
+
+def is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def cell_text(value) -> str:
+    """A cell as the text a person typed: integral floats lose their `.0`, spaces trimmed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def lost_digits(value) -> bool:
+    """True when a number cell is too long to have kept its digits (see EXACT_DIGITS_LIMIT)."""
+    return isinstance(value, float) and abs(value) >= EXACT_DIGITS_LIMIT
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class RowErrors:
+    """Errors of an import, in the API shape {row, field, message}, capped for the answer."""
+
+    items: list[dict] = field(default_factory=list)
+    total: int = 0
+    limit: int = MAX_REPORTED_ERRORS
+
+    def add(self, row: int, field_name: str, message: str) -> None:
+        self.total += 1
+        if len(self.items) < self.limit:
+            self.items.append({"row": row, "field": field_name, "message": message})
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def sorted(self) -> list[dict]:
+        return sorted(self.items, key=lambda e: e["row"])
+
+
+def spool_upload(fileobj, chunk: int = 1 << 20):
+    """Copy an upload to a seekable temporary file (zip needs to seek) while hashing it.
+    Returns (file positioned at 0, sha256 hex digest, size in bytes)."""
+    digest = hashlib.sha256()
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+    size = 0
+    while True:
+        block = fileobj.read(chunk)
+        if not block:
+            break
+        digest.update(block)
+        spooled.write(block)
+        size += len(block)
+    spooled.seek(0)
+    return spooled, digest.hexdigest(), size
+
+
+def check_filename(filename: str | None) -> None:
+    name = (filename or "").lower()
+    if name.endswith((".xls", ".et", ".csv", ".wps")):
+        raise ValidationError("只支持 .xlsx 格式，请在 Excel 或 WPS 中“另存为” .xlsx 后再上传",
+                              fields={"file": "请上传 .xlsx 文件"})
+    if name and not name.endswith((".xlsx", ".xlsm")):
+        raise ValidationError("请上传 .xlsx 格式的 Excel 文件", fields={"file": "请上传 .xlsx 文件"})
+
+
+class SheetReader:
+    """The first worksheet of an .xlsx file, read one row at a time.
+
+    `headers` is the normalised first row (trailing empty cells dropped); iterating yields
+    (row_number, values) for each data row that is not entirely blank, values padded or cut
+    to the header width. Use as a context manager so the zip archive is closed."""
+
+    def __init__(self, fileobj):
+        try:
+            self._wb = load_workbook(fileobj, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise ValidationError("无法读取文件：它不是有效的 .xlsx 工作簿（可能已损坏，或是改了扩展名的其他文件）",
+                                  fields={"file": "文件不是有效的 .xlsx 工作簿"}) from exc
+        if not self._wb.worksheets:
+            self.close()
+            raise ValidationError("工作簿中没有工作表", fields={"file": "工作簿中没有工作表"})
+        ws = self._wb.worksheets[0]
+        # A sheet's stored dimension may be wrong (some generators write "A1"); reading
+        # without it goes on to the real last row.
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()
+        self._rows = ws.iter_rows(values_only=True)
+        first = next(self._rows, None)
+        raw = list(first or ())
+        while raw and is_blank(raw[-1]):
+            raw.pop()
+        self.raw_headers = [cell_text(v) for v in raw]
+        self.headers = [normalize_header(v) for v in raw]
+        self.empty = first is None
+
+    def __iter__(self) -> Iterator[tuple[int, tuple]]:
+        width = len(self.headers)
+        for number, values in enumerate(self._rows, start=2):
+            values = tuple(values[:width])
+            if all(is_blank(v) for v in values):
+                continue
+            if len(values) < width:
+                values = values + (None,) * (width - len(values))
+            yield number, values
+
+    def close(self) -> None:
+        self._wb.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def map_headers(headers: list[str], known: dict[str, str], required: Iterable[str],
+                ignored: Iterable[str] = (), errors: RowErrors | None = None) -> dict[str, int]:
+    """Match the header row against `known` {header text: key}. Returns {key: column index};
+    missing required, unknown and repeated headers are reported as errors of row 1."""
+    errors = errors if errors is not None else RowErrors()
+    ignored = {normalize_header(h) for h in ignored}
+    lookup = {normalize_header(h): key for h, key in known.items()}
+    label = {key: h for h, key in known.items()}
+    columns: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        if not header or header in ignored:
+            continue
+        key = lookup.get(header)
+        if key is None:
+            errors.add(1, header, f"不认识的列“{header}”：请使用模板中的表头")
+        elif key in columns:
+            errors.add(1, header, f"“{header}”列出现了两次")
+        else:
+            columns[key] = index
+    for key in required:
+        if key not in columns:
+            errors.add(1, label[key], f"缺少“{label[key]}”列：第 1 行须为表头，请使用模板")
+    return columns
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _cell(ws, value):
+    """A write-only cell; text that starts with '=' stays text, never a formula (a name typed
+    as '=HYPERLINK(...)' must not run in whoever opens the export)."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def write_workbook(sheet_title: str, headers: list[str], rows: Iterable[Iterable], *,
+                   widths: dict[int, float] | None = None, text_columns: Iterable[int] = ()):
+    """Stream `rows` into a one-sheet workbook (openpyxl write-only mode) and return a
+    temporary file positioned at 0. Columns in `text_columns` (0-based) are formatted as
+    text so that long digit strings stay intact when a person edits and re-imports."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet_title)
+    for index, width in (widths or {}).items():
+        ws.column_dimensions[get_column_letter(index + 1)].width = width
+    text_columns = set(text_columns)
+    for index in text_columns:
+        ws.column_dimensions[get_column_letter(index + 1)].number_format = "@"
+    ws.freeze_panes = "A2"
+    header_cells = []
+    for title in headers:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        header_cells.append(cell)
+    ws.append(header_cells)
+    for row in rows:
+        ws.append([_cell(ws, v) for v in row])
+    out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+    wb.save(out)
+    out.seek(0)
+    return out
+
+
+def style_header_row(ws, headers: list[str], widths: dict[int, float], text_columns: Iterable[int] = ()) -> None:
+    """For small, normal-mode workbooks (templates): bold header, widths, text columns."""
+    ws.append(headers)
+    for index, _title in enumerate(headers):
+        cell = ws.cell(row=1, column=index + 1)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(horizontal="center")
+    for index, width in widths.items():
+        ws.column_dimensions[get_column_letter(index + 1)].width = width
+    for index in text_columns:
+        ws.column_dimensions[get_column_letter(index + 1)].number_format = "@"
+    ws.freeze_panes = "A2"
+
+
+def save_to_temp(wb: Workbook):
+    out = tempfile.SpooledTemporaryFile(max_size=4 << 20)
+    wb.save(out)
+    out.seek(0)
+    return out
+
+
+def send_xlsx(fileobj, download_name: str):
+    """A download response for a workbook file (non-ASCII names are encoded per RFC 6266)."""
+    from flask import send_file
+
+    return send_file(fileobj, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name,
+                     max_age=0)
+
+
+def read_upload(field_name: str = "file"):
+    """The uploaded file of a multipart request, with Chinese answers for the usual mistakes."""
+    from flask import current_app, request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    try:
+        upload = request.files.get(field_name)
+    except RequestEntityTooLarge:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        raise UploadTooLarge(f"上传的文件太大（上限 {limit // (1 << 20)} MB）",
+                             fields={field_name: "文件太大"}) from None
+    if upload is None or not upload.filename:
+        raise ValidationError("请选择要上传的 .xlsx 文件", fields={field_name: "请选择文件"})
+    return upload
+
+
+__all__ = [
+    "MAX_REPORTED_ERRORS", "RowErrors", "SheetReader", "UploadTooLarge", "XLSX_MIMETYPE", "cell_text",
+    "check_filename", "is_blank", "lost_digits", "map_headers", "normalize_header", "read_upload",
+    "save_to_temp", "send_xlsx", "spool_upload", "style_header_row", "write_workbook",
+]

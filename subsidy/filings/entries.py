@@ -1,0 +1,231 @@
+"""The village clerk's household list (DESIGN.md: "edited only by the village while the filing
+is a draft"): add by search, add the whole village at once, change, delete.
+
+Quantity comes from the register: 亩 of land for per-亩 projects, household members for
+per-person projects, 1 for per-household projects; per-head and per-item projects start at 1
+and the clerk corrects it. Amount = rate × quantity, rounded half up to the cent; the clerk may
+change it, and an amount above rate × quantity is flagged (risk.py), never silently accepted."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+
+from subsidy.accounts.models import Role
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit import service as audit
+from subsidy.common.model_base import UTCDateTime
+from subsidy.common.money import quantize, to_decimal
+from subsidy.common.timeutil import utcnow
+from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from subsidy.extensions import db
+from subsidy.filings import risk
+from subsidy.filings.models import Entry, EntryFlag, Filing, FilingState
+from subsidy.households.models import Household
+from subsidy.projects.models import Project, Unit
+from subsidy.regions.models import Region
+from subsidy.regions.scope import ensure_visible
+
+MAX_QUANTITY = Decimal("100000")
+
+
+def editable_filing(actor, filing_id: int) -> Filing:
+    """The filing, if `actor` is its village's clerk and it is a draft."""
+    require(actor, Perm.edit_filings)
+    filing = db.session.get(Filing, filing_id)
+    if filing is None:
+        raise NotFound("备案不存在")
+    ensure_visible(actor, filing.region_code, "备案")
+    if actor.role != Role.village_clerk or actor.region_code != filing.region_code:
+        raise PermissionDenied("只有本村的村级经办员可以修改名单")
+    if filing.state != FilingState.draft:
+        raise InvalidTransition("只有草稿状态的备案可以修改名单；公示中的名单请先撤回公示")
+    return filing
+
+
+def _mark_changed(filing: Filing) -> None:
+    """Lock the filing row and re-check that it is still a draft, in one conditional UPDATE:
+    a list edit and a 公示 of the same filing can never interleave."""
+    result = db.session.execute(sa.update(Filing).where(Filing.id == filing.id, Filing.state == FilingState.draft)
+                                .values(list_changed=True).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise InvalidTransition("备案已不是草稿（可能刚被公示），名单不能再修改；请刷新页面")
+    set_committed_value(filing, "list_changed", True)
+
+
+def default_quantity(project: Project, household: Household) -> Decimal:
+    if project.unit == Unit.mu:
+        return quantize(household.land_area_mu or Decimal(0))
+    if project.unit == Unit.person:
+        return Decimal(household.members or 1)
+    return Decimal(1)
+
+
+def standard_amount(project: Project, quantity: Decimal) -> Decimal:
+    return quantize(project.rate * quantity)
+
+
+def _quantity(value, project: Project, household: Household) -> Decimal:
+    if value in (None, ""):
+        q = default_quantity(project, household)
+        if q <= 0:
+            raise ValidationError("该户名册中的耕地面积为 0，请填写数量", fields={"quantity": "请填写数量"})
+        return q
+    try:
+        q = to_decimal(value)
+    except ValueError:
+        raise ValidationError("数量应为数字", fields={"quantity": "数量应为数字"}) from None
+    if q <= 0 or q > MAX_QUANTITY or q != quantize(q):
+        raise ValidationError("数量不正确", fields={"quantity": "数量应大于 0，最多两位小数"})
+    return q
+
+
+def _amount(value, project: Project, quantity: Decimal) -> Decimal:
+    if value in (None, ""):
+        return standard_amount(project, quantity)
+    try:
+        a = to_decimal(value)
+    except ValueError:
+        raise ValidationError("金额应为数字", fields={"amount": "金额应为数字"}) from None
+    if a < 0 or a != quantize(a) or a >= Decimal("1e12"):
+        raise ValidationError("金额不正确", fields={"amount": "金额不能为负数，最多两位小数"})
+    return a
+
+
+def _household_of_village(filing: Filing, household_id) -> Household:
+    try:
+        household = db.session.get(Household, int(household_id))
+    except (TypeError, ValueError):
+        household = None
+    if household is None or household.region_code != filing.region_code:
+        raise ValidationError("该农户不在本村名册中", fields={"household_id": "请从本村名册中选择农户"})
+    return household
+
+
+def _already_filed(project_id: int, household_id: int) -> str | None:
+    """The village whose filing of the project already lists this household, if any."""
+    return db.session.scalar(
+        sa.select(Region.name).join(Filing, Filing.region_code == Region.code).join(Entry, Entry.filing_id == Filing.id)
+        .where(Entry.project_id == project_id, Entry.household_id == household_id))
+
+
+def _flush_unique(obj) -> None:
+    """Flush a new entry; a concurrent insert of the same household becomes a 409, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict("该户已在本项目的备案中", code="duplicate") from None
+
+
+def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -> Entry:
+    filing = editable_filing(actor, filing_id)
+    household = _household_of_village(filing, household_id)
+    where = _already_filed(filing.project_id, household.id)
+    if where:
+        raise Conflict(f"该户已在本项目“{where}”的备案中，同一项目一户只能申报一次",
+                       fields={"household_id": "已申报"}, code="duplicate")
+    q = _quantity(quantity, filing.project, household)
+    a = _amount(amount, filing.project, q)
+    _mark_changed(filing)
+    entry = Entry(filing_id=filing.id, project_id=filing.project_id, household_id=household.id, quantity=q, amount=a,
+                  created_by=actor.id)
+    _flush_unique(entry)
+    risk.run_checks(filing, [entry.id])
+    audit.record(actor, "filing.entry_add", "filing", filing.id, region_code=filing.region_code, entry_id=entry.id,
+                 household_id=household.id, quantity=q, amount=a)
+    return entry
+
+
+def update_entry(actor, filing_id: int, entry_id: int, quantity=None, amount=None) -> Entry:
+    filing = editable_filing(actor, filing_id)
+    entry = _entry_of(filing, entry_id)
+    household = db.session.get(Household, entry.household_id)
+    q = entry.quantity if quantity in (None, "") else _quantity(quantity, filing.project, household)
+    if amount in (None, ""):
+        a = standard_amount(filing.project, q) if q != entry.quantity else entry.amount
+    else:
+        a = _amount(amount, filing.project, q)
+    before = {"quantity": entry.quantity, "amount": entry.amount}
+    if (q, a) == (entry.quantity, entry.amount):
+        return entry
+    _mark_changed(filing)
+    entry.quantity, entry.amount = q, a
+    db.session.flush()
+    risk.run_checks(filing, [entry.id])
+    audit.record(actor, "filing.entry_update", "filing", filing.id, region_code=filing.region_code, entry_id=entry.id,
+                 household_id=entry.household_id, before=before, after={"quantity": q, "amount": a})
+    return entry
+
+
+def delete_entry(actor, filing_id: int, entry_id: int) -> None:
+    filing = editable_filing(actor, filing_id)
+    entry = _entry_of(filing, entry_id)
+    _mark_changed(filing)
+    detail = {"entry_id": entry.id, "household_id": entry.household_id, "quantity": entry.quantity,
+              "amount": entry.amount}
+    db.session.execute(sa.delete(EntryFlag).where(EntryFlag.entry_id == entry.id))
+    db.session.delete(entry)
+    db.session.flush()
+    audit.record(actor, "filing.entry_delete", "filing", filing.id, region_code=filing.region_code, **detail)
+
+
+def _entry_of(filing: Filing, entry_id) -> Entry:
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.filing_id != filing.id:
+        raise NotFound("名单中没有这一户")
+    return entry
+
+
+def _quantity_sql(project: Project):
+    if project.unit == Unit.mu:
+        return Household.land_area_mu
+    if project.unit == Unit.person:
+        return Household.members
+    return sa.literal(1)
+
+
+def add_all_households(actor, filing_id: int) -> dict:
+    """Every household of the village not yet listed for this project, in one INSERT … SELECT.
+    Households listed in another village's filing of the project, and households without land
+    for a per-亩 project, are left out and counted."""
+    filing = editable_filing(actor, filing_id)
+    project = filing.project
+    qty = _quantity_sql(project)
+    taken = sa.exists(sa.select(Entry.id).where(Entry.project_id == project.id, Entry.household_id == Household.id))
+    rate_cents = int(project.rate * 100)
+    amount = ((rate_cents * risk.cents(qty) + 50) // 100) / 100.0
+    now = sa.literal(utcnow(), UTCDateTime())
+    source = (sa.select(sa.literal(filing.id), sa.literal(project.id), Household.id, qty, amount, now,
+                        sa.literal(actor.id), now)
+              .where(Household.region_code == filing.region_code, qty > 0, ~taken))
+    counts = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((qty <= 0, 1), else_=0)), 0),
+                  sa.func.coalesce(sa.func.sum(sa.case((taken, 1), else_=0)), 0))
+        .where(Household.region_code == filing.region_code)).one()
+    _mark_changed(filing)
+    listed = sa.select(sa.func.count()).select_from(Entry).where(Entry.filing_id == filing.id)
+    before = db.session.scalar(listed)
+    db.session.execute(sa.insert(Entry).from_select(
+        ["filing_id", "project_id", "household_id", "quantity", "amount", "created_at", "created_by", "updated_at"],
+        source))
+    added = db.session.scalar(listed) - before  # rowcount of INSERT … SELECT is not portable
+    flags = risk.run_checks(filing)
+    summary = {"added": added, "households": counts[0], "skipped_zero": int(counts[1]),
+               "skipped_listed": int(counts[2]), "flags": flags}
+    audit.record(actor, "filing.entry_add_all", "filing", filing.id, region_code=filing.region_code, **summary)
+    return summary
+
+
+def search_candidates(actor, filing: Filing, q: str, limit: int = 20) -> list[Household]:
+    """Households of the filing's village matching `q` that no filing of the project lists yet."""
+    from subsidy.households.service import search_statement
+
+    if not (q or "").strip():
+        return []
+    taken = sa.exists(sa.select(Entry.id).where(Entry.project_id == filing.project_id,
+                                                Entry.household_id == Household.id))
+    stmt = search_statement(actor, filing.region_code, q).where(~taken).order_by(Household.id).limit(limit)
+    return list(db.session.scalars(stmt))

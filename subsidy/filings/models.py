@@ -1,0 +1,283 @@
+"""Filings and what hangs off them (DESIGN.md "Three-level filing and review")."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from subsidy.common.model_base import Area, Money, enum_column
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.projects.models import Project
+from subsidy.regions.models import Level, Region
+
+
+class FilingState(enum.Enum):
+    draft = "draft"                          # the village edits the list
+    publicizing = "publicizing"              # 公示: the list is on the village board
+    village_filed = "village_filed"          # 村级备案: waiting for the township
+    township_approved = "township_approved"  # 乡镇审核通过: waiting for the county
+    county_approved = "county_approved"      # 县级审定: to be paid
+    paid = "paid"                            # paid through payment batches
+
+
+STATE_LABEL = {
+    FilingState.draft: "草稿",
+    FilingState.publicizing: "公示中",
+    FilingState.village_filed: "村级已备案",
+    FilingState.township_approved: "乡镇已审核",
+    FilingState.county_approved: "县级已审定",
+    FilingState.paid: "已发放",
+}
+
+
+class Action(enum.Enum):
+    publicize = "publicize"
+    withdraw = "withdraw"
+    submit = "submit"
+    approve = "approve"
+    return_ = "return"
+    pay = "pay"  # driven by the payments area, never by a page or the API
+
+
+ACTION_LABEL = {
+    Action.publicize: "公示",
+    Action.withdraw: "撤回公示",
+    Action.submit: "村级备案",
+    Action.approve: "审核通过",
+    Action.return_: "退回",
+    Action.pay: "发放完成",
+}
+
+
+class Stage(enum.Enum):
+    """The list as each tier filed it (备案快照)."""
+
+    publicized = "publicized"
+    village = "village"
+    township = "township"
+    county = "county"
+    paid = "paid"
+
+
+STAGE_LABEL = {
+    Stage.publicized: "公示名单",
+    Stage.village: "村级备案",
+    Stage.township: "乡镇审核",
+    Stage.county: "县级审定",
+    Stage.paid: "发放",
+}
+
+
+class FlagCode(enum.Enum):
+    invalid_id = "invalid_id"
+    duplicate_id = "duplicate_id"
+    amount_above_rate = "amount_above_rate"
+    quantity_above_land = "quantity_above_land"
+    shared_account = "shared_account"
+    watch_list = "watch_list"
+    no_phone = "no_phone"
+
+
+FLAG_LABEL = {
+    FlagCode.invalid_id: "身份证号无效",
+    FlagCode.duplicate_id: "身份证号重复申报",
+    FlagCode.amount_above_rate: "金额超标准",
+    FlagCode.quantity_above_land: "数量超登记面积",
+    FlagCode.shared_account: "一卡通账号多户共用",
+    FlagCode.watch_list: "比对名单人员",
+    FlagCode.no_phone: "无手机号码",
+}
+
+
+class WatchCategory(enum.Enum):
+    deceased = "deceased"
+    public_payroll = "public_payroll"
+    village_cadre = "village_cadre"
+    cadre_relative = "cadre_relative"
+
+
+WATCH_LABEL = {
+    WatchCategory.deceased: "已故",
+    WatchCategory.public_payroll: "财政供养人员",
+    WatchCategory.village_cadre: "村干部",
+    WatchCategory.cadre_relative: "村干部亲属",
+}
+
+
+def _state_enum(name: str) -> sa.Enum:
+    """FilingState stored twice in one table needs two distinctly named CHECK constraints."""
+    return sa.Enum(FilingState, native_enum=False, create_constraint=True, name=name,
+                   length=max(len(m.value) for m in FilingState),
+                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class Filing(db.Model):
+    """One project's household list in one village, and where it stands in the review."""
+
+    __tablename__ = "filings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)  # the village
+    state: Mapped[FilingState] = mapped_column(enum_column(FilingState), default=FilingState.draft)
+    # Bumped by every transition with a conditional UPDATE: a stale version is a 409.
+    version: Mapped[int] = mapped_column(default=1)
+    # Publicity rounds: 1 at the first publicity, +1 at each later one. Snapshots and notes
+    # belong to a round, so a list publicized again is compared with its own publicity.
+    round: Mapped[int] = mapped_column(default=0)
+    # The list was edited since it was last publicized (it must be publicized again).
+    list_changed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    publicized_at: Mapped[datetime | None]
+    publicity_ends_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "region_code", name="uq_filings_project_village"),
+        # Target of the entries' composite foreign key (an entry's project is its filing's).
+        sa.UniqueConstraint("id", "project_id", name="uq_filings_id_project"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.CheckConstraint("length(region_code) = 12", name="filed_by_a_village"),
+        sa.Index("ix_filings_state_changed", "state", "state_changed_at"),
+    )
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABEL[self.state]
+
+
+class Entry(db.Model):
+    """One household in one filing. `project_id` is copied from the filing so the database
+    itself keeps a household to one entry per project across every village."""
+
+    __tablename__ = "filing_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
+    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Area)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["filing_id", "project_id"], ["filings.id", "filings.project_id"],
+                                name="fk_filing_entries_filing_id_filings"),
+        sa.UniqueConstraint("project_id", "household_id", name="uq_filing_entries_project_household"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("amount >= 0", name="amount_non_negative"),
+    )
+
+
+class Review(db.Model):
+    """Every transition of a filing: who, at which tier, what, why, from and to."""
+
+    __tablename__ = "filing_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    tier: Mapped[Level] = mapped_column(enum_column(Level))
+    action: Mapped[Action] = mapped_column(enum_column(Action))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(sa.String(80))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_state: Mapped[FilingState] = mapped_column(_state_enum("from_state"))
+    to_state: Mapped[FilingState] = mapped_column(_state_enum("to_state"))
+    version: Mapped[int]  # the filing's version after this transition
+
+
+class Snapshot(db.Model):
+    """备案快照: the list as one tier filed it, with its canonical SHA-256 digest."""
+
+    __tablename__ = "filing_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    round: Mapped[int]
+    stage: Mapped[Stage] = mapped_column(enum_column(Stage))
+    digest: Mapped[str] = mapped_column(sa.String(64), default="")
+    entry_count: Mapped[int] = mapped_column(default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class SnapshotLine(db.Model):
+    """One line of a snapshot, copied from the entry and the register at that moment."""
+
+    __tablename__ = "filing_snapshot_lines"
+
+    snapshot_id: Mapped[int] = mapped_column(sa.ForeignKey("filing_snapshots.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    household_id: Mapped[int] = mapped_column(primary_key=True)  # no FK: the record outlives the register
+    head_name: Mapped[str] = mapped_column(sa.String(40))
+    id_number: Mapped[str] = mapped_column(sa.String(18))
+    quantity: Mapped[Decimal] = mapped_column(Area)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    payout_account: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class EntryFlag(db.Model):
+    """A risk found on an entry by `risk.py`; recomputed at publicity and at each review."""
+
+    __tablename__ = "filing_entry_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("filing_entries.id", ondelete="CASCADE"))
+    code: Mapped[FlagCode] = mapped_column(enum_column(FlagCode))
+    explanation: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("entry_id", "code", name="uq_filing_entry_flags_entry_code"),)
+
+
+class EntryNote(db.Model):
+    """A reviewer's note on an entry: answers its risk flags and stays in the record."""
+
+    __tablename__ = "filing_entry_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("filing_entries.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int]
+    tier: Mapped[Level] = mapped_column(enum_column(Level))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(sa.String(80))
+    note: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WatchListEntry(db.Model):
+    """比对名单: people who must not (or not without a look) receive a subsidy."""
+
+    __tablename__ = "watchlist_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"))
+    id_number: Mapped[str] = mapped_column(sa.String(18), index=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    category: Mapped[WatchCategory] = mapped_column(enum_column(WatchCategory))
+    source: Mapped[str] = mapped_column(sa.String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("county_code", "id_number", "category", name="uq_watchlist_entries_county_id_category"),
+    )
+
+    @property
+    def category_label(self) -> str:
+        return WATCH_LABEL[self.category]

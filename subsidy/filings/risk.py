@@ -1,0 +1,211 @@
+"""Risk checks on a filing's entries (DESIGN.md "Three-level filing and review", risk checks).
+
+Each check is one set-based statement (INSERT … SELECT) over the filing's entries; none loads
+an entry per row. They run when a filing is publicized and again at each review, and on a single
+entry when the clerk adds or changes it. A flag never blocks by itself: the township must write
+a note on every flagged entry before it approves (see `workflow`).
+
+"The same ID in another filing of the same project": household ID numbers are unique in the
+register, so one household cannot be listed twice for a project (the database refuses it). What
+can happen is the same *person* registered twice under numbers that differ only in the check
+digit (a typo, or a record carried over from an older system without validation). Such a pair
+shares the first 17 characters (region, birth date, sequence: the person), so the check matches
+on those 17 characters, across every village's filing of the project, and names the village.
+
+"Quantity above the registered amount": the register holds land (亩) but no livestock count, so
+the check applies to per-亩 projects only."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from stdnum.cn import ric
+
+from subsidy.common.model_base import UTCDateTime
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+from subsidy.filings.models import WATCH_LABEL, Entry, EntryFlag, Filing, FlagCode, WatchListEntry
+from subsidy.households.models import Household
+from subsidy.projects.models import Project, Unit
+from subsidy.regions.models import Region
+from subsidy.regions.scope import code_range
+
+_COLUMNS = ["filing_id", "entry_id", "code", "explanation", "created_at"]
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def cents(expr):
+    """A decimal column as integer cents, so comparisons never meet binary floating point
+    (SQLite keeps NUMERIC as REAL)."""
+    return sa.cast(sa.func.round(expr * 100), sa.BigInteger)
+
+
+def expected_cents(rate, quantity):
+    """rate × quantity rounded half up to the cent, exactly, in integer arithmetic."""
+    return (cents(rate) * cents(quantity) + 50) // 100
+
+
+def _text(expr):
+    return sa.type_coerce(sa.cast(expr, sa.String), sa.String)
+
+
+def _money_text(expr):
+    """Two-decimal text of a number, inside SQL (for explanations)."""
+    if _dialect() == "postgresql":
+        return sa.type_coerce(sa.func.to_char(expr, "FM999999999990.00"), sa.String)
+    return sa.type_coerce(sa.func.printf("%.2f", expr), sa.String)
+
+
+def _lit(text: str):
+    return sa.literal(text, sa.String)
+
+
+def _base(filing: Filing, entry_ids: Iterable[int] | None):
+    stmt = (sa.select(Entry.id.label("entry_id")).select_from(Entry)
+            .join(Household, Household.id == Entry.household_id)
+            .where(Entry.filing_id == filing.id))
+    if entry_ids is not None:
+        stmt = stmt.where(Entry.id.in_(list(entry_ids)))
+    return stmt
+
+
+def _insert(filing: Filing, code: FlagCode, select) -> None:
+    """`select` yields (entry_id, explanation); wrap it into an INSERT … SELECT of flags."""
+    sub = select.subquery()
+    now = sa.literal(utcnow(), UTCDateTime())
+    source = sa.select(sa.literal(filing.id), sub.c.entry_id, sa.literal(code.value),
+                       sa.func.substr(sub.c.explanation, 1, 255), now)
+    db.session.execute(sa.insert(EntryFlag).from_select(_COLUMNS, source))
+
+
+def id_number_problem(value: str | None) -> str | None:
+    """Why an ID number fails GB 11643 (form, check digit by python-stdnum, birth date), or None.
+    The issuing-region lookup of `ric.validate` is left out: it is slow (a database search per
+    number) and the register already checked it when the household was entered."""
+    number = (value or "").strip().upper()
+    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+        return "位数或格式不对"
+    if ric.calc_check_digit(number) != number[17]:
+        return "校验位错误"
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return "出生日期无效"
+    return None
+
+
+def check_invalid_id(filing, entry_ids=None) -> None:
+    """GB 11643 check digit and birth date: computed in Python over one query's rows (the
+    checksum is not SQL), written with one multi-row INSERT."""
+    rows = db.session.execute(_base(filing, entry_ids).add_columns(Household.id_number)).all()
+    now = utcnow()
+    flags = []
+    for entry_id, id_number in rows:
+        why = id_number_problem(id_number)
+        if why:
+            flags.append({"filing_id": filing.id, "entry_id": entry_id, "code": FlagCode.invalid_id,
+                          "explanation": f"户主身份证号未通过国家标准（GB 11643）校验：{why}，请核对身份证原件",
+                          "created_at": now})
+    if flags:
+        db.session.execute(sa.insert(EntryFlag), flags)
+
+
+def check_duplicate_id(filing, entry_ids=None) -> None:
+    """Two statements: first the (rare) pairs of households sharing the 17-character body,
+    found through a range on the unique ID index from this filing's households only; then, for
+    those alone, the INSERT … SELECT of flags where the other household is listed for the
+    project. (One statement joining everything lets SQLite's planner walk the project's entries
+    for every entry: quadratic.)"""
+    other_h = aliased(Household)
+    body = sa.type_coerce(sa.func.substr(Household.id_number, 1, 17), sa.String)
+    same_person = sa.and_(other_h.id_number.between(body, body + "X"), other_h.id != Household.id)
+    pairs = db.session.execute(_base(filing, entry_ids).join(other_h, same_person).add_columns(other_h.id)).all()
+    if not pairs:
+        return
+    other_e = aliased(Entry)
+    other_f = aliased(Filing)
+    stmt = (_base(filing, [p[0] for p in pairs])
+            .join(other_h, sa.and_(same_person, other_h.id.in_({p[1] for p in pairs})))
+            .join(other_e, sa.and_(other_e.household_id == other_h.id, other_e.project_id == Entry.project_id))
+            .join(other_f, other_f.id == other_e.filing_id)
+            .join(Region, Region.code == other_f.region_code)
+            .group_by(Entry.id)
+            .add_columns((_lit("同一身份证号（前 17 位相同，疑为同一人）已在本项目“") + sa.func.min(Region.name)
+                          + _lit("”的备案中申报，共 ") + _text(sa.func.count(other_e.id)) + _lit(" 处"))
+                         .label("explanation")))
+    _insert(filing, FlagCode.duplicate_id, stmt)
+
+
+def check_amount_above_rate(filing, entry_ids=None) -> None:
+    expected = expected_cents(Project.rate, Entry.quantity)
+    stmt = (_base(filing, entry_ids).join(Project, Project.id == Entry.project_id)
+            .where(cents(Entry.amount) > expected)
+            .add_columns((_lit("申报金额 ") + _money_text(Entry.amount) + _lit(" 元，高于补贴标准×数量 = ")
+                          + _money_text(Project.rate) + _lit("×") + _money_text(Entry.quantity) + _lit(" = ")
+                          + _money_text(expected / 100.0) + _lit(" 元")).label("explanation")))
+    _insert(filing, FlagCode.amount_above_rate, stmt)
+
+
+def check_quantity_above_land(filing, entry_ids=None) -> None:
+    if filing.project.unit != Unit.mu:
+        return
+    stmt = (_base(filing, entry_ids).where(cents(Entry.quantity) > cents(Household.land_area_mu))
+            .add_columns((_lit("申报 ") + _money_text(Entry.quantity) + _lit(" 亩，超过名册登记的耕地面积 ")
+                          + _money_text(Household.land_area_mu) + _lit(" 亩")).label("explanation")))
+    _insert(filing, FlagCode.quantity_above_land, stmt)
+
+
+def check_shared_account(filing, entry_ids=None) -> None:
+    """The same 一卡通 account on several households anywhere in the county."""
+    other = aliased(Household)
+    lo, hi = code_range(filing.region_code[:6])
+    stmt = (_base(filing, entry_ids)
+            .join(other, sa.and_(other.payout_account == Household.payout_account, other.id != Household.id,
+                                 other.region_code.between(lo, hi)))
+            .where(Household.payout_account.is_not(None), Household.payout_account != "")
+            .group_by(Entry.id)
+            .add_columns((_lit("一卡通账号与本县另外 ") + _text(sa.func.count(other.id))
+                          + _lit(" 户相同，请核实是否代领")).label("explanation")))
+    _insert(filing, FlagCode.shared_account, stmt)
+
+
+def check_watch_list(filing, entry_ids=None) -> None:
+    """Head of household on the county's watch list; every category found is named."""
+    label = sa.case({c.value: WATCH_LABEL[c] for c in WATCH_LABEL}, value=WatchListEntry.category)
+    item = sa.type_coerce(label, sa.String) + _lit("（来源：") + sa.func.coalesce(WatchListEntry.source, "") + _lit("）")
+    stmt = (_base(filing, entry_ids)
+            .join(WatchListEntry, sa.and_(WatchListEntry.id_number == Household.id_number,
+                                          WatchListEntry.county_code == filing.region_code[:6]))
+            .group_by(Entry.id)
+            .add_columns((_lit("户主在比对名单中：") + sa.func.aggregate_strings(item, "；")).label("explanation")))
+    _insert(filing, FlagCode.watch_list, stmt)
+
+
+def check_no_phone(filing, entry_ids=None) -> None:
+    stmt = (_base(filing, entry_ids).where(sa.or_(Household.phone.is_(None), Household.phone == ""))
+            .add_columns(_lit("名册中没有手机号码，审定和发放短信无法送达").label("explanation")))
+    _insert(filing, FlagCode.no_phone, stmt)
+
+
+CHECKS = (check_invalid_id, check_duplicate_id, check_amount_above_rate, check_quantity_above_land,
+          check_shared_account, check_watch_list, check_no_phone)
+
+
+def run_checks(filing: Filing, entry_ids: Iterable[int] | None = None) -> int:
+    """Recompute the flags of the whole filing (or of the given entries); returns how many."""
+    entry_ids = None if entry_ids is None else list(entry_ids)
+    delete = sa.delete(EntryFlag).where(EntryFlag.filing_id == filing.id)
+    if entry_ids is not None:
+        delete = delete.where(EntryFlag.entry_id.in_(entry_ids))
+    db.session.execute(delete)
+    for check in CHECKS:
+        check(filing, entry_ids)
+    count = sa.select(sa.func.count()).select_from(EntryFlag).where(EntryFlag.filing_id == filing.id)
+    if entry_ids is not None:
+        count = count.where(EntryFlag.entry_id.in_(entry_ids))
+    return db.session.scalar(count)

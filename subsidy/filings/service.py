@@ -1,0 +1,297 @@
+"""Filings: start one, read them (lists, the 待我审核 queue, the detail), reviewers' notes.
+
+The list itself is edited in `entries`, and states change only in `workflow`."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from subsidy.accounts.models import Role
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit import service as audit
+from subsidy.common.money import quantize
+from subsidy.common.pagination import Page, clamp
+from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from subsidy.extensions import db
+from subsidy.filings import snapshots, workflow
+from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, FilingState, Review
+from subsidy.households.models import Household
+from subsidy.projects.models import Project
+from subsidy.projects.service import get_project
+from subsidy.regions.models import Level, Region
+from subsidy.regions.scope import covers, ensure_visible, normalize_code, within
+
+S = FilingState
+# The state in which a filing waits for each reviewing tier (DESIGN.md transition table).
+WAITING_FOR = {Role.township_reviewer: S.village_filed, Role.county_reviewer: S.township_approved}
+# When reviewers may write notes on entries.
+NOTE_STATES = {Role.township_reviewer: {S.village_filed}, Role.county_reviewer: {S.village_filed, S.township_approved}}
+
+
+def start_filing(actor, project_id: int, region_code: str | None = None) -> Filing:
+    """A new draft filing of `project_id` for the clerk's village (one per project and village)."""
+    require(actor, Perm.edit_filings)
+    if actor.role != Role.village_clerk:
+        raise PermissionDenied("只有村级经办员可以发起备案")
+    code = normalize_code(region_code) if region_code else actor.region_code
+    ensure_visible(actor, code, "村")
+    if code != actor.region_code:
+        raise PermissionDenied("只能为本村发起备案")
+    try:
+        project = get_project(actor, int(project_id))
+    except (TypeError, ValueError):
+        raise ValidationError("请选择项目", fields={"project_id": "请选择项目"}) from None
+    existing = db.session.scalar(sa.select(Filing.id).where(Filing.project_id == project.id, Filing.region_code == code))
+    if existing:
+        raise Conflict("本村该项目已有备案，不能重复发起", fields={"project_id": f"已有备案（编号 {existing}）"},
+                       code="duplicate")
+    filing = Filing(project_id=project.id, region_code=code, created_by=actor.id, list_changed=True)
+    try:
+        with db.session.begin_nested():
+            db.session.add(filing)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict("本村该项目已有备案，不能重复发起", code="duplicate") from None
+    audit.record(actor, "filing.create", "filing", filing.id, region_code=code, project_id=project.id)
+    return filing
+
+
+def get_filing(actor, filing_id: int) -> Filing:
+    require(actor, Perm.view_filings)
+    filing = db.session.get(Filing, filing_id)
+    if filing is None:
+        raise NotFound("备案不存在")
+    ensure_visible(actor, filing.region_code, "备案")
+    return filing
+
+
+# --- lists and the queue: one aggregated query each ---------------------------------------
+
+@dataclass
+class FilingRow:
+    id: int
+    project_id: int
+    region_code: str
+    state: FilingState
+    version: int
+    state_changed_at: object
+    village_name: str
+    township_name: str
+    project_name: str
+    project_year: int
+    households: int
+    total_amount: Decimal
+    flags: int
+    flagged_entries: int
+
+    @property
+    def state_label(self) -> str:
+        from subsidy.filings.models import STATE_LABEL
+
+        return STATE_LABEL[self.state]
+
+
+def _rows_select(where: list):
+    """Filings matching `where` with village, township, project, household count, total and
+    risk flags: aggregates are computed in subqueries restricted by the same conditions."""
+    ent = (sa.select(Entry.filing_id, sa.func.count().label("n"), sa.func.sum(Entry.amount).label("total"))
+           .join(Filing, Filing.id == Entry.filing_id).where(*where).group_by(Entry.filing_id).subquery())
+    flg = (sa.select(EntryFlag.filing_id, sa.func.count().label("flags"),
+                     sa.func.count(sa.distinct(EntryFlag.entry_id)).label("flagged"))
+           .join(Filing, Filing.id == EntryFlag.filing_id).where(*where).group_by(EntryFlag.filing_id).subquery())
+    township = aliased(Region)
+    return (sa.select(Filing.id, Filing.project_id, Filing.region_code, Filing.state, Filing.version,
+                      Filing.state_changed_at, Region.name, township.name, Project.name, Project.year,
+                      sa.func.coalesce(ent.c.n, 0), sa.func.coalesce(ent.c.total, 0),
+                      sa.func.coalesce(flg.c.flags, 0), sa.func.coalesce(flg.c.flagged, 0))
+            .join(Region, Region.code == Filing.region_code)
+            .join(township, township.code == Region.parent_code)
+            .join(Project, Project.id == Filing.project_id)
+            .outerjoin(ent, ent.c.filing_id == Filing.id)
+            .outerjoin(flg, flg.c.filing_id == Filing.id)
+            .where(*where))
+
+
+def _as_rows(result) -> list[FilingRow]:
+    rows = []
+    for r in result:
+        rows.append(FilingRow(*r[:11], quantize(Decimal(r[11])), int(r[12]), int(r[13])))
+    return rows
+
+
+def _conditions(actor, *, state=None, project_id=None, region_code=None) -> list:
+    where = [within(Filing.region_code, actor.region_code)]
+    if region_code:
+        code = normalize_code(region_code)
+        ensure_visible(actor, code, "行政区划")
+        where.append(within(Filing.region_code, code))
+    if state:
+        try:
+            where.append(Filing.state == FilingState(state))
+        except ValueError:
+            raise ValidationError("状态不正确", fields={"state": "取值不在允许范围内"}) from None
+    if project_id:
+        where.append(Filing.project_id == int(project_id))
+    return where
+
+
+def list_filings(actor, *, state=None, project_id=None, region_code=None, page=1, per_page=50) -> Page:
+    require(actor, Perm.view_filings)
+    where = _conditions(actor, state=state, project_id=project_id, region_code=region_code)
+    page, per_page = clamp(page, per_page)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
+    stmt = _rows_select(where).order_by(Filing.state_changed_at.desc(), Filing.id.desc())
+    items = _as_rows(db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, page, per_page, total)
+
+
+def review_queue(actor) -> list[FilingRow]:
+    """待我审核: filings waiting for the actor's tier in the actor's region, oldest first."""
+    require(actor, Perm.review_filings)
+    state = WAITING_FOR.get(actor.role)
+    if state is None:
+        return []
+    where = [within(Filing.region_code, actor.region_code), Filing.state == state]
+    return _as_rows(db.session.execute(_rows_select(where).order_by(Filing.state_changed_at, Filing.id)))
+
+
+def projects_to_start(actor) -> list[Project]:
+    """The county's projects this clerk's village has no filing for yet."""
+    if actor.role != Role.village_clerk:
+        return []
+    has = sa.exists(sa.select(Filing.id).where(Filing.project_id == Project.id, Filing.region_code == actor.region_code))
+    return list(db.session.scalars(sa.select(Project).where(Project.county_code == actor.region_code[:6], ~has)
+                                   .order_by(Project.year.desc(), Project.id)))
+
+
+# --- one filing ---------------------------------------------------------------------------
+
+def totals(filing: Filing) -> dict:
+    row = db.session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Entry.amount), 0),
+                                       sa.func.coalesce(sa.func.sum(Entry.quantity), 0))
+                             .where(Entry.filing_id == filing.id)).one()
+    flagged = db.session.scalar(sa.select(sa.func.count(sa.distinct(EntryFlag.entry_id)))
+                                .where(EntryFlag.filing_id == filing.id))
+    return {"households": row[0], "amount": quantize(Decimal(row[1])), "quantity": quantize(Decimal(row[2])),
+            "flagged": flagged}
+
+
+def budget(filing: Filing) -> dict:
+    project = filing.project
+    approved = workflow.approved_total(project.id, except_filing=filing.id)
+    this = workflow.filing_total(filing.id)
+    return {"budget": project.budget, "approved": approved, "this": this, "left": project.budget - approved,
+            "left_after": project.budget - approved - this}
+
+
+def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=100):
+    """Entries with their household, flags and notes: three queries whatever the count, plain
+    rows rather than ORM objects (a list may hold thousands). Returns (lines, total); without
+    `page` every entry is returned."""
+    stmt = (sa.select(Entry.id, Entry.household_id, Entry.quantity, Entry.amount, Household.head_name,
+                      Household.id_number, Household.phone, Household.payout_account)
+            .join(Household, Household.id == Entry.household_id)
+            .where(Entry.filing_id == filing.id))
+    if entry_ids is not None:
+        stmt = stmt.where(Entry.id.in_(list(entry_ids)))
+    if flagged_only:
+        stmt = stmt.where(sa.exists(sa.select(EntryFlag.id).where(EntryFlag.entry_id == Entry.id)))
+    if q:
+        stmt = stmt.where(sa.or_(Household.head_name.contains(q), Household.id_number.contains(q.upper())))
+    total = None
+    if page is not None:
+        page, per_page = clamp(page, per_page, default=100)
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+    rows = db.session.execute(stmt.order_by(Entry.id)).all()
+    ids = [r.id for r in rows]
+    flags, notes = defaultdict(list), defaultdict(list)
+    if ids:
+        # The whole list: by filing (index); a page or a selection: by its entry ids.
+        limited = page is not None or entry_ids is not None or flagged_only or bool(q)
+        flag_stmt = sa.select(EntryFlag).where(EntryFlag.filing_id == filing.id)
+        note_stmt = sa.select(EntryNote).where(EntryNote.filing_id == filing.id)
+        if limited:
+            flag_stmt = flag_stmt.where(EntryFlag.entry_id.in_(ids))
+            note_stmt = note_stmt.where(EntryNote.entry_id.in_(ids))
+        for f in db.session.scalars(flag_stmt.order_by(EntryFlag.id)):
+            flags[f.entry_id].append(f)
+        for n in db.session.scalars(note_stmt.order_by(EntryNote.id)):
+            notes[n.entry_id].append(n)
+    rate = filing.project.rate
+    lines = [{"entry": SimpleNamespace(id=r.id, household_id=r.household_id, quantity=r.quantity, amount=r.amount),
+              "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
+                                           phone=r.phone, payout_account=r.payout_account),
+              "flags": flags[r.id], "notes": notes[r.id], "standard": quantize(rate * r.quantity)} for r in rows]
+    return lines, (len(lines) if total is None else total)
+
+
+def reviews(filing: Filing) -> list[Review]:
+    return list(db.session.scalars(sa.select(Review).where(Review.filing_id == filing.id).order_by(Review.id)))
+
+
+def detail(actor, filing_id: int) -> dict:
+    """Everything GET /filings/{id} answers (API.md), with the snapshot mismatches."""
+    filing = get_filing(actor, filing_id)
+    lines, _ = entry_lines(filing)
+    return {
+        "filing": filing, "lines": lines, "reviews": reviews(filing), "snapshots": snapshots.all_snapshots(filing.id),
+        "mismatches": snapshots.find_mismatches(filing), "totals": totals(filing),
+    }
+
+
+def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq=None) -> dict:
+    """What the filing / review page shows; the entries are paged, the rest is whole. `hq`
+    searches the village register for households to add (the clerk, while a draft)."""
+    from subsidy.filings.entries import search_candidates
+
+    filing = get_filing(actor, filing_id)
+    lines, total = entry_lines(filing, page=page, flagged_only=flagged_only, q=q)
+    snaps = snapshots.round_snapshots(filing)
+    live = snapshots.live_digest(filing.id)
+    page_no, per_page = clamp(page, 100, default=100)
+    can_edit = actor.role == Role.village_clerk and actor.region_code == filing.region_code and filing.state == S.draft
+    return {
+        "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
+        "totals": totals(filing), "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
+        "mismatches": snapshots.find_mismatches(filing, snaps, live),
+        "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,
+        "actions": workflow.available_actions(actor, filing),
+        "budget": budget(filing) if actor.tier == Level.county else None,
+        "can_edit": can_edit, "can_note": can_note(actor, filing),
+        "candidates": search_candidates(actor, filing, hq) if can_edit and hq else [],
+    }
+
+
+# --- reviewers' notes ---------------------------------------------------------------------
+
+def can_note(actor, filing: Filing) -> bool:
+    return filing.state in NOTE_STATES.get(actor.role, set()) and covers(actor.region_code, filing.region_code)
+
+
+def add_note(actor, filing_id: int, entry_id: int, note: str) -> EntryNote:
+    """A reviewer's note on an entry (it answers the entry's risk flags; DESIGN.md)."""
+    require(actor, Perm.review_filings)
+    filing = get_filing(actor, filing_id)
+    text = (note or "").strip()
+    if not text:
+        raise ValidationError("请填写审核意见", fields={"note": "不能为空"})
+    if len(text) > 1000:
+        raise ValidationError("审核意见太长", fields={"note": "不超过 1000 字"})
+    if not can_note(actor, filing):
+        raise InvalidTransition("备案当前不在您的审核环节，不能填写审核意见")
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.filing_id != filing.id:
+        raise NotFound("名单中没有这一户")
+    row = EntryNote(filing_id=filing.id, entry_id=entry.id, round=filing.round, tier=actor.tier, author_id=actor.id,
+                    author_name=actor.name or actor.username, note=text)
+    db.session.add(row)
+    db.session.flush()
+    audit.record(actor, "filing.note", "filing", filing.id, region_code=filing.region_code, entry_id=entry.id,
+                 household_id=entry.household_id, note=text)
+    return row

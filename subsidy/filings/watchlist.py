@@ -1,0 +1,162 @@
+"""The county's watch list (比对名单): deceased persons, people on the public payroll, village
+cadres and their relatives (DESIGN.md risk checks; API.md POST /watchlist/import).
+
+Import rules, as the household import: the first sheet, headers 身份证号, 姓名, 类别, 来源 in
+row 1; every row is checked first and any error writes nothing, answering {row, field, message}
+per error; a row whose (ID number, category) is already on the county's list updates its name
+and source, other rows are created. Writes are set-based (one bulk INSERT, one bulk UPDATE) and
+the import is one audit event with the file's SHA-256."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit import service as audit
+from subsidy.common.pagination import Page, paginate
+from subsidy.common.timeutil import utcnow
+from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers, spool_upload
+from subsidy.errors import ValidationError
+from subsidy.extensions import db
+from subsidy.filings.models import WATCH_LABEL, WatchCategory, WatchListEntry
+from subsidy.households.validation import check_id_number
+
+HEADERS = {"身份证号": "id_number", "姓名": "name", "类别": "category", "来源": "source"}
+LABEL = {v: k for k, v in HEADERS.items()}
+CATEGORY_BY_LABEL = {label: cat for cat, label in WATCH_LABEL.items()}
+MAX_ROWS = 100_000
+CHUNK = 900
+
+
+@dataclass
+class WatchImportResult:
+    created: int = 0
+    updated: int = 0
+    rows: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "rows": self.rows, "errors": self.errors,
+                "error_count": self.error_count}
+
+
+def _rejected(errors: RowErrors, rows: int = 0) -> WatchImportResult:
+    return WatchImportResult(rows=rows, errors=errors.sorted(), error_count=errors.total)
+
+
+def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowErrors, seen: dict) -> dict | None:
+    values: dict = {}
+    ok = True
+    raw_id = cells[columns["id_number"]]
+    try:
+        if lost_digits(raw_id):
+            raise ValueError("身份证号被 Excel 当作数字保存，末几位已丢失：请把该列设为“文本”格式后重新填写")
+        values["id_number"] = check_id_number(raw_id)
+    except ValueError as exc:
+        errors.add(number, LABEL["id_number"], str(exc))
+        ok = False
+    name = cell_text(cells[columns["name"]])
+    if not name:
+        errors.add(number, LABEL["name"], "姓名不能为空")
+        ok = False
+    elif len(name) > 40:
+        errors.add(number, LABEL["name"], "姓名不超过 40 字")
+        ok = False
+    values["name"] = name
+    label = cell_text(cells[columns["category"]]).replace(" ", "")
+    category = CATEGORY_BY_LABEL.get(label)
+    if category is None:
+        errors.add(number, LABEL["category"], f"类别应为 {'、'.join(WATCH_LABEL.values())} 之一")
+        ok = False
+    values["category"] = category
+    source = cell_text(cells[columns["source"]]) if "source" in columns else ""
+    if len(source) > 80:
+        errors.add(number, LABEL["source"], "来源不超过 80 字")
+        ok = False
+    values["source"] = source
+    if ok:
+        key = (values["id_number"], category)
+        first = seen.setdefault(key, number)
+        if first != number:
+            errors.add(number, LABEL["id_number"], f"与第 {first} 行重复（同一身份证号、同一类别）")
+            ok = False
+    return values if ok else None
+
+
+def import_watchlist(actor, fileobj, filename: str | None) -> WatchImportResult:
+    require(actor, Perm.manage_watchlist)
+    if fileobj is None or not filename:
+        raise ValidationError("请选择要上传的 .xlsx 文件", fields={"file": "请选择文件"})
+    county = actor.region_code[:6]
+    check_filename(filename)
+    spooled, sha256, size = spool_upload(fileobj)
+    errors = RowErrors()
+    rows: list[dict] = []
+    count = 0
+    with spooled, SheetReader(spooled) as sheet:
+        if sheet.empty or not sheet.headers:
+            errors.add(1, "", "文件是空的：第 1 行须为表头（身份证号、姓名、类别、来源）")
+            return _rejected(errors)
+        columns = map_headers(sheet.headers, HEADERS, ["id_number", "name", "category"], errors=errors)
+        if errors:
+            return _rejected(errors)
+        seen: dict = {}
+        for number, cells in sheet:
+            count += 1
+            if count > MAX_ROWS:
+                errors.add(number, "", f"一次最多导入 {MAX_ROWS} 行，请拆分文件")
+                break
+            values = _parse_row(number, cells, columns, errors, seen)
+            if values is not None:
+                rows.append(values)
+    if count == 0:
+        errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一人")
+    if errors:
+        return _rejected(errors, count)
+
+    existing: dict[tuple, tuple] = {}
+    ids = sorted({r["id_number"] for r in rows})
+    for start in range(0, len(ids), CHUNK):
+        stmt = sa.select(WatchListEntry.id, WatchListEntry.id_number, WatchListEntry.category, WatchListEntry.name,
+                         WatchListEntry.source).where(WatchListEntry.county_code == county,
+                                                      WatchListEntry.id_number.in_(ids[start:start + CHUNK]))
+        for row in db.session.execute(stmt):
+            existing[(row.id_number, row.category)] = row
+    now = utcnow()
+    inserts, updates = [], []
+    for r in rows:
+        old = existing.get((r["id_number"], r["category"]))
+        if old is None:
+            inserts.append({"county_code": county, **r, "created_at": now, "updated_at": now, "imported_by": actor.id})
+        elif (old.name, old.source) != (r["name"], r["source"]):
+            updates.append({"id": old.id, "name": r["name"], "source": r["source"], "updated_at": now,
+                            "imported_by": actor.id})
+    if inserts:
+        db.session.execute(sa.insert(WatchListEntry), inserts)
+    if updates:
+        db.session.execute(sa.update(WatchListEntry), updates)
+    db.session.flush()
+    result = WatchImportResult(created=len(inserts), updated=len(updates), rows=count)
+    audit.record(actor, "watchlist.import", "watchlist", county, region_code=county, filename=filename or "",
+                 sha256=sha256, size=size, created=result.created, updated=result.updated, rows=count)
+    return result
+
+
+def list_watchlist(actor, *, q: str | None = None, category: str | None = None, page=1, per_page=50) -> Page:
+    require(actor, Perm.manage_watchlist)
+    stmt = sa.select(WatchListEntry).where(WatchListEntry.county_code == actor.region_code[:6])
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(sa.or_(WatchListEntry.name.contains(q), WatchListEntry.id_number.startswith(q.upper())))
+    if category:
+        try:
+            stmt = stmt.where(WatchListEntry.category == WatchCategory(category))
+        except ValueError:
+            pass
+    return paginate(stmt.order_by(WatchListEntry.id), page, per_page)

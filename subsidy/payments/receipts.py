@@ -1,0 +1,219 @@
+"""回访: did the money reach the farmer? (issue 7 "Receipt check")
+
+Money that never reaches the farmer (冒领, 截留) is the fraud that matters most, and only the
+farmer can reveal it. Two ways in:
+
+- On "my subsidies" (/m/me) a paid entry offers 我已收到 / 没有收到: `confirm_receipt` and
+  `deny_receipt`, called with the signed-in household's id (never an id from a URL). 没有收到
+  opens a complaint routed to the COUNTY — never to the village or township that handled the
+  list — linked to the payment.
+- The county draws a random sample of paid households of a project and sends each a
+  receipt-check SMS (`draw_sample`). The seed is recorded with the population's size, and the
+  population is reconstructible (paid payments are final and carry the time they were paid),
+  so the same draw can be repeated and checked (`redraw_matches`). Per village the county sees
+  confirmed, denied and unanswered (`sample_results`).
+"""
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from subsidy.accounts.permissions import Perm, require
+from subsidy.audit import service as audit
+from subsidy.common.money import fmt
+from subsidy.common.timeutil import utcnow
+from subsidy.errors import Conflict, NotFound, ValidationError
+from subsidy.extensions import db
+from subsidy.households.models import Household
+from subsidy.notify.outbox import enqueue_bulk
+from subsidy.payments.models import (Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember)
+from subsidy.payments.service import _require_county_reviewer
+from subsidy.projects.service import get_project
+from subsidy.regions.models import Region
+from subsidy.regions.scope import ensure_visible, within
+
+P = PaymentStatus
+MAX_SAMPLE = 5000
+
+
+# --- the farmer's answer ----------------------------------------------------------------------
+
+def _own_paid_payment(household_id: int, payment_id) -> Payment:
+    try:
+        payment = db.session.get(Payment, int(payment_id))
+    except (TypeError, ValueError):
+        payment = None
+    # Someone else's payment is "not found": a farmer cannot probe other households' money.
+    if payment is None or payment.household_id != int(household_id):
+        raise NotFound("没有找到这笔补贴")
+    if payment.status != P.paid:
+        raise Conflict("这笔补贴还没有发放成功，到账后才能确认")
+    return payment
+
+
+def paid_payments_of(household_id: int) -> dict[int, Payment]:
+    """The household's paid payments by entry id (what /m/me shows the two buttons for)."""
+    return {p.entry_id: p for p in db.session.scalars(
+        sa.select(Payment).where(Payment.household_id == household_id, Payment.status == P.paid))}
+
+
+def confirm_receipt(household_id: int, payment_id) -> Payment:
+    """我已收到. Idempotent; refused after 没有收到 (that complaint is being handled)."""
+    payment = _own_paid_payment(household_id, payment_id)
+    if payment.receipt == ReceiptAnswer.denied:
+        raise Conflict("您已反映没有收到，县里正在核查，处理结果会答复您")
+    if payment.receipt != ReceiptAnswer.confirmed:
+        payment.receipt, payment.receipt_at = ReceiptAnswer.confirmed, utcnow()
+        db.session.flush()
+        audit.record(None, "payment.receipt_confirmed", "payment", payment.id, region_code=payment.region_code,
+                     household_id=payment.household_id)
+    return payment
+
+
+def deny_receipt(household_id: int, payment_id, *, phone: str | None = None, note: str = ""):
+    """没有收到: a complaint to the county, linked to the payment. Returns (payment, case)."""
+    payment = _own_paid_payment(household_id, payment_id)
+    if payment.receipt == ReceiptAnswer.denied and payment.receipt_case_id:
+        raise Conflict("您已经反映过没有收到，县里正在核查")
+    household = db.session.get(Household, payment.household_id)
+    case = _open_county_complaint(payment, household, phone or household.phone, (note or "").strip()[:500])
+    payment.receipt, payment.receipt_at, payment.receipt_case_id = ReceiptAnswer.denied, utcnow(), case.id
+    db.session.flush()
+    audit.record(None, "payment.receipt_denied", "payment", payment.id, region_code=payment.region_code,
+                 household_id=payment.household_id, case_id=case.id)
+    return payment, case
+
+
+def _open_county_complaint(payment: Payment, household: Household, phone: str | None, note: str):
+    from subsidy.cases.service import open_receipt_complaint
+
+    subject = f"补贴未到账：{payment.batch.project.name} {fmt(payment.amount)} 元"
+    body = (f"农户{payment.head_name}反映没有收到{payment.batch.project.year}年{payment.batch.project.name}"
+            f"{fmt(payment.amount)}元（交易流水号 {payment.disbursement_id}，一卡通尾号 {payment.payout_account[-4:]}，"
+            f"银行流水号 {payment.bank_ref or '无'}）。")
+    if note:
+        body += f"农户说明：{note}"
+    return open_receipt_complaint(region_code=payment.region_code, subject=subject, body=body, phone=phone,
+                                  household_id=payment.household_id, entry_id=payment.entry_id,
+                                  payment_id=payment.id)
+
+
+# --- the county's sample ----------------------------------------------------------------------
+
+def _population(project_id: int, region_code: str, until) -> list[int]:
+    return list(db.session.scalars(
+        sa.select(Payment.id).where(Payment.project_id == project_id, Payment.status == P.paid,
+                                    within(Payment.region_code, region_code), Payment.result_at <= until)
+        .order_by(Payment.id)))
+
+
+def _draw(population: list[int], size: int, seed: int) -> list[int]:
+    return sorted(random.Random(seed).sample(population, min(size, len(population))))
+
+
+def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
+    """Pick `size` paid payments of the project at random (seeded) and owe each a receipt-check SMS."""
+    _require_county_reviewer(actor)
+    project = get_project(actor, int(project_id))
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        raise ValidationError("请填写抽查户数", fields={"size": "应为整数"}) from None
+    if not 1 <= size <= MAX_SAMPLE:
+        raise ValidationError(f"抽查户数应为 1–{MAX_SAMPLE}", fields={"size": f"1–{MAX_SAMPLE}"})
+    if seed in (None, ""):
+        seed = secrets.randbelow(2**62)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise ValidationError("随机种子应为整数", fields={"seed": "应为整数"}) from None
+    now = utcnow()
+    population = _population(project.id, actor.region_code, now)
+    if not population:
+        raise Conflict("该项目还没有发放成功的户，无法抽查")
+    chosen = _draw(population, size, seed)
+    sample = ReceiptSample(project_id=project.id, region_code=actor.region_code, size=len(chosen),
+                           population=len(population), seed=seed, created_at=now, created_by=actor.id)
+    db.session.add(sample)
+    db.session.flush()
+    db.session.execute(sa.insert(ReceiptSampleMember), [{"sample_id": sample.id, "payment_id": pid} for pid in chosen])
+    rows = []
+    for i in range(0, len(chosen), 1000):
+        rows += db.session.execute(
+            sa.select(Payment.id, Payment.household_id, Payment.entry_id, Payment.region_code, Payment.head_name,
+                      Payment.amount, Household.phone).join(Household, Household.id == Payment.household_id)
+            .where(Payment.id.in_(chosen[i:i + 1000]))).all()
+    sent = enqueue_bulk("receipt_check", [
+        {"key": f"receipt_check:{sample.id}:{pid}", "phone": phone, "region_code": region, "household_id": hid,
+         "entry_id": eid, "context": {"name": name, "project": project.name, "amount": fmt(amount)}}
+        for pid, hid, eid, region, name, amount, phone in rows])
+    audit.record(actor, "payment.receipt_sample", "receipt_sample", sample.id, region_code=actor.region_code,
+                 project_id=project.id, size=sample.size, population=sample.population, seed=seed, sms=sent)
+    return sample
+
+
+def get_sample(actor, sample_id: int) -> ReceiptSample:
+    require(actor, Perm.view_payments)
+    sample = db.session.get(ReceiptSample, sample_id)
+    if sample is None:
+        raise NotFound("抽查记录不存在")
+    ensure_visible(actor, sample.region_code, "抽查记录")
+    return sample
+
+
+def redraw_matches(sample: ReceiptSample) -> bool:
+    """Repeat the draw from the recorded seed and population: the same households come out."""
+    population = _population(sample.project_id, sample.region_code, sample.created_at)
+    members = sorted(db.session.scalars(sa.select(ReceiptSampleMember.payment_id)
+                                        .where(ReceiptSampleMember.sample_id == sample.id)))
+    return len(population) == sample.population and _draw(population, sample.size, sample.seed) == members
+
+
+@dataclass
+class VillageAnswers:
+    code: str
+    name: str
+    sampled: int
+    confirmed: int
+    denied: int
+
+    @property
+    def unanswered(self) -> int:
+        return self.sampled - self.confirmed - self.denied
+
+
+def sample_results(actor, sample_id: int) -> tuple[ReceiptSample, list[VillageAnswers]]:
+    """Per village: sampled, confirmed, denied, unanswered (one GROUP BY)."""
+    sample = get_sample(actor, sample_id)
+    one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
+    rows = db.session.execute(
+        sa.select(Payment.region_code, Region.name, sa.func.count(), one(Payment.receipt == ReceiptAnswer.confirmed),
+                  one(Payment.receipt == ReceiptAnswer.denied))
+        .select_from(ReceiptSampleMember).join(Payment, Payment.id == ReceiptSampleMember.payment_id)
+        .join(Region, Region.code == Payment.region_code)
+        .where(ReceiptSampleMember.sample_id == sample.id, within(Payment.region_code, actor.region_code))
+        .group_by(Payment.region_code, Region.name).order_by(Payment.region_code)).all()
+    return sample, [VillageAnswers(code, name, n, int(c), int(d)) for code, name, n, c, d in rows]
+
+
+def list_samples(actor, project_id: int | None = None) -> list[ReceiptSample]:
+    require(actor, Perm.view_payments)
+    stmt = sa.select(ReceiptSample).where(within(ReceiptSample.region_code, actor.region_code[:6]))
+    if project_id:
+        stmt = stmt.where(ReceiptSample.project_id == project_id)
+    return list(db.session.scalars(stmt.order_by(ReceiptSample.id.desc()).limit(100)))
+
+
+def receipt_figures(actor, project_id: int) -> dict:
+    """Every answer given for the project's paid payments in the actor's region, sampled or not."""
+    require(actor, Perm.view_payments)
+    one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
+    paid, confirmed, denied = db.session.execute(
+        sa.select(sa.func.count(), one(Payment.receipt == ReceiptAnswer.confirmed),
+                  one(Payment.receipt == ReceiptAnswer.denied))
+        .where(Payment.project_id == project_id, Payment.status == P.paid,
+               within(Payment.region_code, actor.region_code))).one()
+    return {"paid": paid, "confirmed": int(confirmed), "denied": int(denied)}

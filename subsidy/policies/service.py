@@ -1,0 +1,291 @@
+"""Benefit policies (惠民政策): the county admin writes, previews, publishes and withdraws them;
+every tier reads them; farmers read the published ones on the mobile pages (issue 6).
+
+A policy applies to one region (the county, a township or a village) and so to every household
+under it. The only code that changes `Policy.status` is `_transition`, driven by `TRANSITIONS`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+
+from subsidy.accounts.permissions import Perm, can, require
+from subsidy.audit import service as audit
+from subsidy.common.pagination import Page, paginate
+from subsidy.common.timeutil import CHINA_TZ, utcnow
+from subsidy.errors import InvalidTransition, NotFound, ValidationError
+from subsidy.extensions import db
+from subsidy.policies.models import STATUS_LABEL, Policy, PolicyCategory, PolicyStatus
+from subsidy.regions.models import Region
+from subsidy.regions.scope import covers, normalize_code, within
+from subsidy.regions.service import county_of
+
+TITLE_MAX = 120
+BODY_MAX = 100_000
+REASON_MAX = 500
+
+# The transition table: (status, action) -> new status. Anything else is refused.
+TRANSITIONS: dict[tuple[PolicyStatus, str], PolicyStatus] = {
+    (PolicyStatus.draft, "publish"): PolicyStatus.published,
+    (PolicyStatus.published, "withdraw"): PolicyStatus.withdrawn,
+}
+ACTION_LABEL = {"publish": "发布", "withdraw": "撤回", "edit": "修改"}
+
+
+# --- validation ------------------------------------------------------------------------------
+
+def _to_date(value, field: str, fields: dict) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        fields[field] = "日期格式应为 2017-03-01"
+        return None
+
+
+def _validate(actor, data: dict) -> dict:
+    fields: dict[str, str] = {}
+    out: dict = {}
+    title = (data.get("title") or "").strip()
+    if not title:
+        fields["title"] = "请填写政策标题"
+    elif len(title) > TITLE_MAX:
+        fields["title"] = f"标题不超过 {TITLE_MAX} 字"
+    out["title"] = title
+    body = (data.get("body") or "").strip()
+    if not body:
+        fields["body"] = "请填写政策原文"
+    elif len(body) > BODY_MAX:
+        fields["body"] = "正文太长"
+    out["body"] = body
+    interpretation = (data.get("interpretation") or "").strip()
+    if len(interpretation) > BODY_MAX:
+        fields["interpretation"] = "解读太长"
+    out["interpretation"] = interpretation
+    try:
+        out["category"] = PolicyCategory(data.get("category") or PolicyCategory.other.value)
+    except ValueError:
+        fields["category"] = "类别不在允许范围内"
+    code = data.get("region_code") or county_of(actor.region_code)
+    try:
+        code = normalize_code(code)
+        if db.session.get(Region, code) is None:
+            fields["region_code"] = "行政区划不存在"
+        elif not covers(actor.region_code, code):
+            fields["region_code"] = "只能为本县及以下区划发布政策"
+    except ValidationError:
+        fields["region_code"] = "行政区划代码格式不正确"
+    out["region_code"] = code
+    out["effective_from"] = _to_date(data.get("effective_from"), "effective_from", fields)
+    out["effective_to"] = _to_date(data.get("effective_to"), "effective_to", fields)
+    if out["effective_from"] and out["effective_to"] and out["effective_to"] < out["effective_from"]:
+        fields["effective_to"] = "失效日期不能早于生效日期"
+    if fields:
+        raise ValidationError("政策信息有误", fields=fields)
+    return out
+
+
+# --- staff: write, read ------------------------------------------------------------------------
+
+def check_may_write(actor) -> None:
+    require(actor, Perm.manage_policies)
+
+
+def create_policy(actor, **data) -> Policy:
+    """A new draft in the admin's county (API.md POST /policies)."""
+    require(actor, Perm.manage_policies)
+    values = _validate(actor, data)
+    policy = Policy(county_code=county_of(actor.region_code), created_by=actor.id, status=PolicyStatus.draft,
+                    **values)
+    db.session.add(policy)
+    db.session.flush()
+    audit.record(actor, "policy.create", "policy", policy.id, region_code=policy.region_code,
+                 title=policy.title, category=policy.category)
+    return policy
+
+
+def update_policy(actor, policy_id: int, **data) -> Policy:
+    """Only a draft can change: what farmers have read is never rewritten behind them."""
+    require(actor, Perm.manage_policies)
+    policy = get_policy(actor, policy_id)
+    if policy.status is not PolicyStatus.draft:
+        raise InvalidTransition(f"政策{STATUS_LABEL[policy.status]}，不能再修改；如需更正，请撤回后另写一条新政策发布")
+    values = _validate(actor, data)
+    changed = sorted(k for k, v in values.items() if getattr(policy, k) != v)
+    for key in changed:
+        setattr(policy, key, values[key])
+    if changed:
+        audit.record(actor, "policy.update", "policy", policy.id, region_code=policy.region_code, changed=changed)
+    db.session.flush()
+    return policy
+
+
+def get_policy(actor, policy_id: int) -> Policy:
+    """A policy of the actor's county (404 otherwise, as for every object out of scope)."""
+    require(actor, Perm.view_policies)
+    policy = db.session.get(Policy, policy_id)
+    if policy is None or policy.county_code != county_of(actor.region_code):
+        raise NotFound("政策不存在")
+    return policy
+
+
+def list_policies(actor, *, status: str | None = None, q: str | None = None, page=1, per_page=50) -> Page:
+    require(actor, Perm.view_policies)
+    stmt = sa.select(Policy).where(Policy.county_code == county_of(actor.region_code))
+    if status:
+        try:
+            stmt = stmt.where(Policy.status == PolicyStatus(status))
+        except ValueError:
+            raise ValidationError("状态不在允许范围内", fields={"status": "应为 draft、published 或 withdrawn"}) from None
+    if q:
+        stmt = stmt.where(Policy.title.contains(q.strip(), autoescape=True))
+    order = sa.func.coalesce(Policy.published_at, Policy.updated_at)
+    return paginate(stmt.order_by(order.desc(), Policy.id.desc()), page, per_page)
+
+
+def status_counts(actor) -> dict[str, int]:
+    require(actor, Perm.view_policies)
+    rows = db.session.execute(sa.select(Policy.status, sa.func.count()).where(
+        Policy.county_code == county_of(actor.region_code)).group_by(Policy.status)).all()
+    counts = {s.value: 0 for s in PolicyStatus}
+    counts.update({status.value: n for status, n in rows})
+    return counts
+
+
+# --- the transition table ----------------------------------------------------------------------
+
+def _transition(actor, policy: Policy, action: str, **values) -> PolicyStatus:
+    """Apply one row of TRANSITIONS with the fields that go with it, in one conditional UPDATE:
+    of two admins pressing the button at once, exactly one wins (the other gets 409)."""
+    target = TRANSITIONS.get((policy.status, action))
+    if target is None:
+        raise InvalidTransition(f"政策{STATUS_LABEL[policy.status]}，不能{ACTION_LABEL.get(action, action)}")
+    values["status"] = target
+    values["updated_at"] = utcnow()
+    result = db.session.execute(
+        sa.update(Policy).where(Policy.id == policy.id, Policy.status == policy.status)
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise InvalidTransition("政策状态已被他人修改，请刷新后重试")
+    for key, value in values.items():
+        set_committed_value(policy, key, value)
+    return target
+
+
+def publish_policy(actor, policy_id: int, *, broadcast_body: str | None = None) -> tuple[Policy, dict | None]:
+    """Publish a draft (date and publisher recorded). With `broadcast_body`, also owe every
+    household the policy applies to an SMS through the notification service; returns what was
+    queued ({"messages", "segments_each", ...}) or None."""
+    require(actor, Perm.manage_policies)
+    policy = get_policy(actor, policy_id)
+    from_status = policy.status
+    broadcast_body = (broadcast_body or "").strip()
+    if broadcast_body:
+        require(actor, Perm.broadcast_sms)
+    _transition(actor, policy, "publish", published_at=utcnow(), published_by=actor.id)
+    audit.record(actor, "policy.publish", "policy", policy.id, region_code=policy.region_code,
+                 from_status=from_status, to_status=policy.status, broadcast=bool(broadcast_body))
+    sent = None
+    if broadcast_body:
+        from subsidy.policies import broadcast
+
+        sent = broadcast.send(actor, policy, broadcast_body)
+    return policy, sent
+
+
+def withdraw_policy(actor, policy_id: int, reason: str) -> Policy:
+    require(actor, Perm.manage_policies)
+    policy = get_policy(actor, policy_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("请填写撤回原因", fields={"reason": "请填写撤回原因"})
+    if len(reason) > REASON_MAX:
+        raise ValidationError("撤回原因太长", fields={"reason": f"不超过 {REASON_MAX} 字"})
+    from_status = policy.status
+    _transition(actor, policy, "withdraw", withdrawn_at=utcnow(), withdrawn_by=actor.id, withdrawn_reason=reason)
+    audit.record(actor, "policy.withdraw", "policy", policy.id, region_code=policy.region_code,
+                 from_status=from_status, to_status=policy.status, reason=reason)
+    return policy
+
+
+# --- public reading (no actor: farmers) --------------------------------------------------------
+
+def applies_to(code: str):
+    """SQL condition: the policy applies to region `code` — it was written for that region, a
+    region above it (a county-wide policy reaches every village) or a region under it (a
+    township's farmers see what concerns their villages)."""
+    ancestors = [code[:n] for n in (6, 9, 12) if n <= len(code)]
+    return sa.or_(Policy.region_code.in_(ancestors), within(Policy.region_code, code))
+
+
+def _visible_now():
+    return Policy.status == PolicyStatus.published
+
+
+def list_public(region_code: str, *, category: str | None = None, q: str | None = None,
+                page=1, per_page=20) -> Page:
+    """Published policies that apply to a region, newest first (the farmers' list)."""
+    code = normalize_code(region_code)
+    stmt = sa.select(Policy).where(_visible_now(), applies_to(code))
+    if category:
+        try:
+            stmt = stmt.where(Policy.category == PolicyCategory(category))
+        except ValueError:
+            pass  # an old link with a category that no longer exists: show them all
+    if q and q.strip():
+        term = q.strip()[:40]
+        stmt = stmt.where(sa.or_(Policy.title.contains(term, autoescape=True),
+                                 Policy.body.contains(term, autoescape=True),
+                                 Policy.interpretation.contains(term, autoescape=True)))
+    return paginate(stmt.order_by(Policy.published_at.desc(), Policy.id.desc()), page, per_page, default=20)
+
+
+def latest_public(region_code: str, limit: int = 5) -> list[Policy]:
+    return list_public(region_code, per_page=limit).items
+
+
+def public_category_counts(region_code: str) -> dict[str, int]:
+    code = normalize_code(region_code)
+    rows = db.session.execute(sa.select(Policy.category, sa.func.count()).where(_visible_now(), applies_to(code))
+                              .group_by(Policy.category)).all()
+    return {cat.value: n for cat, n in rows}
+
+
+def get_public(policy_id: int) -> Policy:
+    """A policy a farmer may open: published, or withdrawn (shown as a notice, without its
+    text, so a QR code printed for it still explains itself). Drafts do not exist for them."""
+    policy = db.session.get(Policy, policy_id)
+    if policy is None or policy.status is PolicyStatus.draft:
+        raise NotFound("政策不存在或尚未发布")
+    return policy
+
+
+def can_preview(actor, policy: Policy) -> bool:
+    """Staff of the policy's county may open a draft (preview) and its attachments."""
+    return can(actor, Perm.view_policies) and policy.county_code == county_of(actor.region_code)
+
+
+# --- figures for /stats/summary ----------------------------------------------------------------
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    start = datetime(year, 1, 1, tzinfo=CHINA_TZ)
+    end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ)
+    return start, end
+
+
+def policies_published(region_code: str, year: int) -> int:
+    """API.md `policies_published`: policies published in `year` (China time) that apply to
+    `region_code` — written for that region, for a region above it or for one under it (see
+    `applies_to`). A policy withdrawn later still counts for the year it was published in: it
+    was published, and a withdrawn policy is never published again, so nothing counts twice."""
+    code = normalize_code(region_code)
+    start, end = _year_bounds(year)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Policy).where(
+        Policy.status.in_([PolicyStatus.published, PolicyStatus.withdrawn]),
+        Policy.published_at >= start, Policy.published_at < end, applies_to(code)))

@@ -1,0 +1,79 @@
+"""The farmer's side of the cases area (issue 5's `submit_case`, `rate_case`,
+`cases_for_farmer`): ask, complain, object to a publicized entry, read replies, rate them.
+
+Who the farmer is comes from the farmer session only (the household signed in, or the mobile
+number confirmed by code); the cases service answers a case that is not theirs as not found.
+What the pages show is a plain view (`CaseView`), so templates never walk the case model."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from subsidy.cases import service as cases
+from subsidy.cases.models import RATING_LABEL, Case, CaseKind, CaseState, EventKind, Rating
+from subsidy.errors import ValidationError
+
+RATINGS: list[tuple[str, str]] = [(r.value, RATING_LABEL[r]) for r in Rating]
+FARMER_KINDS = (CaseKind.inquiry, CaseKind.complaint)
+
+
+@dataclass
+class Reply:
+    at: datetime
+    body: str
+    by: str
+
+
+@dataclass
+class CaseView:
+    id: int
+    ref_no: str
+    kind_label: str
+    subject: str
+    body: str
+    state_label: str
+    received_at: datetime
+    due_at: datetime | None
+    replies: list[Reply] = field(default_factory=list)
+    can_rate: bool = False
+    rating_label: str = ""
+
+
+def _view(case: Case) -> CaseView:
+    unit = case.assigned_region.name if case.assigned_region else ""
+    replies = [Reply(e.at, e.note, unit) for e in case.events if e.kind is EventKind.replied]
+    if not replies and case.reply_body:
+        replies = [Reply(case.replied_at, case.reply_body, unit)]
+    can_rate = case.state is CaseState.replied
+    return CaseView(case.id, case.ref_no, case.kind_label, case.subject, case.body, case.state_label,
+                    case.received_at, case.due_at if case.is_open else None, replies, can_rate,
+                    case.rating_label if case.state is CaseState.closed else "")
+
+
+def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
+    """The household's cases (and those sent from its confirmed number), newest first."""
+    return [_view(c) for c in cases.cases_for_farmer(household_id=household_id, phone=phone)]
+
+
+def file_case(*, kind: str, household_id: int | None, phone: str, village_code: str | None, subject: str,
+              body: str, contact_name: str = "") -> Case:
+    """An inquiry or a complaint from the mobile page."""
+    if kind not in {k.value for k in FARMER_KINDS}:
+        raise ValidationError("请选择咨询或投诉", fields={"kind": "请选择咨询或投诉"})
+    if not village_code:
+        raise ValidationError("请选择所在村", fields={"region_code": "请选择所在村"})
+    return cases.submit_case(kind=kind, region_code=village_code, household_id=household_id, contact_phone=phone,
+                             contact_name=contact_name, subject=subject, body=body)
+
+
+def file_objection(*, household_id: int | None, phone: str, village_code: str, entry_id: int, body: str,
+                   contact_name: str = "", subject: str = "对公示名单的异议") -> Case:
+    """异议 on one line of a list being publicized on the village board."""
+    return cases.submit_case(kind=CaseKind.objection.value, region_code=village_code, entry_id=entry_id,
+                             household_id=household_id, contact_phone=phone, contact_name=contact_name,
+                             subject=subject[:100], body=body)
+
+
+def rate(case_id: int, *, household_id: int | None, phone: str | None, rating: str | None,
+         comment: str | None) -> Case:
+    return cases.rate_case(case_id, rating, comment, household_id=household_id, phone=phone)

@@ -1,0 +1,310 @@
+"""What the farmers' pages read (issue 6): the village board, "my subsidies", the SMS sent to a
+household, and mobile coverage for /stats/summary and the county.
+
+The farmer is not a staff user: these functions take the signed-in household's id (from the
+farmer session, see `subsidy.public.farmer`) and never an id typed into a URL for anything
+personal. Names and ID numbers leave this module masked whenever a page is public."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from subsidy.accounts.permissions import Perm, require
+from subsidy.common.masking import account_tail, mask_id_number, mask_name
+from subsidy.errors import NotFound
+from subsidy.extensions import db
+from subsidy.filings.models import Entry, Filing, FilingState
+from subsidy.households.models import Household
+from subsidy.notify.models import Message
+from subsidy.projects.models import UNIT_LABEL, Project
+from subsidy.public.models import MobileSignIn
+from subsidy.regions.models import Level, Region
+from subsidy.regions.scope import ensure_visible, normalize_code, within
+
+# --- farmer words for a filing's stage ------------------------------------------------------------
+
+APPROVED_STATES = (FilingState.county_approved, FilingState.paid)
+
+# state -> (label, tone, what to do)
+STAGES: dict[FilingState, tuple[str, str, str]] = {
+    FilingState.draft: ("村里正在整理名单", "wait", "名单整理好后会在村公示栏公示，请留意。"),
+    FilingState.publicizing: ("公示中", "wait", "请在公示期内核对；有问题可以在村公示栏上“提出异议”。"),
+    FilingState.village_filed: ("乡镇审核中", "wait", "村里已上报，乡镇正在审核，不需要您做什么。"),
+    FilingState.township_approved: ("县级审核中", "wait", "乡镇已审核通过，县里正在审定。"),
+    FilingState.county_approved: ("县级已审定", "ok", "已审定，等待发放到您的一卡通。发放后会短信通知您。"),
+    FilingState.paid: ("已发放", "ok", "已发放到您的一卡通，请查收。没有收到请点“我要咨询/投诉”。"),
+}
+FAILED_STAGE = ("发放失败", "bad", "银行退回了这笔钱，常见原因是一卡通账号有误或已销户。请带上一卡通和身份证到村委会"
+                "核对账号，核对后会重新发放。")
+
+
+@dataclass
+class PaymentView:
+    """What the payments area (issue 7) tells about one entry's money."""
+
+    status: str                   # "paid" or "failed"
+    at: datetime | None = None    # when paid (or when the bank refused)
+    account: str | None = None    # the account it went to
+    reason: str | None = None     # the bank's reason for a failure
+
+
+# Issue 7 registers here a function entry ids -> {entry_id: PaymentView}, as the cases area
+# does for objections in subsidy.filings.objections. Until then a paid filing says 已发放
+# with the date the filing was paid and the household's registered account.
+_PAYMENT_LOOKUPS: list[Callable[[list[int]], dict[int, PaymentView]]] = []
+
+
+def register_payment_lookup(fn: Callable[[list[int]], dict[int, PaymentView]]) -> None:
+    if fn not in _PAYMENT_LOOKUPS:
+        _PAYMENT_LOOKUPS.append(fn)
+
+
+def _payments(entry_ids: list[int]) -> dict[int, PaymentView]:
+    found: dict[int, PaymentView] = {}
+    for fn in _PAYMENT_LOOKUPS:
+        found.update(fn(entry_ids))
+    return found
+
+
+@dataclass
+class MyEntry:
+    entry_id: int
+    year: int
+    project: str
+    unit: str
+    quantity: Decimal
+    amount: Decimal
+    state: FilingState
+    stage: str
+    tone: str
+    advice: str
+    village: str
+    publicity_ends_at: datetime | None = None
+    paid_at: datetime | None = None
+    account_tail: str = ""
+
+
+def my_entries(household_id: int) -> list[MyEntry]:
+    """Every entry of the household, newest year first, with its stage in farmer words."""
+    rows = db.session.execute(
+        sa.select(Entry.id, Entry.quantity, Entry.amount, Filing.state, Filing.state_changed_at,
+                  Filing.publicity_ends_at, Project.year, Project.name, Project.unit, Region.name,
+                  Household.payout_account)
+        .join(Filing, Filing.id == Entry.filing_id)
+        .join(Project, Project.id == Entry.project_id)
+        .join(Region, Region.code == Filing.region_code)
+        .join(Household, Household.id == Entry.household_id)
+        .where(Entry.household_id == household_id)
+        .order_by(Project.year.desc(), Project.name, Entry.id)
+    ).all()
+    payments = _payments([r[0] for r in rows]) if rows else {}
+    out = []
+    for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account) in rows:
+        label, tone, advice = STAGES[state]
+        item = MyEntry(entry_id, year, project, UNIT_LABEL[unit], quantity, amount, state,
+                       label, tone, advice, village, publicity_ends_at=ends_at)
+        payment = payments.get(entry_id)
+        if payment is not None and payment.status == "failed":
+            item.stage, item.tone, item.advice = FAILED_STAGE
+            if payment.reason:
+                item.advice = f"银行退回原因：{payment.reason}。" + item.advice
+        elif payment is not None and payment.status == "paid":
+            item.stage, item.tone, item.advice = STAGES[FilingState.paid]
+            item.paid_at, item.account_tail = payment.at, account_tail(payment.account)
+        elif state is FilingState.paid:
+            item.paid_at, item.account_tail = changed_at, account_tail(account)
+        out.append(item)
+    return out
+
+
+def my_messages(household_id: int, limit: int = 30) -> list[Message]:
+    """The SMS owed to the household, newest first; sign-in codes are left out (noise, and a
+    code on the screen is a code someone looking over a shoulder can read)."""
+    return list(db.session.scalars(
+        sa.select(Message).where(Message.household_id == household_id, Message.template != "login_code")
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
+
+
+def get_household(household_id: int) -> Household:
+    household = db.session.get(Household, household_id)
+    if household is None:
+        raise NotFound("农户不存在")
+    return household
+
+
+# --- regions as a visitor sees them --------------------------------------------------------------
+
+def get_village(code: str) -> Region:
+    try:
+        code = normalize_code(code)
+    except Exception:
+        raise NotFound("没有这个村") from None
+    region = db.session.get(Region, code)
+    if region is None or region.level is not Level.village:
+        raise NotFound("没有这个村")
+    return region
+
+
+def find_region(code: str | None) -> Region | None:
+    if not code:
+        return None
+    try:
+        return db.session.get(Region, normalize_code(code))
+    except Exception:
+        return None
+
+
+def counties() -> list[Region]:
+    return list(db.session.scalars(sa.select(Region).where(Region.level == Level.county).order_by(Region.code)))
+
+
+def villages_of(code: str) -> list[Region]:
+    return list(db.session.scalars(sa.select(Region).where(within(Region.code, code), Region.level == Level.village)
+                                   .order_by(Region.code)))
+
+
+# --- the village publicity board -----------------------------------------------------------------
+
+@dataclass
+class BoardLine:
+    entry_id: int
+    name: str        # masked
+    id_number: str   # masked
+    quantity: Decimal
+    amount: Decimal
+
+
+@dataclass
+class BoardList:
+    filing_id: int
+    project: str
+    year: int
+    unit: str
+    rate: Decimal
+    state: FilingState
+    publicized_at: datetime | None
+    publicity_ends_at: datetime | None
+    lines: list[BoardLine] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+    @property
+    def objectable(self) -> bool:
+        return self.state is FilingState.publicizing
+
+
+@dataclass
+class Board:
+    village: Region
+    township: Region | None
+    publicizing: list[BoardList]
+    approved: list[BoardList]
+
+
+def village_board(code: str) -> Board:
+    """The village's publicity board: lists being publicized, and the approved lists of the
+    village's two latest project years, with names and ID numbers masked (DESIGN.md: 张*华,
+    640425********1234)."""
+    village = get_village(code)
+    filings = list(db.session.scalars(
+        sa.select(Filing).join(Project, Project.id == Filing.project_id)
+        .where(Filing.region_code == village.code,
+               Filing.state.in_((FilingState.publicizing, *APPROVED_STATES)))
+        .order_by(Project.year.desc(), Filing.publicized_at.desc(), Filing.id)))
+    latest = max((f.project.year for f in filings if f.state in APPROVED_STATES), default=0)
+    filings = [f for f in filings if f.state is FilingState.publicizing or f.project.year >= latest - 1]
+    lists: dict[int, BoardList] = {}
+    for f in filings:
+        lists[f.id] = BoardList(f.id, f.project.name, f.project.year, f.project.unit_label, f.project.rate, f.state,
+                                f.publicized_at, f.publicity_ends_at)
+    if lists:
+        rows = db.session.execute(
+            sa.select(Entry.filing_id, Entry.id, Household.head_name, Household.id_number, Entry.quantity, Entry.amount)
+            .join(Household, Household.id == Entry.household_id)
+            .where(Entry.filing_id.in_(list(lists))).order_by(Entry.filing_id, Entry.id))
+        for filing_id, entry_id, name, id_number, quantity, amount in rows:
+            lists[filing_id].lines.append(BoardLine(entry_id, mask_name(name), mask_id_number(id_number),
+                                                    quantity, amount))
+    township = db.session.get(Region, village.parent_code) if village.parent_code else None
+    return Board(village, township,
+                 [b for b in lists.values() if b.state is FilingState.publicizing],
+                 [b for b in lists.values() if b.state in APPROVED_STATES])
+
+
+def board_entry(village_code: str, entry_id: int) -> tuple[Region, BoardList, BoardLine]:
+    """One line of a list now being publicized in that village (what an objection is about)."""
+    board = village_board(village_code)
+    for lst in board.publicizing:
+        for line in lst.lines:
+            if line.entry_id == entry_id:
+                return board.village, lst, line
+    raise NotFound("该名单不在公示中，或没有这一户")
+
+
+# --- mobile coverage (手机端覆盖率) ----------------------------------------------------------------
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def mobile_summary(region_code: str) -> dict:
+    """API.md `mobile` block: households under the region, those that have ever signed in on
+    the mobile pages, and the rate (3 decimals, null when there are no households)."""
+    code = normalize_code(region_code)
+    households, signed_in = db.session.execute(
+        sa.select(sa.func.count(Household.id), sa.func.count(MobileSignIn.household_id))
+        .select_from(Household).outerjoin(MobileSignIn, MobileSignIn.household_id == Household.id)
+        .where(within(Household.region_code, code))).one()
+    return {"households": households, "households_signed_in": signed_in, "coverage_rate": _rate(signed_in, households)}
+
+
+@dataclass
+class CoverageRow:
+    region: Region
+    households: int
+    signed_in: int
+
+    @property
+    def rate(self) -> float | None:
+        return _rate(self.signed_in, self.households)
+
+
+def coverage_by_village(actor, region_code: str | None = None) -> tuple[dict, list[CoverageRow]]:
+    """Coverage per village under the actor's region (or a region under it), one GROUP BY."""
+    require(actor, Perm.view_register)
+    code = normalize_code(region_code) if region_code else actor.region_code
+    ensure_visible(actor, code, "行政区划")
+    counts = {code: (n, s) for code, n, s in db.session.execute(
+        sa.select(Household.region_code, sa.func.count(Household.id), sa.func.count(MobileSignIn.household_id))
+        .select_from(Household).outerjoin(MobileSignIn, MobileSignIn.household_id == Household.id)
+        .where(within(Household.region_code, code)).group_by(Household.region_code))}
+    rows = [CoverageRow(v, *counts.get(v.code, (0, 0))) for v in villages_of(code)]
+    return mobile_summary(code), rows
+
+
+# --- posters for the village notice boards ---------------------------------------------------------
+
+@dataclass
+class Poster:
+    village: Region
+    township: Region | None
+    url: str
+
+
+def posters(actor, region_code: str | None = None) -> list[Poster]:
+    """One A4 poster per village under the region (a township prints all its villages at once)."""
+    from subsidy.public.qr import village_url
+
+    require(actor, Perm.view_register)
+    code = normalize_code(region_code) if region_code else actor.region_code
+    ensure_visible(actor, code, "行政区划")
+    villages = villages_of(code) if len(code) < 12 else [get_village(code)]
+    townships = {r.code: r for r in db.session.scalars(
+        sa.select(Region).where(Region.code.in_({v.parent_code for v in villages if v.parent_code})))}
+    return [Poster(v, townships.get(v.parent_code), village_url(v.code)) for v in villages]

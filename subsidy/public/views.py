@@ -1,0 +1,346 @@
+"""The farmers' mobile pages under /m/ and the QR codes under /qr/ (API.md "Public pages": these
+addresses are printed on paper, so they never change). Every view here is `@public`: a farmer
+has no staff account; who they are comes from `subsidy.public.farmer` (ID number + SMS code)."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from subsidy.common.access import client_address, current_actor, public
+from subsidy.common.masking import mask_phone
+from subsidy.errors import DomainError, NotFound, ValidationError
+from subsidy.extensions import db, limiter
+from subsidy.policies import attachments as policy_files
+from subsidy.policies import service as policies
+from subsidy.policies.models import CATEGORY_LABEL, PolicyCategory, PolicyStatus
+from subsidy.policies.render import render_markdown
+from subsidy.public import cases_bridge, farmer, qr, service
+from subsidy.public.models import CodePurpose
+from subsidy.public.signin import CodeRejected, TooManyRequests, request_code, verify_code
+
+bp = Blueprint("public", __name__)
+
+CODE_LIMIT = "20 per hour;100 per day"
+VERIFY_LIMIT = "30 per 10 minutes"
+MIN_SECONDS = 0.3
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    return render_template("public/error.html", code=exc.status, message=exc.message), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    messages = {404: _("页面不存在。"), 429: _("操作太频繁，请稍后再试。"), 413: _("内容太多。")}
+    return render_template("public/error.html", code=exc.code,
+                           message=messages.get(exc.code, exc.description)), exc.code
+
+
+@bp.after_request
+def _headers(response):
+    # Nothing on these pages comes from another host (issue 6); the browser is told so too.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.context_processor
+def _farmer_context():
+    return {"farmer_hh": farmer.household_id(), "farmer_phone": farmer.confirmed_phone()}
+
+
+def _cfg(name: str, default):
+    return current_app.config.get(name, default)
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    if target and target.startswith("/m/") and not target.startswith("//"):
+        return target
+    return default
+
+
+def _visitor_region() -> str | None:
+    """Whose policies to show: the signed-in household's village, else the region asked for,
+    else the village last visited, else the only county there is."""
+    hh = farmer.household_id()
+    if hh is not None:
+        try:
+            return service.get_household(hh).region_code
+        except NotFound:
+            farmer.sign_out()
+    asked = service.find_region(request.args.get("region"))
+    if asked is not None:
+        farmer.remember_region(asked.code)
+        return asked.code
+    remembered = service.find_region(farmer.remembered_region())
+    if remembered is not None:
+        return remembered.code
+    counties = service.counties()
+    return counties[0].code if len(counties) == 1 else None
+
+
+# --- home and policies ---------------------------------------------------------------------------
+
+@bp.route("/m/")
+@public
+def home():
+    code = _visitor_region()
+    if code is None:
+        return render_template("public/choose_county.html", counties=service.counties())
+    return render_template("public/home.html", region=service.find_region(code),
+                           latest=policies.latest_public(code, limit=5))
+
+
+@bp.route("/m/policies")
+@public
+def policy_list():
+    code = _visitor_region()
+    if code is None:
+        return render_template("public/choose_county.html", counties=service.counties())
+    category, q = request.args.get("category") or None, (request.args.get("q") or "").strip()
+    result = policies.list_public(code, category=category, q=q, page=request.args.get("page"))
+    return render_template("public/policies.html", page=result, region=service.find_region(code),
+                           categories=[(c.value, CATEGORY_LABEL[c]) for c in PolicyCategory],
+                           counts=policies.public_category_counts(code), category=category, q=q)
+
+
+@bp.route("/m/policies/<int:policy_id>")
+@public
+def policy(policy_id: int):
+    item = policies.get_public(policy_id)
+    return render_template("public/policy.html", policy=item, body=render_markdown(item.body),
+                           interpretation=render_markdown(item.interpretation),
+                           withdrawn=item.status is PolicyStatus.withdrawn, qr_url=qr.policy_url(item.id))
+
+
+@bp.route("/m/policies/<int:policy_id>/files/<int:attachment_id>")
+@public
+def policy_file(policy_id: int, attachment_id: int):
+    attachment, path = policy_files.open_attachment(current_actor(), policy_id, attachment_id)
+    response = send_file(path, mimetype=attachment.content_type, download_name=attachment.filename,
+                         as_attachment=not attachment.is_image and request.args.get("view") != "1",
+                         conditional=True, max_age=3600)
+    # A stored file is never a page: the type was checked at upload and the browser must not
+    # guess another one. Images also get a sandbox; a PDF does not, because Chromium's PDF
+    # viewer will not open a sandboxed document (and its viewer runs no script of ours).
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; sandbox" if attachment.is_image
+                                                   else "default-src 'none'; object-src 'self'")
+    return response
+
+
+# --- the village board --------------------------------------------------------------------------
+
+@bp.route("/m/villages/<code>")
+@public
+def village(code: str):
+    board = service.village_board(code)
+    farmer.remember_region(board.village.code)
+    return render_template("public/village.html", board=board, qr_url=qr.village_url(board.village.code))
+
+
+@bp.route("/m/villages/<code>/entries/<int:entry_id>/objection", methods=["GET", "POST"])
+@public
+def objection(code: str, entry_id: int):
+    village, lst, line = service.board_entry(code, entry_id)
+    who = _who()
+    if who is None:
+        return redirect(url_for("public.login", next=request.path, mode="phone"))
+    form = {"body": (request.form.get("body") or "").strip(), "contact_name": (request.form.get("contact_name") or "").strip()}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            case = cases_bridge.file_objection(household_id=who["household_id"], phone=who["phone"],
+                                               village_code=village.code, entry_id=entry_id, body=form["body"],
+                                               contact_name=form["contact_name"], subject=f"对{lst.project}公示名单的异议")
+        except ValidationError as exc:
+            errors = exc.fields or {"body": exc.message}
+        else:
+            return render_template("public/case_sent.html", case=case, back=url_for("public.village", code=village.code))
+    return render_template("public/objection.html", village=village, lst=lst, line=line, form=form,
+                           errors=errors), (422 if errors else 200)
+
+
+def _who() -> dict | None:
+    """The signed-in household, or a confirmed mobile number: who may file a case."""
+    hh = farmer.household_id()
+    if hh is not None:
+        household = service.get_household(hh)
+        return {"household_id": hh, "phone": household.phone, "name": household.head_name,
+                "region_code": household.region_code}
+    phone = farmer.confirmed_phone()
+    if phone:
+        return {"household_id": None, "phone": phone, "name": "", "region_code": farmer.remembered_region()}
+    return None
+
+
+# --- sign-in with ID number and SMS code --------------------------------------------------------
+
+def _pad(started: float) -> None:
+    """Every answer to a code request takes at least MOBILE_CODE_MIN_SECONDS, so the time it
+    takes never tells whether an SMS was queued (a registered ID) or not."""
+    left = float(_cfg("MOBILE_CODE_MIN_SECONDS", MIN_SECONDS)) - (time.monotonic() - started)
+    if left > 0:
+        time.sleep(left)
+
+
+def _sms_region() -> str:
+    code = farmer.remembered_region()
+    if code:
+        return code
+    counties = service.counties()
+    return counties[0].code if counties else "000000"
+
+
+@bp.route("/m/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: _cfg("MOBILE_CODE_LIMIT_PER_ADDRESS", CODE_LIMIT), methods=["POST"])
+def login():
+    mode = "phone" if (request.values.get("mode") == "phone") else "login"
+    next_url = _safe_next(request.values.get("next"), url_for("public.me") if mode == "login" else url_for("public.new_case"))
+    form = {"id_number": (request.form.get("id_number") or "").strip(), "phone": (request.form.get("phone") or "").strip()}
+    if request.method == "GET":
+        if mode == "login" and farmer.household_id() is not None:
+            return redirect(next_url)
+        return render_template("public/login.html", mode=mode, next=next_url, form=form, errors={})
+    started = time.monotonic()
+    purpose = CodePurpose.phone if mode == "phone" else CodePurpose.login
+    try:
+        ticket = request_code(purpose=purpose, id_number=form["id_number"], phone=form["phone"],
+                              address=client_address(), region_code=_sms_region())
+    except ValidationError as exc:
+        _pad(started)
+        return render_template("public/login.html", mode=mode, next=next_url, form=form, errors=exc.fields), 422
+    except TooManyRequests as exc:
+        _pad(started)
+        return render_template("public/login.html", mode=mode, next=next_url, form=form, errors={},
+                               message=exc.message), 429
+    farmer.set_pending(ticket.id, purpose.value, mask_phone(ticket.phone), next_url)
+    _pad(started)
+    # The same page, wording and status whether or not the ID number is registered.
+    return render_template("public/code.html", pending=farmer.pending(), error=None)
+
+
+@bp.route("/m/login/code", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: _cfg("MOBILE_VERIFY_LIMIT_PER_ADDRESS", VERIFY_LIMIT), methods=["POST"])
+def login_code():
+    pending = farmer.pending()
+    if pending is None:
+        return redirect(url_for("public.login"))
+    if request.method == "GET":
+        return render_template("public/code.html", pending=pending, error=None)
+    purpose = CodePurpose(pending["p"])
+    try:
+        verified = verify_code(pending["t"], request.form.get("code"), purpose=purpose)
+    except CodeRejected as exc:
+        # 200, not 4xx: the failed try must be committed, or the 5-try limit would not hold.
+        return render_template("public/code.html", pending=pending, error=exc.message)
+    if verified.purpose is CodePurpose.login:
+        farmer.sign_in(verified.household_id)
+    else:
+        farmer.confirm_phone(verified.phone)
+    return redirect(_safe_next(pending.get("n"), url_for("public.me")))
+
+
+@bp.route("/m/logout", methods=["POST"])
+@public
+def logout():
+    farmer.sign_out()
+    return redirect(url_for("public.home"))
+
+
+# --- my subsidies and my cases ------------------------------------------------------------------
+
+@bp.route("/m/me")
+@public
+def me():
+    hh = farmer.household_id()
+    if hh is None:
+        return redirect(url_for("public.login", next=url_for("public.me")))
+    household = service.get_household(hh)
+    entries = service.my_entries(hh)
+    years: dict[int, list] = {}
+    for item in entries:
+        years.setdefault(item.year, []).append(item)
+    return render_template("public/me.html", household=household, years=years,
+                           messages=service.my_messages(hh), cases=cases_bridge.my_cases(hh, household.phone),
+                           ratings=cases_bridge.RATINGS)
+
+
+@bp.route("/m/cases/<int:case_id>/rating", methods=["POST"])
+@public
+def rate(case_id: int):
+    who = _who()
+    if who is None:
+        return redirect(url_for("public.login", next=url_for("public.me")))
+    back = url_for("public.me" if who["household_id"] else "public.new_case") + f"#case-{case_id}"
+    try:
+        cases_bridge.rate(case_id, household_id=who["household_id"], phone=who["phone"],
+                          rating=request.form.get("rating"), comment=request.form.get("comment"))
+    except ValidationError as exc:
+        flash(" ".join(exc.fields.values()) or exc.message, "bad")
+        return redirect(back)
+    flash(_("谢谢您的评价。"), "ok")
+    return redirect(back)
+
+
+@bp.route("/m/cases/new", methods=["GET", "POST"])
+@public
+def new_case():
+    who = _who()
+    if who is None:
+        return render_template("public/case_who.html")
+    region = who["region_code"] or _visitor_region()
+    villages = service.villages_of(region[:6]) if region else []
+    form = {k: (request.form.get(k) or "").strip() for k in ("kind", "subject", "body", "village", "contact_name")}
+    form.setdefault("kind", "inquiry")
+    if request.method == "GET":
+        form["kind"] = request.args.get("kind") or "inquiry"
+        form["village"] = who["region_code"] if who["region_code"] and len(who["region_code"]) == 12 else ""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            case = cases_bridge.file_case(kind=form["kind"], household_id=who["household_id"], phone=who["phone"],
+                                          village_code=who["region_code"] if who["household_id"] else form["village"],
+                                          subject=form["subject"], body=form["body"],
+                                          contact_name=form["contact_name"] or who["name"])
+        except ValidationError as exc:
+            errors = exc.fields or {"body": exc.message}
+        else:
+            return render_template("public/case_sent.html", case=case, back=url_for("public.me")
+                                   if who["household_id"] else url_for("public.new_case"))
+    mine = [] if who["household_id"] else cases_bridge.my_cases(None, who["phone"])
+    return render_template("public/case_new.html", form=form, errors=errors, who=who, villages=villages,
+                           mine=mine, ratings=cases_bridge.RATINGS), (422 if errors else 200)
+
+
+# --- QR codes ------------------------------------------------------------------------------------
+
+def _svg(text: str) -> Response:
+    response = Response(text, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.route("/qr/villages/<code>.svg")
+@public
+def qr_village(code: str):
+    village_region = service.get_village(code)
+    return _svg(qr.svg(qr.village_url(village_region.code)))
+
+
+@bp.route("/qr/policies/<int:policy_id>.svg")
+@public
+def qr_policy(policy_id: int):
+    item = policies.get_public(policy_id)
+    return _svg(qr.svg(qr.policy_url(item.id)))

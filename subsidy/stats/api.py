@@ -1,0 +1,15 @@
+"""API: `/stats/summary` (API.md), from the same functions as the dashboard."""
+from __future__ import annotations
+
+from flask import request
+
+from subsidy.api.spec import route
+from subsidy.common.access import current_actor
+from subsidy.stats import service
+
+
+@route("/stats/summary", "GET", summary="Headline figures of a region in a year (report figures, API.md)",
+       tag="stats", query={"region_code": "6, 9 or 12 digits; default: the user's region (404 outside it)",
+                           "year": "default: this year"})
+def summary():
+    return service.summary(current_actor(), request.args.get("region_code"), request.args.get("year"))

@@ -1,0 +1,175 @@
+"""Set-based figures of the filings and payments areas, grouped by region.
+
+Every function takes a region code `code`, a year and a key width `width` (6, 9 or 12) and
+answers {group key: figures} with ONE query grouped by `substr(region_code, 1, width)`; width
+equal to len(code) gives the region's own total. The range condition `within(...)` on the
+indexed `region_code` columns keeps each query to the rows under the region.
+
+Year: a filing, entry or payment belongs to its project's year (the subsidy year the county
+reports on: a 2017 project's list filed in January 2018 is 2017's).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from subsidy.extensions import db
+from subsidy.filings.models import EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
+from subsidy.payments.models import Payment, PaymentStatus
+from subsidy.payments.service import cents, from_cents
+from subsidy.projects.models import Project
+from subsidy.regions.models import Level, Region
+from subsidy.regions.scope import within
+
+S = FilingState
+FILED_STATES = (S.village_filed, S.township_approved, S.county_approved, S.paid)
+REVIEWED_STATES = (S.county_approved, S.paid)
+OPEN_FLAG_STATES = (S.publicizing, S.village_filed, S.township_approved)
+
+
+def _key(column, width: int):
+    return sa.func.substr(column, 1, width).label("k")
+
+
+def villages(code: str, width: int) -> dict[str, int]:
+    key = _key(Region.code, width)
+    return dict(db.session.execute(sa.select(key, sa.func.count()).where(
+        within(Region.code, code), Region.level == Level.village).group_by(key)).all())
+
+
+def _reached(states):
+    """The filing reached one of `states` at some time: it is there now, or a review record
+    says it went there (a filing returned after 村级备案 was still filed)."""
+    return sa.or_(Filing.state.in_(states), sa.exists(
+        sa.select(Review.id).where(Review.filing_id == Filing.id, Review.to_state.in_(states))))
+
+
+def _mismatch():
+    """A snapshot of the current round that differs from the one it must equal: a tier's list
+    from the publicized one, or the paid list from the county-approved one."""
+    a, b = aliased(Snapshot), aliased(Snapshot)
+    pairs = sa.or_(sa.and_(a.stage == Stage.paid, b.stage == Stage.county),
+                   sa.and_(a.stage.in_((Stage.village, Stage.township, Stage.county)), b.stage == Stage.publicized))
+    return sa.exists(sa.select(a.id).join(b, sa.and_(b.filing_id == a.filing_id, b.round == a.round)).where(
+        a.filing_id == Filing.id, a.round == Filing.round, pairs, a.digest != b.digest))
+
+
+def filings(code: str, year: int, width: int) -> dict[str, dict]:
+    key = _key(Filing.region_code, width)
+    one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
+    stmt = (sa.select(key, sa.func.count(), one(_reached(FILED_STATES)), one(_reached(REVIEWED_STATES)),
+                      one(Filing.state == S.paid), one(_mismatch()))
+            .join(Project, Project.id == Filing.project_id)
+            .where(within(Filing.region_code, code), Project.year == year).group_by(key))
+    return {k: {"filings": n, "filed": int(filed), "reviewed": int(reviewed), "paid_filings": int(paid),
+                "mismatches": int(mm)}
+            for k, n, filed, reviewed, paid, mm in db.session.execute(stmt)}
+
+
+def _latest(stage: Stage):
+    """The filing's latest snapshot of `stage` in its current round (a county return to the
+    township and a second 审定 leave two in one round; the later one counts)."""
+    return (sa.select(sa.func.max(Snapshot.id)).where(Snapshot.filing_id == Filing.id, Snapshot.stage == stage,
+                                                      Snapshot.round == Filing.round).scalar_subquery())
+
+
+def _grouped(stmt) -> dict:
+    out: dict = {}
+    for k, c in db.session.execute(stmt):
+        out[k] = out.get(k, Decimal("0.00")) + from_cents(c)
+    return out
+
+
+def approved_amounts(code: str, year: int, width: int, by=None) -> dict:
+    """Money approved by the county: the total of each county-approved or paid filing's `county`
+    snapshot. The snapshot is the maintained summary here: taken at 审定, when the list can no
+    longer change, it holds the count and total of the entries, so the dashboard reads one row
+    per filing instead of every entry. `by` groups by another column (the project)."""
+    key = by if by is not None else _key(Filing.region_code, width)
+    snap = aliased(Snapshot)
+    stmt = (sa.select(key, sa.func.sum(cents(snap.total_amount)))
+            .select_from(Filing).join(Project, Project.id == Filing.project_id)
+            .join(snap, snap.id == _latest(Stage.county))
+            .where(within(Filing.region_code, code), Project.year == year, Filing.state.in_(REVIEWED_STATES))
+            .group_by(key))
+    return _grouped(stmt)
+
+
+def paid_amounts(code: str, year: int, width: int, by=None) -> dict:
+    """Money the bank reported paid. A paid filing's is its `paid` snapshot total (the workflow
+    takes it once every entry's payment is paid, so it equals the sum of those payments); a
+    filing still being paid adds its paid payments one by one. Both read few rows."""
+    key = by if by is not None else _key(Filing.region_code, width)
+    snap = aliased(Snapshot)
+    done = (sa.select(key, sa.func.sum(cents(snap.total_amount)))
+            .select_from(Filing).join(Project, Project.id == Filing.project_id)
+            .join(snap, snap.id == _latest(Stage.paid))
+            .where(within(Filing.region_code, code), Project.year == year, Filing.state == S.paid).group_by(key))
+    # Driven from the filings still being paid, one index look-up (filing, status) each: the
+    # payments of finished filings are never read.
+    per_filing = (sa.select(sa.func.sum(cents(Payment.amount)))
+                  .where(Payment.filing_id == Filing.id, Payment.status == PaymentStatus.paid).scalar_subquery())
+    inner = (sa.select(key.label("k"), per_filing.label("c")).select_from(Filing)
+             .join(Project, Project.id == Filing.project_id)
+             .where(within(Filing.region_code, code), Project.year == year, Filing.state == S.county_approved)
+             .subquery())
+    going = sa.select(inner.c.k, sa.func.sum(inner.c.c)).group_by(inner.c.k)
+    out = _grouped(done)
+    for k, v in _grouped(going).items():
+        out[k] = out.get(k, Decimal("0.00")) + v
+    return out
+
+
+def open_flags(code: str, year: int, width: int) -> dict[str, int]:
+    """Risk flags on lists under review (公示 to 乡镇审核) without a reviewer's note this round."""
+    key = _key(Filing.region_code, width)
+    noted = sa.exists(sa.select(EntryNote.id).where(EntryNote.entry_id == EntryFlag.entry_id,
+                                                    EntryNote.round == Filing.round))
+    stmt = (sa.select(key, sa.func.count())
+            .select_from(EntryFlag).join(Filing, Filing.id == EntryFlag.filing_id)
+            .join(Project, Project.id == Filing.project_id)
+            .where(within(Filing.region_code, code), Project.year == year, Filing.state.in_(OPEN_FLAG_STATES), ~noted)
+            .group_by(key))
+    return dict(db.session.execute(stmt).all())
+
+
+def projects(code: str, year: int) -> list[dict]:
+    """Budget use per project of the county: budget, approved and paid under `code`."""
+    county = code[:6]
+    approved = approved_amounts(code, year, 0, by=Filing.project_id)
+    paid = paid_amounts(code, year, 0, by=Filing.project_id)
+    out = []
+    for p in db.session.scalars(sa.select(Project).where(Project.county_code == county, Project.year == year)
+                                .order_by(Project.name)):
+        a, d = approved.get(p.id, Decimal("0.00")), paid.get(p.id, Decimal("0.00"))
+        out.append({"id": p.id, "name": p.name, "category": p.category.value, "budget": p.budget, "approved": a,
+                    "paid": d, "used_rate": round(float(a / p.budget), 3) if p.budget else None,
+                    "paid_rate": round(float(d / a), 3) if a else None})
+    return out
+
+
+def cases_by_month(code: str, year: int) -> list[dict]:
+    """Cases received per month (China time) by kind, for the chart: one GROUP BY over the
+    cases area's table. Rejected (invalid) cases are left out, as from every rate."""
+    from subsidy.cases.models import Case, CaseKind, CaseState
+    from subsidy.cases.stats import year_period
+
+    start, end = year_period(year)
+    if db.session.get_bind().dialect.name == "postgresql":
+        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", Case.received_at), "YYYY-MM")
+    else:  # stored as naive UTC text; China has had no daylight saving time since 1991
+        month = sa.func.strftime("%Y-%m", Case.received_at, "+8 hours")
+    rows = db.session.execute(
+        sa.select(month.label("m"), Case.kind, sa.func.count())
+        .where(within(Case.region_code, code), Case.received_at >= start, Case.received_at < end,
+               Case.state != CaseState.rejected)
+        .group_by(month, Case.kind)).all()
+    out = {f"{year}-{m:02d}": {"month": f"{year}-{m:02d}", "inquiries": 0, "complaints": 0, "objections": 0}
+           for m in range(1, 13)}
+    names = {CaseKind.inquiry: "inquiries", CaseKind.complaint: "complaints", CaseKind.objection: "objections"}
+    for m, kind, n in rows:
+        if m in out:
+            out[m][names[kind]] = n
+    return list(out.values())

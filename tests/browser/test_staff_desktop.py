@@ -1,0 +1,82 @@
+"""Staff at a desktop (issue 6): a village clerk files a project's list (start the filing, add
+every household, publicize, and after the publicity period file it), and the township
+reviewer approves it from the queue."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from subsidy.common.timeutil import utcnow
+from tests.conftest import PASSWORD
+from tests.factories import HouseholdFactory, ProjectFactory, make_county, make_user
+
+pytestmark = pytest.mark.browser
+
+VILLAGE = "640425100201"
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/home")
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login")
+
+
+def test_village_clerk_files_and_township_reviewer_approves(live_server, desktop, shot, db):
+    make_county()
+    HouseholdFactory.create_batch(3, region_code=VILLAGE)
+    project = ProjectFactory(name="耕地地力保护补贴", year=2017, publicity_days=7)
+    clerk = make_user("village_clerk", VILLAGE)
+    reviewer = make_user("township_reviewer", VILLAGE[:9])
+    project_id, clerk_name, reviewer_name = project.id, clerk.username, reviewer.username
+    db.session.rollback()  # release SQLite's write lock for the live server
+    page, base = desktop, live_server
+
+    # the clerk starts the filing, adds every household and publicizes
+    sign_in(page, base, clerk_name)
+    page.goto(f"{base}/filings/")
+    page.select_option("select[name=project_id]", str(project_id))
+    page.get_by_role("button", name="发起本村备案").click()
+    page.wait_for_url("**/filings/*")
+    filing_url = page.url
+    page.get_by_role("button", name="一键添加本村全部农户").click()
+    page.wait_for_load_state()
+    assert page.locator(".tile .num").first.inner_text().strip() == "3"
+    shot(page, "clerk-list")
+    page.locator("form.action-publicize button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".state").inner_text() == "公示中"
+    shot(page, "clerk-publicized")
+
+    # eight days later: the publicity period is over
+    with time_machine.travel(utcnow() + timedelta(days=8), tick=True):
+        sign_in(page, base, clerk_name)  # the old session is older than the session lifetime
+        page.goto(filing_url)
+        page.locator("form.action-submit button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator(".state").inner_text() == "村级已备案"
+        sign_out(page)
+
+        # the township reviewer finds it in the queue and approves it
+        sign_in(page, base, reviewer_name)
+        page.goto(f"{base}/filings/queue")
+        shot(page, "reviewer-queue")
+        page.locator("main").get_by_role("link", name="审核", exact=True).first.click()
+        page.wait_for_url(filing_url)
+        shot(page, "reviewer-review")
+        page.locator("form.action-approve button[type=submit]").click()
+        page.wait_for_url(f"{base}/filings/queue")       # back to the queue, now empty
+        assert page.locator("main").get_by_role("link", name="审核", exact=True).count() == 0
+        page.goto(filing_url)
+        assert page.locator(".state").inner_text() == "乡镇已审核"
+        shot(page, "reviewer-approved")
+
+    assert page.network.off_host(base) == []

@@ -1,0 +1,92 @@
+"""Two reviewers approving the same filing at the same moment (PostgreSQL): exactly one wins,
+the other gets 409 (StaleVersion), and there is one review record.
+
+Each reviewer runs in its own thread with its own app context, hence its own session and
+connection. Reviewer A approves and holds its transaction open; reviewer B then reads the
+filing (still at A's starting version: A has not committed) and tries too, so B's conditional
+UPDATE has to wait for A's row lock; A commits; B's UPDATE re-checks `version = :v`, matches
+nothing, and B is refused. SQLite serialises writers with BEGIN IMMEDIATE, so the race cannot
+happen there (B would simply read A's new version and be refused before any write)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from subsidy.accounts.models import User
+from subsidy.errors import StaleVersion
+from subsidy.extensions import db
+from subsidy.filings import workflow
+from subsidy.filings.models import Action, Filing, FilingState, Review
+from tests.factories import make_user
+from tests.filings_support import make_world, walk_to
+
+
+def test_two_concurrent_approvals_one_wins_one_gets_409(app, county):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    w = make_world(3)
+    f = walk_to(w, FilingState.village_filed)
+    second = make_user("township_reviewer", "640425100")
+    filing_id, version = f.id, f.version
+    reviewer_ids = (w.township.id, second.id)
+    db.session.remove()
+
+    a_claimed, a_release, b_started = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def reviewer_a():
+        with app.app_context():
+            try:
+                actor = db.session.get(User, reviewer_ids[0])
+                workflow.perform(actor, filing_id, "approve", version=version, comment="A")
+                a_claimed.set()
+                a_release.wait(10)
+                db.session.commit()
+                outcome["a"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                outcome["a"] = exc
+            finally:
+                a_claimed.set()
+                db.session.remove()
+
+    def reviewer_b():
+        with app.app_context():
+            try:
+                actor = db.session.get(User, reviewer_ids[1])
+                seen = db.session.get(Filing, filing_id)
+                outcome["b_saw_version"] = seen.version
+                b_started.set()
+                workflow.perform(actor, filing_id, "approve", version=seen.version, comment="B")
+                db.session.commit()
+                outcome["b"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                db.session.rollback()
+                outcome["b"] = exc
+            finally:
+                b_started.set()
+                db.session.remove()
+
+    ta = threading.Thread(target=reviewer_a)
+    ta.start()
+    assert a_claimed.wait(10)
+    tb = threading.Thread(target=reviewer_b)
+    tb.start()
+    assert b_started.wait(10)
+    time.sleep(0.5)  # B is now waiting on A's row lock inside its conditional UPDATE
+    assert "b" not in outcome
+    a_release.set()
+    ta.join(10)
+    tb.join(10)
+
+    assert outcome["a"] == "ok"
+    assert outcome["b_saw_version"] == version  # B really raced: it read the version A started from
+    assert isinstance(outcome["b"], StaleVersion) and outcome["b"].status == 409
+    reviews = db.session.scalars(sa.select(Review).where(Review.filing_id == filing_id,
+                                                         Review.action == Action.approve)).all()
+    assert [r.comment for r in reviews] == ["A"]
+    filing = db.session.get(Filing, filing_id)
+    assert (filing.state, filing.version) == (FilingState.township_approved, version + 1)
