@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := subsidy
 
-.PHONY: run test install catalogs db demo bench clean
+.PHONY: run test install catalogs db demo bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ run: demo
 	@$(BIN)/flask demo logins
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@bash tools/install-browser.sh
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -29,6 +29,13 @@ class Defaults:
     API_TOKEN_HOURS = 12
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
+    # Farmers' mobile pages (issue 6); see subsidy.public
+    MOBILE_SESSION_MINUTES = 120
+    MOBILE_CODE_LIMIT_PER_ADDRESS = "20 per hour;100 per day"
+    MOBILE_VERIFY_LIMIT_PER_ADDRESS = "30 per 10 minutes"
+    MOBILE_CODE_MIN_SECONDS = 0.3  # every code request answers no faster than this (no timing oracle)
+    UPLOAD_FOLDER: str | None = None  # default instance/uploads
+    POLICY_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     # SMS (issue 3); see subsidy.notify
     SMS_GATEWAY = "console"
     TWILIO_ACCOUNT_SID = ""

@@ -19,7 +19,7 @@ EXPECTED_PUBLIC = {"static", "healthz", "accounts.login", "api.accounts_token", 
                    # no account; who they are comes from ID number + SMS code (subsidy.public.farmer).
                    "public.home", "public.policy_list", "public.policy", "public.policy_file", "public.village",
                    "public.objection", "public.login", "public.login_code", "public.logout", "public.me",
-                   "public.rate", "public.new_case", "public.qr_village", "public.qr_policy"}
+                   "public.rate", "public.new_case", "public.qr_village", "public.qr_policy", "public.receipt"}
 
 
 def test_default_secret_key_is_refused_outside_debug_and_testing(tmp_path, monkeypatch):
@@ -109,3 +109,12 @@ def test_openapi_document_lists_the_contract(client):
         assert method in spec["paths"].get(path, {}), (path, method)
     assert "HouseholdIn" in spec["components"]["schemas"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_interface_is_chinese_with_an_english_catalogue(client):
+    """Every string goes through Flask-Babel; Chinese is the default, `?lang=en` switches
+    (the catalogue is compiled by `make`)."""
+    assert "工作人员登录" in client.get("/login").get_data(as_text=True)
+    english = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Staff sign-in" in english and "工作人员登录" not in english
+    assert "Staff sign-in" in client.get("/login").get_data(as_text=True)  # remembered for the session

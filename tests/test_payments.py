@@ -341,7 +341,15 @@ def test_pages_make_a_batch_and_import_a_result(login_as, county):
                               (pays[1].disbursement_id, "失败", "账号不存在", "", "1312.50")], True)
     r = web.post(f"/payments/batches/{b}/results", data={"file": (stream, name)}, content_type="multipart/form-data")
     assert r.status_code == 200 and "对账报告" in r.text and "已通知村级经办员" in r.text
+    from subsidy.payments.models import ResultImport
+
+    imp = db.session.scalars(sa.select(ResultImport.id)).one()
+    assert "账号不存在" in web.get(f"/payments/batches/{b}/imports/{imp}").text
+    for url in ("/payments/", "/payments/failed", "/payments/receipts"):
+        assert web.get(url).status_code == 200, url
+    assert "资金发放" in web.get("/payments/").text and "监管驾驶舱" in web.get("/payments/").text
     clerk = login_as("village_clerk", "640425100201")
+    assert clerk.get("/payments/").status_code == 200
     page = clerk.get("/payments/failed")
     assert page.status_code == 200 and "账号不存在" in page.text
     assert clerk.post(f"/payments/batches/{b}/export", data={"format": "csv"}).status_code == 403

@@ -110,3 +110,30 @@ def test_not_received_opens_a_complaint_for_the_county_hidden_from_the_village(a
     # The county's receipt figures count the denial.
     county_rev = db.session.get(type(w.county), w.county.id)
     assert receipts.receipt_figures(county_rev, w.project.id) == {"paid": 2, "confirmed": 0, "denied": 1}
+
+
+def test_the_farmer_answers_on_my_subsidies(app, api_as, county):
+    """The two buttons on /m/me, through HTTP as the farmer's phone sends them: only for the
+    signed-in household's own paid payment; 没有收到 lands in the county's queue."""
+    from subsidy.cases.models import Case
+    from subsidy.households.models import Household
+    from tests.test_public import sign_in
+
+    _w, _api, pays = paid_world(api_as, 2)
+    mine, theirs = pays
+    household = db.session.get(Household, mine.household_id)
+    phone = app.test_client()
+    sign_in(phone, db, household)
+    page = phone.get("/m/me").get_data(as_text=True)
+    assert f'/m/payments/{mine.id}/receipt' in page and "没有收到" in page
+    assert f'/m/payments/{theirs.id}/receipt' not in page
+    # another household's payment id in the URL is "not found" and changes nothing
+    assert phone.post(f"/m/payments/{theirs.id}/receipt", data={"answer": "denied"}).status_code == 404
+    resp = phone.post(f"/m/payments/{mine.id}/receipt", data={"answer": "denied", "note": "没到账"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Payment, theirs.id).receipt is None
+    payment = db.session.get(Payment, mine.id)
+    case = db.session.get(Case, payment.receipt_case_id)
+    assert payment.receipt == ReceiptAnswer.denied and case.assigned_region_code == "640425"
+    assert "县里正在核查" in phone.get("/m/me").get_data(as_text=True)

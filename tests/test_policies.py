@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import time_machine
 
 from subsidy.audit.models import AuditEvent
-from subsidy.extensions import limiter
 from subsidy.notify.models import Message
 from subsidy.policies import service
 from subsidy.policies.models import Policy, PolicyAttachment, PolicyStatus
@@ -25,7 +24,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 @pytest.fixture(autouse=True)
 def _uploads(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path / "uploads"))
-    monkeypatch.setattr(limiter, "enabled", False)  # shared Limiter: see tests/test_public_signin.py
     return tmp_path / "uploads"
 
 

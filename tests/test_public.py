@@ -11,7 +11,6 @@ import qrcode
 import sqlalchemy as sa
 import time_machine
 
-from subsidy.extensions import limiter
 from subsidy.filings.models import FilingState
 from subsidy.policies.models import PolicyCategory, PolicyStatus
 from subsidy.public import service
@@ -25,7 +24,6 @@ T = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)
 @pytest.fixture(autouse=True)
 def _no_padding(app, monkeypatch):
     monkeypatch.setitem(app.config, "MOBILE_CODE_MIN_SECONDS", 0)
-    monkeypatch.setattr(limiter, "enabled", False)  # shared Limiter: see tests/test_public_signin.py
 
 
 def _published(**kw):

@@ -12,7 +12,6 @@ import time_machine
 
 from subsidy import create_app
 from subsidy.audit.models import AuditEvent
-from subsidy.extensions import limiter
 from subsidy.notify.models import Message
 from subsidy.public.models import LoginCode, MobileSignIn
 from tests.factories import HouseholdFactory, make_county, valid_id_number
@@ -23,10 +22,6 @@ T0 = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
 @pytest.fixture(autouse=True)
 def _no_padding(app, monkeypatch):
     monkeypatch.setitem(app.config, "MOBILE_CODE_MIN_SECONDS", 0)
-    # Flask-Limiter keeps `enabled` on the one shared Limiter: the last create_app() sets it for
-    # every app. Tests here run with limits off (as the `app` fixture says) unless they make
-    # their own limited app, and put the flag back afterwards.
-    monkeypatch.setattr(limiter, "enabled", False)
 
 
 @pytest.fixture

@@ -96,6 +96,7 @@ class Report:
     failed_amount: Decimal = Decimal("0.00")
     file_total: Decimal | None = None
     problems: list[Problem] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # {row, disbursement_id, name, reason}: applied failures
     filings_paid: list[int] = field(default_factory=list)
     mismatches: list[dict] = field(default_factory=list)  # {filing_id, village, message}
     sms_households: int = 0
@@ -223,6 +224,8 @@ def _apply(actor, batch: PaymentBatch, to_apply, report: Report) -> None:
                                 "result_import_id": imp.id})
                 report.failed += 1
                 report.failed_amount += quantize(p.amount)
+                report.failures.append({"row": r.row, "disbursement_id": p.disbursement_id, "name": p.head_name,
+                                        "reason": updates[-1]["failure_reason"]})
         paid_ids = [u["id"] for u in updates if u["status"] == P.paid]
         failed_ids = [u["id"] for u in updates if u["status"] == P.failed]
         for i in range(0, len(updates), _CHUNK):

@@ -17,6 +17,7 @@ from subsidy.policies import attachments as policy_files
 from subsidy.policies import service as policies
 from subsidy.policies.models import CATEGORY_LABEL, PolicyCategory, PolicyStatus
 from subsidy.policies.render import render_markdown
+from subsidy.payments import receipts
 from subsidy.public import cases_bridge, farmer, qr, service
 from subsidy.public.models import CodePurpose
 from subsidy.public.signin import CodeRejected, TooManyRequests, request_code, verify_code
@@ -274,7 +275,25 @@ def me():
         years.setdefault(item.year, []).append(item)
     return render_template("public/me.html", household=household, years=years,
                            messages=service.my_messages(hh), cases=cases_bridge.my_cases(hh, household.phone),
-                           ratings=cases_bridge.RATINGS)
+                           ratings=cases_bridge.RATINGS, paid=receipts.paid_payments_of(hh))
+
+
+@bp.route("/m/payments/<int:payment_id>/receipt", methods=["POST"])
+@public
+def receipt(payment_id: int):
+    """回访 (issue 7): the farmer says whether paid money arrived. 没有收到 opens a complaint for
+    the county. The household is the signed-in one, never one named in the request."""
+    hh = farmer.household_id()
+    if hh is None:
+        return redirect(url_for("public.login", next=url_for("public.me")))
+    if request.form.get("answer") == "denied":
+        _payment, case = receipts.deny_receipt(hh, payment_id, phone=service.get_household(hh).phone,
+                                               note=(request.form.get("note") or "").strip()[:500])
+        flash(_("已登记“没有收到”，县里将核查并答复您。投诉编号：%(ref)s", ref=case.ref_no), "ok")
+    else:
+        receipts.confirm_receipt(hh, payment_id)
+        flash(_("谢谢确认，已登记“我已收到”。"), "ok")
+    return redirect(url_for("public.me") + f"#pay-{payment_id}")
 
 
 @bp.route("/m/cases/<int:case_id>/rating", methods=["POST"])

@@ -51,6 +51,8 @@ def live_server(app, database_url, tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):  # CI installs it (make test → tools/install-browser.sh): never skip there
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
         pytest.skip(f"Chromium not found at {CHROMIUM}: run tools/install-browser.sh (or set CHROMIUM_PATH)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
     with sync_api.sync_playwright() as pw:
@@ -110,11 +112,3 @@ def shot(request):
 
     return _shot
 
-
-@pytest.fixture(autouse=True)
-def _limits_off(monkeypatch):
-    """Flask-Limiter's `enabled` lives on the one shared Limiter and the last create_app() sets
-    it; the live server runs without limits whatever an earlier test switched on."""
-    from subsidy.extensions import limiter
-
-    monkeypatch.setattr(limiter, "enabled", False)
