@@ -3,7 +3,6 @@ once per session through the migrations, emptied after every test."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

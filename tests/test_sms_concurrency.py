@@ -8,7 +8,6 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus
 from subsidy.notify.outbox import enqueue_bulk
 from subsidy.notify.worker import Stats

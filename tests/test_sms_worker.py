@@ -10,7 +10,6 @@ from pathlib import Path
 import sqlalchemy as sa
 import time_machine
 
-from subsidy.extensions import db
 from subsidy.notify import gateways
 from subsidy.notify.models import Message, MessageStatus, OptOut
 from subsidy.notify.service import set_paused

@@ -126,3 +126,15 @@ def page_args() -> tuple[int, int]:
     from subsidy.common.pagination import clamp
 
     return clamp(request.args.get("page"), request.args.get("per_page"))
+
+
+def import_answer(result):
+    """API.md imports: {created, updated, errors}; with any bad row nothing is written and the
+    answer is 400 carrying both shapes at once, the rows and the standard error envelope, so a
+    generic client sees an error and a specific one sees which rows to fix."""
+    body = result.as_dict()
+    if result.ok:
+        return body
+    body["error"] = {"code": "invalid_rows", "fields": {},
+                     "message": f"文件中有 {result.error_count} 处错误，没有写入任何数据"}
+    return jsonify(body), 400

@@ -91,6 +91,30 @@ class RowErrors:
         return sorted(self.items, key=lambda e: e["row"])
 
 
+@dataclass
+class ImportResult:
+    """The answer of an all-or-nothing spreadsheet import (API.md: {created, updated, errors})."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rows: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    @classmethod
+    def rejected(cls, errors: RowErrors, rows: int = 0) -> ImportResult:
+        return cls(rows=rows, errors=errors.sorted(), error_count=errors.total)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rows": self.rows, "errors": self.errors, "error_count": self.error_count}
+
+
 def spool_upload(fileobj, chunk: int = 1 << 20):
     """Copy an upload to a seekable temporary file (zip needs to seek) while hashing it.
     Returns (file positioned at 0, sha256 hex digest, size in bytes)."""

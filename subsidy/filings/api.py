@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from flask import jsonify, request
+from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import MoneyStr, page_args, route
+from subsidy.api.spec import MoneyStr, import_answer, page_args, route
 from subsidy.common.access import current_actor
 from subsidy.common.xlsx import read_upload
 from subsidy.filings import entries, service, watchlist, workflow
@@ -278,11 +278,4 @@ def add_note(filing_id: int, entry_id: int, body: NoteIn):
                                                    "村干部, 村干部亲属"}, tag="filings")
 def import_watchlist():
     upload = read_upload("file")
-    result = watchlist.import_watchlist(current_actor(), upload.stream, upload.filename)
-    body = result.as_dict()
-    if not result.ok:
-        # As the household import: the import answer and the standard error envelope at once.
-        body["error"] = {"code": "invalid_rows", "fields": {},
-                         "message": f"文件中有 {result.error_count} 处错误，没有写入任何数据"}
-        return jsonify(body), 400
-    return body
+    return import_answer(watchlist.import_watchlist(current_actor(), upload.stream, upload.filename))

@@ -8,7 +8,6 @@ and source, other rows are created. Writes are set-based (one bulk INSERT, one b
 the import is one audit event with the file's SHA-256."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -16,7 +15,8 @@ from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
-from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers, spool_upload
+from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits,
+                                 map_headers, spool_upload)
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
 from subsidy.filings.models import WATCH_LABEL, WatchCategory, WatchListEntry
@@ -27,27 +27,6 @@ LABEL = {v: k for k, v in HEADERS.items()}
 CATEGORY_BY_LABEL = {label: cat for cat, label in WATCH_LABEL.items()}
 MAX_ROWS = 100_000
 CHUNK = 900
-
-
-@dataclass
-class WatchImportResult:
-    created: int = 0
-    updated: int = 0
-    rows: int = 0
-    errors: list[dict] = field(default_factory=list)
-    error_count: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    def as_dict(self) -> dict:
-        return {"created": self.created, "updated": self.updated, "rows": self.rows, "errors": self.errors,
-                "error_count": self.error_count}
-
-
-def _rejected(errors: RowErrors, rows: int = 0) -> WatchImportResult:
-    return WatchImportResult(rows=rows, errors=errors.sorted(), error_count=errors.total)
 
 
 def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowErrors, seen: dict) -> dict | None:
@@ -89,7 +68,7 @@ def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowEr
     return values if ok else None
 
 
-def import_watchlist(actor, fileobj, filename: str | None) -> WatchImportResult:
+def import_watchlist(actor, fileobj, filename: str | None) -> ImportResult:
     require(actor, Perm.manage_watchlist)
     if fileobj is None or not filename:
         raise ValidationError("请选择要上传的 .xlsx 文件", fields={"file": "请选择文件"})
@@ -102,10 +81,10 @@ def import_watchlist(actor, fileobj, filename: str | None) -> WatchImportResult:
     with spooled, SheetReader(spooled) as sheet:
         if sheet.empty or not sheet.headers:
             errors.add(1, "", "文件是空的：第 1 行须为表头（身份证号、姓名、类别、来源）")
-            return _rejected(errors)
+            return ImportResult.rejected(errors)
         columns = map_headers(sheet.headers, HEADERS, ["id_number", "name", "category"], errors=errors)
         if errors:
-            return _rejected(errors)
+            return ImportResult.rejected(errors)
         seen: dict = {}
         for number, cells in sheet:
             count += 1
@@ -118,7 +97,7 @@ def import_watchlist(actor, fileobj, filename: str | None) -> WatchImportResult:
     if count == 0:
         errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一人")
     if errors:
-        return _rejected(errors, count)
+        return ImportResult.rejected(errors, count)
 
     existing: dict[tuple, tuple] = {}
     ids = sorted({r["id_number"] for r in rows})
@@ -142,7 +121,7 @@ def import_watchlist(actor, fileobj, filename: str | None) -> WatchImportResult:
     if updates:
         db.session.execute(sa.update(WatchListEntry), updates)
     db.session.flush()
-    result = WatchImportResult(created=len(inserts), updated=len(updates), rows=count)
+    result = ImportResult(created=len(inserts), updated=len(updates), rows=count)
     audit.record(actor, "watchlist.import", "watchlist", county, region_code=county, filename=filename or "",
                  sha256=sha256, size=size, created=result.created, updated=result.updated, rows=count)
     return result

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from flask import jsonify, request
+from flask import request
 from pydantic import BaseModel, ConfigDict
 
-from subsidy.api.spec import MoneyStr, page_args, page_json, route
+from subsidy.api.spec import MoneyStr, import_answer, page_args, page_json, route
 from subsidy.common.access import current_actor
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.households import exporter, importer, service
@@ -95,15 +95,7 @@ class ImportOut(BaseModel):
                                               "耕地面积(亩) [, 村代码 above village level]"}, tag="households")
 def import_households():
     upload = read_upload("file")
-    result = importer.import_households(current_actor(), upload.stream, upload.filename)
-    body = result.as_dict()
-    if not result.ok:
-        # Both shapes at once: the import answer {created, updated, errors} and the standard
-        # error envelope, so a generic client sees an error and a specific one sees the rows.
-        body["error"] = {"code": "invalid_rows", "fields": {},
-                         "message": f"文件中有 {result.error_count} 处错误，没有写入任何数据"}
-        return jsonify(body), 400
-    return body
+    return import_answer(importer.import_households(current_actor(), upload.stream, upload.filename))
 
 
 @route("/households/import/template", "GET", summary="The blank import workbook (.xlsx)", tag="households")

@@ -16,14 +16,13 @@ Rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.timeutil import utcnow
-from subsidy.common.xlsx import (RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers,
+from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers,
                                  spool_upload)
 from subsidy.errors import Conflict
 from subsidy.extensions import db
@@ -37,28 +36,6 @@ from subsidy.regions.scope import covers, within
 MAX_IMPORT_ROWS = 100_000
 LOOKUP_CHUNK = 900  # ID numbers per SELECT ... IN (...), under every database's parameter limit
 VILLAGE_RE = re.compile(r"^\d{12}$")
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rows: int = 0
-    errors: list[dict] = field(default_factory=list)
-    error_count: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    def as_dict(self) -> dict:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "rows": self.rows, "errors": self.errors, "error_count": self.error_count}
-
-
-def _rejected(errors: RowErrors, rows: int = 0) -> ImportResult:
-    return ImportResult(rows=rows, errors=errors.sorted(), error_count=errors.total)
 
 
 def _villages_in_scope(actor) -> set[str]:
@@ -156,14 +133,14 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     with spooled, SheetReader(spooled) as sheet:
         if sheet.empty or not sheet.headers:
             errors.add(1, "", "文件是空的：第 1 行须为表头（户主姓名、身份证号……），请下载模板填写")
-            return _rejected(errors)
+            return ImportResult.rejected(errors)
         required = [c.key for c in COLUMNS]
         if len(actor.region_code) != 12:
             required.append(VILLAGE_CODE.key)
         known = {c.header: c.key for c in (*COLUMNS, VILLAGE_CODE)}
         columns = map_headers(sheet.headers, known, required, ignored=[VILLAGE_NAME.header], errors=errors)
         if errors:
-            return _rejected(errors)
+            return ImportResult.rejected(errors)
         parser = _RowParser(actor, columns, errors)
         rows: list[tuple[int, dict]] = []
         count = 0
@@ -177,7 +154,7 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
                 rows.append((number, values))
     if count == 0:
         errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一户")
-        return _rejected(errors)
+        return ImportResult.rejected(errors)
 
     existing = _existing([values["id_number"] for _, values in rows])
     for number, values in rows:
@@ -186,7 +163,7 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
             errors.add(number, LABEL["id_number"],
                        "该身份证号已在其他村登记，不能通过导入转入；如确需迁户，请联系原所在村或乡镇")
     if errors:
-        return _rejected(errors, count)
+        return ImportResult.rejected(errors, count)
     return _write(actor, rows, existing, filename=filename, sha256=sha256, size=size)
 
 
