@@ -22,7 +22,7 @@ install: $(VENV)/.installed catalogs instance/config.py
 # Compiled message catalogues are build products (git-ignored).
 catalogs: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -q -d translations -f; fi
+		$(BIN)/pybabel compile -d translations -f >/dev/null; fi
 
 # A per-installation secret key, made once; the app refuses to start on the built-in one.
 instance/config.py:
