@@ -149,6 +149,37 @@ def _projects(year: int) -> int:
     return created
 
 
+POLICIES = [
+    ("2024年耕地地力保护补贴政策", "planting",
+     "补贴对象为拥有耕地承包权的种地农民，补贴标准为每亩 **105 元**，资金通过“一卡通”直接发放到户。\n\n"
+     "补贴面积以村级公示、乡镇审核、县级审定的面积为准。公示期内对名单有异议的，可向乡镇提出。",
+     "**政策解读：** 已改为非农用途或长年抛荒的耕地不享受补贴。名单在村务公开栏和手机端“村级公示”同时公示 7 天。"),
+    ("基础母牛养殖补贴实施办法", "livestock",
+     "对存栏能繁母牛的养殖户，按每头 **2000 元** 的标准给予补贴，由村级核实存栏数后上报。",
+     "**政策解读：** 以乡镇畜牧站核实的存栏数为准；同一头牛不得在两个项目中重复申报。"),
+]
+
+
+def _policies() -> int:
+    """Two published policies, written and published through the policies service as the
+    demo county admin, so the farmers' home page has something to show."""
+    from subsidy.policies import service as policies
+    from subsidy.policies.models import Policy
+
+    admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+    if admin is None:
+        return 0
+    have = set(db.session.scalars(sa.select(Policy.title).where(Policy.county_code == COUNTY[0])))
+    created = 0
+    for title, category, body, interpretation in POLICIES:
+        if title not in have:
+            policy = policies.create_policy(admin, title=title, category=category, body=body,
+                                            interpretation=interpretation, region_code=COUNTY[0])
+            policies.publish_policy(admin, policy.id)
+            created += 1
+    return created
+
+
 def load_demo(households_per_village: int = 50, year: int | None = None) -> str:
     year = year or date.today().year
     counts = {
@@ -156,6 +187,7 @@ def load_demo(households_per_village: int = 50, year: int | None = None) -> str:
         "users": _users(),
         "households": _households(households_per_village),
         "projects": _projects(year),
+        "policies": _policies(),
     }
     if any(counts.values()):
         audit.record(None, "demo.load", "region", COUNTY[0], region_code=COUNTY[0], **counts)

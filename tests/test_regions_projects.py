@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from subsidy.errors import ValidationError
 from subsidy.households.models import Household
+from subsidy.policies.models import Policy, PolicyStatus
 from subsidy.projects.models import Project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range, covers, normalize_code, within
@@ -99,11 +100,12 @@ def test_demo_load_builds_the_county_once(runner, db):
     villages = db.session.scalar(sa.select(sa.func.count()).select_from(Region).where(Region.level == "village"))
     townships = db.session.scalars(sa.select(Region.name).where(Region.level == "township")).all()
     assert villages == 105 and len(townships) == 12 and "草庙乡" in townships
-    counts = [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project)]
-    assert counts[1] >= 3 * 105 - 5
+    counts = [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project, Policy)]
+    assert counts[1] >= 3 * 105 - 5 and counts[3] == 2
     result = runner.invoke(args=["demo", "load", "--households-per-village", "3"])
     assert result.exit_code == 0
-    assert [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project)] == counts
+    assert [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project, Policy)] == counts
+    assert set(db.session.scalars(sa.select(Policy.status))) == {PolicyStatus.published}
     # every demo ID number passes the GB 11643 checksum
     from stdnum.cn import ric
 
