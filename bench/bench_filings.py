@@ -23,17 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 import time_machine  # noqa: E402
 
+from subsidy.common.database import reset_postgres_schema  # noqa: E402
+
 VILLAGE, TOWNSHIP, COUNTY = "640425100201", "640425100", "640425"
 T0 = datetime(2017, 6, 1, 1, 0, tzinfo=timezone.utc)
-
-
-def _reset(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
 
 
 def _seed(n: int, no_phone_every: int) -> dict:
@@ -151,7 +144,7 @@ def main() -> None:
     runs = []
     for _ in range(max(1, args.repeat)):
         url = server_url or "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="bench-filings-"), "bench.sqlite3")
-        _reset(url)
+        reset_postgres_schema(url)
         runs.append(run(url, args.households, args.no_phone_every))
     dialect = url.split(":", 1)[0]
     print(f"bench_filings: {args.households} households on {dialect}, fastest of {len(runs)} run(s)")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
+from subsidy.common.database import reset_postgres_schema  # noqa: E402
 from subsidy.demo import make_id_number  # noqa: E402
 
 HEADERS = ["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)", "村代码"]
@@ -71,15 +72,15 @@ def timed(label: str, fn, results: dict):
 def prepare_database(url: str, reset: bool) -> None:
     if not url.startswith("postgresql"):
         return
+    if reset:
+        reset_postgres_schema(url)
+        return
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         tables = sa.inspect(conn).get_table_names()
-        if tables and not reset:
-            sys.exit(f"{url} is not empty ({len(tables)} tables); use a scratch database and pass --reset")
-        if reset:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
+    if tables:
+        sys.exit(f"{url} is not empty ({len(tables)} tables); use a scratch database and pass --reset")
 
 
 def main() -> None:

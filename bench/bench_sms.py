@@ -34,21 +34,10 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_households import prepare_database  # noqa: E402
+
 BODY = "本周六上午9点在村委会召开耕地地力保护补贴政策宣讲会，请户主准时参加。"
-
-
-def prepare_database(url: str, reset: bool) -> None:
-    if not url.startswith("postgresql"):
-        return
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        tables = sa.inspect(conn).get_table_names()
-        if tables and not reset:
-            sys.exit(f"{url} is not empty ({len(tables)} tables); use a scratch database and pass --reset")
-        if reset:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
 
 
 def start_fake() -> tuple[subprocess.Popen, str]:

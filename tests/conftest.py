@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-import sqlalchemy as sa
 from flask import g
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from subsidy import create_app
+from subsidy.common.database import reset_postgres_schema
 from subsidy.extensions import db as _db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -28,15 +28,6 @@ class RequestIsolatingClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-def _reset_schema(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     if TEST_DATABASE_URL:
@@ -46,7 +37,7 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    _reset_schema(database_url)
+    reset_postgres_schema(database_url)
     app = create_app({
         "TESTING": True,
         "DATABASE_URL": database_url,

@@ -43,3 +43,17 @@ def _on_begin(conn):
 
 def is_postgres(session_or_conn) -> bool:
     return session_or_conn.get_bind().dialect.name == "postgresql"
+
+
+def reset_postgres_schema(url: str) -> None:
+    """Drop and recreate the public schema of a scratch PostgreSQL database (the test suite and
+    the benchmarks start from an empty database); a no-op for SQLite, whose files are new."""
+    if not url.startswith("postgresql"):
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()

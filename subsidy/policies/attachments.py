@@ -20,7 +20,6 @@ from subsidy.extensions import db
 from subsidy.policies.models import Policy, PolicyAttachment, PolicyStatus
 from subsidy.policies.service import can_preview, get_policy
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_POLICY = 10
 # content type -> (magic prefix, extensions accepted)
 KINDS = {
@@ -39,7 +38,7 @@ def upload_folder() -> Path:
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("POLICY_ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(current_app.config["POLICY_ATTACHMENT_MAX_BYTES"])
 
 
 def sniff(head: bytes, filename: str) -> str:

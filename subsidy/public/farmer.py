@@ -16,11 +16,10 @@ HOUSEHOLD_KEY = "farmer"
 PHONE_KEY = "farmer_phone"
 PENDING_KEY = "farmer_pending"
 REGION_KEY = "farmer_region"
-DEFAULT_MINUTES = 120
 
 
 def _ttl() -> int:
-    return int(current_app.config.get("MOBILE_SESSION_MINUTES", DEFAULT_MINUTES)) * 60
+    return int(current_app.config["MOBILE_SESSION_MINUTES"]) * 60
 
 
 def _live(value) -> dict | None:

@@ -24,9 +24,6 @@ from subsidy.public.signin import CodeRejected, TooManyRequests, request_code, v
 
 bp = Blueprint("public", __name__)
 
-CODE_LIMIT = "20 per hour;100 per day"
-VERIFY_LIMIT = "30 per 10 minutes"
-MIN_SECONDS = 0.3
 
 
 @bp.errorhandler(DomainError)
@@ -57,10 +54,6 @@ def _headers(response):
 @bp.context_processor
 def _farmer_context():
     return {"farmer_hh": farmer.household_id(), "farmer_phone": farmer.confirmed_phone()}
-
-
-def _cfg(name: str, default):
-    return current_app.config.get(name, default)
 
 
 def _safe_next(target: str | None, default: str) -> str:
@@ -189,7 +182,7 @@ def _who() -> dict | None:
 def _pad(started: float) -> None:
     """Every answer to a code request takes at least MOBILE_CODE_MIN_SECONDS, so the time it
     takes never tells whether an SMS was queued (a registered ID) or not."""
-    left = float(_cfg("MOBILE_CODE_MIN_SECONDS", MIN_SECONDS)) - (time.monotonic() - started)
+    left = float(current_app.config["MOBILE_CODE_MIN_SECONDS"]) - (time.monotonic() - started)
     if left > 0:
         time.sleep(left)
 
@@ -204,7 +197,7 @@ def _sms_region() -> str:
 
 @bp.route("/m/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: _cfg("MOBILE_CODE_LIMIT_PER_ADDRESS", CODE_LIMIT), methods=["POST"])
+@limiter.limit(lambda: current_app.config["MOBILE_CODE_LIMIT_PER_ADDRESS"], methods=["POST"])
 def login():
     mode = "phone" if (request.values.get("mode") == "phone") else "login"
     next_url = _safe_next(request.values.get("next"), url_for("public.me") if mode == "login" else url_for("public.new_case"))
@@ -233,7 +226,7 @@ def login():
 
 @bp.route("/m/login/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: _cfg("MOBILE_VERIFY_LIMIT_PER_ADDRESS", VERIFY_LIMIT), methods=["POST"])
+@limiter.limit(lambda: current_app.config["MOBILE_VERIFY_LIMIT_PER_ADDRESS"], methods=["POST"])
 def login_code():
     pending = farmer.pending()
     if pending is None:
