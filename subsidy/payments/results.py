@@ -51,8 +51,9 @@ from subsidy.filings import snapshots, workflow
 from subsidy.filings.models import Action, Entry, Filing, FilingState, Stage
 from subsidy.households.models import Household
 from subsidy.notify.outbox import enqueue_bulk
-from subsidy.payments import ids
+from subsidy.payments import ids, lifecycle
 from subsidy.payments.files import parse_result_file
+from subsidy.payments.lifecycle import BatchEvent, PaymentEvent
 from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus, ResultImport
 from subsidy.payments.service import _require_county_reviewer, cents, from_cents, get_batch
 from subsidy.regions.models import Region
@@ -125,7 +126,7 @@ def _load_payments(dids: list[str]) -> dict[str, Payment]:
 def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
     """Match, check and apply a result file to a batch; see the module docstring."""
     _require_county_reviewer(actor)
-    batch = get_batch(actor, batch_id)
+    batch = lifecycle.lock_batch(get_batch(actor, batch_id))
     spooled, sha, _size = spool_upload(fileobj)
     parsed = parse_result_file(spooled, filename)
     report = Report(batch.id, rows=len(parsed.rows))
@@ -211,33 +212,30 @@ def _apply(actor, batch: PaymentBatch, to_apply, report: Report) -> None:
     if to_apply:
         imp = _log_placeholder(actor, batch)
         report.import_id = imp.id
-        updates = []
+        results, paid_ids, failed_ids = [], [], []
         for r, p in to_apply:
+            columns = {"bank_ref": r.bank_ref[:64] or None, "result_at": now, "result_import_id": imp.id}
             if r.status == "paid":
-                updates.append({"id": p.id, "status": P.paid, "bank_ref": r.bank_ref[:64] or None,
-                                "failure_reason": None, "result_at": now, "result_import_id": imp.id})
+                results.append({"payment": p, "event": PaymentEvent.bank_paid, "failure_reason": None, **columns})
+                paid_ids.append(p.id)
                 report.paid += 1
                 report.paid_amount += quantize(p.amount)
             else:
-                updates.append({"id": p.id, "status": P.failed, "bank_ref": r.bank_ref[:64] or None,
-                                "failure_reason": (r.reason or "银行未注明原因")[:255], "result_at": now,
-                                "result_import_id": imp.id})
+                reason = (r.reason or "银行未注明原因")[:255]
+                results.append({"payment": p, "event": PaymentEvent.bank_failed, "failure_reason": reason, **columns})
+                failed_ids.append(p.id)
                 report.failed += 1
                 report.failed_amount += quantize(p.amount)
                 report.failures.append({"row": r.row, "disbursement_id": p.disbursement_id, "name": p.head_name,
-                                        "reason": updates[-1]["failure_reason"]})
-        paid_ids = [u["id"] for u in updates if u["status"] == P.paid]
-        failed_ids = [u["id"] for u in updates if u["status"] == P.failed]
-        for i in range(0, len(updates), _CHUNK):
-            db.session.execute(sa.update(Payment), updates[i:i + _CHUNK])  # executemany by primary key
+                                        "reason": reason})
+        lifecycle.apply_bank_results(results)
         db.session.expire_all()
         report.sms_households = _notify_paid(batch, paid_ids, now)
         report.sms_clerks, report.villages_without_clerk_phone = _notify_clerks(batch, failed_ids)
     pending = db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
         Payment.batch_id == batch.id, Payment.status == P.pending))
     if pending == 0 and batch.status == BatchStatus.open:
-        batch.status, batch.settled_at = BatchStatus.settled, now
-        db.session.flush()
+        lifecycle.move_batch(batch, BatchEvent.settle, now)
     _settle_filings(actor, batch, report)
 
 

@@ -32,7 +32,8 @@ from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.filings.models import Entry, Filing, FilingState
 from subsidy.households.models import Household
-from subsidy.payments import ids
+from subsidy.payments import ids, lifecycle
+from subsidy.payments.lifecycle import BatchEvent
 from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus
 from subsidy.projects.models import Category, Project
 from subsidy.projects.service import get_project
@@ -273,7 +274,7 @@ def cancel_batch(actor, batch_id: int, reason: str) -> PaymentBatch:
     """Withdraw a batch the bank has not answered for (作废): every payment is cancelled, its
     entries can go into a new batch. Refused once any result was recorded."""
     _require_county_reviewer(actor)
-    batch = get_batch(actor, batch_id)
+    batch = lifecycle.lock_batch(get_batch(actor, batch_id))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("请填写作废原因", fields={"reason": "必填"})
@@ -284,10 +285,8 @@ def cancel_batch(actor, batch_id: int, reason: str) -> PaymentBatch:
     if answered:
         raise Conflict(f"已有 {answered} 笔回盘结果，不能作废；未回盘的请等待银行结果")
     now = utcnow()
-    db.session.execute(sa.update(Payment).where(Payment.batch_id == batch.id)
-                       .values(status=P.cancelled, result_at=now).execution_options(synchronize_session=False))
-    batch.status, batch.cancelled_at, batch.cancel_reason = BatchStatus.cancelled, now, reason[:200]
-    db.session.flush()
+    lifecycle.cancel_payments(batch, now)
+    lifecycle.move_batch(batch, BatchEvent.cancel, now, cancel_reason=reason[:200])
     audit.record(actor, "payment.batch_cancel", "payment_batch", batch.id, region_code=batch.county_code,
                  reason=reason, payments=batch.payment_count)
     return batch
