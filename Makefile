@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := subsidy
 
-.PHONY: run test install catalogs db demo bench browser clean
+.PHONY: run test install catalogs db demo bench browser loadgen clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,10 +44,14 @@ run: demo
 browser:
 	@bash tools/install-browser.sh
 
-test: install browser
+# The load tests (bench/load.py, run small by the suite) drive Debian's wrk.
+loadgen:
+	@bash tools/install-wrk.sh
+
+test: install browser loadgen
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install loadgen
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

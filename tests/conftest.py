@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from subsidy import create_app
 from subsidy.common.database import reset_postgres_schema
 from subsidy.extensions import db as _db
+from subsidy.notify import lifecycle as sms_lifecycle
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "secret123"
@@ -51,6 +52,8 @@ def app(database_url, tmp_path_factory):
     with app.app_context():
         upgrade()
         _db.session.remove()
+        # Every SMS status change in the whole suite must go through the transition table.
+        sms_lifecycle.guard(_db.engine)
     yield app
     with app.app_context():
         _db.engine.dispose()

@@ -8,12 +8,24 @@ import pytest
 import sqlalchemy as sa
 
 from subsidy.extensions import db
+from subsidy.notify import lifecycle
 from subsidy.notify.fake_twilio import FakeTwilio
 from subsidy.notify.models import Message
 from subsidy.notify.outbox import enqueue
 
 PUBLIC = "https://huinong.example.gov.cn"
 T0 = datetime(2030, 3, 4, 1, 0, tzinfo=timezone.utc)  # 09:00 in the county; after any real "now"
+
+
+@pytest.fixture(autouse=True)
+def sms_transitions_guarded(app):
+    """The transition table's guard is on for the whole suite (tests/conftest.py): a change of a
+    message's status made anywhere but through `subsidy.notify.lifecycle` (an UPDATE written
+    by hand, an ORM attribute set and flushed) raises `lifecycle.Bypass`. The SMS tests check
+    it is on rather than rely on it silently."""
+    with app.app_context():
+        assert lifecycle.guarded(db.engine)
+    yield
 
 
 @pytest.fixture

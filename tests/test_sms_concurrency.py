@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from subsidy.notify.models import Message, MessageStatus
 from subsidy.notify.outbox import enqueue_bulk
 from subsidy.notify.worker import Stats
-from tests.sms_fixtures import fake, make_worker, twilio  # noqa: F401
+from tests.sms_fixtures import fake, make_worker, sms_transitions_guarded, twilio  # noqa: F401
 
 N_MESSAGES = 3000
 N_WORKERS = 3

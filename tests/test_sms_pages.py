@@ -15,7 +15,7 @@ from subsidy.notify.models import Broadcast, MessageStatus, OptOut, SendingContr
 from subsidy.notify.numbers import sms_summary
 from subsidy.notify.service import set_paused
 from tests.factories import HouseholdFactory, MessageFactory, OptOutFactory
-from tests.sms_fixtures import all_messages, owe, reload
+from tests.sms_fixtures import all_messages, owe, reload, sms_transitions_guarded  # noqa: F401
 
 S = MessageStatus
 VILLAGE, OTHER_VILLAGE = "640425100201", "640425101202"

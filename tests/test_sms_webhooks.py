@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from subsidy.notify.models import InboundMessage, MessageStatus, OptOut
 from tests.factories import HouseholdFactory
-from tests.sms_fixtures import PUBLIC, e164, fake, make_worker, owe, reload, twilio  # noqa: F401
+from tests.sms_fixtures import (PUBLIC, e164, fake, make_worker, owe, reload, sms_transitions_guarded,  # noqa: F401
+                                twilio)
 
 S = MessageStatus
 

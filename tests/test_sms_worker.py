@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -15,7 +16,8 @@ from subsidy.notify.models import Message, MessageStatus, OptOut
 from subsidy.notify.service import set_paused
 from subsidy.notify.worker import Stats
 from tests.factories import HouseholdFactory, OptOutFactory, make_user
-from tests.sms_fixtures import PUBLIC, T0, all_messages, e164, fake, make_worker, owe, reload, twilio  # noqa: F401
+from tests.sms_fixtures import (PUBLIC, T0, all_messages, e164, fake, make_worker, owe, reload,  # noqa: F401
+                                sms_transitions_guarded, twilio)
 
 S = MessageStatus
 
@@ -196,6 +198,69 @@ def test_a_worker_killed_mid_batch_loses_nothing(db, county, twilio, app):
     counts = twilio.creates_by_message()
     assert counts == {str(m.id): 1 for m in messages}
     assert {m.status for m in all_messages()} == {S.sent}
+
+
+def test_a_batch_is_claimed_and_recorded_in_a_few_statements(db, county, twilio):
+    """Issue 8: not 3-4 round trips and a commit per message, but a few per batch."""
+    messages = [owe(HouseholdFactory(), key=f"k{i}") for i in range(10)]
+    statements, commits = [], []
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", _remember := lambda conn, cur, sql, *a: statements.append(sql))
+    sa.event.listen(engine, "commit", _committed := lambda conn: commits.append(1))
+    try:
+        stats = make_worker(batch_size=10).run_once()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", _remember)
+        sa.event.remove(engine, "commit", _committed)
+    assert stats.sent == 10 and len(twilio.creates_by_message()) == len(messages)
+    updates = [sql for sql in statements if sql.lstrip().upper().startswith("UPDATE SMS_MESSAGES")]
+    # reclaim + claim of the batch, one executemany recording all ten, the empty second claim
+    # (reclaim + claim), the look-up of stuck messages.
+    assert len(updates) == 6, updates
+    assert 3 <= len(commits) <= 4  # the claims, the record, the look-up: not one per message
+
+
+class _Killed(BaseException):
+    """The process dies (SIGKILL): nothing after this point runs, `finally` included."""
+
+
+@pytest.mark.parametrize("callback", [False, True], ids=["no-callback", "callback"])
+def test_a_worker_killed_between_a_send_and_its_record(db, county, twilio, app, client, callback):
+    """Results are recorded in groups (here after every message, record_every=0): those recorded
+    are never sent again; the one the provider accepted but the dead worker never recorded is
+    at-least-once: sent again after the lease expires, unless Twilio's callback (which carries
+    our id) arrived first and adopted its sid."""
+    messages = [owe(HouseholdFactory(), key=f"k{i}") for i in range(6)]
+    lease = app.config["SMS_LEASE_SECONDS"]
+    with time_machine.travel(T0, tick=False) as clock:
+        dead = make_worker(owner="dead", batch_size=6, record_every=0)
+        send = dead.gateway.send
+
+        def send_then_die(message_id, *args):
+            result = send(message_id, *args)
+            if message_id == messages[2].id:
+                dead.record_all = lambda *a, **k: 0  # the process is gone: nothing is recorded
+                raise _Killed
+            return result
+
+        dead.gateway.send = send_then_die
+        with pytest.raises(_Killed):
+            dead.run_once()
+        lost_sid = twilio.creates[-1]["sid"]
+        assert [reload(m.id).status for m in messages] == [S.sent, S.sent] + [S.sending] * 4
+        if callback:
+            assert twilio.post_callback(lost_sid, "sent", post=client.post).status_code == 204
+        assert make_worker(owner="early").run_once().claimed == 0  # the lease still holds
+        clock.shift(lease + 1)
+        assert make_worker(owner="survivor").run_once().sent == (3 if callback else 4)
+    counts = twilio.creates_by_message()
+    assert {m.id: counts[str(m.id)] for m in messages} == {
+        m.id: 2 if (i == 2 and not callback) else 1 for i, m in enumerate(messages)}
+    assert {m.status for m in all_messages()} == {S.sent}
+    if not callback:
+        # The duplicate shows once the first text's (late) callback arrives.
+        twilio.post_callback(lost_sid, "delivered", post=client.post)
+        assert reload(messages[2].id).possible_duplicate
 
 
 def test_a_result_is_recorded_only_by_the_lease_holder(db, county, twilio, app):

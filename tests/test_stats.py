@@ -227,3 +227,119 @@ def test_slow_figures_are_kept_with_their_time_and_refreshed(app, api_as, runner
     HouseholdFactory()
     db.session.commit()
     assert supervisor.get("/api/v1/stats/summary?year=2017").json["mobile"]["households"] == 2
+
+
+def _province_scenario():
+    """The small county plus a second county of the province (640402), with households in
+    several villages, mobile sign-ins, an approved filing (its SMS owed), a household that
+    moved between townships during the year (owed a message in each), cases (one about a
+    township itself) and policies at each level. Time: June 2017."""
+    from subsidy.cases.models import Case
+    from subsidy.notify.models import MessageStatus
+    from subsidy.policies.models import PolicyStatus
+    from subsidy.public.models import MobileSignIn
+    from tests.factories import (CaseFactory, HouseholdFactory, MessageFactory, PolicyFactory, ProjectFactory,
+                                 RegionFactory, approved_filing)
+
+    RegionFactory(code="640402", name="原州区", level=Level.county)
+    RegionFactory(code="640402100", name="南关街道", level=Level.township, parent_code="640402")
+    RegionFactory(code="640402100201", name="南关201村", level=Level.village, parent_code="640402100")
+    at = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)
+    with time_machine.travel(at, tick=False):
+        made = {v: [HouseholdFactory(region_code=v) for _ in range(n)]
+                for v, n in (("640425100201", 3), ("640425100202", 1), ("640425101201", 2), ("640402100201", 2))}
+        db.session.flush()
+        for h in made["640425100201"][:2] + made["640402100201"][:1]:
+            db.session.add(MobileSignIn(household_id=h.id))
+        approved_filing("640425100201", ProjectFactory(year=2017))
+        mover = made["640425100202"][0]
+        MessageFactory(household_id=mover.id, region_code="640425100202", template="payment_paid",
+                       status=MessageStatus.failed)
+        MessageFactory(household_id=mover.id, region_code="640425101201", template="payment_paid",
+                       status=MessageStatus.delivered)
+        MessageFactory(household_id=made["640402100201"][0].id, region_code="640402100201",
+                       template="filing_approved", status=MessageStatus.sent)
+        MessageFactory(region_code="640425101201", template="broadcast", status=MessageStatus.delivered)
+        for region, assigned in (("640425100201", "640425100"), ("640425101", "640425101"),
+                                 ("640425101201", "640425101"), ("640402100201", "640402100")):
+            CaseFactory(region_code=region, assigned_region_code=assigned, received_at=at,
+                        clock_from=at, due_at=at + timedelta(days=5))
+        for region in ("640425", "640425100", "640425101201", "640402"):
+            PolicyFactory(county_code=region[:6], region_code=region, status=PolicyStatus.published, published_at=at)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 4
+    return made
+
+
+def _blocks_equal(a: dict, b: dict):
+    assert {k: v for k, v in a.items() if k not in ("as_of", "cached")} == \
+        {k: v for k, v in b.items() if k not in ("as_of", "cached")}
+
+
+def test_grouped_figures_equal_each_region_on_its_own(app, county):
+    """`stats.service.figures`: one grouped query per area gives every child row, and the
+    total from those groups; each equals the region computed on its own, and the
+    households of the SMS block are counted once in a total even when they had messages in
+    two of its townships."""
+    from subsidy.notify.numbers import sms_summary
+    from subsidy.public.service import mobile_summary
+    from subsidy.stats import service
+
+    _province_scenario()
+    y = 2017
+    region = db.session.get(Region, "640425")
+    d = service._compute_dashboard(region, y)
+    assert [r.code for r in d["rows"]] == ["640425100", "640425101"]
+    for row in d["rows"]:
+        _blocks_equal(row.block, service._compute_summary(row.code, y))
+        assert row.block["sms"] == sms_summary(row.code, y) and row.block["mobile"] == mobile_summary(row.code)
+    total = d["total"].block
+    _blocks_equal(total, service._compute_summary("640425", y))
+    assert total["villages"] == 4 and total["mobile"] == {"households": 6, "households_signed_in": 2,
+                                                         "coverage_rate": 0.333}
+    # The mover is due in both townships and once in the county; 3 filing households + the mover.
+    rows = {r.code: r.block for r in d["rows"]}
+    assert rows["640425100"]["sms"]["households_due"] == 4 and rows["640425101"]["sms"]["households_due"] == 1
+    assert total["sms"]["households_due"] == 4 and total["sms"]["households_notified"] == 1
+    assert total["sms"]["messages"]["delivered"] == 2  # the broadcast counts here, not in households
+    # A case about township 640425101 itself counts for the township and the county.
+    assert rows["640425101"]["inquiries"]["received"] == 2 and total["inquiries"]["received"] == 3
+    assert rows["640425100"]["policies_published"] == 2 and rows["640425101"]["policies_published"] == 2
+    assert total["policies_published"] == 3
+    assert total["filings"] == {"filed": 1, "reviewed": 1} and total["money"]["approved_amount"] != "0.00"
+    # A village inside a township: the same rule one level down.
+    t = service._compute_dashboard(db.session.get(Region, "640425100"), y)
+    assert [r.code for r in t["rows"]] == ["640425100201", "640425100202"]
+    for row in t["rows"]:
+        _blocks_equal(row.block, service._compute_summary(row.code, y))
+
+
+def test_refresh_keeps_every_region_and_the_province_root(app, api_as, runner, county):
+    """`flask stats refresh` keeps, from one grouped pass per level, what each region computed
+    live shows, and the province root (the counties sharing the code's first two digits)."""
+    from subsidy.stats import service
+
+    _province_scenario()
+    result = runner.invoke(args=["stats", "refresh", "--year", "2017"])
+    assert result.exit_code == 0 and "refreshed 5 regions and the province root 64" in result.output, result.output
+    for code in ("640425", "640425100", "640425101", "640402", "640402100"):
+        kept = service.summary_of(code, 2017)
+        assert kept["cached"] is True
+        _blocks_equal(kept, service.summary_of(code, 2017, refresh=True))
+    root = service.summary_of("64", 2017)
+    assert root["cached"] is True and root["region_code"] == "64"
+    assert root["villages"] == 5 and root["mobile"] == {"households": 8, "households_signed_in": 3,
+                                                        "coverage_rate": 0.375}
+    assert root["sms"]["households_due"] == 5 and root["sms"]["households_notified"] == 2
+    assert root["inquiries"]["received"] == 4 and root["policies_published"] == 4
+    _blocks_equal(root, service.summary_of("64", 2017, refresh=True))
+    board = service.dashboard_of(Region(code="64", name=service.PROVINCE_NAME), 2017)
+    assert board.cached and board.child_label == "县" and [r.code for r in board.rows] == ["640402", "640425"]
+    county_board = service.dashboard_of(db.session.get(Region, "640425"), 2017)
+    assert county_board.cached and [r.code for r in county_board.rows] == ["640425100", "640425101"]
+    live = service.dashboard_of(db.session.get(Region, "640425"), 2017, refresh=True)
+    assert [r.block for r in county_board.rows] == [r.block for r in live.rows]
+    assert county_board.total.own == live.total.own and county_board.projects == live.projects
+    # The API serves the kept summary with its time.
+    r = api_as("supervisor").get("/api/v1/stats/summary?region_code=640425&year=2017")
+    assert r.status_code == 200 and r.json["cached"] is True

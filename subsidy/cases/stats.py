@@ -96,6 +96,11 @@ class _Row:
         self.__dict__.update(kw)
 
 
+def empty_case_summary() -> dict:
+    """The blocks of a region without cases."""
+    return {key: _figures(_Row(**_EMPTY)) for key in SUMMARY_KEYS.values()}
+
+
 def case_summary(region_code: str, year: int, *, now: datetime | None = None) -> dict:
     """API.md `/stats/summary` blocks `inquiries`, `complaints`, `objections` for the cases
     concerning `region_code` (or a region under it) received in `year`. Each block:

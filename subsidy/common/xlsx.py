@@ -172,17 +172,28 @@ class SheetReader:
         self.empty = first is None
 
     def __iter__(self) -> Iterator[tuple[int, tuple]]:
+        # Runs once per row of files up to 100,000 rows (issue 8): kept to plain loops.
         width = len(self.headers)
+        padding = (None,) * width
         for number, values in enumerate(self._rows, start=2):
-            values = tuple(values[:width])
-            if all(is_blank(v) for v in values):
-                continue
-            if len(values) < width:
-                values = values + (None,) * (width - len(values))
+            if len(values) != width:
+                values = (tuple(values) + padding)[:width]
+            for value in values:
+                if value is not None and not (isinstance(value, str) and not value.strip()):
+                    break
+            else:
+                continue  # an entirely blank row
             yield number, values
 
     def close(self) -> None:
-        self._wb.close()
+        wb, self._wb, self._rows = self._wb, None, None
+        if wb is not None:
+            wb.close()
+            # Each sheet holds every distinct text of the file (its shared strings, tens of MB
+            # in a large file) and is held by the workbook it points back to: taken out, it is
+            # freed now rather than at the next full garbage collection.
+            for ws in list(wb.worksheets):
+                wb.remove(ws)
 
     def __enter__(self):
         return self
@@ -249,7 +260,7 @@ def write_workbook(sheet_title: str, headers: list[str], rows: Iterable[Iterable
         header_cells.append(cell)
     ws.append(header_cells)
     for row in rows:
-        ws.append([_cell(ws, v) for v in row])
+        ws.append([_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
     out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
     wb.save(out)
     out.seek(0)

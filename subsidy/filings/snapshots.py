@@ -56,7 +56,8 @@ def digest_of(lines: list[Line]) -> Digest:
     return Digest(h.hexdigest(), len(lines), quantize(sum((x.amount for x in lines), Decimal("0"))))
 
 
-def _num_text(expr):
+def two_decimals(expr):
+    """A number as text with two decimals, by the database (equal to `money.fmt`)."""
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.type_coerce(sa.func.to_char(expr, "FM999999999990.00"), sa.String)
     return sa.type_coerce(sa.func.printf("%.2f", expr), sa.String)
@@ -65,8 +66,8 @@ def _num_text(expr):
 def _canonical_sql(household_id, id_number, quantity, amount, payout_account):
     """The canonical line, built by the database: only short strings travel, in order."""
     bar = sa.literal("|", sa.String)
-    return (sa.cast(household_id, sa.String) + bar + sa.func.upper(id_number) + bar + _num_text(quantity) + bar
-            + _num_text(amount) + bar + sa.func.coalesce(payout_account, ""))
+    return (sa.cast(household_id, sa.String) + bar + sa.func.upper(id_number) + bar + two_decimals(quantity) + bar
+            + two_decimals(amount) + bar + sa.func.coalesce(payout_account, ""))
 
 
 def digest_sql(columns, from_where) -> Digest:

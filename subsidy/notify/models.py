@@ -33,16 +33,18 @@ class Message(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    template: Mapped[str] = mapped_column(sa.String(40), index=True)
+    # Not indexed: template, to_phone, entry_id, case_id. No query looks messages up by them
+    # alone, and every index costs each insert (a county approval owes 5,000 rows at once).
+    template: Mapped[str] = mapped_column(sa.String(40))
     body: Mapped[str] = mapped_column(sa.Text)
     segments: Mapped[int] = mapped_column(default=1)
-    to_phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)  # 11 national digits
-    region_code: Mapped[str] = mapped_column(sa.String(12), index=True)
+    to_phone: Mapped[str | None] = mapped_column(sa.String(20))  # 11 national digits
+    region_code: Mapped[str] = mapped_column(sa.String(12))  # indexed below (ix_sms_messages_region_household)
     household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
     # Plain integers: filings and cases arrive in later migrations and outlive nothing here.
-    entry_id: Mapped[int | None] = mapped_column(index=True)
-    case_id: Mapped[int | None] = mapped_column(index=True)
-    broadcast_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_broadcasts.id"), index=True)
+    entry_id: Mapped[int | None]
+    case_id: Mapped[int | None]
+    broadcast_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_broadcasts.id"))
     # Set on a failed/cancelled message once staff resent it (a new row, new key): it then
     # leaves the village clerk's list of messages to fix.
     replaced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_messages.id"))
@@ -63,6 +65,14 @@ class Message(db.Model):
 
     __table_args__ = (
         sa.Index("ix_sms_messages_due", "status", "next_attempt_at"),
+        # The stats SMS block (notify.numbers): one index-only pass per region (status and
+        # template are keys so that SQLite covers them too), in (village, household) order; it
+        # serves every region-range look-up the plain index did.
+        sa.Index("ix_sms_messages_region_household", "region_code", "household_id", "created_at", "status",
+                 "template"),
+        # Partial: only a broadcast's own messages carry broadcast_id (its status counts).
+        sa.Index("ix_sms_messages_broadcast_id", "broadcast_id", postgresql_where=sa.text("broadcast_id IS NOT NULL"),
+                 sqlite_where=sa.text("broadcast_id IS NOT NULL")),
         sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 

@@ -39,17 +39,11 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, end
 
 
-def sms_summary(region_code: str, year: int) -> dict:
-    start, end = year_bounds(int(year))
-    base = sa.and_(within(Message.region_code, region_code), Message.created_at >= start, Message.created_at < end)
-    owed = sa.and_(base, Message.template.not_in(NOT_OWED_TEMPLATES), Message.household_id.is_not(None))
-    due, notified = db.session.execute(sa.select(
-        sa.func.count(sa.distinct(Message.household_id)),
-        sa.func.count(sa.distinct(Message.household_id)).filter(Message.status.in_((S.sent, S.delivered))),
-    ).where(owed)).one()
-    messages = {s.value: 0 for s in S}
-    for status, n in db.session.execute(sa.select(Message.status, sa.func.count()).where(base).group_by(Message.status)):
-        messages[status.value] = n
+def _owed():
+    return sa.and_(Message.template.not_in(NOT_OWED_TEMPLATES), Message.household_id.is_not(None))
+
+
+def _block(messages: dict[str, int], due: int, notified: int) -> dict:
     reached = messages["sent"] + messages["delivered"] + messages["undelivered"]
     return {
         "households_due": due,
@@ -58,3 +52,65 @@ def sms_summary(region_code: str, year: int) -> dict:
         "delivered_rate": rate(messages["delivered"], reached),
         "messages": messages,
     }
+
+
+def empty_summary() -> dict:
+    return _block({s.value: 0 for s in S}, 0, 0)
+
+
+def sms_figures(region_code: str, year: int, width: int, *, total: bool = True) -> tuple[dict[str, dict], dict | None]:
+    """The block for every region of code length `width` under `region_code` (townships,
+    villages, or the counties of a province), and with `total` the block of `region_code`
+    itself, from ONE pass over the year's messages: ({code: block}, total). Regions without
+    messages are absent.
+
+    The pass reads only the index ix_sms_messages_region_household (region_code, household_id,
+    created_at, status, template), in its order: the inner query folds each (village,
+    household) run into one row as it goes (no hash or sort of every message), the outer adds
+    those rows up per region.
+    Counts by status add up; households do not quite (a household that moved within the year
+    is one household in the total and one in each region it had messages in), so they are
+    counted distinct per region and again, de-duplicated, for the total."""
+    start, end = year_bounds(int(year))
+    owed = _owed()
+    inner = (sa.select(Message.region_code.label("v"), Message.household_id.label("h"),
+                       *[sa.func.count().filter(Message.status == st).label(st.value) for st in S],
+                       sa.func.count().filter(owed).label("o"),
+                       sa.func.count().filter(owed, Message.status.in_((S.sent, S.delivered))).label("nt"))
+             .where(within(Message.region_code, region_code), Message.created_at >= start, Message.created_at < end)
+             .group_by(Message.region_code, Message.household_id))
+    whole = total and width != len(region_code)
+    # Read twice (the regions, then the total) only when a total over several regions is due;
+    # otherwise a plain subquery, which PostgreSQL may scan in parallel.
+    inner = inner.cte("per_household") if whole else inner.subquery("per_household")
+    columns = [*[sa.func.sum(inner.c[st.value]) for st in S],
+               sa.func.count(sa.distinct(sa.case((inner.c.o > 0, inner.c.h)))),
+               sa.func.count(sa.distinct(sa.case((inner.c.nt > 0, inner.c.h))))]
+    key = sa.func.substr(inner.c.v, 1, width)
+    stmt = sa.select(key, *columns).group_by(key)
+    if whole:
+        stmt = sa.union_all(stmt, sa.select(sa.literal(None, sa.String), *columns))
+    groups, found_total = {}, None
+    for k, *figures in db.session.execute(stmt):
+        if figures[0] is None:  # the total of no message at all
+            continue
+        messages = {st.value: int(n) for st, n in zip(S, figures)}
+        block = _block(messages, int(figures[-2]), int(figures[-1]))
+        if k is None:
+            found_total = block
+        else:
+            groups[k] = block
+    if not total:
+        return groups, None
+    if whole:
+        return groups, found_total or empty_summary()
+    return groups, groups.get(region_code) or empty_summary()
+
+
+def sms_summaries(region_code: str, year: int, width: int) -> dict[str, dict]:
+    """`sms_summary` of every region of code length `width` under `region_code`, in one pass."""
+    return sms_figures(region_code, year, width, total=False)[0]
+
+
+def sms_summary(region_code: str, year: int) -> dict:
+    return sms_figures(region_code, year, len(region_code))[1]

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus, OptOut
-from subsidy.notify.templates import OPT_OUT_EXEMPT, render, segment_count
+from subsidy.notify.templates import (OPT_OUT_EXEMPT, SQLITE_UTF16_FUNCTION, fields_of, render, render_sql,
+                                     segment_count, utf16_units)
 from subsidy.regions.models import Region
 
 NO_PHONE = ("no_phone", "无手机号码，未发送")
@@ -72,6 +73,55 @@ def enqueue_bulk(template: str, rows: list[dict]) -> int:
         return render(template, signatures[county], r.get("context", {}))
 
     return _enqueue_rows(template, rows, body_of)
+
+
+def enqueue_select(template: str, source: sa.Select, *, signature_region: str, constants: dict | None = None) -> int:
+    """Owe one message per row of `source` in one INSERT … SELECT, the same contract as
+    `enqueue_bulk` (keys already owed skipped, no phone → failed, opted out → cancelled): the
+    database renders each body from the template, so owing 5,000 messages is one statement,
+    not 5,000 rows sent from Python (issue 8: a county approval of 5,000 households).
+
+    `source` yields labelled columns `key`, `phone`, `region_code`, `household_id`, `entry_id`
+    (optionally `case_id`) and one per template field not in `constants`; the signature is the
+    county's of `signature_region`. For templates whose own text is not GSM-7 (all Chinese ones);
+    see `templates.render_sql`. Returns how many rows were added."""
+    constants = constants or {}
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # A function of this connection (SQLite has no UTF-16 length); registering is cheap.
+        db.session.connection().connection.driver_connection.create_function(
+            SQLITE_UTF16_FUNCTION, 1, utf16_units, deterministic=True)
+    signature = signature_for(signature_region)
+    src = source.subquery("src")
+    columns = {name: src.c[name] for name in fields_of(template) if name != "signature" and name not in constants}
+    body, segments = render_sql(template, signature, constants, columns, dialect)
+    phone = sa.func.nullif(src.c.phone, "")
+    case_id = src.c.case_id if "case_id" in src.c else sa.cast(sa.null(), sa.Integer)
+    select = sa.select(src.c.key, sa.literal(template, sa.String), body, segments, phone, src.c.region_code,
+                       src.c.household_id, src.c.entry_id, case_id)
+    no_phone = phone.is_(None)
+    if template in OPT_OUT_EXEMPT:
+        blocked = sa.false()
+    else:
+        blocked = OptOut.phone.is_not(None)
+        select = select.outerjoin(OptOut, OptOut.phone == phone)
+    now = sa.literal(utcnow(), Message.created_at.type)
+
+    def when(no_phone_value, blocked_value, else_):
+        return sa.case((no_phone, no_phone_value), (blocked, blocked_value), else_=else_)
+
+    select = select.add_columns(
+        when(MessageStatus.failed.value, MessageStatus.cancelled.value, MessageStatus.queued.value),
+        sa.literal(0), sa.literal(0), now, now, when(now, now, sa.null()),
+        when(NO_PHONE[0], OPTED_OUT[0], sa.null()), when(NO_PHONE[1], OPTED_OUT[1], sa.null()),
+    ).where(sa.true())  # SQLite: a WHERE before ON CONFLICT keeps the upsert unambiguous
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Message.__table__).from_select(
+        ["key", "template", "body", "segments", "to_phone", "region_code", "household_id", "entry_id", "case_id",
+         "status", "attempts", "provider_calls", "next_attempt_at", "created_at", "status_at", "error_code",
+         "error_message"], select).on_conflict_do_nothing(index_elements=["key"])
+    # Without preserve_rowcount SQLAlchemy drops the count of an INSERT … SELECT (-1 on psycopg).
+    return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
 
 def enqueue_text(template: str, body: str, *, key: str, phone: str | None, region_code: str,

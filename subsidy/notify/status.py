@@ -12,7 +12,8 @@ it builds the callback URL), whatever the proxies in between.
 
 Status: updates arrive duplicated and out of order. A status only moves forward
 (queued < sending < sent < delivered | undelivered | failed); a final status is never
-overwritten; the change is one conditional UPDATE, so two callbacks racing apply once.
+overwritten. Both rules are the `reported_*` rows of the transition table (`lifecycle`), and
+the change is one conditional UPDATE built from it, so two callbacks racing apply once.
 """
 from __future__ import annotations
 
@@ -27,14 +28,14 @@ from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_phone
+from subsidy.notify import lifecycle
 from subsidy.notify.gateways import reason_for
-from subsidy.notify.models import FINAL_STATUSES, InboundMessage, Message, MessageStatus, OptOut
+from subsidy.notify.models import InboundMessage, Message, MessageStatus, OptOut
 
 log = logging.getLogger("subsidy.sms")
 M = Message.__table__
 S = MessageStatus
 
-RANK = {S.queued: 0, S.sending: 1, S.sent: 2, S.delivered: 3, S.undelivered: 3, S.failed: 3, S.cancelled: 3}
 # Twilio's status words → ours. Everything before delivery is, for us, "the provider has it".
 PROVIDER_STATUS = {
     "accepted": S.sent, "scheduled": S.sent, "queued": S.sent, "sending": S.sent, "sent": S.sent,
@@ -86,9 +87,8 @@ def apply_status(message_id: int | None, sid: str | None, provider_status: str |
         db.session.execute(sa.update(M).where(M.c.id == row.id).values(provider_calls=_at_least(M.c.provider_calls, 2)))
         log.warning("status for duplicate %s of message %s (recorded %s) ignored", sid, row.id, row.provider_sid)
         return False
-    lower = [s for s in RANK if RANK[s] < RANK[target] and s not in FINAL_STATUSES]
     now = utcnow()
-    values = {"status": target, "status_at": now}
+    values = {"status_at": now}
     code = str(error_code) if error_code else None
     if target in (S.undelivered, S.failed):
         values.update(error_code=code, error_message=reason_for(code, "运营商未能送达")[:255])
@@ -97,8 +97,8 @@ def apply_status(message_id: int | None, sid: str | None, provider_status: str |
     if not row.provider_sid and sid:
         values.update(provider_sid=sid, sent_at=now, lease_owner=None, lease_expires_at=None,
                       provider_calls=_at_least(M.c.provider_calls, 1))
-    changed = db.session.execute(sa.update(M).where(M.c.id == row.id, M.c.status.in_(lower)).values(**values)).rowcount
-    return bool(changed)
+    event = lifecycle.REPORTED[target]
+    return bool(db.session.execute(lifecycle.update(event, M.c.id == row.id, **values)).rowcount)
 
 
 def _at_least(column, n: int):

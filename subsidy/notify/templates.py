@@ -5,7 +5,10 @@ rest carries the concatenation header); GSM-7 text fits 160, then 153 per segmen
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass
+
+import sqlalchemy as sa
 
 # GSM 03.38 basic character set; the extension table characters count double.
 _GSM_BASIC = set(
@@ -82,3 +85,74 @@ def render(template_name: str, signature: str, context: dict) -> str:
     except KeyError:
         raise ValueError(f"unknown SMS template {template_name!r}") from None
     return template.text.format(signature=signature, **context)
+
+
+# --- the same rendering done by the database (set-based enqueue) ----------------------------
+
+# Characters outside the Basic Multilingual Plane (rare hanzi of CJK Extension B and later, in
+# some names) take two UTF-16 code units; PostgreSQL counts code points, so they are counted
+# apart. SQLite has no such function: `outbox` gives it `utf16_units` below.
+_ASTRAL_RE = "[\\U00010000-\\U0010FFFF]"
+SQLITE_UTF16_FUNCTION = "sms_utf16_units"
+
+
+def utf16_units(text: str | None) -> int:
+    return 0 if text is None else len(text.encode("utf-16-le")) // 2
+
+
+def fields_of(template_name: str) -> list[str]:
+    """The placeholders of a template, in order, `signature` included."""
+    return [name for _, name, _, _ in string.Formatter().parse(TEMPLATES[template_name].text) if name]
+
+
+def render_sql(template_name: str, signature: str, constants: dict, columns: dict, dialect: str):
+    """The template rendered by the database: (body, segments) as SQL expressions, equal to
+    `render` and `segment_count` of the same values. `signature` and `constants` are filled in
+    here, `columns` (field name → SQL expression) per row.
+
+    Only for a template whose own text (with the constants) is not GSM-7, as every Chinese one:
+    the body is then UCS-2 whatever the per-row values, so its segments follow from its length
+    in UTF-16 code units, which is the fixed text's (counted here) plus each per-row value's."""
+    try:
+        template = TEMPLATES[template_name]
+    except KeyError:
+        raise ValueError(f"unknown SMS template {template_name!r}") from None
+    values = {"signature": signature, **constants}
+    parts: list = []  # runs of fixed text (str) and per-row expressions, in order
+    for literal, name, spec, conversion in string.Formatter().parse(template.text):
+        if literal:
+            parts.append(literal)
+        if name is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"template {template_name!r}: format specs are not rendered in SQL")
+        if name in values:
+            parts.append(str(values[name]))
+        elif name in columns:
+            parts.append(sa.type_coerce(sa.func.coalesce(columns[name], ""), sa.String))
+        else:
+            raise KeyError(name)
+    fixed = "".join(p for p in parts if isinstance(p, str))
+    if is_gsm7(fixed):
+        raise ValueError(f"template {template_name!r} may be GSM-7: count its segments in Python (enqueue_bulk)")
+    merged: list = []  # adjacent fixed text joined: one parameter per run
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    exprs = [sa.literal(p, sa.String) if isinstance(p, str) else p for p in merged]
+    body = exprs[0]
+    for expr in exprs[1:]:
+        body = body + expr
+    units = sa.literal(utf16_units(fixed), sa.Integer)
+    for part in parts:
+        if not isinstance(part, str):
+            units = units + _utf16_units_sql(part, dialect)
+    return body, sa.case((units <= 70, 1), else_=(units + 66) // 67)
+
+
+def _utf16_units_sql(expr, dialect: str):
+    if dialect == "postgresql":
+        return sa.func.char_length(expr) * 2 - sa.func.char_length(sa.func.regexp_replace(expr, _ASTRAL_RE, "", "g"))
+    return getattr(sa.func, SQLITE_UTF16_FUNCTION)(expr, type_=sa.Integer)

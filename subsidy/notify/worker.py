@@ -2,25 +2,47 @@
 
 One batch goes like this, and nothing else holds a transaction open:
 
-1. claim: one short transaction turns up to SMS_BATCH_SIZE due messages (queued and due, or
-   `sending` under an expired lease: a worker that died) into `sending` with our lease
-   (owner, expiry). PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, then `UPDATE … RETURNING`,
-   so several workers never claim the same row. SQLite: one atomic `UPDATE … RETURNING`
-   (SQLite ≥ 3.35) under the write lock; one worker is the rule there. Paused counties are
-   skipped. The claim commits before anything is sent.
-2. check at send time: opted-out numbers are cancelled, paused counties released.
-3. send through the gateway, outside any transaction.
-4. record: a new short transaction per message, an UPDATE that applies only if the row still
-   carries our lease (`WHERE lease_owner = me AND status = 'sending'`). If the lease was lost
-   (we were too slow and another worker took the message over), the result is not recorded;
+1. claim: one short transaction turns up to SMS_BATCH_SIZE due messages (`sending` under an
+   expired lease: a worker that died; then queued and due) into `sending` with our lease
+   (owner, expiry): PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+   RETURNING`, so several workers never claim the same row; SQLite the same `UPDATE …
+   RETURNING` (SQLite ≥ 3.35) under the write lock (one worker is the rule there). Paused
+   counties are skipped. The claim commits before anything is sent.
+2. check at send time: opted-out numbers are cancelled, paused counties released (the checks
+   are read once per batch and at most a second old).
+3. send through the gateway (one client and one kept-alive HTTP session), outside any
+   transaction.
+4. record: the outcomes gathered so far, once per batch or every `record_every` seconds
+   (RECORD_EVERY_SECONDS) whichever comes first, in one transaction: one executemany of a
+   prepared UPDATE per kind of outcome (usually one: all sent) and one commit; a pass
+   (`run_once`) records a batch's last group in the transaction of the next claim, so a
+   batch costs one commit, not two. Each row's
+   UPDATE applies only if the row still carries our lease (`WHERE id = ? AND lease_owner = me
+   AND status = 'sending'`). If every row applied (the rule) that is all; if not (a lease was
+   lost: we were too slow and another worker took a message over), the transaction is redone
+   row by row, so the result is recorded where we still hold the lease and, where we do not,
    a call that may have created a message is still counted in `provider_calls`, so a
    duplicate is never hidden.
+
+A crash between a provider call and its record (the process killed, the database gone) is
+at-least-once, as before, with a window of at most one record group (≤ SMS_BATCH_SIZE
+messages, ≤ `record_every` seconds plus the next claim) instead of one message (the per-
+message commits cost 3-4 round trips and a synchronous commit each, most of the worker's
+time on PostgreSQL; issue 8): those messages stay `sending`
+under the dead lease and are claimed again once it expires. Twilio has no idempotency key
+for creating a message, so what prevents the second send is the status callback: its URL
+carries our message id (`/sms/status?m=<id>`), and Twilio posts `queued`/`sent` within
+seconds, long before the lease (SMS_LEASE_SECONDS) expires; the callback adopts the sid and
+moves the message to `sent`, so the reclaim finds nothing. Without callbacks (or if they are
+late) the farmer may get a second text, which the later callback for the first sid then
+counts in `provider_calls` (status.apply_status).
 
 Transient failures are retried with exponential backoff and full jitter,
 `uniform(0, SMS_RETRY_BASE_SECONDS * 2**(attempt-1))`, until SMS_MAX_ATTEMPTS; permanent ones
 stop at once with the reason. `attempts` counts claims, so a message whose worker keeps dying
 still ends (failed, "lease_expired") instead of looping. The worker is an edge: it commits
 itself and writes no audit event per message (staff actions are audited in `service`).
+Every status change goes through the transition table (`lifecycle`).
 """
 from __future__ import annotations
 
@@ -42,7 +64,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.validation import to_e164
-from subsidy.notify import gateways
+from subsidy.notify import gateways, lifecycle
+from subsidy.notify.lifecycle import Event
 from subsidy.notify.models import Message, MessageStatus, OptOut, SendingControl
 from subsidy.notify.outbox import OPTED_OUT
 from subsidy.notify.templates import OPT_OUT_EXEMPT
@@ -51,6 +74,9 @@ from subsidy.regions.scope import within
 log = logging.getLogger("subsidy.sms")
 M = Message.__table__
 S = MessageStatus
+# Outcomes are recorded at least this often (seconds), and at the end of each batch: the
+# window of messages a crash can leave sent but unrecorded (see the module docstring).
+RECORD_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -91,6 +117,18 @@ class _Checks:
     at: float = 0.0
 
 
+@dataclass
+class Outcome:
+    """What became of one claimed message, waiting to be recorded: the transition and the
+    bind values of its prepared UPDATE (`_RECORD[event]`)."""
+
+    message: Claimed
+    event: Event
+    params: dict
+    provider_calls: int = 0
+    opt_out: bool = False  # the provider said 21610: remember the number
+
+
 def _is_postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
@@ -100,18 +138,22 @@ def _require_sqlite_returning() -> None:
         raise RuntimeError(f"SQLite {sqlite3.sqlite_version} has no UPDATE … RETURNING (3.35+ needed) for the SMS worker")
 
 
-def claim_rows(where, values: dict, returning, limit: int, order_by) -> list:
-    """Atomically mark up to `limit` rows matching `where` with `values`; return `returning`.
-    The caller commits. See the module docstring for the two databases."""
+def claim_rows(where, values: dict, returning, limit: int, order_by, event: Event | None = None) -> list:
+    """Atomically mark up to `limit` rows matching `where` with `values`; return `returning`,
+    in one statement. With `event`, the UPDATE is that transition (`values` must not name the
+    status; `where` must hold `lifecycle.from_allowed(event)`); without, it leaves the status
+    alone. The caller commits."""
     if _is_postgres():
-        ids = list(db.session.scalars(sa.select(M.c.id).where(where).order_by(*order_by).limit(limit)
-                                      .with_for_update(skip_locked=True)))
-        if not ids:
-            return []
-        return list(db.session.execute(sa.update(M).where(M.c.id.in_(ids)).values(**values).returning(*returning)))
-    _require_sqlite_returning()
-    sub = sa.select(M.c.id).where(where).order_by(*order_by).limit(limit).scalar_subquery()
-    return list(db.session.execute(sa.update(M).where(M.c.id.in_(sub)).values(**values).returning(*returning)))
+        sub = (sa.select(M.c.id).where(where).order_by(*order_by).limit(limit)
+               .with_for_update(skip_locked=True).scalar_subquery())
+    else:
+        _require_sqlite_returning()
+        sub = sa.select(M.c.id).where(where).order_by(*order_by).limit(limit).scalar_subquery()
+    if event is None:
+        stmt = sa.update(M).where(M.c.id.in_(sub)).values(**values)
+    else:
+        stmt = lifecycle.update(event, M.c.id.in_(sub), sources_checked=True, **values)
+    return list(db.session.execute(stmt.returning(*returning)))
 
 
 def paused_counties() -> set[str]:
@@ -125,11 +167,29 @@ def blocked_phones(phones) -> set[str]:
     return set(db.session.scalars(sa.select(OptOut.phone).where(OptOut.phone.in_(phones))))
 
 
-_RECORD_SENT = sa.update(M).where(
-    M.c.id == sa.bindparam("m_id"), M.c.lease_owner == sa.bindparam("m_owner"), M.c.status == S.sending,
-).values(status=S.sent, provider_sid=sa.bindparam("m_sid"), sent_at=sa.bindparam("m_now", type_=M.c.sent_at.type),
-         error_code=None, error_message=None, lease_owner=None, lease_expires_at=None,
-         provider_calls=M.c.provider_calls + 1)
+def _bind(name: str, column=None):
+    return sa.bindparam(name, type_=column.type) if column is not None else sa.bindparam(name)
+
+
+# One prepared UPDATE per kind of outcome, run as an executemany over a record group; each
+# applies only to a row we still hold (id, our lease, a state the table lets the event leave).
+_MINE = (M.c.id == _bind("m_id"), M.c.lease_owner == _bind("m_owner"))
+_DONE = {"lease_owner": None, "lease_expires_at": None,
+         "provider_calls": M.c.provider_calls + _bind("m_calls", M.c.provider_calls)}
+_ERROR = {"error_code": _bind("m_code", M.c.error_code), "error_message": _bind("m_text", M.c.error_message)}
+_FINAL = {"status_at": _bind("m_now", M.c.status_at), **_ERROR, **_DONE}
+_RECORD = {
+    Event.accepted: lifecycle.update(Event.accepted, *_MINE, provider_sid=_bind("m_sid", M.c.provider_sid),
+                                     sent_at=_bind("m_now", M.c.sent_at), error_code=None, error_message=None, **_DONE),
+    Event.retry: lifecycle.update(Event.retry, *_MINE, next_attempt_at=_bind("m_next", M.c.next_attempt_at),
+                                  **_ERROR, **_DONE),
+    Event.give_up: lifecycle.update(Event.give_up, *_MINE, **_FINAL),
+    Event.opt_out: lifecycle.update(Event.opt_out, *_MINE, **_FINAL),
+    Event.release: lifecycle.update(Event.release, *_MINE, lease_owner=None, lease_expires_at=None,
+                                    attempts=M.c.attempts - 1),
+}
+_COUNTED = {Event.accepted: "sent", Event.retry: "retried", Event.give_up: "failed", Event.opt_out: "cancelled",
+            Event.release: "released"}
 
 
 def default_owner() -> str:
@@ -138,7 +198,7 @@ def default_owner() -> str:
 
 class Worker:
     def __init__(self, gateway=None, *, owner: str | None = None, rng: random.Random | None = None,
-                 batch_size: int | None = None, config=None):
+                 batch_size: int | None = None, config=None, record_every: float = RECORD_EVERY_SECONDS):
         config = config or current_app.config
         self.gateway = gateway or gateways.make_gateway(config)
         self.owner = owner or default_owner()
@@ -150,44 +210,60 @@ class Worker:
         self.stuck_after = timedelta(seconds=int(config["SMS_STUCK_SENT_SECONDS"]))
         self.public_base_url = config["PUBLIC_BASE_URL"]
         self.poll_seconds = float(config.get("SMS_POLL_SECONDS", 2.0))
+        self.record_every = record_every
         self.stopping = False
 
     # --- claiming ---------------------------------------------------------------------------
-    def claim(self, due_before=None, limit: int | None = None) -> list[Claimed]:
+    def claim(self, due_before=None, limit: int | None = None, *, record: list[Outcome] = (),
+              stats: Stats | None = None) -> list[Claimed]:
         """Claim messages due at `due_before` (default: now) with a lease from now, and commit
-        (step 1)."""
+        (step 1): first any whose worker's lease expired, then queued ones in due order.
+        `record`: the previous batch's last outcomes, recorded in the same transaction (one
+        commit for both).
+
+        Two statements rather than one with an OR: each walks ix_sms_messages_due (status,
+        next_attempt_at) to its LIMIT, where the OR made the database sort every due row for
+        every batch (a 50,000-message broadcast: 40 ms per claim, quadratic in the queue).
+        Ties in next_attempt_at (a broadcast's messages share it) go in index order."""
         now = utcnow()
         due_before = min(due_before or now, now)
+        limit = limit or self.batch_size
+        values = {"lease_owner": self.owner, "lease_expires_at": now + self.lease, "attempts": M.c.attempts + 1}
+        returning = (M.c.id, M.c.to_phone, M.c.body, M.c.region_code, M.c.attempts, M.c.template)
         try:
-            due = sa.or_(sa.and_(M.c.status == S.queued, M.c.next_attempt_at <= due_before),
-                         sa.and_(M.c.status == S.sending, M.c.lease_expires_at <= due_before))
-            for county in sorted(paused_counties()):
-                due = sa.and_(due, sa.not_(within(M.c.region_code, county)))
-            rows = claim_rows(
-                due,
-                {"status": S.sending, "lease_owner": self.owner, "lease_expires_at": now + self.lease,
-                 "attempts": M.c.attempts + 1},
-                (M.c.id, M.c.to_phone, M.c.body, M.c.region_code, M.c.attempts, M.c.template),
-                limit or self.batch_size,
-                (M.c.next_attempt_at, M.c.id),
-            )
+            self._apply(list(record), stats if stats is not None else Stats())
+            not_paused = sa.and_(sa.true(), *(sa.not_(within(M.c.region_code, county))
+                                              for county in sorted(paused_counties())))
+            rows = claim_rows(sa.and_(lifecycle.from_allowed(Event.reclaim), M.c.lease_expires_at <= due_before,
+                                      not_paused),
+                              values, returning, limit, (M.c.lease_expires_at,), event=Event.reclaim)
+            if len(rows) < limit:
+                rows += claim_rows(sa.and_(lifecycle.from_allowed(Event.claim), M.c.next_attempt_at <= due_before,
+                                           not_paused),
+                                   values, returning, limit - len(rows), (M.c.next_attempt_at,), event=Event.claim)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
-        return [Claimed(*row) for row in rows]
+        # RETURNING has no order: send oldest first.
+        return sorted((Claimed(*row) for row in rows), key=lambda m: m.id)
 
     # --- one pass ---------------------------------------------------------------------------
     def run_once(self) -> Stats:
         """Send everything due when the pass starts, then look up messages stuck in `sent`."""
         stats = Stats()
         start = utcnow()
-        while not self.stopping:
-            batch = self.claim(due_before=start)
-            if not batch:
-                break
-            stats.claimed += len(batch)
-            self.process(batch, stats)
+        unrecorded: list[Outcome] = []
+        try:
+            while not self.stopping:
+                batch = self.claim(due_before=start, record=unrecorded, stats=stats)
+                unrecorded = []
+                if not batch:
+                    break
+                stats.claimed += len(batch)
+                unrecorded = self._process(batch, stats)
+        finally:
+            self.record_all(unrecorded, stats)
         if not self.stopping:
             self.look_up_stuck(stats)
         return stats
@@ -199,7 +275,7 @@ class Worker:
             batch = self.claim()
             if batch:
                 stats.claimed += len(batch)
-                self.process(batch, stats)
+                self.process(batch, stats)  # recorded before the pass is reported
             else:
                 self.look_up_stuck(stats)
             total.add(stats)
@@ -225,122 +301,147 @@ class Worker:
         return result
 
     def process(self, batch: list[Claimed], stats: Stats) -> None:
-        claimed_at = time.monotonic()
+        """Steps 2-4 for a claimed batch: outcomes are gathered and recorded in groups."""
+        self.record_all(self._process(batch, stats), stats)
+
+    def _process(self, batch: list[Claimed], stats: Stats) -> list[Outcome]:
+        """`process`, except that the last group is returned unrecorded (run_once records it
+        with the next claim). If anything fails, what was gathered is recorded first."""
         lease_s = self.lease.total_seconds()
+        claimed_at = recorded_at = time.monotonic()
         checks = None
-        remaining = list(batch)
-        while remaining:
-            if self.stopping:
-                stats.released += self.release(remaining)
-                return
-            if time.monotonic() - claimed_at > lease_s / 2:
-                remaining = self.renew(remaining)
-                claimed_at = time.monotonic()
-                if not remaining:
-                    return
-            message = remaining.pop(0)
-            checks = self._checks([message, *remaining], checks)
-            if message.region_code[:6] in checks.paused:
-                stats.released += self.release([message])
-                continue
-            if message.attempts > self.max_attempts:
-                # Reclaimed after its workers died time and again: stop rather than loop.
-                self.record(message, gateways.permanent("lease_expired"), stats)
-                continue
-            if message.to_phone in checks.blocked and message.template not in OPT_OUT_EXEMPT:
-                self.cancel_opted_out(message, stats)
-                continue
-            if not message.to_phone:
-                self.record(message, gateways.permanent("no_phone"), stats)
-                continue
-            result = self.gateway.send(message.id, to_e164(message.to_phone), message.body,
-                                       gateways.callback_url(self.public_base_url, message.id))
-            self.record(message, result, stats)
-
-    def _mine(self, message_id: int):
-        return sa.and_(M.c.id == message_id, M.c.lease_owner == self.owner, M.c.status == S.sending)
-
-    def _commit(self, stmt) -> int:
+        pending: list[Outcome] = []
+        remaining = list(reversed(batch))  # popped from the end: in claim order
         try:
-            count = db.session.execute(stmt).rowcount
-            db.session.commit()
+            while remaining:
+                if self.stopping:
+                    return pending + [self._release(m) for m in reversed(remaining)]
+                if time.monotonic() - claimed_at > lease_s / 2:
+                    self.record_all(pending, stats)
+                    pending = []
+                    remaining = self.renew(remaining)
+                    claimed_at = recorded_at = time.monotonic()
+                    continue
+                message = remaining.pop()
+                checks = self._checks([message, *remaining], checks)
+                pending.append(self.outcome(message, checks, stats))
+                if time.monotonic() - recorded_at >= self.record_every:
+                    self.record_all(pending, stats)
+                    pending = []
+                    recorded_at = time.monotonic()
         except BaseException:
-            db.session.rollback()
+            self.record_all(pending, stats)
             raise
-        return count
+        return pending
 
-    def record(self, message: Claimed, result: gateways.SendResult, stats: Stats) -> bool:
-        """Step 4: store the outcome if we still hold the lease."""
+    def outcome(self, message: Claimed, checks: _Checks, stats: Stats) -> Outcome:
+        """Steps 2-3 for one message: check, send if allowed, and say what to record."""
+        if message.region_code[:6] in checks.paused:
+            return self._release(message)
+        if message.attempts > self.max_attempts:
+            # Reclaimed after its workers died time and again: stop rather than loop.
+            return self.result_outcome(message, gateways.permanent("lease_expired"), stats)
+        if message.to_phone in checks.blocked and message.template not in OPT_OUT_EXEMPT:
+            code, text = OPTED_OUT
+            return Outcome(message, Event.opt_out, {"m_now": utcnow(), "m_code": code, "m_text": text, "m_calls": 0})
+        if not message.to_phone:
+            return self.result_outcome(message, gateways.permanent("no_phone"), stats)
+        result = self.gateway.send(message.id, to_e164(message.to_phone), message.body,
+                                   gateways.callback_url(self.public_base_url, message.id))
+        return self.result_outcome(message, result, stats)
+
+    def _release(self, message: Claimed) -> Outcome:
+        """Hand a claimed message back unsent; this claim does not count as an attempt."""
+        return Outcome(message, Event.release, {})
+
+    def result_outcome(self, message: Claimed, result: gateways.SendResult, stats: Stats) -> Outcome:
+        """The transition a gateway result asks for, with its backoff where it is retried."""
         now = utcnow()
-        if result.outcome == "sent":
-            # The hot path: one prepared statement (no statement built per message).
-            stmt, params = _RECORD_SENT, {"m_id": message.id, "m_owner": self.owner, "m_sid": result.sid, "m_now": now}
-            new_status = S.sent
-        else:
-            values = {"lease_owner": None, "lease_expires_at": None,
-                      "provider_calls": M.c.provider_calls + result.provider_calls}
-            if result.outcome == "transient" and message.attempts < self.max_attempts:
-                delay = self.rng.uniform(0, self.retry_base * 2 ** (message.attempts - 1))
-                values.update(status=S.queued, next_attempt_at=now + timedelta(seconds=delay),
-                              error_code=result.error_code, error_message=result.error_message)
-            elif result.outcome == "transient":
-                values.update(status=S.failed, status_at=now, error_code=result.error_code,
-                              error_message=f"重试{message.attempts}次仍未发出：{result.error_message}"[:255])
-            else:
-                opted_out = result.error_code == gateways.OPT_OUT_CODE
-                values.update(status=S.cancelled if opted_out else S.failed, status_at=now,
-                              error_code=result.error_code, error_message=(result.error_message or "")[:255])
-            stmt, params, new_status = sa.update(M).where(self._mine(message.id)).values(**values), {}, values["status"]
+        calls = result.provider_calls
         if result.ambiguous:
             stats.ambiguous += 1
             log.warning("SMS %s: ambiguous outcome (%s); the provider may have it", message.id, result.error_code)
+        if result.outcome == "sent":
+            return Outcome(message, Event.accepted, {"m_sid": result.sid, "m_now": now, "m_calls": 1}, calls)
+        if result.outcome == "transient" and message.attempts < self.max_attempts:
+            delay = self.rng.uniform(0, self.retry_base * 2 ** (message.attempts - 1))
+            return Outcome(message, Event.retry, {"m_next": now + timedelta(seconds=delay), "m_code": result.error_code,
+                                                  "m_text": result.error_message, "m_calls": calls}, calls)
+        if result.outcome == "transient":
+            text = f"重试{message.attempts}次仍未发出：{result.error_message}"[:255]
+            return Outcome(message, Event.give_up, {"m_now": now, "m_code": result.error_code, "m_text": text,
+                                                    "m_calls": calls}, calls)
+        opted_out = result.error_code == gateways.OPT_OUT_CODE
+        return Outcome(message, Event.opt_out if opted_out else Event.give_up,
+                       {"m_now": now, "m_code": result.error_code, "m_text": (result.error_message or "")[:255],
+                        "m_calls": calls}, calls, opt_out=opted_out and bool(message.to_phone))
+
+    def record(self, message: Claimed, result: gateways.SendResult, stats: Stats) -> bool:
+        """Step 4 for one gateway result: store it if we still hold the lease."""
+        return self.record_all([self.result_outcome(message, result, stats)], stats) == 1
+
+    def record_all(self, outcomes: list[Outcome], stats: Stats) -> int:
+        """Step 4: store a group of outcomes in one transaction; returns how many applied."""
+        if not outcomes:
+            return 0
         try:
-            applied = db.session.execute(stmt, params).rowcount
-            if not applied and result.provider_calls:
-                # Not ours any more, but the call may have made a message: count it anyway.
-                db.session.execute(sa.update(M).where(M.c.id == message.id)
-                                   .values(provider_calls=M.c.provider_calls + result.provider_calls))
-            if result.error_code == gateways.OPT_OUT_CODE and message.to_phone:
-                self._store_opt_out(message.to_phone)
+            applied = self._apply(outcomes, stats)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
-        if not applied:
-            stats.lease_lost += 1
-            log.warning("SMS %s: lease lost before the result (%s) was recorded", message.id, result.outcome)
-            return False
-        if new_status == S.sent:
-            stats.sent += 1
-        elif new_status == S.queued:
-            stats.retried += 1
-        elif new_status == S.cancelled:
-            stats.cancelled += 1
-        else:
-            stats.failed += 1
-        return True
+        return applied
 
-    def _store_opt_out(self, phone: str) -> None:
+    def _apply(self, outcomes: list[Outcome], stats: Stats) -> int:
+        """Step 4 without the commit, first in its transaction; returns how many applied."""
+        if not outcomes:
+            return 0
+        by_event: dict[Event, list[dict]] = {}
+        for o in outcomes:
+            by_event.setdefault(o.event, []).append({**o.params, "m_id": o.message.id, "m_owner": self.owner})
+        applied = sum(db.session.execute(_RECORD[event], rows).rowcount for event, rows in by_event.items())
+        if applied == len(outcomes):
+            self._store_opt_outs(outcomes)
+            for o in outcomes:
+                _count(stats, o.event)
+            return applied
+        db.session.rollback()
+        # A lease was lost somewhere in the group: redo it row by row to know where.
+        applied = 0
+        for o in outcomes:
+            row = {**o.params, "m_id": o.message.id, "m_owner": self.owner}
+            if db.session.execute(_RECORD[o.event], row).rowcount:
+                applied += 1
+                _count(stats, o.event)
+                continue
+            if o.provider_calls:
+                # Not ours any more, but the call may have made a message: count it anyway.
+                db.session.execute(sa.update(M).where(M.c.id == o.message.id)
+                                   .values(provider_calls=M.c.provider_calls + o.provider_calls))
+            if o.event is not Event.release:
+                stats.lease_lost += 1
+                log.warning("SMS %s: lease lost before the result (%s) was recorded", o.message.id, o.event.value)
+        self._store_opt_outs(outcomes)
+        return applied
+
+    def _store_opt_outs(self, outcomes: list[Outcome]) -> None:
+        phones = sorted({o.message.to_phone for o in outcomes if o.opt_out})
+        if not phones:
+            return
         insert = pg_insert if _is_postgres() else sqlite_insert
-        db.session.execute(insert(OptOut).values(phone=phone, source="provider", note="短信平台退订（21610）",
-                                                 created_at=utcnow()).on_conflict_do_nothing(index_elements=["phone"]))
+        now = utcnow()
+        db.session.execute(insert(OptOut).values([
+            {"phone": p, "source": "provider", "note": "短信平台退订（21610）", "created_at": now} for p in phones
+        ]).on_conflict_do_nothing(index_elements=["phone"]))
 
     def cancel_opted_out(self, message: Claimed, stats: Stats) -> None:
         code, text = OPTED_OUT
-        if self._commit(sa.update(M).where(self._mine(message.id)).values(
-                status=S.cancelled, status_at=utcnow(), error_code=code, error_message=text,
-                lease_owner=None, lease_expires_at=None)):
-            stats.cancelled += 1
-        else:
-            stats.lease_lost += 1
+        self.record_all([Outcome(message, Event.opt_out, {"m_now": utcnow(), "m_code": code, "m_text": text,
+                                                          "m_calls": 0})], stats)
 
     def release(self, messages: list[Claimed]) -> int:
         """Hand claimed messages back unsent; this claim does not count as an attempt."""
-        if not messages:
-            return 0
-        return self._commit(sa.update(M).where(
-            M.c.id.in_([m.id for m in messages]), M.c.lease_owner == self.owner, M.c.status == S.sending,
-        ).values(status=S.queued, lease_owner=None, lease_expires_at=None, attempts=M.c.attempts - 1))
+        return self.record_all([self._release(m) for m in messages], Stats())
 
     def renew(self, messages: list[Claimed]) -> list[Claimed]:
         """Extend our lease on the messages not yet sent; drop any we no longer hold."""
@@ -387,3 +488,8 @@ class Worker:
                 db.session.rollback()
                 raise
             stats.status_changes += int(changed)
+
+
+def _count(stats: Stats, event: Event) -> None:
+    name = _COUNTED[event]
+    setattr(stats, name, getattr(stats, name) + 1)

@@ -48,6 +48,11 @@ def cached(kind: str, code: str, year: int, compute: Callable[[], object], encod
     return Result(value, now, False, seconds)
 
 
+def keep(kind: str, code: str, year: int, payload: object, seconds: float) -> None:
+    """Keep a value computed elsewhere (`flask stats refresh`), already encoded."""
+    _store(kind, code, year, json.dumps(payload, ensure_ascii=False), utcnow(), seconds)
+
+
 def _store(kind: str, code: str, year: int, payload: str, now, seconds: float) -> None:
     # Best effort: a cache write that meets a concurrent writer is skipped, never an error page.
     try:

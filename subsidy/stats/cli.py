@@ -13,10 +13,15 @@ stats_cli = AppGroup("stats", help="Supervision figures.")
 @stats_cli.command("refresh")
 @click.option("--year", type=int, default=None, help="default: this year")
 def refresh(year):
-    """Recompute the summary and dashboard of every county and township and keep them."""
+    """Recompute the summary and dashboard of every county and township, and of the province, and keep them."""
+    import time
+
     from subsidy.stats.service import refresh_all
 
-    done = refresh_all(year or local_today().year)
+    started = time.perf_counter()
+    kept = refresh_all(year or local_today().year)
     db.session.commit()
-    slowest = max(done, key=lambda d: d[1]) if done else None
-    click.echo(f"refreshed {len(done)} regions" + (f"; slowest {slowest[0]} {slowest[1]:.2f} s" if slowest else ""))
+    regions = len({code for _kind, code in kept if len(code) >= 6})
+    roots = sorted({code for _kind, code in kept if len(code) < 6})
+    click.echo(f"refreshed {regions} regions" + (f" and the province root {', '.join(roots)}" if roots else "")
+               + f" in {time.perf_counter() - started:.1f} s")

@@ -46,22 +46,27 @@ def _reached(states):
         sa.select(Review.id).where(Review.filing_id == Filing.id, Review.to_state.in_(states))))
 
 
-def _mismatch():
-    """A snapshot of the current round that differs from the one it must equal: a tier's list
-    from the publicized one, or the paid list from the county-approved one."""
-    a, b = aliased(Snapshot), aliased(Snapshot)
+def _mismatched(code: str):
+    """Ids of the filings under `code` with a snapshot of the current round that differs from
+    the one it must equal: a tier's list from the publicized one, or the paid list from the
+    county-approved one. Driven from the region's filings, so that only their snapshots are
+    read (as a correlated EXISTS, PostgreSQL hashes every snapshot of the province)."""
+    a, b, f = aliased(Snapshot), aliased(Snapshot), aliased(Filing)
     pairs = sa.or_(sa.and_(a.stage == Stage.paid, b.stage == Stage.county),
                    sa.and_(a.stage.in_((Stage.village, Stage.township, Stage.county)), b.stage == Stage.publicized))
-    return sa.exists(sa.select(a.id).join(b, sa.and_(b.filing_id == a.filing_id, b.round == a.round)).where(
-        a.filing_id == Filing.id, a.round == Filing.round, pairs, a.digest != b.digest))
+    return (sa.select(a.filing_id.label("filing_id")).join(f, sa.and_(f.id == a.filing_id, f.round == a.round))
+            .join(b, sa.and_(b.filing_id == a.filing_id, b.round == a.round))
+            .where(within(f.region_code, code), pairs, a.digest != b.digest).distinct().subquery())
 
 
 def filings(code: str, year: int, width: int) -> dict[str, dict]:
     key = _key(Filing.region_code, width)
     one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
+    mismatched = _mismatched(code)
     stmt = (sa.select(key, sa.func.count(), one(_reached(FILED_STATES)), one(_reached(REVIEWED_STATES)),
-                      one(Filing.state == S.paid), one(_mismatch()))
+                      one(Filing.state == S.paid), sa.func.count(mismatched.c.filing_id))
             .join(Project, Project.id == Filing.project_id)
+            .outerjoin(mismatched, mismatched.c.filing_id == Filing.id)
             .where(within(Filing.region_code, code), Project.year == year).group_by(key))
     return {k: {"filings": n, "filed": int(filed), "reviewed": int(reviewed), "paid_filings": int(paid),
                 "mismatches": int(mm)}
@@ -70,56 +75,78 @@ def filings(code: str, year: int, width: int) -> dict[str, dict]:
 
 def _latest(stage: Stage):
     """The filing's latest snapshot of `stage` in its current round (a county return to the
-    township and a second 审定 leave two in one round; the later one counts)."""
-    return (sa.select(sa.func.max(Snapshot.id)).where(Snapshot.filing_id == Filing.id, Snapshot.stage == stage,
-                                                      Snapshot.round == Filing.round).scalar_subquery())
+    township and a second 审定 leave two in one round; the later one counts): the snapshot
+    to join and the join condition, one index probe per filing."""
+    snap, later = aliased(Snapshot), aliased(Snapshot)
+    return snap, sa.and_(snap.filing_id == Filing.id, snap.round == Filing.round, snap.stage == stage,
+                         ~sa.exists(sa.select(later.id).where(later.filing_id == snap.filing_id,
+                                                              later.round == snap.round, later.stage == stage,
+                                                              later.id > snap.id)))
 
 
-def _grouped(stmt) -> dict:
+def _grouped(stmt, n: int) -> dict:
+    """{key: Decimal} from rows (key columns..., cents); a key of several columns is a tuple."""
     out: dict = {}
-    for k, c in db.session.execute(stmt):
+    for *keys, c in db.session.execute(stmt):
+        k = keys[0] if n == 1 else tuple(keys)
         out[k] = out.get(k, Decimal("0.00")) + from_cents(c)
     return out
+
+
+def _keys(width: int, by) -> list:
+    by = by if by is not None else _key(Filing.region_code, width)
+    return [c.label(f"k{i}") for i, c in enumerate(by if isinstance(by, tuple) else (by,))]
 
 
 def approved_amounts(code: str, year: int, width: int, by=None) -> dict:
     """Money approved by the county: the total of each county-approved or paid filing's `county`
     snapshot. The snapshot is the maintained summary here: taken at 审定, when the list can no
     longer change, it holds the count and total of the entries, so the dashboard reads one row
-    per filing instead of every entry. `by` groups by another column (the project)."""
-    key = by if by is not None else _key(Filing.region_code, width)
-    snap = aliased(Snapshot)
-    stmt = (sa.select(key, sa.func.sum(cents(snap.total_amount)))
+    per filing instead of every entry. `by` groups by another column (the project), or by a
+    tuple of columns (keys are then tuples)."""
+    keys = _keys(width, by)
+    snap, latest = _latest(Stage.county)
+    stmt = (sa.select(*keys, sa.func.sum(cents(snap.total_amount)))
             .select_from(Filing).join(Project, Project.id == Filing.project_id)
-            .join(snap, snap.id == _latest(Stage.county))
+            .join(snap, latest)
             .where(within(Filing.region_code, code), Project.year == year, Filing.state.in_(REVIEWED_STATES))
-            .group_by(key))
-    return _grouped(stmt)
+            .group_by(*keys))
+    return _grouped(stmt, len(keys))
 
 
 def paid_amounts(code: str, year: int, width: int, by=None) -> dict:
     """Money the bank reported paid. A paid filing's is its `paid` snapshot total (the workflow
     takes it once every entry's payment is paid, so it equals the sum of those payments); a
     filing still being paid adds its paid payments one by one. Both read few rows."""
-    key = by if by is not None else _key(Filing.region_code, width)
-    snap = aliased(Snapshot)
-    done = (sa.select(key, sa.func.sum(cents(snap.total_amount)))
+    keys = _keys(width, by)
+    snap, latest = _latest(Stage.paid)
+    done = (sa.select(*keys, sa.func.sum(cents(snap.total_amount)))
             .select_from(Filing).join(Project, Project.id == Filing.project_id)
-            .join(snap, snap.id == _latest(Stage.paid))
-            .where(within(Filing.region_code, code), Project.year == year, Filing.state == S.paid).group_by(key))
+            .join(snap, latest)
+            .where(within(Filing.region_code, code), Project.year == year, Filing.state == S.paid).group_by(*keys))
     # Driven from the filings still being paid, one index look-up (filing, status) each: the
     # payments of finished filings are never read.
     per_filing = (sa.select(sa.func.sum(cents(Payment.amount)))
                   .where(Payment.filing_id == Filing.id, Payment.status == PaymentStatus.paid).scalar_subquery())
-    inner = (sa.select(key.label("k"), per_filing.label("c")).select_from(Filing)
+    inner = (sa.select(*keys, per_filing.label("c")).select_from(Filing)
              .join(Project, Project.id == Filing.project_id)
              .where(within(Filing.region_code, code), Project.year == year, Filing.state == S.county_approved)
              .subquery())
-    going = sa.select(inner.c.k, sa.func.sum(inner.c.c)).group_by(inner.c.k)
-    out = _grouped(done)
-    for k, v in _grouped(going).items():
+    inner_keys = [inner.c[k.name] for k in keys]
+    going = sa.select(*inner_keys, sa.func.sum(inner.c.c)).group_by(*inner_keys)
+    out = _grouped(done, len(keys))
+    for k, v in _grouped(going, len(keys)).items():
         out[k] = out.get(k, Decimal("0.00")) + v
     return out
+
+
+def amounts(code: str, year: int, width: int) -> dict[tuple[str, int], tuple[Decimal, Decimal]]:
+    """Approved and paid money per (region of code length `width`, project): the regions' rows
+    and the budget use per project both add up from these few rows, so neither is queried twice."""
+    by = (_key(Filing.region_code, width), Filing.project_id)
+    approved, paid = approved_amounts(code, year, width, by=by), paid_amounts(code, year, width, by=by)
+    zero = Decimal("0.00")
+    return {k: (approved.get(k, zero), paid.get(k, zero)) for k in set(approved) | set(paid)}
 
 
 def open_flags(code: str, year: int, width: int) -> dict[str, int]:
@@ -135,15 +162,18 @@ def open_flags(code: str, year: int, width: int) -> dict[str, int]:
     return dict(db.session.execute(stmt).all())
 
 
-def projects(code: str, year: int) -> list[dict]:
-    """Budget use per project of the county: budget, approved and paid under `code`."""
+def projects(code: str, year: int, money: dict[int, tuple[Decimal, Decimal]] | None = None) -> list[dict]:
+    """Budget use per project of the county (of every county of a province root): budget,
+    approved and paid under `code`; `money` {project id: (approved, paid)} when already added
+    up from `amounts`."""
     county = code[:6]
-    approved = approved_amounts(code, year, 0, by=Filing.project_id)
-    paid = paid_amounts(code, year, 0, by=Filing.project_id)
+    if money is None:
+        money = {pid: m for (_k, pid), m in amounts(code, year, len(code)).items()}
+    zero = (Decimal("0.00"), Decimal("0.00"))
     out = []
-    for p in db.session.scalars(sa.select(Project).where(Project.county_code == county, Project.year == year)
-                                .order_by(Project.name)):
-        a, d = approved.get(p.id, Decimal("0.00")), paid.get(p.id, Decimal("0.00"))
+    for p in db.session.scalars(sa.select(Project).where(within(Project.county_code, county), Project.year == year)
+                                .order_by(Project.name, Project.county_code)):
+        a, d = money.get(p.id, zero)
         out.append({"id": p.id, "name": p.name, "category": p.category.value, "budget": p.budget, "approved": a,
                     "paid": d, "used_rate": round(float(a / p.budget), 3) if p.budget else None,
                     "paid_rate": round(float(d / a), 3) if a else None})

@@ -59,9 +59,21 @@ def rate(part, whole) -> float | None:
 
 # --- the other areas' blocks ------------------------------------------------------------------
 
+# Code length of a region's children: the counties of a province (its first 2 digits, GB/T
+# 2260), the townships of a county, the villages of a township.
+CHILD_WIDTH = {2: 6, 6: 9, 9: 12}
+CHILD_LABEL = {2: "县", 6: "乡镇", 9: "行政村"}
+EMPTY_MOBILE = {"households": 0, "households_signed_in": 0, "coverage_rate": None}
+
+
 def _policies(code: str, year: int) -> int:
     from subsidy.policies.service import policies_published
 
+    if len(code) < 6:
+        # A province: regions has no level above the county, so every policy was written for
+        # a county or a region under one, and the province's count is the sum of its counties'.
+        return sum(policies_published(c, year) for c in db.session.scalars(
+            sa.select(Region.code).where(within(Region.code, code), sa.func.length(Region.code) == 6)))
     return policies_published(code, year)
 
 
@@ -72,9 +84,9 @@ def _sms(code: str, year: int) -> dict:
 
 
 def _mobile(code: str) -> dict:
-    from subsidy.public.service import mobile_summary
+    from subsidy.public.service import mobile_summaries
 
-    return mobile_summary(code)
+    return mobile_summaries(code, len(code))[1]
 
 
 def _cases(code: str, year: int) -> dict:
@@ -84,18 +96,78 @@ def _cases(code: str, year: int) -> dict:
 
 
 def _cases_by_child(code: str, year: int, width: int) -> dict[str, dict]:
-    from subsidy.cases.stats import case_summaries, case_summary
+    from subsidy.cases.stats import case_summaries, empty_case_summary
 
     found = case_summaries(code, year, width)
-    empty = None
-    out = {}
-    for child in db.session.scalars(sa.select(Region.code).where(Region.parent_code == code)):
-        if child in found:
-            out[child] = found[child]
-        else:  # no case at all: the empty blocks, as case_summary gives them
-            empty = empty or case_summary("0" * width, year)
-            out[child] = empty
-    return out
+    return {child: found.get(child) or empty_case_summary() for child in _codes_of_width(code, width)}
+
+
+def _codes_of_width(code: str, width: int) -> list[str]:
+    return list(db.session.scalars(sa.select(Region.code).where(within(Region.code, code),
+                                                                sa.func.length(Region.code) == width)
+                                   .order_by(Region.code)))
+
+
+def _regions_of_width(code: str, width: int) -> list[Region]:
+    return list(db.session.scalars(sa.select(Region).where(within(Region.code, code),
+                                                           sa.func.length(Region.code) == width)
+                                   .order_by(Region.code)))
+
+
+Figures = tuple[dict, dict]  # (the API block, this area's own figures) of one region
+
+
+@dataclass
+class Level:
+    """Every region of one code length under a region, from one grouped query per area."""
+
+    groups: dict[str, Figures]
+    total: Figures | None
+    money: dict[tuple[str, int], tuple[Decimal, Decimal]]  # (region, project) → approved, paid
+    _by_region: dict | None = field(default=None, repr=False)
+
+    def money_of(self, prefix: str) -> dict[int, tuple[Decimal, Decimal]]:
+        """{project: (approved, paid)} under `prefix`, for the budget-per-project chart."""
+        if self._by_region is None:
+            self._by_region = {}
+            for (k, pid), m in self.money.items():
+                self._by_region.setdefault(k, []).append((pid, m))
+        out: dict[int, tuple[Decimal, Decimal]] = {}
+        for k, rows in self._by_region.items():
+            if k.startswith(prefix):
+                for pid, (a, p) in rows:
+                    had = out.get(pid, (Decimal("0.00"), Decimal("0.00")))
+                    out[pid] = (had[0] + a, had[1] + p)
+        return out
+
+
+def figures(code: str, year: int, width: int, children: list[str], *, total: bool = True) -> Level:
+    """The figures of every region in `children` (codes of length `width` under `code`) and,
+    with `total`, of `code` itself: one grouped query per area, whatever the number of
+    children. Additive figures of the total are the sum over every group (rows filed against
+    a township or the county itself included); what does not add up (households notified,
+    rates, policies that apply to several regions) is computed for the total as such."""
+    from subsidy.cases.stats import case_summaries, empty_case_summary
+    from subsidy.notify.numbers import empty_summary, sms_figures
+    from subsidy.public.service import mobile_summaries
+
+    money = queries.amounts(code, year, width)
+    own = own_figures(code, year, width, money)
+    sms, sms_total = sms_figures(code, year, width, total=total)
+    mobile, mobile_total = mobile_summaries(code, width)
+    cases = case_summaries(code, year, width) if children else {}
+    groups = {}
+    for child in children:
+        o = own.get(child) or own_figures_empty()
+        groups[child] = (_block(child, year, o, cases.get(child) or empty_case_summary(),
+                                sms.get(child) or empty_summary(), mobile.get(child) or dict(EMPTY_MOBILE)), o)
+    if not total:
+        return Level(groups, None, money)
+    o = own_figures_empty()
+    for row in own.values():
+        for k in o:
+            o[k] += row[k]
+    return Level(groups, (_block(code, year, o, _cases(code, year), sms_total, mobile_total), o), money)
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -114,28 +186,29 @@ def parse_args(actor, region_code, year) -> tuple[str, int]:
     return code, year
 
 
-def _block(code: str, year: int, own: dict, cases: dict | None = None) -> dict:
-    """The API block of one region; `own` holds this area's figures for it, `cases` the cases
-    area's blocks when already computed for a group of regions."""
-    cases = cases if cases is not None else _cases(code, year)
+def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict) -> dict:
+    """The API block of one region from each area's figures for it."""
     return {
         "region_code": code, "year": year,
         "villages": own["villages"],
         "filings": {"filed": own["filed"], "reviewed": own["reviewed"]},
         "policies_published": _policies(code, year),
         "inquiries": cases["inquiries"], "complaints": cases["complaints"], "objections": cases["objections"],
-        "sms": _sms(code, year),
-        "mobile": _mobile(code),
+        "sms": sms,
+        "mobile": mobile,
         "money": {"approved_amount": fmt(own["approved"]), "paid_amount": fmt(own["paid"])},
     }
 
 
-def own_figures(code: str, year: int, width: int) -> dict[str, dict]:
-    """This area's figures for every group of width `width` under `code` (one query each)."""
+def own_figures(code: str, year: int, width: int, money: dict | None = None) -> dict[str, dict]:
+    """This area's figures for every group of width `width` under `code` (one query each);
+    `money` from `queries.amounts` when already read."""
     vill = queries.villages(code, width)
     fil = queries.filings(code, year, width)
-    appr = queries.approved_amounts(code, year, width)
-    paid = queries.paid_amounts(code, year, width)
+    appr: dict[str, Decimal] = {}
+    paid: dict[str, Decimal] = {}
+    for (k, _pid), (a, p) in (money if money is not None else queries.amounts(code, year, width)).items():
+        appr[k], paid[k] = appr.get(k, Decimal("0.00")) + a, paid.get(k, Decimal("0.00")) + p
     flags = queries.open_flags(code, year, width)
     keys = set(vill) | set(fil) | set(appr) | set(paid) | set(flags)
     zero = {"filings": 0, "filed": 0, "reviewed": 0, "paid_filings": 0, "mismatches": 0}
@@ -148,7 +221,11 @@ def summary(actor, region_code=None, year=None, *, refresh: bool = False) -> dic
     computed) and `cached` (true when served from the refreshed summary, see `stats.cache`)."""
     require(actor, Perm.view_dashboard)
     code, year = parse_args(actor, region_code, year)
+    return summary_of(code, year, refresh=refresh)
 
+
+def summary_of(code: str, year: int, *, refresh: bool = False) -> dict:
+    """`summary` once the scope is checked (also the province root, which `refresh_all` keeps)."""
     result = cache.cached("summary", code, year, lambda: _compute_summary(code, year), lambda v: v, lambda v: v,
                           refresh=refresh)
     return {**result.value, "as_of": result.as_of.isoformat(), "cached": result.cached}
@@ -218,32 +295,38 @@ def dashboard(actor, region_code=None, year=None, *, refresh: bool = False) -> D
 
         raise NotFound("行政区划不存在")
 
+    return dashboard_of(region, year, refresh=refresh)
+
+
+def dashboard_of(region: Region, year: int, *, refresh: bool = False) -> Dashboard:
+    """`dashboard` once the scope is checked (also the province root that `refresh_all` keeps,
+    given as an unsaved Region)."""
+    code = region.code
     result = cache.cached("dashboard", code, year, lambda: _compute_dashboard(region, year), _encode, _decode,
                           refresh=refresh)
     v = result.value
-    return Dashboard(region, year, v["total"], v["rows"], "乡镇" if len(code) == 6 else "行政村", v["projects"],
+    return Dashboard(region, year, v["total"], v["rows"], CHILD_LABEL.get(len(code), "行政村"), v["projects"],
                      v["months"], result.seconds, result.as_of, result.cached)
 
 
 def _compute_summary(code: str, year: int) -> dict:
-    return _block(code, year, own_figures(code, year, len(code)).get(code) or own_figures_empty())
+    return figures(code, year, len(code), []).total[0]
 
 
 def _compute_dashboard(region: Region, year: int) -> dict:
-    """The region's row, one row per child region (grouped queries for this area's figures,
-    the other areas' block functions per child), budget per project and cases per month."""
+    """The region's row and one row per child region, from one grouped query per area (see
+    `figures`), budget per project and cases per month."""
     code = region.code
-    own_total = own_figures(code, year, len(code)).get(code) or own_figures_empty()
-    rows: list[Row] = []
-    if len(code) < 12:
-        width = len(code) + 3
-        own = own_figures(code, year, width)
-        cases = _cases_by_child(code, year, width)
-        for child in region.children:
-            o = own.get(child.code) or own_figures_empty()
-            rows.append(Row(child.code, child.name, _block(child.code, year, o, cases.get(child.code)), o))
-    return {"total": Row(code, region.name, _block(code, year, own_total), own_total), "rows": rows,
-            "projects": queries.projects(code, year), "months": _months(code, year)}
+    width = CHILD_WIDTH.get(len(code))
+    children = _regions_of_width(code, width) if width else []
+    level = figures(code, year, width or len(code), [c.code for c in children])
+    return _dashboard_value(code, region.name, year, level.total,
+                            [Row(c.code, c.name, *level.groups[c.code]) for c in children], level.money_of(code))
+
+
+def _dashboard_value(code: str, name: str, year: int, total: Figures, rows: list[Row], money: dict) -> dict:
+    return {"total": Row(code, name, *total), "rows": rows, "projects": queries.projects(code, year, money),
+            "months": _months(code, year)}
 
 
 _DECIMALS = ("approved", "paid", "budget")
@@ -269,18 +352,43 @@ def _decode(v: dict) -> dict:
             "projects": [_exact(p) for p in v["projects"]], "months": v["months"]}
 
 
-def refresh_all(year: int) -> list[tuple[str, float]]:
-    """`flask stats refresh` (cron): recompute the summary and dashboard of every county and
-    township for `year` and keep them, however fast they were."""
-    done = []
-    for region in db.session.scalars(sa.select(Region).where(sa.func.length(Region.code) < 12).order_by(Region.code)):
-        started = time.perf_counter()
-        cache.cached("summary", region.code, year, lambda r=region: _compute_summary(r.code, year),
-                     lambda v: v, lambda v: v, refresh=True)
-        cache.cached("dashboard", region.code, year, lambda r=region: _compute_dashboard(r, year), _encode, _decode,
-                     refresh=True)
-        done.append((region.code, time.perf_counter() - started))
-    return done
+PROVINCE_NAME = "全省"
+
+
+def refresh_all(year: int) -> list[tuple[str, str]]:
+    """`flask stats refresh` (cron): recompute and keep the summary and dashboard of every
+    county and township for `year`, and of each province root (the counties sharing the first
+    two digits of their code). Set-based: one grouped pass per level over the province (its
+    counties, townships, villages) gives every region's figures at once, so a refresh costs a
+    few scans of the data, not two computations per region. Not incremental: everything is
+    recomputed. Answers [(kind, code)] of what was kept."""
+    started = time.perf_counter()
+    computed: list[tuple[str, str, int, dict]] = []  # (kind, code, year, value)
+    roots = sorted({code[:2] for code in db.session.scalars(sa.select(Region.code).where(
+        sa.func.length(Region.code) == 6))})
+    for root in roots:
+        levels = {w: _regions_of_width(root, w) for w in (6, 9, 12)}
+        counties = figures(root, year, 6, [r.code for r in levels[6]])
+        townships = figures(root, year, 9, [r.code for r in levels[9]], total=False)
+        villages = figures(root, year, 12, [r.code for r in levels[12]], total=False)
+        found = {**counties.groups, **townships.groups, **villages.groups}
+        under: dict[str, list[Region]] = {}
+        for r in levels[9] + levels[12]:
+            under.setdefault(r.code[:len(r.code) - 3], []).append(r)
+        computed.append(("summary", root, year, counties.total[0]))
+        computed.append(("dashboard", root, year, _dashboard_value(
+            root, PROVINCE_NAME, year, counties.total, [Row(r.code, r.name, *found[r.code]) for r in levels[6]],
+            counties.money_of(root))))
+        for region, level in [(r, counties) for r in levels[6]] + [(r, townships) for r in levels[9]]:
+            computed.append(("summary", region.code, year, found[region.code][0]))
+            computed.append(("dashboard", region.code, year, _dashboard_value(
+                region.code, region.name, year, found[region.code],
+                [Row(r.code, r.name, *found[r.code]) for r in under.get(region.code, [])],
+                level.money_of(region.code))))
+    seconds = time.perf_counter() - started
+    for kind, code, y, value in computed:
+        cache.keep(kind, code, y, _encode(value) if kind == "dashboard" else value, seconds)
+    return [(kind, code) for kind, code, _y, _v in computed]
 
 
 def _months(code: str, year: int) -> list[dict]:
