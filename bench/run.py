@@ -53,8 +53,8 @@ def sizes(small: bool) -> dict:
     if small:
         return dict(households=2_000, filing=300, sms=500, county=1_500, province=3_000, big_filing=300,
                     duration=2, lock_duration=5, runs=2)
-    return dict(households=100_000, filing=5_000, sms=20_000, county=50_000, province=1_000_000,
-                big_filing=5_000, duration=20, lock_duration=60, runs=5)
+    return dict(households=100_000, filing=5_000, sms=10_000, county=50_000, province=1_000_000,
+                big_filing=5_000, duration=20, lock_duration=60, runs=3)
 
 
 def steps(s: dict, database: str, url: str, workdir: Path):

@@ -32,9 +32,10 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      render_item=render_item, compare_type=True)
     csrf.init_app(app)
-    from subsidy.common.i18n import select_locale
+    from subsidy.common.i18n import install_template_gettext, select_locale
 
     babel.init_app(app, default_translation_directories=str(ROOT / "translations"), locale_selector=select_locale)
+    install_template_gettext(app)
     limiter.init_app(app)
     login_manager.init_app(app)
 
