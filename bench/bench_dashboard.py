@@ -158,7 +158,8 @@ def main() -> None:
         note = f"median {med:.0f} ms of {len(times)}; {households:,} households"
         live = key in ("stats_summary_p95", "dashboard_p95")
         if not live:
-            note += f"; refresh of {counties} counties " + (f"{refresh_seconds:.1f} s" if refresh_seconds else "earlier")
+            note += f"; refresh of {counties} counties " + (
+                f"{refresh_seconds:.1f} s" if refresh_seconds else "earlier")
         record(Figure(key=key, label=labels[key], value=round(value, 1), unit="ms", target="< 300 ms",
                       met=(value < TARGET_MS) if scale else None, baseline=round(base, 1) if live else None,
                       ratio=round(value / base, 2) if live and base else None, note=note))

@@ -8,9 +8,11 @@ be empty, or be named with --reset, which DROPS its public schema: point it at a
 database only.
 
 It builds the schema through the migrations, loads the demo regions (no households), writes
-N-row .xlsx files spread over the county's 105 villages, and times, as the county admin, R runs
-of each pair below back to back (the machine is shared and noisy: each ratio is the median of
-the per-run ratios, each time the median of its runs):
+N-row .xlsx files spread over the county's 105 villages (text in the shared-strings table, as
+Excel and WPS save it), and times, as the county admin, R runs of each pair below back to back
+(the machine is shared and noisy: each ratio is the median of the per-run ratios, each time the
+median of its runs; the ratio of this process's CPU time is printed beside it, steadier on
+SQLite, where all the work is in this process):
 
   bare read      openpyxl read-only, values_only, every row: the reader the import uses
   import/create  N new households into an empty register           ÷ bare read  (target ≤ 1.5)
@@ -21,6 +23,7 @@ the per-run ratios, each time the median of its runs):
   import writes  the write phase of import/create: `importer._write` (inserts, audit event,
                  flush) and the commit, timed apart from the reading and checking that come
                  before it; rows/s ÷ raw insert rows/s                        (target ≥ 0.4)
+                 (the import itself inserts by executemany on SQLite, by COPY on PostgreSQL)
   bare write     openpyxl write-only, the export's own rows (fetched beforehand), saved
   export         the register in scope (N rows) through the service  ÷ bare write (target ≤ 2)
 

@@ -292,3 +292,72 @@ def test_an_export_reimports_unchanged(api_as, db, county):
     resp = upload(api, io.BytesIO(exported.data), filename="export.xlsx")
     assert resp.status_code == 200, resp.json
     assert (resp.json["created"], resp.json["updated"], resp.json["unchanged"]) == (0, 0, 3)
+
+
+# ---------------------------------------------------------------- the bulk paths (issue 8)
+
+
+def test_changes_of_different_columns_are_each_written_and_audited_in_row_order(api_as, db, county):
+    api = api_as("county_admin", "640425")
+    rows = [row(name=f"户主{i}") + ["640425100201"] for i in range(4)]
+    assert upload(api, make_xlsx(HEADERS + ["村代码"], rows)).json["created"] == 4
+    rows[3][2] = "13911112222"                      # phone only
+    rows[1][4], rows[1][5] = 6, 20.25               # members and land
+    rows[2][6] = "640425100202"                     # moved to another village
+    rows[0][3] = None                               # account cleared
+    resp = upload(api, make_xlsx(HEADERS + ["村代码"], rows))
+    assert (resp.json["created"], resp.json["updated"], resp.json["unchanged"]) == (0, 4, 0), resp.json
+    db.session.expire_all()
+    got = {h.id_number: h for h in db.session.scalars(sa.select(Household))}
+    assert got[rows[3][1]].phone == "13911112222"
+    assert (got[rows[1][1]].members, got[rows[1][1]].land_area_mu) == (6, Decimal("20.25"))
+    assert got[rows[2][1]].region_code == "640425100202"
+    assert got[rows[0][1]].payout_account is None
+    assert got[rows[2][1]].phone == "13812345678" and got[rows[1][1]].head_name == "户主1"  # untouched columns
+    changes = json.loads(import_events(db)[-1].detail)["changes"]
+    assert [(c["row"], c["after"]) for c in changes] == [
+        (2, {"payout_account": None}), (3, {"members": 6, "land_area_mu": "20.25"}),
+        (4, {"region_code": "640425100202"}), (5, {"phone": "13911112222"})]
+    assert changes[1]["before"] == {"members": 4, "land_area_mu": "12.50"}
+    assert changes[0]["id_number"] == rows[0][1] and changes[0]["id"] == got[rows[0][1]].id
+
+
+def test_a_number_registered_meanwhile_is_a_conflict_and_nothing_is_written(api_as, db, monkeypatch):
+    from subsidy.households import importer
+
+    api = api_as("village_clerk")
+    taken = HouseholdFactory(region_code=CLERK_VILLAGE)
+    db.session.commit()
+    before = snapshot_counts(db)
+    real_compare = importer._compare
+
+    def looked_up_before_the_other_clerk(conn, batch, region):
+        real_compare(conn, batch, region)
+        batch.found = bytearray(len(batch.found))  # as if `taken` was registered after the lookup
+        batch.unchanged, batch.changed = 0, []
+
+    monkeypatch.setattr(importer, "_compare", looked_up_before_the_other_clerk)
+    resp = upload(api, make_xlsx(HEADERS, [row(), [taken.head_name, taken.id_number, None, None, 2, None]]))
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "duplicate"
+    assert "刚被他人登记" in resp.json["error"]["message"]
+    db.session.rollback()
+    db.session.expire_all()
+    assert snapshot_counts(db) == before
+
+
+def test_repeated_cell_values_are_judged_by_type_and_value(api_as, db):
+    api = api_as("village_clerk")
+    resp = upload(api, make_xlsx(HEADERS, [row(members=1), row(members=True), row(members=1.0), row(land=True),
+                                           row(members="1"), row(members=1.5), row(members=1.5)]))
+    assert [(e["row"], e["field"], e["message"]) for e in resp.json["errors"]] == [
+        (3, "家庭人口", "家庭人口应为整数"), (5, "耕地面积(亩)", "耕地面积应为数字（亩）"),
+        (7, "家庭人口", "家庭人口应为整数"), (8, "家庭人口", "家庭人口应为整数")]
+
+
+def test_row_errors_and_households_of_other_villages_are_answered_together(api_as, db, county):
+    other = HouseholdFactory(region_code="640425100202")
+    db.session.commit()
+    api = api_as("village_clerk", CLERK_VILLAGE)
+    resp = upload(api, make_xlsx(HEADERS, [row(members=0), row(id_number=other.id_number), row()]))
+    assert resp.status_code == 400
+    assert [(e["row"], e["field"]) for e in resp.json["errors"]] == [(2, "家庭人口"), (3, "身份证号")]

@@ -309,15 +309,18 @@ def _write(actor, conn, batch: _Batch, *, filename, sha256, size) -> ImportResul
     total = len(rows)
     inserts = [values for values, found in zip(rows, batch.found) if not found]
     created = len(inserts)
-    if inserts:
-        _insert(conn, inserts, now)
-    del inserts
-    if batch.changed:
-        groups: dict[tuple[int, ...], list[tuple]] = {}  # changed positions -> [(id, *new values)]
-        for _i, household_id, _id_number, changed, _before, after in batch.changed:
-            groups.setdefault(changed, []).append((household_id, *after))
-        _update(conn, groups, now)
-        del groups
+    groups: dict[tuple[int, ...], list[tuple]] = {}  # changed positions -> [(id, *new values)]
+    for _i, household_id, _id_number, changed, _before, after in batch.changed:
+        groups.setdefault(changed, []).append((household_id, *after))
+    try:
+        if inserts:
+            _insert(conn, inserts, now)
+        if groups:
+            _update(conn, groups, now)
+    except sa.exc.IntegrityError:
+        # Another import or form registered one of these ID numbers since we looked.
+        raise Conflict("导入时有身份证号刚被他人登记，请重新导入以查看具体行", code="duplicate") from None
+    del inserts, groups
     # The rows are written: let them go, and each change record as it becomes the audit's
     # dict, so that the detail is never held twice (at 100,000 changes it is ~50 MB).
     unchanged, records = batch.unchanged, batch.changed

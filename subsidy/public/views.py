@@ -261,14 +261,13 @@ def me():
     hh = farmer.household_id()
     if hh is None:
         return redirect(url_for("public.login", next=url_for("public.me")))
-    household = service.get_household(hh)
-    entries = service.my_entries(hh)
+    household = service.my_household(hh)
     years: dict[int, list] = {}
-    for item in entries:
+    for item in service.my_entries(hh):  # a paid entry carries its payment for the receipt buttons
         years.setdefault(item.year, []).append(item)
     return render_template("public/me.html", household=household, years=years,
                            messages=service.my_messages(hh), cases=cases_bridge.my_cases(hh, household.phone),
-                           ratings=cases_bridge.RATINGS, paid=receipts.paid_payments_of(hh))
+                           ratings=cases_bridge.RATINGS)
 
 
 @bp.route("/m/payments/<int:payment_id>/receipt", methods=["POST"])
