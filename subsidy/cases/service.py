@@ -383,18 +383,5 @@ def objections_for_filing(filing_id: int) -> list[Case]:
     ))
 
 
-def cases_for_farmer(*, household_id: int | None = None, phone: str | None = None, limit: int = 100) -> list[Case]:
-    """A farmer's own cases for "my cases" on the mobile page (issue 6)."""
-    conditions = []
-    if household_id is not None:
-        conditions.append(Case.household_id == household_id)
-    if phone:
-        conditions.append(Case.contact_phone == phone)
-    if not conditions:
-        return []
-    return list(db.session.scalars(sa.select(Case).where(sa.or_(*conditions))
-                                   .order_by(Case.received_at.desc()).limit(limit)))
-
-
 def case_visible_to(actor, case: Case) -> bool:
     return is_visible(actor, case)

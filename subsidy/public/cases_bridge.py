@@ -1,5 +1,5 @@
-"""The farmer's side of the cases area (issue 5's `submit_case`, `rate_case`,
-`cases_for_farmer`): ask, complain, object to a publicized entry, read replies, rate them.
+"""The farmer's side of the cases area (issue 5's `submit_case`, `rate_case`, and the farmer's
+own cases): ask, complain, object to a publicized entry, read replies, rate them.
 
 Who the farmer is comes from the farmer session only (the household signed in, or the mobile
 number confirmed by code); the cases service answers a case that is not theirs as not found.
@@ -46,8 +46,8 @@ class CaseView:
 
 # "My subsidies" shows these on every view, and most households have no case: plain columns
 # from a statement built once, not Case objects with their regions joined and their events
-# loaded one case at a time. The rule is cases_for_farmer's: the household's cases and those
-# sent from its confirmed number (a None parameter matches nothing).
+# loaded one case at a time. A farmer's cases are the household's and those sent from its
+# confirmed number (a None parameter matches nothing), newest first.
 _MY_CASES = (
     sa.select(Case.id, Case.ref_no, Case.kind, Case.subject, Case.body, Case.state, Case.received_at, Case.due_at,
               Case.replied_at, Case.reply_body, Case.rating, Region.name)
