@@ -429,7 +429,7 @@ def main() -> None:
     record(Figure(key="household_import", label="household import ÷ bare read", value=round(medians["import/create"], 3),
                   baseline=round(medians["bare read"], 3), ratio=round(create_ratio, 3), unit="s", target="≤ 1.5",
                   met=at_most(create_ratio, 1.5) if judged else None, size=size,
-                  note=(f"N new households, openpyxl read-only both; median of per-run ratios; update of every "
+                  note=(f"{n} new households, openpyxl read-only both; median of per-run ratios; update of every "
                         f"row ×{update_ratio:.2f}, unchanged re-import ×{same_ratio:.2f}; this process's CPU time "
                         f"×{median_ratio(cpu_pairs['create']):.2f}")))
     if memory:

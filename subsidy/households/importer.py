@@ -108,19 +108,23 @@ class _RowParser:
 
     def parse(self, number: int, cells: tuple) -> tuple | None:
         self.number = number
-        values = [None]
+        code, message = self._village(cells)
+        values = [code]
+        append = values.append
         ok = True
         for index, checker, header, lost in self.plan:
             raw = cells[index]
             try:
-                if lost is not None and lost_digits(raw):
+                if lost is not None and isinstance(raw, float) and lost_digits(raw):
                     raise ValueError(lost)
-                values.append(checker(raw))
+                append(checker(raw))
             except ValueError as exc:
                 self.errors.add(number, header, str(exc))
                 ok = False
-        values[0] = self._village(number, cells)
-        return tuple(values) if ok and values[0] is not None else None
+        if message is not None:  # after the row's other errors, as the columns read
+            self.errors.add(number, VILLAGE_CODE.header, message)
+            return None
+        return tuple(values) if ok else None
 
     def close(self) -> None:
         """Let go of the ID numbers seen at once: the plan holds the parser's own method, a
@@ -135,16 +139,13 @@ class _RowParser:
             raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），一人只能登记一户")
         return value
 
-    def _village(self, number: int, cells: tuple) -> str | None:
+    def _village(self, cells: tuple) -> tuple[str | None, str | None]:
         raw = cells[self.village_index] if self.village_index is not None else None
         key = (raw.__class__, raw)
         hit = self.village_memo.get(key)
         if hit is None:
             hit = self.village_memo[key] = self._check_village(raw)
-        code, message = hit
-        if message is not None:
-            self.errors.add(number, VILLAGE_CODE.header, message)
-        return code
+        return hit
 
     def _check_village(self, raw) -> tuple[str | None, str | None]:
         """(village code, None) or (None, the message for the clerk)."""
