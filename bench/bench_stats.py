@@ -60,6 +60,9 @@ def main() -> None:
     from subsidy import create_app
     from subsidy.accounts.models import User
     from subsidy.extensions import db
+    from subsidy.cases.stats import case_summaries
+    from subsidy.notify.numbers import sms_summary
+    from subsidy.public.service import mobile_summaries
     from subsidy.stats import queries, service
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
@@ -83,11 +86,11 @@ def main() -> None:
             "open risk flags": lambda: queries.open_flags(code, y, 6),
             "budget per project": lambda: queries.projects(code, y),
             "policies_published": lambda: service._policies(code, y),
-            "sms block": lambda: service._sms(code, y),
-            "mobile block": lambda: service._mobile(code),
+            "sms block": lambda: sms_summary(code, y),
+            "mobile block": lambda: mobile_summaries(code, len(code)),
         }
         checks["cases blocks"] = lambda: service._cases(code, y)
-        checks["cases by township (one GROUP BY)"] = lambda: service._cases_by_child(code, y, 9)
+        checks["cases by township (one GROUP BY)"] = lambda: case_summaries(code, y, 9)
         checks["cases by month"] = lambda: queries.cases_by_month(code, y)
         # The whole page and the API, computed (refresh=True: never served from the kept summary).
         checks["/stats/summary (county)"] = lambda: service.summary(supervisor, code, y, refresh=True)

@@ -263,6 +263,29 @@ def test_a_worker_killed_between_a_send_and_its_record(db, county, twilio, app, 
         assert reload(messages[2].id).possible_duplicate
 
 
+def test_a_callback_before_the_record_is_one_send_not_a_duplicate(db, county, twilio, client):
+    """Twilio may post `sent` for a message before the worker records its own result (results
+    are recorded in groups): the callback adopts the sid; the worker's record then finds the
+    message already sent with that sid and counts it as sent, once, not as a lost lease."""
+    messages = [owe(HouseholdFactory(), key=f"k{i}") for i in range(3)]
+    worker = make_worker(batch_size=3, record_every=60)
+    send = worker.gateway.send
+
+    def send_then_callback(message_id, *args):
+        result = send(message_id, *args)
+        if message_id == messages[1].id:
+            assert twilio.post_callback(result.sid, "sent", post=client.post).status_code == 204
+        return result
+
+    worker.gateway.send = send_then_callback
+    stats = worker.run_once()
+    assert stats.sent == 3 and stats.lease_lost == 0
+    for m in messages:
+        done = reload(m.id)
+        assert done.status == S.sent and done.provider_calls == 1 and not done.possible_duplicate
+    assert set(twilio.creates_by_message().values()) == {1}
+
+
 def test_a_result_is_recorded_only_by_the_lease_holder(db, county, twilio, app):
     message = owe(HouseholdFactory())
     lease = app.config["SMS_LEASE_SECONDS"]

@@ -22,6 +22,9 @@ COLUMNS = (
     Column("耕地面积(亩)", "land_area_mu", 14),
 )
 VILLAGE_CODE = Column("村代码", "region_code", 16, text=True)
+# A household's recorded fields, in one order: what an import compares and writes, and what the
+# audit trail records before and after a change.
+FIELDS = (VILLAGE_CODE.key, *(c.key for c in COLUMNS))
 VILLAGE_NAME = Column("村名", "village_name", 14)  # written by the export, ignored by the import
 
 HEADERS = [c.header for c in COLUMNS]

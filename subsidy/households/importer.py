@@ -37,7 +37,7 @@ from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text
                                  spool_upload)
 from subsidy.errors import Conflict
 from subsidy.extensions import db
-from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, LABEL, VILLAGE_CODE, VILLAGE_NAME
+from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, FIELDS, LABEL, VILLAGE_CODE, VILLAGE_NAME
 from subsidy.households.models import Household
 from subsidy.households.validation import CHECKERS, check_id_number
 from subsidy.regions.models import Level, Region
@@ -50,7 +50,6 @@ LOOKUP_CHUNK = {"sqlite": 900, "postgresql": 20_000}
 VILLAGE_RE = re.compile(r"^\d{12}$")
 # The order of a parsed row (a tuple) and of the columns written; `id` comes first in a
 # looked-up row, so registered[i + 1] is FIELDS[i].
-FIELDS = (VILLAGE_CODE.key, *(c.key for c in COLUMNS))
 ID = FIELDS.index("id_number")
 # Columns checked once per distinct cell value (values repeat; names and numbers do not).
 MEMOIZED = {"members", "land_area_mu"}
@@ -229,7 +228,10 @@ def _compare(conn, batch: _Batch, region: str) -> None:
         for start in range(0, len(id_numbers), chunk):
             part = id_numbers[start:start + chunk]
             if postgres:  # one array parameter instead of thousands
-                cursor.execute(select + "= ANY(%s)", (part,))
+                # Locked until the import commits: a household moved or edited meanwhile would
+                # otherwise be overwritten on the strength of a jurisdiction check and "before"
+                # values that no longer hold (SQLite: the import already holds the write lock).
+                cursor.execute(select + "= ANY(%s) FOR UPDATE", (part,))
             else:
                 cursor.execute(select + f"IN ({', '.join('?' * len(part))})", part)
             if processors is None:
@@ -318,7 +320,9 @@ def _write(actor, conn, batch: _Batch, *, filename, sha256, size) -> ImportResul
             _insert(conn, inserts, now)
         if groups:
             _update(conn, groups, now)
-    except sa.exc.IntegrityError:
+    except sa.exc.IntegrityError as exc:
+        if not _unique_violation(exc):
+            raise
         # Another import or form registered one of these ID numbers since we looked.
         raise Conflict("导入时有身份证号刚被他人登记，请重新导入以查看具体行", code="duplicate") from None
     del inserts, groups
@@ -421,6 +425,13 @@ def _update(conn, groups: dict[tuple[int, ...], list[tuple]], now) -> None:
         params = [(*new, stamp, household_id) for household_id, new in
                   zip((row[0] for row in group), _bind(conn.dialect, names, [row[1:] for row in group]))]
         conn.exec_driver_sql(f"UPDATE households SET {settings} WHERE id = {mark}", params)
+
+
+def _unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE failure), not another
+    integrity error such as a village removed mid-import, which must not read as a duplicate."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
 class _integrity:

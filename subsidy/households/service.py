@@ -7,6 +7,7 @@ from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
 from subsidy.errors import Conflict, NotFound, ValidationError
+from subsidy.households.columns import FIELDS
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import clean_household
@@ -15,7 +16,7 @@ from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
 REQUIRED = ("head_name", "id_number", "members")
-AUDITED_FIELDS = ("region_code", "head_name", "id_number", "phone", "payout_account", "members", "land_area_mu")
+AUDITED_FIELDS = FIELDS
 
 
 def snapshot(household: Household) -> dict:

@@ -107,10 +107,5 @@ def sms_figures(region_code: str, year: int, width: int, *, total: bool = True) 
     return groups, groups.get(region_code) or empty_summary()
 
 
-def sms_summaries(region_code: str, year: int, width: int) -> dict[str, dict]:
-    """`sms_summary` of every region of code length `width` under `region_code`, in one pass."""
-    return sms_figures(region_code, year, width, total=False)[0]
-
-
 def sms_summary(region_code: str, year: int) -> dict:
     return sms_figures(region_code, year, len(region_code))[1]

@@ -414,6 +414,13 @@ class Worker:
                 applied += 1
                 _count(stats, o.event)
                 continue
+            sid = o.params.get("m_sid")
+            if sid and db.session.scalar(sa.select(M.c.provider_sid).where(M.c.id == o.message.id)) == sid:
+                # The provider's status callback came first and recorded this very send (it
+                # adopted our sid and counted the call): nothing is lost and nothing doubled.
+                applied += 1
+                _count(stats, o.event)
+                continue
             if o.provider_calls:
                 # Not ours any more, but the call may have made a message: count it anyway.
                 db.session.execute(sa.update(M).where(M.c.id == o.message.id)
@@ -433,15 +440,6 @@ class Worker:
         db.session.execute(insert(OptOut).values([
             {"phone": p, "source": "provider", "note": "短信平台退订（21610）", "created_at": now} for p in phones
         ]).on_conflict_do_nothing(index_elements=["phone"]))
-
-    def cancel_opted_out(self, message: Claimed, stats: Stats) -> None:
-        code, text = OPTED_OUT
-        self.record_all([Outcome(message, Event.opt_out, {"m_now": utcnow(), "m_code": code, "m_text": text,
-                                                          "m_calls": 0})], stats)
-
-    def release(self, messages: list[Claimed]) -> int:
-        """Hand claimed messages back unsent; this claim does not count as an attempt."""
-        return self.record_all([self._release(m) for m in messages], Stats())
 
     def renew(self, messages: list[Claimed]) -> list[Claimed]:
         """Extend our lease on the messages not yet sent; drop any we no longer hold."""

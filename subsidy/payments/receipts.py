@@ -54,12 +54,6 @@ def _own_paid_payment(household_id: int, payment_id) -> Payment:
     return payment
 
 
-def paid_payments_of(household_id: int) -> dict[int, Payment]:
-    """The household's paid payments by entry id (what /m/me shows the two buttons for)."""
-    return {p.entry_id: p for p in db.session.scalars(
-        sa.select(Payment).where(Payment.household_id == household_id, Payment.status == P.paid))}
-
-
 def confirm_receipt(household_id: int, payment_id) -> Payment:
     """我已收到. Idempotent; refused after 没有收到 (that complaint is being handled)."""
     payment = _own_paid_payment(household_id, payment_id)

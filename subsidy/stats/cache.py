@@ -48,9 +48,10 @@ def cached(kind: str, code: str, year: int, compute: Callable[[], object], encod
     return Result(value, now, False, seconds)
 
 
-def keep(kind: str, code: str, year: int, payload: object, seconds: float) -> None:
-    """Keep a value computed elsewhere (`flask stats refresh`), already encoded."""
-    _store(kind, code, year, json.dumps(payload, ensure_ascii=False), utcnow(), seconds)
+def keep(kind: str, code: str, year: int, payload: object, seconds: float, computed_at=None) -> None:
+    """Keep a value computed elsewhere (`flask stats refresh`), already encoded, stamped with
+    when its data was read."""
+    _store(kind, code, year, json.dumps(payload, ensure_ascii=False), computed_at or utcnow(), seconds)
 
 
 def _store(kind: str, code: str, year: int, payload: str, now, seconds: float) -> None:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.common.money import fmt
-from subsidy.common.timeutil import local_today
+from subsidy.common.timeutil import local_today, utcnow
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
@@ -77,35 +77,10 @@ def _policies(code: str, year: int) -> int:
     return policies_published(code, year)
 
 
-def _sms(code: str, year: int) -> dict:
-    from subsidy.notify.numbers import sms_summary
-
-    return sms_summary(code, year)
-
-
-def _mobile(code: str) -> dict:
-    from subsidy.public.service import mobile_summaries
-
-    return mobile_summaries(code, len(code))[1]
-
-
 def _cases(code: str, year: int) -> dict:
     from subsidy.cases.stats import case_summary
 
     return case_summary(code, year)
-
-
-def _cases_by_child(code: str, year: int, width: int) -> dict[str, dict]:
-    from subsidy.cases.stats import case_summaries, empty_case_summary
-
-    found = case_summaries(code, year, width)
-    return {child: found.get(child) or empty_case_summary() for child in _codes_of_width(code, width)}
-
-
-def _codes_of_width(code: str, width: int) -> list[str]:
-    return list(db.session.scalars(sa.select(Region.code).where(within(Region.code, code),
-                                                                sa.func.length(Region.code) == width)
-                                   .order_by(Region.code)))
 
 
 def _regions_of_width(code: str, width: int) -> list[Region]:
@@ -361,8 +336,12 @@ def refresh_all(year: int) -> list[tuple[str, str]]:
     two digits of their code). Set-based: one grouped pass per level over the province (its
     counties, townships, villages) gives every region's figures at once, so a refresh costs a
     few scans of the data, not two computations per region. Not incremental: everything is
-    recomputed. Answers [(kind, code)] of what was kept."""
-    started = time.perf_counter()
+    recomputed. Answers [(kind, code)] of what was kept.
+
+    The figures are read first and written after, each phase its own transaction: on SQLite a
+    command's transaction holds the write lock from its start, and a province-sized read must
+    not hold it (every form would wait). They are stamped with the time their reading began."""
+    started, as_of = time.perf_counter(), utcnow()
     computed: list[tuple[str, str, int, dict]] = []  # (kind, code, year, value)
     roots = sorted({code[:2] for code in db.session.scalars(sa.select(Region.code).where(
         sa.func.length(Region.code) == 6))})
@@ -386,8 +365,9 @@ def refresh_all(year: int) -> list[tuple[str, str]]:
                 [Row(r.code, r.name, *found[r.code]) for r in under.get(region.code, [])],
                 level.money_of(region.code))))
     seconds = time.perf_counter() - started
+    db.session.rollback()  # the reading phase wrote nothing: end it, and its lock
     for kind, code, y, value in computed:
-        cache.keep(kind, code, y, _encode(value) if kind == "dashboard" else value, seconds)
+        cache.keep(kind, code, y, _encode(value) if kind == "dashboard" else value, seconds, as_of)
     return [(kind, code) for kind, code, _y, _v in computed]
 
 
