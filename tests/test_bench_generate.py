@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.generate import BIG_VILLAGE, generate
+from tests.bench_support import scratch_postgres
 from tests.conftest import RequestIsolatingClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -43,24 +44,6 @@ def rows_digest(url: str) -> str:
     return h.hexdigest()
 
 
-def _scratch_postgres(url: str):
-    """A database named after the suite's own with `_gen` appended (created when missing), and
-    a function that drops it."""
-    parsed = sa.make_url(url)
-    name = f"{parsed.database}_gen"
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return parsed.set(database=name).render_as_string(hide_password=False), drop
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def target(request, tmp_path):
     """(kind, url of a fresh database for each call of the returned maker)."""
@@ -70,7 +53,7 @@ def target(request, tmp_path):
         return
     if not TEST_DATABASE_URL.startswith("postgresql"):
         pytest.skip("TEST_DATABASE_URL is not PostgreSQL")
-    url, drop = _scratch_postgres(TEST_DATABASE_URL)
+    url, drop = scratch_postgres(TEST_DATABASE_URL, "_gen")
     try:
         yield "postgresql", lambda: url, True
     finally:

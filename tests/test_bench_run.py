@@ -10,26 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from bench.report import read
 from bench.run import TARGETS
+from tests.bench_support import scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 # Figures that exist on one database only.
 SQLITE_ONLY = {"sqlite_locked"}
-
-
-def scratch_postgres(url: str) -> str:
-    """A database named after the suite's own with `_bench` appended, created when missing."""
-    parsed = sa.make_url(url)
-    name = f"{parsed.database}_bench"
-    engine = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.mark.slow
@@ -37,14 +25,19 @@ def test_every_benchmark_runs_small_and_records_its_figures(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("BENCH_REPORT", None)
     test_url = os.environ.get("TEST_DATABASE_URL", "")
+    drop = None
     if test_url.startswith("postgresql"):
         only, label = "postgresql", "PostgreSQL"
-        env["BENCH_DATABASE_URL"] = scratch_postgres(test_url)
+        env["BENCH_DATABASE_URL"], drop = scratch_postgres(test_url, "_bench")
     else:
         only, label = "sqlite", "SQLite"
     report = tmp_path / "figures.jsonl"
-    done = subprocess.run([sys.executable, "-m", "bench.run", "--small", "--only", only, "--report", str(report)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.run", "--small", "--only", only, "--report", str(report)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        if drop:
+            drop()
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]
     figures = [f for f in read(str(report)) if f.database == label]
     keys = {f.key for f in figures}
