@@ -124,6 +124,7 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     rates, policies that apply to several regions) is computed for the total as such."""
     from subsidy.cases.stats import case_summaries, empty_case_summary
     from subsidy.notify.numbers import empty_summary, sms_figures
+    from subsidy.policies.service import policies_published_by_region
     from subsidy.public.service import mobile_summaries
 
     money = queries.amounts(code, year, width)
@@ -131,11 +132,13 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     sms, sms_total = sms_figures(code, year, width, total=total)
     mobile, mobile_total = mobile_summaries(code, width)
     cases = case_summaries(code, year, width) if children else {}
+    policies = policies_published_by_region(code, year, children) if children else {}
     groups = {}
     for child in children:
         o = own.get(child) or own_figures_empty()
         groups[child] = (_block(child, year, o, cases.get(child) or empty_case_summary(),
-                                sms.get(child) or empty_summary(), mobile.get(child) or dict(EMPTY_MOBILE)), o)
+                                sms.get(child) or empty_summary(), mobile.get(child) or dict(EMPTY_MOBILE),
+                                policies[child]), o)
     if not total:
         return Level(groups, None, money)
     o = own_figures_empty()
@@ -161,13 +164,14 @@ def parse_args(actor, region_code, year) -> tuple[str, int]:
     return code, year
 
 
-def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict) -> dict:
+def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict,
+           policies: int | None = None) -> dict:
     """The API block of one region from each area's figures for it."""
     return {
         "region_code": code, "year": year,
         "villages": own["villages"],
         "filings": {"filed": own["filed"], "reviewed": own["reviewed"]},
-        "policies_published": _policies(code, year),
+        "policies_published": _policies(code, year) if policies is None else policies,
         "inquiries": cases["inquiries"], "complaints": cases["complaints"], "objections": cases["objections"],
         "sms": sms,
         "mobile": mobile,
