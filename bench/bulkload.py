@@ -178,7 +178,10 @@ class SecondaryIndexes:
     """Indexes are dropped before the load and rebuilt after it: one sorted build is much
     cheaper than millions of inserts into each b-tree. That is every index backing no
     constraint, and on PostgreSQL also the primary keys and unique constraints that no foreign
-    key depends on (the others must stay); the same definitions come back, by name."""
+    key depends on (the others must stay); the same definitions come back, by name. The app's
+    triggers (the filings' list stamps, migration 0009) are set aside the same way: the
+    generator writes the stamps itself, reproducibly, and a trigger per loaded entry would
+    only replace them with random ones."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -199,10 +202,19 @@ class SecondaryIndexes:
                     "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
                     "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname "
                     "AND c.connamespace = current_schema()::regnamespace) ORDER BY i.indexname")).all()
+                triggers = conn.execute(sa.text(
+                    "SELECT t.tgname, t.tgrelid::regclass::text, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+                    "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "
+                    "AND c.relnamespace = current_schema()::regnamespace ORDER BY t.tgname")).all()
+                self.saved += [(name, f'DROP TRIGGER "{name}" ON "{table}"', definition)
+                               for name, table, definition in triggers]
             else:
                 indexes = conn.execute(sa.text(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
                     "ORDER BY name")).all()
+                triggers = conn.execute(sa.text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")).all()
+                self.saved += [(name, f'DROP TRIGGER "{name}"', sql) for name, sql in triggers]
             self.saved += [(name, f'DROP INDEX "{name}"', sql) for name, sql in indexes]
             for _, drop, _ in self.saved:
                 conn.exec_driver_sql(drop)

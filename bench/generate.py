@@ -238,6 +238,9 @@ class Province:
         self.progress = progress
         self.password_hash = password_hash
         self.ids = IdNumbers(seed)
+        # Filings' list stamps (migration 0009) from their own stream, so they leave every other
+        # figure as it was; a stamp names the data, so it depends on everything that shapes it.
+        self.stamps = random.Random(f"{seed}:list-stamps:{households}:{big_filing}:{entries_per_household}")
         # Per-mu projects skip the 8 % of households without land.
         scale = entries_per_household / sum(p[4] * (0.92 if p[2] == "mu" else 1) for p in PROJECTS)
         self.shares = [min(0.98, p[4] * scale) for p in PROJECTS]
@@ -477,9 +480,11 @@ class Province:
                 filings.append(self._filing(rng, j, project_ids[j], v_code, state, rows, material))
         self.filings += len(filings)
         self.L.load("filings", ["id", "project_id", "region_code", "state", "version", "round", "list_changed",
-                                "created_at", "created_by", "state_changed_at", "publicized_at", "publicity_ends_at"],
+                                "list_stamp", "created_at", "created_by", "state_changed_at", "publicized_at",
+                                "publicity_ends_at"],
                     ((f["id"], f["project_id"], f["village"], f["state"], f["version"], f["round"], False,
-                      FILINGS_AT, f["clerk"][0], f["changed_at"], f["publicized_at"], f["publicity_ends_at"])
+                      f"{self.stamps.getrandbits(128):032x}", FILINGS_AT, f["clerk"][0], f["changed_at"],
+                      f["publicized_at"], f["publicity_ends_at"])
                      for f in filings))
         n_entries = 0
         for f in filings:

@@ -225,10 +225,13 @@ def discover(app, farmers: int, seed: int) -> Subjects:
 
 
 def signed_sessions(app, subjects: Subjects) -> tuple[list[str], dict[int, str]]:
-    """Session cookies as the app would set them: farmers signed in by ID + code, and staff
-    signed in by Flask-Login from 127.0.0.1 with wrk's User-Agent."""
+    """Session cookies as a returning browser holds them: farmers signed in by ID + code, and
+    staff signed in by Flask-Login from 127.0.0.1 with wrk's User-Agent; both with the CSRF
+    token the first page with a form put in the session (wrk keeps no cookies: without it
+    every request would make and store a new token, which a browser does once)."""
     from flask import session
     from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
 
     from subsidy.accounts.models import User
     from subsidy.extensions import db
@@ -243,10 +246,12 @@ def signed_sessions(app, subjects: Subjects) -> tuple[list[str], dict[int, str]]
         for hh in subjects.farmer_ids:
             with app.test_request_context("/m/me", environ_base=env, headers={"User-Agent": USER_AGENT}):
                 farmer.sign_in(hh)
+                generate_csrf()
                 farmers.append(f"{name}={serializer.dumps(dict(session))}")
         for uid in {subjects.reviewer_id, subjects.root_user_id} - {None}:
             with app.test_request_context("/", environ_base=env, headers={"User-Agent": USER_AGENT}):
                 login_user(db.session.get(User, uid))
+                generate_csrf()
                 staff[uid] = f"{name}={serializer.dumps(dict(session))}"
         db.engine.dispose()
     return farmers, staff

@@ -37,7 +37,13 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, default_translation_directories=str(ROOT / "translations"), locale_selector=select_locale)
     install_template_gettext(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
+    # Templates get the lazy `current_user` proxy rather than Flask-Login's processor, which
+    # loads the user for every template: on a farmer's page (a session without a staff login)
+    # that ran strong session protection, which rewrote the session cookie on every view.
+    login_manager.init_app(app, add_context_processor=False)
+    from flask_login import current_user
+
+    app.context_processor(lambda: {"current_user": current_user})
 
     from subsidy import models  # noqa: F401  (every model registered on the metadata)
     from subsidy import web

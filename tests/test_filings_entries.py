@@ -138,12 +138,19 @@ def test_queue_and_lists_are_one_query_whatever_their_size(county, db):
 
     filed(1)
     assert township.tier  # loaded before counting: only the queue's own statements are counted
-    small, rows = count_statements(lambda: service.review_queue(township))
-    assert len(rows) == 2
+    small, page = count_statements(lambda: service.review_queue(township))
+    rows = page.items
+    assert len(rows) == 2 and page.total == 2
     assert rows[0].state_changed_at <= rows[1].state_changed_at
     assert (rows[0].households, rows[0].total_amount, rows[0].flags) == (1, Decimal("1312.50"), 0)
     filed(3)  # two more filings (a new project each), three households each
     assert township.tier
-    large, rows = count_statements(lambda: service.review_queue(township))
+    large, page = count_statements(lambda: service.review_queue(township))
+    rows = page.items
     assert len(rows) == 4 and sorted(r.households for r in rows) == [1, 1, 3, 3]
-    assert small == large == 1
+    assert small == large == 2  # the count and the page, whatever the size
+    # A page of the queue: the oldest first, the aggregates of that page's filings only.
+    first, second = service.review_queue(township, per_page=3), service.review_queue(township, page=2, per_page=3)
+    assert (first.total, first.pages, len(first.items), len(second.items)) == (4, 2, 3, 1)
+    assert [r.id for r in first.items + second.items] == [r.id for r in rows]
+    assert [r.households for r in first.items + second.items] == [r.households for r in rows]

@@ -101,7 +101,7 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
     page = t.get("/filings/queue").get_data(as_text=True)
     assert "白阳镇201村" in page and w.project.name in page and "3937.50" in page
     assert '<span class="flag-count">1</span>' in page
-    assert "待我审核" in t.get("/filings/").get_data(as_text=True)
+    assert "待我审核（1）" in t.get("/filings/").get_data(as_text=True)
 
     page = t.get(f"/filings/{f.id}").get_data(as_text=True)
     assert page.count('class="note-form answer-flag"') == 1  # a note form on the one flagged entry
@@ -149,3 +149,18 @@ def test_nav_entries_by_role(login_as, county):
     admin_page = login_as("county_admin").get("/filings/").get_data(as_text=True)
     assert 'href="/watchlist/"' in admin_page
     assert 'name="viewport"' in admin_page
+
+
+def test_pagination_links_keep_the_query_and_translate(app):
+    """The pager of every paged page (the 待我审核 queue after a deadline has several pages):
+    the links keep the other query arguments and the labels still translate."""
+    from flask import render_template_string
+
+    from subsidy.common.pagination import Page
+
+    source = '{% from "_macros.html" import pagination %}{{ pagination(page, "filings.queue") }}'
+    with app.test_request_context("/filings/queue?page=2&flagged=1"):
+        html = render_template_string(source, page=Page([], 2, 50, 120))
+    assert 'href="/filings/queue?page=1&amp;flagged=1"' in html and "上一页" in html
+    assert 'href="/filings/queue?page=3&amp;flagged=1"' in html and "下一页" in html
+    assert "第 2 / 3 页，共 120 条" in html

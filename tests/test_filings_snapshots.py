@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from subsidy.errors import InvalidTransition
 from subsidy.extensions import db
-from subsidy.filings import snapshots
-from subsidy.filings.models import Entry, FilingState, Snapshot, SnapshotLine, Stage
+from subsidy.filings import entries, snapshots
+from subsidy.filings.models import Entry, Filing, FilingState, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
 from tests.factories import HouseholdFactory
 from tests.filings_support import act, make_world, walk_to
@@ -126,3 +126,54 @@ def test_no_mismatch_on_an_honest_filing(app, county):
     assert snapshots.find_mismatches(f) == []
     assert [s.stage for s in db.session.scalars(sa.select(Snapshot).order_by(Snapshot.id))] == [
         Stage.publicized, Stage.village, Stage.township, Stage.county]
+
+
+def _stamp(filing_id: int) -> str:
+    return db.session.scalar(sa.select(Filing.list_stamp).where(Filing.id == filing_id))
+
+
+def test_the_list_stamp_changes_with_what_the_digest_covers_and_only_that(county):
+    """Migration 0009's triggers: the review page keeps a filing's live digest under its
+    `list_stamp`, so anything the digest covers, written by the app or with plain SQL, must
+    give the filing a new stamp; what it does not cover (a phone, a timestamp) need not."""
+    w = make_world(3)
+    other = make_world(2, village="640425100202")  # another village's filing must keep its stamp
+    f, h = w.filing, w.households[0]
+
+    def changes(sql: str, params: dict, expect: bool) -> None:
+        before, before_other = _stamp(f.id), _stamp(other.filing.id)
+        db.session.execute(sa.text(sql), params)
+        db.session.commit()
+        assert (_stamp(f.id) != before) is expect, sql
+        assert _stamp(other.filing.id) == before_other, sql
+
+    changes("UPDATE households SET phone = '13900000001' WHERE id = :h", {"h": h.id}, False)
+    changes("UPDATE households SET payout_account = '6231999999999999' WHERE id = :h", {"h": h.id}, True)
+    changes("UPDATE households SET id_number = '640425196001019999' WHERE id = :h", {"h": h.id}, True)
+    changes("UPDATE households SET head_name = '改名' WHERE id = :h", {"h": h.id}, False)
+    changes("UPDATE filing_entries SET amount = amount + 1 WHERE household_id = :h", {"h": h.id}, True)
+    changes("UPDATE filing_entries SET quantity = quantity + 1 WHERE household_id = :h", {"h": h.id}, True)
+    changes("UPDATE filing_entries SET updated_at = created_at WHERE household_id = :h", {"h": h.id}, False)
+    changes("DELETE FROM filing_entries WHERE household_id = :h", {"h": h.id}, True)
+    # and through the app: a clerk adding a household to the draft
+    newcomer = HouseholdFactory(region_code=f.region_code)
+    db.session.commit()
+    before = _stamp(f.id)
+    entries.add_entry(w.clerk, f.id, newcomer.id)
+    db.session.commit()
+    assert _stamp(f.id) != before
+
+
+def test_a_change_after_the_page_was_seen_shows_on_the_next_view(app, county):
+    """The live digest is cached between views; a listed household's payout account changed
+    with plain SQL after a reviewer opened the page still shows, loudly, on the next view."""
+    w = make_world(3)
+    f = walk_to(w, S.township_approved)
+    reviewer = _sign_in(app, w.county)
+    assert "快照不一致" not in reviewer.get(f"/filings/{f.id}").get_data(as_text=True)
+    assert "快照不一致" not in reviewer.get(f"/filings/{f.id}").get_data(as_text=True)  # from the cache
+    db.session.execute(sa.text("UPDATE households SET payout_account = '6231999999999999' WHERE id = :h"),
+                       {"h": w.households[1].id})
+    db.session.commit()
+    page = reviewer.get(f"/filings/{f.id}").get_data(as_text=True)
+    assert "快照不一致" in page and "变更 1 户（一卡通账号）" in page

@@ -18,6 +18,7 @@ from subsidy.households.models import Household
 from subsidy.notify.models import Message
 from subsidy.payments import ids
 from subsidy.payments.models import BatchStatus, Payment, PaymentStatus
+from subsidy.public.service import my_entries
 from tests.factories import make_xlsx
 from tests.filings_support import T0, make_world, walk_to
 
@@ -277,11 +278,21 @@ def test_account_fixed_by_the_village_shows_as_a_difference(api_as, county):
     household = db.session.get(Household, p[1].household_id)
     household.payout_account = "6231999988887777666"
     db.session.commit()
+    # The farmer's "my subsidies" says what became of the money at each step (payments.lookup).
+    mine = my_entries(p[1].household_id)[0]
+    assert mine.stage == "发放失败" and "账号不存在" in mine.advice and mine.payment_id is None
+    paid = my_entries(p[0].household_id)[0]
+    assert (paid.stage, paid.payment_id, paid.account_tail) == ("已发放", p[0].id, p[0].payout_account[-4:])
     again = api.post("/api/v1/payments/batches/reissue", json={"project_id": w.project.id}).json
     assert again["skipped"] == {"same_account": 0}
     redo = payments_of(again["id"])[0]
     assert redo.payout_account == "6231999988887777666" and redo.reissue_of_id == p[1].id
+    # re-issued, waiting for the bank: the old failure is no longer what the farmer reads
+    mine = my_entries(p[1].household_id)[0]
+    assert mine.stage == "县级已审定" and mine.payment_id is None
     r = post_results(api, again["id"], [(redo.disbursement_id, "成功", "", "R1", "1312.50")])
+    mine = my_entries(p[1].household_id)[0]
+    assert (mine.stage, mine.payment_id, mine.account_tail) == ("已发放", redo.id, "7666")
     assert r.json["filings_paid"] == [w.filing.id]
     assert "一卡通账号" in r.json["mismatches"][0]["message"]
     body = api.get(f"/api/v1/filings/{w.filing.id}").json
@@ -300,6 +311,7 @@ def test_withdrawn_batch_frees_its_entries(api_as, county):
     assert api.post(f"/api/v1/payments/batches/{b['id']}/cancel", json={"reason": ""}).status_code == 400
     r = api.post(f"/api/v1/payments/batches/{b['id']}/cancel", json={"reason": "账号批量有误"})
     assert r.status_code == 200 and r.json["status"] == "cancelled"
+    assert my_entries(w.households[0].id)[0].stage == "县级已审定"  # a cancelled payment says nothing
     assert api.get(f"/api/v1/payments/batches/{b['id']}/file").status_code == 409
     b2 = api.post("/api/v1/payments/batches", json={"project_id": w.project.id})
     assert b2.status_code == 201 and b2.json["payment_count"] == 2

@@ -57,3 +57,12 @@ def reset_postgres_schema(url: str) -> None:
         conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
+
+
+def plain_rows(stmt, params: dict | None = None):
+    """A select of columns run on the session's connection (in its transaction) without the
+    ORM's result processing: 30–50 µs less a statement on either database, a tenth of the
+    farmer's "my subsidies" page, which every farmer's phone opens (issue 8's load test)."""
+    from subsidy.extensions import db
+
+    return db.session.connection().execute(stmt, params or {})

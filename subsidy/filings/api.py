@@ -166,6 +166,14 @@ def _entry_json(line: dict) -> dict:
     ).model_dump(mode="json")
 
 
+def _filing_list(result) -> dict:
+    items = [FilingListItem(id=r.id, project_id=r.project_id, project_name=r.project_name, region_code=r.region_code,
+                            village_name=r.village_name, state=r.state, version=r.version, households=r.households,
+                            total_amount=r.total_amount, flagged_entries=r.flagged_entries,
+                            state_changed_at=r.state_changed_at).model_dump(mode="json") for r in result.items]
+    return {"items": items, "page": result.page, "per_page": result.per_page, "total": result.total}
+
+
 def _ref(filing) -> dict:
     return FilingRef(id=filing.id, state=filing.state, version=filing.version).model_dump(mode="json")
 
@@ -185,22 +193,15 @@ def list_filings():
     result = service.list_filings(current_actor(), state=request.args.get("state") or None,
                                   project_id=request.args.get("project_id", type=int),
                                   region_code=request.args.get("region_code") or None, page=page, per_page=per_page)
-    items = [FilingListItem(id=r.id, project_id=r.project_id, project_name=r.project_name, region_code=r.region_code,
-                            village_name=r.village_name, state=r.state, version=r.version, households=r.households,
-                            total_amount=r.total_amount, flagged_entries=r.flagged_entries,
-                            state_changed_at=r.state_changed_at).model_dump(mode="json") for r in result.items]
-    return {"items": items, "page": result.page, "per_page": result.per_page, "total": result.total}
+    return _filing_list(result)
 
 
 @route("/filings/queue", "GET", summary="待我审核: filings waiting for the reviewer's tier, oldest first",
-       response=FilingListItem, list_response=True, tag="filings")
+       response=FilingListItem, list_response=True, tag="filings", query={"page": "", "per_page": "max 200"})
 def review_queue():
-    rows = service.review_queue(current_actor())
-    items = [FilingListItem(id=r.id, project_id=r.project_id, project_name=r.project_name, region_code=r.region_code,
-                            village_name=r.village_name, state=r.state, version=r.version, households=r.households,
-                            total_amount=r.total_amount, flagged_entries=r.flagged_entries,
-                            state_changed_at=r.state_changed_at).model_dump(mode="json") for r in rows]
-    return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
+    page, per_page = page_args()
+    result = service.review_queue(current_actor(), page=page, per_page=per_page)
+    return _filing_list(result)
 
 
 @route("/filings/<int:filing_id>", "GET", summary="A filing with entries, reviews, snapshots and mismatches",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,6 +14,10 @@ from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
+
+
+def new_list_stamp() -> str:
+    return uuid.uuid4().hex
 
 
 class FilingState(enum.Enum):
@@ -131,6 +136,11 @@ class Filing(db.Model):
     round: Mapped[int] = mapped_column(default=0)
     # The list was edited since it was last publicized (it must be publicized again).
     list_changed: Mapped[bool] = mapped_column(default=False)
+    # Replaced by database triggers (migration 0009) whenever the live list changes: an entry
+    # of the filing, or the ID number or payout account of a listed household, whoever changes
+    # it and however (the app or plain SQL). Random, so never reused even after a rollback:
+    # what is cached under a stamp (snapshots.cached_live_digest) is the data of that stamp.
+    list_stamp: Mapped[str] = mapped_column(sa.String(32), default=new_list_stamp)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -98,22 +98,21 @@ class FilingRow:
 
 def _rows_select(where: list):
     """Filings matching `where` with village, township, project, household count, total and
-    risk flags: aggregates are computed in subqueries restricted by the same conditions."""
-    ent = (sa.select(Entry.filing_id, sa.func.count().label("n"), sa.func.sum(Entry.amount).label("total"))
-           .join(Filing, Filing.id == Entry.filing_id).where(*where).group_by(Entry.filing_id).subquery())
-    flg = (sa.select(EntryFlag.filing_id, sa.func.count().label("flags"),
-                     sa.func.count(sa.distinct(EntryFlag.entry_id)).label("flagged"))
-           .join(Filing, Filing.id == EntryFlag.filing_id).where(*where).group_by(EntryFlag.filing_id).subquery())
+    risk flags. The aggregates are correlated subqueries: each reads one filing's rows through
+    the `filing_id` index, for the selected filings only (a joined GROUP BY subquery was
+    estimated at one row by PostgreSQL and re-sorted for every filing of the page)."""
+    def per_filing(model, expr):
+        return sa.select(expr).where(model.filing_id == Filing.id).correlate(Filing).scalar_subquery()
+
     township = aliased(Region)
     return (sa.select(Filing.id, Filing.project_id, Filing.region_code, Filing.state, Filing.version,
                       Filing.state_changed_at, Region.name, township.name, Project.name, Project.year,
-                      sa.func.coalesce(ent.c.n, 0), sa.func.coalesce(ent.c.total, 0),
-                      sa.func.coalesce(flg.c.flags, 0), sa.func.coalesce(flg.c.flagged, 0))
+                      per_filing(Entry, sa.func.count()), per_filing(Entry, sa.func.coalesce(sa.func.sum(Entry.amount), 0)),
+                      per_filing(EntryFlag, sa.func.count()),
+                      per_filing(EntryFlag, sa.func.count(sa.distinct(EntryFlag.entry_id))))
             .join(Region, Region.code == Filing.region_code)
             .join(township, township.code == Region.parent_code)
             .join(Project, Project.id == Filing.project_id)
-            .outerjoin(ent, ent.c.filing_id == Filing.id)
-            .outerjoin(flg, flg.c.filing_id == Filing.id)
             .where(*where))
 
 
@@ -140,24 +139,44 @@ def _conditions(actor, *, state=None, project_id=None, region_code=None) -> list
     return where
 
 
+def _paged_rows(where: list, order: tuple, page, per_page) -> Page:
+    """One page of filing rows: the count, then the rows of the page's filings alone (their
+    aggregates are computed for those filings only, not for every filing matching `where`)."""
+    page, per_page = clamp(page, per_page)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
+    ids = sa.select(Filing.id).where(*where).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    stmt = _rows_select([*where, Filing.id.in_(ids.scalar_subquery())]).order_by(*order)
+    return Page(_as_rows(db.session.execute(stmt)), page, per_page, total)
+
+
 def list_filings(actor, *, state=None, project_id=None, region_code=None, page=1, per_page=50) -> Page:
     require(actor, Perm.view_filings)
     where = _conditions(actor, state=state, project_id=project_id, region_code=region_code)
-    page, per_page = clamp(page, per_page)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
-    stmt = _rows_select(where).order_by(Filing.state_changed_at.desc(), Filing.id.desc())
-    items = _as_rows(db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items, page, per_page, total)
+    return _paged_rows(where, (Filing.state_changed_at.desc(), Filing.id.desc()), page, per_page)
 
 
-def review_queue(actor) -> list[FilingRow]:
-    """待我审核: filings waiting for the actor's tier in the actor's region, oldest first."""
-    require(actor, Perm.review_filings)
+def _queue_conditions(actor) -> list | None:
     state = WAITING_FOR.get(actor.role)
     if state is None:
-        return []
-    where = [within(Filing.region_code, actor.region_code), Filing.state == state]
-    return _as_rows(db.session.execute(_rows_select(where).order_by(Filing.state_changed_at, Filing.id)))
+        return None
+    return [within(Filing.region_code, actor.region_code), Filing.state == state]
+
+
+def review_queue(actor, *, page=1, per_page=50) -> Page:
+    """待我审核: filings waiting for the actor's tier in the actor's region, oldest first, a page
+    at a time (after a deadline a county has hundreds waiting)."""
+    require(actor, Perm.review_filings)
+    where = _queue_conditions(actor)
+    if where is None:
+        return Page([], 1, per_page, 0)
+    return _paged_rows(where, (Filing.state_changed_at, Filing.id), page, per_page)
+
+
+def queue_size(actor) -> int:
+    """How many filings wait for the actor's tier (the count on the 备案审核 page's button)."""
+    require(actor, Perm.review_filings)
+    where = _queue_conditions(actor)
+    return 0 if where is None else db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
 
 
 def projects_to_start(actor) -> list[Project]:
@@ -181,33 +200,41 @@ def totals(filing: Filing) -> dict:
             "flagged": flagged}
 
 
-def budget(filing: Filing) -> dict:
+def budget(filing: Filing, this: Decimal | None = None) -> dict:
+    """The project's budget against what the county approved; `this`: the filing's total, when
+    the caller has it."""
     project = filing.project
     approved = workflow.approved_total(project.id, except_filing=filing.id)
-    this = workflow.filing_total(filing.id)
+    this = workflow.filing_total(filing.id) if this is None else this
     return {"budget": project.budget, "approved": approved, "this": this, "left": project.budget - approved,
             "left_after": project.budget - approved - this}
 
 
-def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=100):
+def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=100,
+                total: int | None = None):
     """Entries with their household, flags and notes: three queries whatever the count, plain
     rows rather than ORM objects (a list may hold thousands). Returns (lines, total); without
-    `page` every entry is returned."""
+    `page` every entry is returned. `total`: the number of entries matching, when the caller
+    already knows it (the filing's own count, unfiltered)."""
+    chosen = sa.select(Entry.id).where(Entry.filing_id == filing.id)
+    if entry_ids is not None:
+        chosen = chosen.where(Entry.id.in_(list(entry_ids)))
+    if flagged_only:
+        chosen = chosen.where(sa.exists(sa.select(EntryFlag.id).where(EntryFlag.entry_id == Entry.id)))
+    if q:
+        chosen = chosen.join(Household, Household.id == Entry.household_id).where(
+            sa.or_(Household.head_name.contains(q), Household.id_number.contains(q.upper())))
+    if page is not None:
+        page, per_page = clamp(page, per_page, default=100)
+        if total is None:
+            total = db.session.scalar(sa.select(sa.func.count()).select_from(chosen.subquery()))
+        # The page's entry ids first, then their households: joining every entry of a
+        # 5,000-entry list to its household to keep 100 rows cost 50 look-ups per row kept.
+        chosen = chosen.order_by(Entry.id).limit(per_page).offset((page - 1) * per_page)
     stmt = (sa.select(Entry.id, Entry.household_id, Entry.quantity, Entry.amount, Household.head_name,
                       Household.id_number, Household.phone, Household.payout_account)
             .join(Household, Household.id == Entry.household_id)
-            .where(Entry.filing_id == filing.id))
-    if entry_ids is not None:
-        stmt = stmt.where(Entry.id.in_(list(entry_ids)))
-    if flagged_only:
-        stmt = stmt.where(sa.exists(sa.select(EntryFlag.id).where(EntryFlag.entry_id == Entry.id)))
-    if q:
-        stmt = stmt.where(sa.or_(Household.head_name.contains(q), Household.id_number.contains(q.upper())))
-    total = None
-    if page is not None:
-        page, per_page = clamp(page, per_page, default=100)
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+            .where(Entry.id.in_(chosen.scalar_subquery())))
     rows = db.session.execute(stmt.order_by(Entry.id)).all()
     ids = [r.id for r in rows]
     flags, notes = defaultdict(list), defaultdict(list)
@@ -228,7 +255,7 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
               "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
                                            phone=r.phone, payout_account=r.payout_account),
               "flags": flags[r.id], "notes": notes[r.id], "standard": quantize(rate * r.quantity)} for r in rows]
-    return lines, (len(lines) if total is None else total)
+    return lines, (len(lines) if page is None else total)
 
 
 def reviews(filing: Filing) -> list[Review]:
@@ -252,18 +279,20 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
 
     filing = get_filing(actor, filing_id)
     # Always one page: a 5,000-entry list rendered whole is a 5 MB page (issue 8's load test).
-    lines, total = entry_lines(filing, page=page or 1, flagged_only=flagged_only, q=q)
+    filing_totals = totals(filing)
+    lines, total = entry_lines(filing, page=page or 1, flagged_only=flagged_only, q=q,
+                               total=None if flagged_only or q else filing_totals["households"])
     snaps = snapshots.round_snapshots(filing)
-    live = snapshots.live_digest(filing.id)
+    live = snapshots.cached_live_digest(filing.id)
     page_no, per_page = clamp(page, 100, default=100)
     can_edit = actor.role == Role.village_clerk and actor.region_code == filing.region_code and filing.state == S.draft
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
-        "totals": totals(filing), "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
+        "totals": filing_totals, "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
         "mismatches": snapshots.find_mismatches(filing, snaps, live),
         "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,
         "actions": workflow.available_actions(actor, filing),
-        "budget": budget(filing) if actor.tier == Level.county else None,
+        "budget": budget(filing, filing_totals["amount"]) if actor.tier == Level.county else None,
         "can_edit": can_edit, "can_note": can_note(actor, filing),
         "candidates": search_candidates(actor, filing, hq) if can_edit and hq else [],
     }

@@ -10,10 +10,13 @@ lines joined by "\\n", hashed as UTF-8. Any change in any of these fields change
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
+from cachetools import LRUCache
+from flask import current_app
 
 from subsidy.common.money import quantize
 from subsidy.common.timeutil import utcnow
@@ -96,6 +99,30 @@ def live_digest(filing_id: int) -> Digest:
     return digest_sql((Entry.household_id, Household.id_number, Entry.quantity, Entry.amount, Household.payout_account),
                       lambda q: q.select_from(Entry).join(Household, Household.id == Entry.household_id)
                       .where(Entry.filing_id == filing_id))
+
+
+LIVE_DIGESTS_KEPT = 1024  # filings whose live digest a worker process keeps (~200 bytes each)
+_live_lock = threading.Lock()
+
+
+def cached_live_digest(filing_id: int) -> Digest:
+    """`live_digest`, computed once per state of the list: kept under the filing's `list_stamp`,
+    which database triggers replace whenever anything the digest covers changes (migration
+    0009), so a change made with plain SQL shows on the next view as one made by the app does.
+    The stamp is read before the digest is computed: the digest is then of that stamp's data
+    or of newer data (never older), and a stamp of a rolled-back change never comes back."""
+    stamp = db.session.scalar(sa.select(Filing.list_stamp).where(Filing.id == filing_id))
+    cache = current_app.extensions.get("live_digests")
+    if cache is None:
+        cache = current_app.extensions.setdefault("live_digests", LRUCache(LIVE_DIGESTS_KEPT))
+    key = (filing_id, stamp)
+    with _live_lock:
+        found = cache.get(key)
+    if found is None:
+        found = live_digest(filing_id)
+        with _live_lock:
+            cache[key] = found
+    return found
 
 
 def snapshot_digest(snapshot_id: int) -> Digest:

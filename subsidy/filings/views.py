@@ -43,7 +43,7 @@ def index():
     form = StartFilingForm()
     projects = service.projects_to_start(current_user)
     form.project_id.choices = [SelectChoice(p.id, f"{p.year} {p.name}") for p in projects]
-    queue = service.review_queue(current_user) if can(current_user, Perm.review_filings) else []
+    queue = service.queue_size(current_user) if can(current_user, Perm.review_filings) else 0
     return render_template("filings/index.html", page=result, form=form, projects=projects, queue=queue,
                            states=STATE_LABEL, state=request.args.get("state", ""), labels=LABELS)
 
@@ -63,13 +63,13 @@ def start():
             return redirect(url_for("filings.show", filing_id=filing.id))
     result = service.list_filings(current_user, page=1)
     return render_template("filings/index.html", page=result, form=form, projects=service.projects_to_start(current_user),
-                           queue=[], states=STATE_LABEL, state="", labels=LABELS), 422
+                           queue=0, states=STATE_LABEL, state="", labels=LABELS), 422
 
 
 @bp.route("/filings/queue")
 def queue():
-    rows = service.review_queue(current_user)
-    return render_template("filings/queue.html", rows=rows, labels=LABELS)
+    result = service.review_queue(current_user, page=request.args.get("page"))
+    return render_template("filings/queue.html", page=result, labels=LABELS)
 
 
 def _page(filing_id: int, status: int = 200, *, error: str | None = None, **forms):

@@ -10,16 +10,10 @@ from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload
 from subsidy.errors import DomainError, NotFound, PermissionDenied
 from subsidy.payments import files, receipts, results, service
-from subsidy.payments.lookup import payment_views
 from subsidy.payments.models import PAYMENT_STATUS_LABEL, RECEIPT_LABEL, PaymentStatus
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 register_nav("payments.index", "资金发放", Perm.view_payments)
-
-# The farmers' "my subsidies" page asks this area what became of each entry's money.
-from subsidy.public.service import register_payment_lookup  # noqa: E402
-
-register_payment_lookup(payment_views)
 
 
 def _access(exc: DomainError) -> None:

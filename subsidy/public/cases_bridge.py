@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from subsidy.cases import service as cases
 from subsidy.cases.models import (KIND_LABEL, OPEN_STATES, RATING_LABEL, STATE_LABEL, Case, CaseEvent, CaseKind,
                                   CaseState, EventKind, Rating)
+from subsidy.common.database import plain_rows
 from subsidy.errors import ValidationError
-from subsidy.extensions import db
 from subsidy.regions.models import Region
 
 RATINGS: list[tuple[str, str]] = [(r.value, RATING_LABEL[r]) for r in Rating]
@@ -64,12 +64,12 @@ def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
     """The household's cases (and those sent from its confirmed number), newest first."""
     if household_id is None and not phone:
         return []
-    rows = db.session.execute(_MY_CASES, {"household_id": household_id, "phone": phone or None}).all()
+    rows = plain_rows(_MY_CASES, {"household_id": household_id, "phone": phone or None}).all()
     if not rows:
         return []
     replies: dict[int, list[Reply]] = {}
     units = {r.id: r.name for r in rows}
-    for case_id, at, note in db.session.execute(_REPLIES, {"case_ids": list(units)}):
+    for case_id, at, note in plain_rows(_REPLIES, {"case_ids": list(units)}):
         replies.setdefault(case_id, []).append(Reply(at, note, units[case_id]))
     out = []
     for (case_id, ref_no, kind, subject, body, state, received_at, due_at, replied_at, reply_body, rating,

@@ -6,7 +6,6 @@ farmer session, see `subsidy.public.farmer`) and never an id typed into a URL fo
 personal. Names and ID numbers leave this module masked whenever a page is public."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -14,12 +13,14 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
+from subsidy.common.database import plain_rows
 from subsidy.common.masking import account_tail, mask_id_number, mask_name
 from subsidy.errors import NotFound
 from subsidy.extensions import db
 from subsidy.filings.models import Entry, Filing, FilingState
 from subsidy.households.models import Household
 from subsidy.notify.models import Message
+from subsidy.payments.lookup import join_shown_payment, payment_view
 from subsidy.projects.models import UNIT_LABEL, Project
 from subsidy.public.models import MobileSignIn
 from subsidy.regions.models import Level, Region
@@ -40,36 +41,6 @@ STAGES: dict[FilingState, tuple[str, str, str]] = {
 }
 FAILED_STAGE = ("发放失败", "bad", "银行退回了这笔钱，常见原因是一卡通账号有误或已销户。请带上一卡通和身份证到村委会"
                 "核对账号，核对后会重新发放。")
-
-
-@dataclass
-class PaymentView:
-    """What the payments area (issue 7) tells about one entry's money."""
-
-    status: str                   # "paid" or "failed"
-    at: datetime | None = None    # when paid (or when the bank refused)
-    account: str | None = None    # the account it went to
-    reason: str | None = None     # the bank's reason for a failure
-    payment_id: int | None = None  # a paid payment, which the farmer can confirm or deny receiving
-    receipt: str | None = None     # their answer so far: "confirmed", "denied" or None
-
-
-# Issue 7 registers here a function entry ids -> {entry_id: PaymentView}, as the cases area
-# does for objections in subsidy.filings.objections. Until then a paid filing says 已发放
-# with the date the filing was paid and the household's registered account.
-_PAYMENT_LOOKUPS: list[Callable[[list[int]], dict[int, PaymentView]]] = []
-
-
-def register_payment_lookup(fn: Callable[[list[int]], dict[int, PaymentView]]) -> None:
-    if fn not in _PAYMENT_LOOKUPS:
-        _PAYMENT_LOOKUPS.append(fn)
-
-
-def _payments(entry_ids: list[int]) -> dict[int, PaymentView]:
-    found: dict[int, PaymentView] = {}
-    for fn in _PAYMENT_LOOKUPS:
-        found.update(fn(entry_ids))
-    return found
 
 
 @dataclass
@@ -94,7 +65,7 @@ class MyEntry:
 
 # The farmer's page runs these on every view: built once, with the household as a parameter,
 # they cost no statement building nor cache-key walk per request.
-_MY_ENTRIES = (
+_MY_ENTRIES = join_shown_payment(
     sa.select(Entry.id, Entry.quantity, Entry.amount, Filing.state, Filing.state_changed_at,
               Filing.publicity_ends_at, Project.year, Project.name, Project.unit, Region.name,
               Household.payout_account)
@@ -102,8 +73,8 @@ _MY_ENTRIES = (
     .join(Project, Project.id == Entry.project_id)
     .join(Region, Region.code == Filing.region_code)
     .join(Household, Household.id == Entry.household_id)
-    .where(Entry.household_id == sa.bindparam("household_id"))
-    .order_by(Project.year.desc(), Project.name, Entry.id))
+    .where(Entry.household_id == sa.bindparam("household_id")), Entry.id,
+).order_by(Project.year.desc(), Project.name, Entry.id)
 _MY_MESSAGES = (
     sa.select(Message.created_at, Message.body)
     .where(Message.household_id == sa.bindparam("household_id"), Message.template != "login_code")
@@ -114,15 +85,15 @@ _MY_HOUSEHOLD = (
 
 
 def my_entries(household_id: int) -> list[MyEntry]:
-    """Every entry of the household, newest year first, with its stage in farmer words."""
-    rows = db.session.execute(_MY_ENTRIES, {"household_id": household_id}).all()
-    payments = _payments([r[0] for r in rows]) if rows else {}
+    """Every entry of the household, newest year first, with its stage in farmer words and
+    what became of its money (the payments area's `payment_view`)."""
     out = []
-    for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account) in rows:
+    for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account,
+         *shown) in plain_rows(_MY_ENTRIES, {"household_id": household_id}):
         label, tone, advice = STAGES[state]
         item = MyEntry(entry_id, year, project, UNIT_LABEL[unit], quantity, amount, state,
                        label, tone, advice, village, publicity_ends_at=ends_at)
-        payment = payments.get(entry_id)
+        payment = payment_view(*shown)
         if payment is not None and payment.status == "failed":
             item.stage, item.tone, item.advice = FAILED_STAGE
             if payment.reason:
@@ -132,6 +103,8 @@ def my_entries(household_id: int) -> list[MyEntry]:
             item.paid_at, item.account_tail = payment.at, account_tail(payment.account)
             item.payment_id, item.receipt = payment.payment_id, payment.receipt
         elif state is FilingState.paid:
+            # A paid filing with no payment recorded for this entry: the date the filing was
+            # paid and the household's registered account.
             item.paid_at, item.account_tail = changed_at, account_tail(account)
         out.append(item)
     return out
@@ -140,7 +113,7 @@ def my_entries(household_id: int) -> list[MyEntry]:
 def my_messages(household_id: int, limit: int = 30) -> list[sa.Row]:
     """The SMS owed to the household, newest first, as (created_at, body) rows; sign-in codes are
     left out (noise, and a code on the screen is a code someone looking over a shoulder can read)."""
-    return db.session.execute(_MY_MESSAGES, {"household_id": household_id, "limit": limit}).all()
+    return plain_rows(_MY_MESSAGES, {"household_id": household_id, "limit": limit}).all()
 
 
 @dataclass
@@ -155,7 +128,7 @@ class MyHousehold:
 
 
 def my_household(household_id: int) -> MyHousehold:
-    row = db.session.execute(_MY_HOUSEHOLD, {"household_id": household_id}).first()
+    row = plain_rows(_MY_HOUSEHOLD, {"household_id": household_id}).first()
     if row is None:
         raise NotFound("农户不存在")
     return MyHousehold(*row)
