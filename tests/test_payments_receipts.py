@@ -130,7 +130,15 @@ def test_the_farmer_answers_on_my_subsidies(app, api_as, county):
     assert f'/m/payments/{theirs.id}/receipt' not in page
     # another household's payment id in the URL is "not found" and changes nothing
     assert phone.post(f"/m/payments/{theirs.id}/receipt", data={"answer": "denied"}).status_code == 404
-    resp = phone.post(f"/m/payments/{mine.id}/receipt", data={"answer": "denied", "note": "没到账"})
+    assert phone.post(f"/m/payments/{theirs.id}/receipt", data={"answer": "denied", "sure": "1"}).status_code == 404
+    # 没有收到 asks first, on a page of its own (the farmers' pages run no script), and files nothing yet
+    ask = phone.post(f"/m/payments/{mine.id}/receipt", data={"answer": "denied"})
+    assert ask.status_code == 200 and "确定没有收到这笔钱" in ask.text and 'name="sure" value="1"' in ask.text
+    assert "<script" not in ask.text and "onsubmit" not in page
+    db.session.expire_all()
+    assert db.session.get(Payment, mine.id).receipt is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+    resp = phone.post(f"/m/payments/{mine.id}/receipt", data={"answer": "denied", "sure": "1", "note": "没到账"})
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Payment, theirs.id).receipt is None

@@ -67,11 +67,18 @@ def confirm_receipt(household_id: int, payment_id) -> Payment:
     return payment
 
 
-def deny_receipt(household_id: int, payment_id, *, phone: str | None = None, note: str = ""):
-    """没有收到: a complaint to the county, linked to the payment. Returns (payment, case)."""
+def payment_to_deny(household_id: int, payment_id) -> Payment:
+    """The payment a 没有收到 would be about, checked as `deny_receipt` checks it and changing
+    nothing: the farmer confirms on a page of its own before the complaint is filed."""
     payment = _own_paid_payment(household_id, payment_id)
     if payment.receipt == ReceiptAnswer.denied and payment.receipt_case_id:
         raise Conflict("您已经反映过没有收到，县里正在核查")
+    return payment
+
+
+def deny_receipt(household_id: int, payment_id, *, phone: str | None = None, note: str = ""):
+    """没有收到: a complaint to the county, linked to the payment. Returns (payment, case)."""
+    payment = payment_to_deny(household_id, payment_id)
     household = db.session.get(Household, payment.household_id)
     case = _open_county_complaint(payment, household, phone or household.phone, (note or "").strip()[:500])
     payment.receipt, payment.receipt_at, payment.receipt_case_id = ReceiptAnswer.denied, utcnow(), case.id

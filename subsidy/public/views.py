@@ -274,11 +274,15 @@ def me():
 @public
 def receipt(payment_id: int):
     """回访 (issue 7): the farmer says whether paid money arrived. 没有收到 opens a complaint for
-    the county. The household is the signed-in one, never one named in the request."""
+    the county, after a confirmation page. The household is the signed-in one, never one named
+    in the request."""
     hh = farmer.household_id()
     if hh is None:
         return redirect(url_for("public.login", next=url_for("public.me")))
     if request.form.get("answer") == "denied":
+        if request.form.get("sure") != "1":
+            # A complaint is not undone: ask first, on a page (the farmers' pages run no script).
+            return render_template("public/receipt_deny.html", payment=receipts.payment_to_deny(hh, payment_id))
         _payment, case = receipts.deny_receipt(hh, payment_id, phone=service.get_household(hh).phone,
                                                note=(request.form.get("note") or "").strip()[:500])
         flash(_("已登记“没有收到”，县里将核查并答复您。投诉编号：%(ref)s", ref=case.ref_no), "ok")
