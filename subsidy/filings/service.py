@@ -210,7 +210,10 @@ def budget(filing: Filing, this: Decimal | None = None) -> dict:
             "left_after": project.budget - approved - this}
 
 
-def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=100,
+ENTRIES_PER_PAGE = 50  # the review page's rows: a reviewer reads them one by one, also on a phone
+
+
+def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=ENTRIES_PER_PAGE,
                 total: int | None = None):
     """Entries with their household, flags and notes: three queries whatever the count, plain
     rows rather than ORM objects (a list may hold thousands). Returns (lines, total); without
@@ -225,11 +228,11 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
         chosen = chosen.join(Household, Household.id == Entry.household_id).where(
             sa.or_(Household.head_name.contains(q), Household.id_number.contains(q.upper())))
     if page is not None:
-        page, per_page = clamp(page, per_page, default=100)
+        page, per_page = clamp(page, per_page, default=ENTRIES_PER_PAGE)
         if total is None:
             total = db.session.scalar(sa.select(sa.func.count()).select_from(chosen.subquery()))
         # The page's entry ids first, then their households: joining every entry of a
-        # 5,000-entry list to its household to keep 100 rows cost 50 look-ups per row kept.
+        # 5,000-entry list to its household to keep a page of them cost 100 look-ups per row kept.
         chosen = chosen.order_by(Entry.id).limit(per_page).offset((page - 1) * per_page)
     stmt = (sa.select(Entry.id, Entry.household_id, Entry.quantity, Entry.amount, Household.head_name,
                       Household.id_number, Household.phone, Household.payout_account)
@@ -284,7 +287,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
                                total=None if flagged_only or q else filing_totals["households"])
     snaps = snapshots.round_snapshots(filing)
     live = snapshots.cached_live_digest(filing.id)
-    page_no, per_page = clamp(page, 100, default=100)
+    page_no, per_page = clamp(page, ENTRIES_PER_PAGE, default=ENTRIES_PER_PAGE)
     can_edit = actor.role == Role.village_clerk and actor.region_code == filing.region_code and filing.state == S.draft
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
