@@ -180,8 +180,8 @@ class SecondaryIndexes:
     constraint, and on PostgreSQL also the primary keys and unique constraints that no foreign
     key depends on (the others must stay); the same definitions come back, by name. The app's
     triggers (the filings' list stamps, migration 0009) are set aside the same way: the
-    generator writes the stamps itself, reproducibly, and a trigger per loaded entry would
-    only replace them with random ones."""
+    generator writes the stamp rows itself, and a trigger per loaded entry would only stamp
+    its filing again, once a row."""
 
     def __init__(self, engine):
         self.engine = engine

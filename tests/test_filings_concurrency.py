@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from subsidy.accounts.models import User
 from subsidy.errors import StaleVersion
 from subsidy.extensions import db
-from subsidy.filings import workflow
-from subsidy.filings.models import Action, Filing, FilingState, Review
-from tests.factories import make_user
+from subsidy.filings import entries, workflow
+from subsidy.filings.models import Action, Filing, FilingState, ListStamp, Review
+from tests.factories import HouseholdFactory, make_user
 from tests.filings_support import make_world, walk_to
 
 
@@ -90,3 +90,58 @@ def test_two_concurrent_approvals_one_wins_one_gets_409(app, county):
     assert [r.comment for r in reviews] == ["A"]
     filing = db.session.get(Filing, filing_id)
     assert (filing.state, filing.version) == (FilingState.township_approved, version + 1)
+
+
+def test_a_household_changed_while_a_clerk_lists_it_still_restamps_the_filing(app, county):
+    """Migration 0009 and `entries._hold_households`: the clerk adds a household and holds the
+    transaction open; a payout account change of that household waits for the clerk, then
+    stamps the filing anew. Without the hold it would not wait, would not see the uncommitted
+    entry, and the filing would keep the stamp a reviewer's cached digest is filed under."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    w = make_world(1)
+    newcomer = HouseholdFactory(region_code=w.filing.region_code)
+    db.session.commit()
+    filing_id, clerk_id, household_id = w.filing.id, w.clerk.id, newcomer.id
+    db.session.remove()
+
+    def stamp() -> str:
+        return db.session.scalar(sa.select(ListStamp.stamp).where(ListStamp.filing_id == filing_id))
+
+    added, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def clerk():
+        with app.app_context():
+            try:
+                entries.add_entry(db.session.get(User, clerk_id), filing_id, household_id)
+                outcome["stamp_of_the_add"] = stamp()
+                added.set()
+                release.wait(10)
+                db.session.commit()
+            finally:
+                added.set()
+                db.session.remove()
+
+    def payout_change():
+        with app.app_context():
+            try:
+                db.session.execute(sa.text("UPDATE households SET payout_account = '6231999999999999' WHERE id = :h"),
+                                   {"h": household_id})
+                db.session.commit()
+                outcome["changed"] = "ok"
+            finally:
+                db.session.remove()
+
+    tc = threading.Thread(target=clerk)
+    tc.start()
+    assert added.wait(10) and "stamp_of_the_add" in outcome
+    tp = threading.Thread(target=payout_change)
+    tp.start()
+    time.sleep(0.5)
+    assert "changed" not in outcome  # it waits for the clerk's hold on the household
+    release.set()
+    tc.join(10)
+    tp.join(10)
+    assert outcome["changed"] == "ok"
+    assert stamp() != outcome["stamp_of_the_add"]

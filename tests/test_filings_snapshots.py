@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from subsidy.errors import InvalidTransition
 from subsidy.extensions import db
 from subsidy.filings import entries, snapshots
-from subsidy.filings.models import Entry, Filing, FilingState, Snapshot, SnapshotLine, Stage
+from subsidy.filings.models import Entry, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
 from tests.factories import HouseholdFactory
 from tests.filings_support import act, make_world, walk_to
@@ -129,13 +129,15 @@ def test_no_mismatch_on_an_honest_filing(app, county):
 
 
 def _stamp(filing_id: int) -> str:
-    return db.session.scalar(sa.select(Filing.list_stamp).where(Filing.id == filing_id))
+    stamp = db.session.scalar(sa.select(ListStamp.stamp).where(ListStamp.filing_id == filing_id))
+    assert stamp, "every filing gets a stamp row from its insert trigger"
+    return stamp
 
 
 def test_the_list_stamp_changes_with_what_the_digest_covers_and_only_that(county):
-    """Migration 0009's triggers: the review page keeps a filing's live digest under its
-    `list_stamp`, so anything the digest covers, written by the app or with plain SQL, must
-    give the filing a new stamp; what it does not cover (a phone, a timestamp) need not."""
+    """Migration 0009's triggers: the review page keeps a filing's live digest under its list
+    stamp (`ListStamp`), so anything the digest covers, written by the app or with plain SQL,
+    must give the filing a new stamp; what it does not cover (a phone, a timestamp) need not."""
     w = make_world(3)
     other = make_world(2, village="640425100202")  # another village's filing must keep its stamp
     f, h = w.filing, w.households[0]

@@ -54,6 +54,15 @@ def _mark_changed(filing: Filing) -> None:
     set_committed_value(filing, "list_changed", True)
 
 
+def _hold_households(*where) -> None:
+    """Hold the households about to be listed against a change until this transaction ends
+    (PostgreSQL FOR SHARE; SQLite's writer holds the database already). An ID number or payout
+    account changed meanwhile would not see the uncommitted entry, so would leave the filing's
+    list stamp as it was (migration 0009) and a digest cached under it stale. Taken before the
+    filing is marked: both writers then lock households before stamps, never the reverse."""
+    db.session.execute(sa.select(Household.id).where(*where).order_by(Household.id).with_for_update(read=True))
+
+
 def default_quantity(project: Project, household: Household) -> Decimal:
     if project.unit == Unit.mu:
         return quantize(household.land_area_mu or Decimal(0))
@@ -129,6 +138,7 @@ def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -
                        fields={"household_id": "已申报"}, code="duplicate")
     q = _quantity(quantity, filing.project, household)
     a = _amount(amount, filing.project, q)
+    _hold_households(Household.id == household.id)
     _mark_changed(filing)
     entry = Entry(filing_id=filing.id, project_id=filing.project_id, household_id=household.id, quantity=q, amount=a,
                   created_by=actor.id)
@@ -205,6 +215,7 @@ def add_all_households(actor, filing_id: int) -> dict:
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((qty <= 0, 1), else_=0)), 0),
                   sa.func.coalesce(sa.func.sum(sa.case((taken, 1), else_=0)), 0))
         .where(Household.region_code == filing.region_code)).one()
+    _hold_households(Household.region_code == filing.region_code)
     _mark_changed(filing)
     listed = sa.select(sa.func.count()).select_from(Entry).where(Entry.filing_id == filing.id)
     before = db.session.scalar(listed)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,10 +13,6 @@ from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
-
-
-def new_list_stamp() -> str:
-    return uuid.uuid4().hex
 
 
 class FilingState(enum.Enum):
@@ -136,11 +131,6 @@ class Filing(db.Model):
     round: Mapped[int] = mapped_column(default=0)
     # The list was edited since it was last publicized (it must be publicized again).
     list_changed: Mapped[bool] = mapped_column(default=False)
-    # Replaced by database triggers (migration 0009) whenever the live list changes: an entry
-    # of the filing, or the ID number or payout account of a listed household, whoever changes
-    # it and however (the app or plain SQL). Random, so never reused even after a rollback:
-    # what is cached under a stamp (snapshots.cached_live_digest) is the data of that stamp.
-    list_stamp: Mapped[str] = mapped_column(sa.String(32), default=new_list_stamp)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -162,6 +152,23 @@ class Filing(db.Model):
     @property
     def state_label(self) -> str:
         return STATE_LABEL[self.state]
+
+
+class ListStamp(db.Model):
+    """A filing's list stamp: replaced by database triggers (migration 0009) whenever the live
+    list changes, i.e. an entry of the filing or the ID number or payout account of a listed
+    household, whoever changes it and however (the app or plain SQL); the row itself is made
+    by a trigger when the filing is. Random, so never reused even after a rollback: what is
+    cached under a stamp (`snapshots.cached_live_digest`) is the data of that stamp.
+
+    A table of its own, not a column of `filings`: a household's update stamps the filings
+    that list it, and that lock must not be one the workflow takes on a filing (an approval
+    holds its filing while it owes SMS to the households, which an import may hold)."""
+
+    __tablename__ = "filing_list_stamps"
+
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id", ondelete="CASCADE"), primary_key=True)
+    stamp: Mapped[str] = mapped_column(sa.String(32))
 
 
 class Entry(db.Model):

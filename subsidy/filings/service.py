@@ -156,6 +156,8 @@ def list_filings(actor, *, state=None, project_id=None, region_code=None, page=1
 
 
 def _queue_conditions(actor) -> list | None:
+    """What 待我审核 selects for `actor`: filings in their region waiting for their tier (None:
+    no tier reviews there)."""
     state = WAITING_FOR.get(actor.role)
     if state is None:
         return None

@@ -21,7 +21,8 @@ from flask import current_app
 from subsidy.common.money import quantize
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.filings.models import STAGE_LABEL, Entry, Filing, FilingState, Snapshot, SnapshotLine, Stage
+from subsidy.filings.models import (STAGE_LABEL, Entry, Filing, FilingState, ListStamp, Snapshot, SnapshotLine,
+                                     Stage)
 from subsidy.households.models import Household
 
 FIELD_LABEL = {"id_number": "身份证号", "quantity": "数量", "amount": "金额", "payout_account": "一卡通账号",
@@ -106,12 +107,16 @@ _live_lock = threading.Lock()
 
 
 def cached_live_digest(filing_id: int) -> Digest:
-    """`live_digest`, computed once per state of the list: kept under the filing's `list_stamp`,
+    """`live_digest`, computed once per state of the list: kept under the filing's list stamp,
     which database triggers replace whenever anything the digest covers changes (migration
-    0009), so a change made with plain SQL shows on the next view as one made by the app does.
-    The stamp is read before the digest is computed: the digest is then of that stamp's data
-    or of newer data (never older), and a stamp of a rolled-back change never comes back."""
-    stamp = db.session.scalar(sa.select(Filing.list_stamp).where(Filing.id == filing_id))
+    0009, `ListStamp`), so a change made with plain SQL shows on the next view as one made by
+    the app does. The stamp is read before the digest is computed: the digest is then of that
+    stamp's data or of newer data (never older), and a stamp of a rolled-back change never
+    comes back. A filing without a stamp row (inserted with its triggers set aside) is
+    computed every time."""
+    stamp = db.session.scalar(sa.select(ListStamp.stamp).where(ListStamp.filing_id == filing_id))
+    if stamp is None:
+        return live_digest(filing_id)
     cache = current_app.extensions.get("live_digests")
     if cache is None:
         cache = current_app.extensions.setdefault("live_digests", LRUCache(LIVE_DIGESTS_KEPT))
