@@ -152,7 +152,7 @@ def run(url: str, n: int, no_phone_every: int) -> tuple[list[tuple[str, float, s
             timed(COUNTY_APPROVAL, lambda: workflow.perform(county, fid, "approve", version=filing.version))
             owed = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
             results[-1] = (*results[-1][:2], f"{owed} SMS owed")
-            timed("review page data (first 100 entries, snapshots, diff)",
+            timed("review page data (first page of entries, snapshots, diff)",
                   lambda: service.review_page(county, fid, page=1))
             timed("GET /filings/{id} data (all entries)", lambda: service.detail(county, fid),
                   lambda r: f"{len(r['lines'])} entries")

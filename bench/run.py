@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     s = sizes(args.small)
     workdir = Path(tempfile.mkdtemp(prefix="bench_run_"))
     report = args.report or str(workdir / "figures.jsonl")
+    Path(report).write_text("")  # this run's figures only, not an earlier run's into the same file
     failed = []
     started = time.perf_counter()
     for database in databases:

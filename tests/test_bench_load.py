@@ -34,7 +34,7 @@ def load_report(tmp_path_factory) -> dict:
     out = tmp / "load.json"
     env = {k: v for k, v in os.environ.items() if k not in ("BENCH_REPORT", "DATABASE_URL")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load.py"), "--small", "--database-url",
+        [sys.executable, str(ROOT / "bench" / "load.py"), "--small", "--runs", "2", "--database-url",
          f"sqlite:///{tmp}/load.sqlite3", "--json", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"load.py exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
@@ -50,6 +50,12 @@ def test_every_scenario_was_served(load_report):
         if name != "sqlite_lock":
             # wrk takes a 302 for a success: the pages must really have been answered, signed in.
             assert run["counters"].get("status_200") == run["requests"], (name, run["counters"])
+
+
+def test_the_farmer_pairs_alternate_their_order(load_report):
+    """ABBA: a slow phase of the machine must not always fall on the same side of the ratio."""
+    order = [r["scenario"] for r in load_report["runs"] if r["scenario"] in ("healthz", "farmer_my_subsidies")]
+    assert order == ["healthz", "farmer_my_subsidies", "farmer_my_subsidies", "healthz"]
 
 
 def test_sqlite_lock_test_met_no_lock_and_writes_landed(load_report):
