@@ -26,13 +26,16 @@ page and its baseline and 10 for the staff pages (`--staff-connections`; see STA
      counts "database is locked" in gunicorn's log and in the answers, and checks that every
      acknowledged write is in the database (rows counted before and after). Target 0.
 
-The server: gunicorn, 2 workers × 4 threads (gthread), `--preload`. Two worker processes for
-two cores, since the app's work is Python on the CPU under the GIL, and more processes only take
-turns with wrk (which needs a core of its own: 1 wrk thread) and the database server; threads
-keep wrk's 50 connections alive between requests (the sync worker closes every connection, so
-its figures would measure TCP set-up more than the app) and overlap the waits on the database.
-`--workers/--worker-class/--threads` change it; the lock test runs its own server of 4 workers ×
-4 threads, so that up to 16 transactions meet on SQLite's one write lock.
+The server: gunicorn, 4 workers × 4 threads (gthread), `--preload`: the README's 2 × cores.
+Two workers for two cores, as first chosen, gave the farmers' page a bimodal throughput (about
+400 or 770 req/s a 10 s run on PostgreSQL, whatever the baseline did): wrk's 50 keep-alive
+connections are shared unevenly between the workers when a run opens them, and a run whose
+connections mostly land on one worker is served by one process under one GIL. Four workers
+make such a skew rarer and smaller. Threads keep wrk's connections alive between requests (the
+sync worker closes every connection, so its figures would measure TCP set-up more than the app)
+and overlap the waits on the database; wrk has 1 thread. `--workers/--worker-class/--threads`
+change it; the lock test runs its own server of 4 workers × 4 threads, so that up to 16
+transactions meet on SQLite's one write lock.
 
 Sessions are signed here with the server's SECRET_KEY, as the app signs them (farmers: the
 `farmer` key of subsidy.public.farmer; staff: Flask-Login's login_user, for the address and
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock-duration", type=float, default=None, help="seconds of the lock test (default 60)")
     parser.add_argument("--runs", type=int, default=None,
                         help="baseline + farmer page pairs, ABBA, median taken (default 6 of half a scenario each; --small 1)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="threads a worker (gthread)")
     parser.add_argument("--lock-workers", type=int, default=4)
