@@ -20,6 +20,7 @@ from subsidy.cases.models import (KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATI
                                   CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
 from subsidy.cases.queries import get_case, is_visible
 from subsidy.cases.workflow import Action
+from subsidy.common.database import plain_rows
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
@@ -381,6 +382,35 @@ def objections_for_filing(filing_id: int) -> list[Case]:
         .where(Entry.filing_id == filing_id, Case.kind == CaseKind.objection)
         .order_by(Case.received_at, Case.id)
     ))
+
+
+# "My subsidies" shows a farmer's cases on every view, and most households have none: plain
+# columns from statements built once, not Case objects with their regions joined and their
+# events loaded one case at a time.
+_FARMER_CASES = (
+    sa.select(Case.id, Case.ref_no, Case.kind, Case.subject, Case.body, Case.state, Case.received_at, Case.due_at,
+              Case.replied_at, Case.reply_body, Case.rating, Region.name)
+    .join(Region, Region.code == Case.assigned_region_code)
+    .where(sa.or_(Case.household_id == sa.bindparam("household_id"), Case.contact_phone == sa.bindparam("phone")))
+    .order_by(Case.received_at.desc()).limit(100))
+_FARMER_REPLIES = (
+    sa.select(CaseEvent.case_id, CaseEvent.at, CaseEvent.note)
+    .where(CaseEvent.case_id.in_(sa.bindparam("case_ids", expanding=True)), CaseEvent.kind == EventKind.replied)
+    .order_by(CaseEvent.id))
+
+
+def cases_for_farmer(household_id: int | None, phone: str | None) -> tuple[list[sa.Row], dict[int, list[sa.Row]]]:
+    """A farmer's own cases for "my cases" on the mobile page (issue 6): the household's and
+    those sent from its confirmed number (a None parameter matches nothing), newest first, as
+    rows (… , the assigned unit's name), with their replies (at, note) by case id."""
+    if household_id is None and not phone:
+        return [], {}
+    rows = plain_rows(_FARMER_CASES, {"household_id": household_id, "phone": phone or None}).all()
+    replies: dict[int, list[sa.Row]] = {}
+    if rows:
+        for case_id, at, note in plain_rows(_FARMER_REPLIES, {"case_ids": [r.id for r in rows]}):
+            replies.setdefault(case_id, []).append((at, note))
+    return rows, replies
 
 
 def case_visible_to(actor, case: Case) -> bool:

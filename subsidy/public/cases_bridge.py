@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from subsidy.cases import service as cases
-from subsidy.cases.models import (KIND_LABEL, OPEN_STATES, RATING_LABEL, STATE_LABEL, Case, CaseEvent, CaseKind,
-                                  CaseState, EventKind, Rating)
-from subsidy.common.database import plain_rows
+from subsidy.cases.models import KIND_LABEL, OPEN_STATES, RATING_LABEL, STATE_LABEL, Case, CaseKind, CaseState, Rating
 from subsidy.errors import ValidationError
-from subsidy.regions.models import Region
 
 RATINGS: list[tuple[str, str]] = [(r.value, RATING_LABEL[r]) for r in Rating]
 FARMER_KINDS = (CaseKind.inquiry, CaseKind.complaint)
@@ -44,37 +39,14 @@ class CaseView:
     rating_label: str = ""
 
 
-# "My subsidies" shows these on every view, and most households have no case: plain columns
-# from a statement built once, not Case objects with their regions joined and their events
-# loaded one case at a time. A farmer's cases are the household's and those sent from its
-# confirmed number (a None parameter matches nothing), newest first.
-_MY_CASES = (
-    sa.select(Case.id, Case.ref_no, Case.kind, Case.subject, Case.body, Case.state, Case.received_at, Case.due_at,
-              Case.replied_at, Case.reply_body, Case.rating, Region.name)
-    .join(Region, Region.code == Case.assigned_region_code)
-    .where(sa.or_(Case.household_id == sa.bindparam("household_id"), Case.contact_phone == sa.bindparam("phone")))
-    .order_by(Case.received_at.desc()).limit(100))
-_REPLIES = (
-    sa.select(CaseEvent.case_id, CaseEvent.at, CaseEvent.note)
-    .where(CaseEvent.case_id.in_(sa.bindparam("case_ids", expanding=True)), CaseEvent.kind == EventKind.replied)
-    .order_by(CaseEvent.id))
-
-
 def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
     """The household's cases (and those sent from its confirmed number), newest first."""
-    if household_id is None and not phone:
-        return []
-    rows = plain_rows(_MY_CASES, {"household_id": household_id, "phone": phone or None}).all()
-    if not rows:
-        return []
-    replies: dict[int, list[Reply]] = {}
-    units = {r.id: r.name for r in rows}
-    for case_id, at, note in plain_rows(_REPLIES, {"case_ids": list(units)}):
-        replies.setdefault(case_id, []).append(Reply(at, note, units[case_id]))
+    rows, replies = cases.cases_for_farmer(household_id, phone)
     out = []
     for (case_id, ref_no, kind, subject, body, state, received_at, due_at, replied_at, reply_body, rating,
          unit) in rows:
-        said = replies.get(case_id) or ([Reply(replied_at, reply_body, unit)] if reply_body else [])
+        said = [Reply(at, note, unit) for at, note in replies.get(case_id, ())]
+        said = said or ([Reply(replied_at, reply_body, unit)] if reply_body else [])
         out.append(CaseView(case_id, ref_no, KIND_LABEL[kind], subject, body, STATE_LABEL[state], received_at,
                             due_at if state in OPEN_STATES else None, said, state is CaseState.replied,
                             RATING_LABEL[rating] if rating and state is CaseState.closed else ""))
