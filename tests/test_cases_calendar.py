@@ -2,14 +2,15 @@
 override table, years no calendar covers, recomputation when the calendar changes."""
 from __future__ import annotations
 
-from datetime import date, datetime
+import io
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
 from subsidy.cases import admin
-from subsidy.cases.calendar import CalendarNotCovered, WorkCalendar, package_covers
+from subsidy.cases.calendar import WorkCalendar, package_covers
 from subsidy.cases.models import CaseEvent, EventKind, WorkCalendarDay
 from subsidy.common.timeutil import CHINA_TZ
 from subsidy.errors import PermissionDenied
@@ -76,47 +77,107 @@ def test_working_days_between(county):
 # ---------------------------------------------------------------- years no calendar covers
 
 
-def test_a_year_without_calendar_is_refused_with_a_clear_message(county, clerk):
+def test_a_year_without_calendar_is_reckoned_provisionally(county, clerk):
+    """2030: neither the package nor the county knows it; the statutory holidays and the week
+    decide, and the deadline says it is provisional."""
     assert not package_covers(2030)
-    with pytest.raises(CalendarNotCovered) as exc:
-        WorkCalendar(COUNTY).deadline(china(2030, 3, 1), 3)
-    assert "2030 年的工作日历尚未设置" in exc.value.message
-    with pytest.raises(CalendarNotCovered):
-        record(clerk, at=china(2030, 3, 1))
+    cal = WorkCalendar(COUNTY)
+    # Labour Day 2030 (Wed 1 May, Thu 2 May) is statutory; Tue 30 Apr, 3 days: 3 May (1), 6 (2), 7 (3).
+    due = cal.reckon(china(2030, 4, 30), 3)
+    assert due.provisional and due.at == end_of(2030, 5, 7)
+    assert not cal.is_workday(date(2030, 5, 1)) and not cal.is_workday(date(2030, 5, 2))
+    case = record(clerk, at=china(2030, 4, 30))
+    assert case.due_provisional and due_local(case) == end_of(2030, 5, 7)
 
 
-def test_a_deadline_running_into_an_uncovered_year_is_refused(county, clerk):
-    # The package knows 2026 but not 2027: a complaint on 30 Dec 2026 would be due in 2027.
+def test_a_deadline_running_into_an_uncovered_year_is_taken_and_provisional(county, clerk):
+    # The package knows 2026 but not 2027: a complaint on 30 Dec 2026 is due in 2027.
     assert package_covers(2026) and not package_covers(2027)
-    # An inquiry on Wed 30 Dec 2026: 31 Dec (1), then 2027, which nothing covers.
-    with pytest.raises(CalendarNotCovered) as exc:
-        record(clerk, at=china(2026, 12, 30))
-    assert exc.value.year == 2027
-    # Received earlier in December it is due within 2026 and accepted.
-    assert due_local(record(clerk, at=china(2026, 12, 21))) == end_of(2026, 12, 24)
+    # An inquiry on Wed 30 Dec 2026: 31 Dec (1), [1 Jan 2027 New Year, 2–3 weekend], Mon 4 Jan (2), Tue 5 (3).
+    case = record(clerk, at=china(2026, 12, 30))
+    assert case.due_provisional and due_local(case) == end_of(2027, 1, 5)
+    # Received earlier in December it is due within 2026: final, not provisional.
+    early = record(clerk, at=china(2026, 12, 21))
+    assert due_local(early) == end_of(2026, 12, 24) and not early.due_provisional
 
 
-def test_refused_year_through_the_api_is_a_409_naming_the_year(api_as):
-    with time_machine.travel(china(2030, 3, 1), tick=False):
-        client = api_as("township_reviewer", "640425100")
-        resp = client.post("/api/v1/cases", json={
-            "kind": "inquiry", "region_code": "640425100201", "subject": "问补贴", "body": "什么时候发",
-            "contact_phone": "13909541234", "channel": "phone"})
-    assert resp.status_code == 409
-    assert resp.json["error"]["code"] == "calendar_not_covered"
-    assert "2030" in resp.json["error"]["message"]
+def test_spring_festival_of_an_uncovered_year_comes_from_the_lunar_calendar(county):
+    """Spring Festival 2027: eve Fri 5 Feb, 6–8 Feb, and the weekdays given for the weekend
+    days (9, 10 Feb); the first working day after is Thu 11 Feb."""
+    cal = WorkCalendar(COUNTY)
+    for day in (5, 8, 9, 10):
+        assert not cal.is_workday(date(2027, 2, day)), day
+    assert cal.is_workday(date(2027, 2, 4)) and cal.is_workday(date(2027, 2, 11))
+    assert cal.reckon(china(2027, 2, 4), 1) == (end_of(2027, 2, 11).astimezone(timezone.utc), True)
+
+
+def test_provisional_deadlines_are_recomputed_when_the_year_is_loaded(county, clerk, admin_user, db):
+    case = record(clerk, at=china(2026, 12, 30))
+    done = record(clerk, at=china(2026, 12, 30), subject="已答复的一件")
+    from subsidy.cases import service
+
+    with time_machine.travel(china(2027, 1, 5, 10), tick=False):
+        service.reply_case(clerk, done.id, "已答复")
+    db.session.commit()
+    assert case.due_provisional and due_local(case) == end_of(2027, 1, 5)
+    # The State Council's real 2027 arrangement (here: 4 Jan off too, Sat 9 Jan worked).
+    book = calendar_file([("2027-01-01", "休息日", "元旦"), ("2027-01-04", "休息日", "元旦"),
+                          ("2027-01-09", "工作日", "调休")])
+    result = admin.import_calendar(admin_user, book, "2027.xlsx", 2027)
+    db.session.commit()
+    assert result.ok and result.recomputed.changed == 2
+    db.session.refresh(case)
+    db.session.refresh(done)
+    assert not case.due_provisional and due_local(case) == end_of(2027, 1, 6)
+    # The completed one is judged against its final deadline, and says so on its timeline.
+    assert not done.due_provisional and not done.completed_late
+    notes = db.session.scalars(sa.select(CaseEvent.note).where(CaseEvent.case_id == case.id,
+                                                               CaseEvent.kind == EventKind.deadline_changed)).all()
+    assert notes == ["工作日历调整：办理期限由 2027-01-05 改为 2027-01-06"]
+
+
+def test_the_daily_job_makes_deadlines_final_once_the_package_knows_the_year(county, clerk, db, monkeypatch):
+    from subsidy.cases import calendar
+    from subsidy.cases.escalation import run_escalation
+
+    case = record(clerk, at=china(2026, 12, 30))
+    db.session.commit()
+    assert case.due_provisional
+    # An upgraded chinese_calendar that knows 2027 (its arrangement: Mon 4 Jan is a working day).
+    monkeypatch.setattr(calendar, "package_covers", lambda year: year <= 2027)
+    monkeypatch.setattr(calendar.chinese_calendar, "is_workday",
+                        lambda day: day.weekday() < 5 and day != date(2027, 1, 1))
+    with time_machine.travel(china(2026, 12, 31, 1), tick=False):
+        result = run_escalation()
+    db.session.commit()
+    db.session.refresh(case)
+    assert result.deadlines_recomputed == 1
+    assert not case.due_provisional and due_local(case) == end_of(2027, 1, 5)
+    assert case.state.value == "received"  # not overdue, not escalated
 
 
 def test_the_admin_is_told_before_an_uncovered_year_begins(county, admin_user, login_as):
     with time_machine.travel(china(2026, 11, 20), tick=False):
         client = login_as("county_admin", COUNTY)
         page = client.get("/cases/").get_data(as_text=True)
-        assert "2027 年的工作日历尚未设置" in page
+        assert "2027 年的工作日历尚未设置" in page and "暂定" in page and "请请" not in page
         calendar = client.get("/cases/calendar?year=2027").get_data(as_text=True)
-        assert "未设置" in calendar
+        assert "未设置" in calendar and "2027-02-05 农历除夕" in calendar
     with time_machine.travel(china(2026, 6, 1), tick=False):
         client = login_as("county_admin", COUNTY)
         assert "工作日历尚未设置" not in client.get("/cases/").get_data(as_text=True)
+
+
+def test_the_calendar_template_is_prefilled_with_the_statutory_holidays(county, login_as):
+    from openpyxl import load_workbook
+
+    client = login_as("county_admin", COUNTY)
+    resp = client.get("/cases/calendar/template.xlsx?year=2027")
+    assert resp.status_code == 200
+    rows = list(load_workbook(io.BytesIO(resp.data)).active.iter_rows(values_only=True))
+    assert rows[0] == ("日期", "类型", "说明")
+    assert ("2027-02-05", "休息日", "农历除夕") in rows and ("2027-10-01", "休息日", "国庆节") in rows
+    assert login_as("village_clerk").get("/cases/calendar/template.xlsx?year=2027").status_code == 403
 
 
 # ---------------------------------------------------------------- the county's overrides

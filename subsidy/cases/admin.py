@@ -11,13 +11,13 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, can, require
 from subsidy.audit import service as audit
-from subsidy.cases.calendar import (WARN_AHEAD_DAYS, CalendarNotCovered, WorkCalendar, local_date, package_covers,
-                                    start_of_local_day, uncovered_years_ahead)
-from subsidy.cases.models import (KIND_LABEL, OPEN_STATES, Case, CaseEvent, CaseKind, CaseSettings, EventKind,
-                                  WorkCalendarDay, WorkCalendarYear)
+from subsidy.cases.calendar import (WARN_AHEAD_DAYS, WorkCalendar, local_date, package_covers, start_of_local_day,
+                                    statutory_holidays, uncovered_years_ahead)
+from subsidy.cases.models import (COMPLETED_STATES, KIND_LABEL, OPEN_STATES, Case, CaseEvent, CaseKind, CaseSettings,
+                                  EventKind, WorkCalendarDay, WorkCalendarYear)
 from subsidy.cases.service import DEFAULT_DAYS
 from subsidy.common.timeutil import local_today, to_local, utcnow
-from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, map_headers
+from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, map_headers, write_workbook
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.regions.scope import within
@@ -75,19 +75,29 @@ def update_case_days(actor, **days) -> dict[str, int]:
 
 @dataclass
 class Recomputed:
-    changed: int = 0
+    changed: int = 0       # cases whose deadline moved or stopped being provisional
     unchanged: int = 0
-    uncovered: list[int] = field(default_factory=list)  # years that stopped some deadlines
+    provisional: int = 0   # cases still reckoned through a year no calendar covers
 
 
-def recompute_open_deadlines(county_code: str, actor=None) -> Recomputed:
-    """New deadlines for the county's open cases after a calendar change. Cases are grouped by
-    (day the clock started, limit): one computation and one UPDATE per distinct deadline.
-    A case whose deadline runs into a year no longer covered keeps its deadline."""
+def _deadline_note(old_due, new_due, was_provisional: bool, provisional: bool) -> str:
+    if old_due != new_due:
+        return (f"工作日历调整：办理期限由 {to_local(old_due):%Y-%m-%d} 改为 {to_local(new_due):%Y-%m-%d}"
+                + ("（暂定）" if provisional else ""))
+    if was_provisional and not provisional:
+        return f"工作日历已设置：办理期限 {to_local(new_due):%Y-%m-%d} 已确定"
+    return f"办理期限 {to_local(new_due):%Y-%m-%d} 改为暂定"
+
+
+def recompute_deadlines(county_code: str, actor=None) -> Recomputed:
+    """New deadlines after a calendar change, for the county's open cases and for every case
+    whose deadline is provisional (a completed one is then judged on time or late against its
+    final deadline). Cases are grouped by (day the clock started, limit): one computation and
+    one UPDATE per distinct deadline, and a timeline step for each case that changed."""
     county = county_code[:6]
     rows = db.session.execute(
-        sa.select(Case.id, Case.clock_from, Case.due_days, Case.due_at)
-        .where(within(Case.region_code, county), Case.state.in_(OPEN_STATES))
+        sa.select(Case.id, Case.clock_from, Case.due_days, Case.due_at, Case.due_provisional)
+        .where(within(Case.region_code, county), sa.or_(Case.state.in_(OPEN_STATES), Case.due_provisional))
     ).all()
     cal = WorkCalendar(county)
     groups: dict[tuple[date, int], list] = defaultdict(list)
@@ -97,30 +107,36 @@ def recompute_open_deadlines(county_code: str, actor=None) -> Recomputed:
     now = utcnow()
     events = []
     for (start, days), members in groups.items():
-        try:
-            new_due = cal.deadline(start_of_local_day(start), days)
-        except CalendarNotCovered as exc:
-            result.uncovered.append(exc.year)
-            result.unchanged += len(members)
-            continue
-        moved = [r for r in members if r.due_at != new_due]
+        new = cal.reckon(start_of_local_day(start), days)
+        moved = [r for r in members if (r.due_at, r.due_provisional) != (new.at, new.provisional)]
         result.unchanged += len(members) - len(moved)
+        result.provisional += len(members) if new.provisional else 0
         if not moved:
             continue
         ids = [r.id for r in moved]
+        late = sa.case((Case.state.in_(COMPLETED_STATES), Case.replied_at > new.at), else_=Case.completed_late)
         for i in range(0, len(ids), 500):
-            db.session.execute(sa.update(Case).where(Case.id.in_(ids[i:i + 500])).values(due_at=new_due)
+            db.session.execute(sa.update(Case).where(Case.id.in_(ids[i:i + 500]))
+                               .values(due_at=new.at, due_provisional=new.provisional, completed_late=late)
                                .execution_options(synchronize_session=False))
         for r in moved:
             events.append({"case_id": r.id, "kind": EventKind.deadline_changed, "at": now,
                            "actor_id": getattr(actor, "id", None), "actor_name": getattr(actor, "name", None) or "系统",
-                           "note": f"工作日历调整：办理期限由 {to_local(r.due_at):%Y-%m-%d} 改为 {to_local(new_due):%Y-%m-%d}"})
+                           "note": _deadline_note(r.due_at, new.at, r.due_provisional, new.provisional)})
         result.changed += len(moved)
     if events:
         db.session.execute(sa.insert(CaseEvent.__table__), events)
     db.session.expire_all()
-    result.uncovered = sorted(set(result.uncovered))
     return result
+
+
+def recompute_provisional_deadlines() -> dict[str, Recomputed]:
+    """Every county with provisional deadlines, recomputed: run daily (`flask cases escalate`),
+    so that a deadline becomes final as soon as the installed `chinese_calendar` learns its year
+    (an upgrade) without anyone loading a file. Returns the counties that had any."""
+    counties = db.session.scalars(sa.select(sa.distinct(sa.func.substr(Case.region_code, 1, 6)))
+                                  .where(Case.due_provisional))
+    return {county: recompute_deadlines(county) for county in sorted(counties)}
 
 
 # ---------------------------------------------------------------- the calendar
@@ -136,15 +152,32 @@ def calendar_overview(actor, year: int | None = None) -> dict:
                                          WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
         .order_by(WorkCalendarDay.day)))
     marked = db.session.get(WorkCalendarYear, (county, year))
+    covered = package_covers(year) or marked is not None
     return {"county": county, "year": year, "overrides": overrides, "package": package_covers(year),
-            "marked": marked, "covered": package_covers(year) or marked is not None,
+            "marked": marked, "covered": covered,
+            # What a provisional deadline in this year rests on, shown so the admin can check it.
+            "statutory": [] if covered else sorted(statutory_holidays(year).items()),
             "complete_years": sorted(db.session.scalars(
                 sa.select(WorkCalendarYear.year).where(WorkCalendarYear.county_code == county))),
             "days": case_days(county), "warnings": calendar_warnings(actor)}
 
 
+def calendar_template(actor, year: int | None = None):
+    """The .xlsx to fill in for a year's calendar (日期, 类型, 说明), pre-filled with the statutory
+    holidays the platform reckons for that year, so that the admin only corrects it from the
+    State Council's notice and adds the 调休 make-up working days. Returns (file, filename)."""
+    _county(actor)
+    year = year or local_today().year + 1
+    if not 2000 <= year <= 2100:
+        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    rows = [(day.isoformat(), "休息日", name) for day, name in statutory_holidays(year).items()]
+    book = write_workbook(f"{year}年工作日历", list(CALENDAR_HEADERS), rows, widths={0: 14, 1: 10, 2: 36},
+                          text_columns=(0,))
+    return book, f"{year}年工作日历模板.xlsx"
+
+
 def _after_change(actor, county: str, action: str, **detail) -> Recomputed:
-    result = recompute_open_deadlines(county, actor)
+    result = recompute_deadlines(county, actor)
     audit.record(actor, action, "work_calendar", county, region_code=county, recomputed=result.changed, **detail)
     return result
 
@@ -282,25 +315,15 @@ def import_calendar(actor, fileobj, filename: str | None, year) -> CalendarImpor
 
 
 def calendar_warnings(actor) -> list[str]:
-    """What the county admin must be told: a year starting within WARN_AHEAD_DAYS (or the
-    current one) that no calendar covers, so deadlines in it would be refused."""
+    """What staff must be told: a year starting within WARN_AHEAD_DAYS (or the current one) that
+    no calendar covers, so deadlines in it are only provisional until its calendar is loaded."""
     if actor is None or not can(actor, Perm.view_cases):
         return []
     years = uncovered_years_ahead(actor.region_code[:6], local_today())
-    who = "" if can(actor, Perm.manage_calendar) else "请联系县级管理员"
-    return [f"{y} 年的工作日历尚未设置：期限落在 {y} 年的诉求将无法受理。{who}"
-            f"请在“诉求办理 → 工作日历”中导入 {y} 年的节假日和调休安排（提前 {WARN_AHEAD_DAYS} 天提醒）。"
+    if can(actor, Perm.manage_calendar):
+        todo = "请在“诉求办理 → 工作日历”中导入 {y} 年的节假日和调休安排"
+    else:
+        todo = "请联系县级管理员在“诉求办理 → 工作日历”中导入 {y} 年的节假日和调休安排"
+    return [f"{y} 年的工作日历尚未设置：期限落在 {y} 年的诉求照常受理，期限暂按法定节假日推算（标为“暂定”），"
+            f"日历导入后自动重算。" + todo.format(y=y) + f"（提前 {WARN_AHEAD_DAYS} 天提醒）。"
             for y in years]
-
-
-def next_days(actor, start: date, count: int = 14) -> list[tuple[date, bool | None]]:
-    """The next days with their status, for the calendar page's preview (None: not covered)."""
-    cal = WorkCalendar(_county(actor))
-    out = []
-    for i in range(count):
-        day = start + timedelta(days=i)
-        try:
-            out.append((day, cal.is_workday(day)))
-        except CalendarNotCovered:
-            out.append((day, None))
-    return out

@@ -33,6 +33,7 @@ class CaseCreated(BaseModel):
     kind: CaseKind
     state: CaseState
     due_at: datetime
+    due_provisional: bool  # reckoned through a year no calendar covers yet (暂定)
     assigned_region_code: str
     region_code: str
 
@@ -58,6 +59,7 @@ class CaseOut(BaseModel):
     received_at: datetime
     due_days: int
     due_at: datetime
+    due_provisional: bool
     replied_at: datetime | None
     closed_at: datetime | None
     reply_body: str | None

@@ -1,4 +1,4 @@
-"""Working days on China's calendar, per county (issue 5 "Deadlines in working days").
+"""Working days on China's calendar, per county (DESIGN.md "Cases": deadlines in working days).
 
 Which days are working days, for a county:
 1. an override row of that county (`WorkCalendarDay`) wins: the county admin's corrections and
@@ -7,11 +7,17 @@ Which days are working days, for a county:
    days (e.g. Sunday 2024-02-04 and Sunday 2024-02-18 were working days) for its years;
 3. else, in a year the county has marked complete (`WorkCalendarYear`, set by loading that
    year's .xlsx or by the admin's button), Monday to Friday are working days;
-4. else the year is not covered and the computation is refused (`CalendarNotCovered`).
+4. else the year is not *covered*, and its days are reckoned **provisionally**: the statutory
+   holidays of 《全国年节及纪念日放假办法》 (New Year, Spring Festival with its eve, Qingming,
+   Labour Day, Dragon Boat, Mid-Autumn, National Day), computed from the lunar calendar by the
+   `holidays` library together with the weekdays it gives off when a holiday falls on a
+   weekend, are rest days, Monday to Friday otherwise. The State Council's 调休 make-up days
+   of such a year are not known yet, so a deadline that reaches into it is marked provisional
+   (`Case.due_provisional`, 暂定) and recomputed when the year's calendar is loaded or the
+   package learns it (`subsidy.cases.admin.recompute_deadlines`).
 
-A year is *covered* when the package knows it or the county marked it complete; any day of an
-uncovered year is refused, overrides or not, so that a half-loaded year can never give a
-deadline that looks right and is not.
+A case is therefore always taken: no year ever refuses a farmer (the refusal that did, until
+the package's last year ran out in December 2026, lost the farmer's typed text with it).
 
 Deadline (定义): a case received on local day D (Asia/Shanghai) with a limit of N working days
 is due at 23:59:59 China time on the N-th working day strictly after D (the day of receipt
@@ -22,8 +28,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
 import chinese_calendar
+import holidays
 import sqlalchemy as sa
 
 from subsidy.cases.models import WorkCalendarDay, WorkCalendarYear
@@ -38,18 +46,9 @@ MAX_SCAN_DAYS = 400
 WARN_AHEAD_DAYS = 60
 
 
-class CalendarNotCovered(Conflict):
-    """A deadline would run into a year that no calendar covers (issue 5: refused, clearly)."""
-
-    code = "calendar_not_covered"
-
-    def __init__(self, year: int):
-        super().__init__(
-            f"{year} 年的工作日历尚未设置，无法计算办理期限。请县级管理员在“诉求办理 → 工作日历”中"
-            f"导入 {year} 年的节假日和调休安排后再试。",
-            fields={"calendar": f"{year} 年工作日历未设置"},
-        )
-        self.year = year
+class Deadline(NamedTuple):
+    at: datetime  # aware UTC
+    provisional: bool  # reckoned through a year no calendar covers (暂定)
 
 
 @lru_cache(maxsize=256)
@@ -61,6 +60,18 @@ def package_covers(year: int) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory rest days of `year` as the `holidays` library reckons them from
+    《全国年节及纪念日放假办法》 and the lunar calendar, weekend substitutes included, with their
+    names; empty for a year the library cannot reckon (then Monday to Friday alone)."""
+    try:
+        found = holidays.China(years=year, language="zh_CN")
+    except (NotImplementedError, ValueError, KeyError):  # outside the library's range
+        return {}
+    return {day: name for day, name in sorted(found.items()) if day.year == year}
 
 
 def local_date(moment: datetime) -> date:
@@ -93,6 +104,7 @@ class WorkCalendar:
         return self._complete
 
     def covers(self, year: int) -> bool:
+        """The year's working days are known for certain (not provisional)."""
         return package_covers(year) or year in self.complete_years()
 
     def _overrides_of(self, year: int) -> dict[date, bool]:
@@ -112,14 +124,14 @@ class WorkCalendar:
         return known
 
     def _is_workday(self, day: date) -> bool:
-        if not self.covers(day.year):
-            raise CalendarNotCovered(day.year)
         override = self._overrides_of(day.year).get(day)
         if override is not None:
             return override
         if package_covers(day.year):
             return chinese_calendar.is_workday(day)
-        return day.weekday() < 5
+        if day.year in self.complete_years():
+            return day.weekday() < 5
+        return day.weekday() < 5 and day not in statutory_holidays(day.year)
 
     def add_working_days(self, start: date, n: int) -> date:
         """The n-th working day strictly after `start`."""
@@ -144,19 +156,23 @@ class WorkCalendar:
                 count += 1
         return count
 
+    def reckon(self, clock_from: datetime, days: int) -> Deadline:
+        """When a case counted from `clock_from` with a limit of `days` working days is due,
+        and whether that rests on a provisional year (any day counted in a year not covered)."""
+        start = local_date(clock_from)
+        due = self.add_working_days(start, days)
+        first = start + timedelta(days=1)
+        provisional = any(not self.covers(year) for year in range(first.year, due.year + 1))
+        return Deadline(end_of_local_day(due).astimezone(timezone.utc), provisional)
+
     def deadline(self, clock_from: datetime, days: int) -> datetime:
-        """When a case counted from `clock_from` with a limit of `days` working days is due."""
-        return end_of_local_day(self.add_working_days(local_date(clock_from), days)).astimezone(timezone.utc)
-
-
-def compute_deadline(county_code: str, clock_from: datetime, days: int) -> datetime:
-    return WorkCalendar(county_code).deadline(clock_from, days)
+        return self.reckon(clock_from, days).at
 
 
 def uncovered_years_ahead(county_code: str, today: date) -> list[int]:
     """Years between today and WARN_AHEAD_DAYS ahead that no calendar covers: the county
-    admin is told about these on the cases queue and the calendar page before any case is
-    refused for them."""
+    admin is told about these on the cases queue and the calendar page, so that the year's
+    calendar is loaded before deadlines in it have to be reckoned provisionally."""
     cal = WorkCalendar(county_code)
     years = sorted({today.year, (today + timedelta(days=WARN_AHEAD_DAYS)).year})
     return [y for y in years if not cal.covers(y)]

@@ -28,12 +28,17 @@ def escalate():
 
 
 @cases_cli.command("recompute-deadlines")
-@click.argument("county_code")
+@click.argument("county_code", required=False)
 def recompute(county_code):
-    """Recompute the deadlines of a county's open cases (after a calendar change made outside the app)."""
-    from subsidy.cases.admin import recompute_open_deadlines
+    """Recompute deadlines: a county's open and provisional ones (after a calendar change made
+    outside the app), or without COUNTY_CODE every county's provisional ones."""
+    from subsidy.cases.admin import recompute_deadlines, recompute_provisional_deadlines
 
-    result = recompute_open_deadlines(county_code)
+    results = ({county_code[:6]: recompute_deadlines(county_code)} if county_code
+               else recompute_provisional_deadlines())
     db.session.commit()
-    click.echo(f"changed {result.changed}, unchanged {result.unchanged}"
-               + (f", years not covered: {result.uncovered}" if result.uncovered else ""))
+    for county, result in results.items():
+        click.echo(f"{county}: changed {result.changed}, unchanged {result.unchanged}, "
+                   f"still provisional {result.provisional}")
+    if not results:
+        click.echo("no provisional deadlines")

@@ -38,9 +38,11 @@ class EscalationResult:
     escalated: int
     reminders: int
     closed: int
+    deadlines_recomputed: int = 0
 
     def __str__(self) -> str:
-        return f"escalated {self.escalated} overdue case(s), {self.reminders} reminder SMS, closed {self.closed} unrated case(s)"
+        return (f"escalated {self.escalated} overdue case(s), {self.reminders} reminder SMS, closed {self.closed} "
+                f"unrated case(s), {self.deadlines_recomputed} provisional deadline(s) recomputed")
 
 
 def _tier_above_sql(column):
@@ -72,7 +74,12 @@ def _remind(cases: list[tuple[int, str, str, str]], tag: str) -> int:
 
 def run_escalation(now: datetime | None = None) -> EscalationResult:
     """The cron job `flask cases escalate`: see the module docstring."""
+    from subsidy.cases.admin import recompute_provisional_deadlines
+
     now = now or utcnow()
+    # First make final any provisional deadline whose year the calendar now knows (an upgraded
+    # package), so that what is found overdue below is judged against the final deadline.
+    recomputed = sum(r.changed for r in recompute_provisional_deadlines().values())
     # "The day after the deadline": due_at is 23:59:59 China time of the last day allowed, so
     # every case due before today's local midnight is overdue today.
     cutoff = start_of_local_day(local_date(now))
@@ -99,7 +106,7 @@ def run_escalation(now: datetime | None = None) -> EscalationResult:
     if closed:
         audit.record_many(None, [("case.close", "case", case_id, region, {"unrated": True}) for case_id, region in closed])
     db.session.flush()
-    return EscalationResult(len(escalated), reminders, len(closed))
+    return EscalationResult(len(escalated), reminders, len(closed), recomputed)
 
 
 def escalate_case(actor, case_id: int, reason: str, region_code: str | None = None) -> Case:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
-from subsidy.cases.calendar import CalendarNotCovered, WorkCalendar, local_date
+from subsidy.cases.calendar import WorkCalendar, local_date
 from subsidy.cases.models import (KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATISFIED, Case, CaseCounter, CaseEvent,
                                   CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
 from subsidy.cases.queries import get_case, is_visible
@@ -166,21 +166,23 @@ def _receive(actor, data: dict, channels, *, now: datetime | None = None, assign
         raise ValidationError("诉求信息有误，请按提示修改", fields=errors)
 
     days = days_for(region.code, kind)
-    due_at = WorkCalendar(region.code).deadline(now, days)  # CalendarNotCovered: refused, clearly
+    due = WorkCalendar(region.code).reckon(now, days)  # never refused: provisional past the calendar
     case = Case(ref_no=next_ref_no(kind, local_date(now).year), kind=kind, channel=values["channel"],
                 state=CaseState.received, region_code=region.code, household_id=household_id,
                 entry_id=data.get("entry_id") if kind == CaseKind.objection or assigned_to else None,
                 contact_name=values["contact_name"], contact_phone=values["contact_phone"],
                 subject=values["subject"], body=values["body"], assigned_region_code=assigned,
-                received_at=now, clock_from=now, due_days=days, due_at=due_at,
+                received_at=now, clock_from=now, due_days=days, due_at=due.at, due_provisional=due.provisional,
                 created_by=getattr(actor, "id", None))
     db.session.add(case)
     db.session.flush()
     db.session.add(CaseEvent(case_id=case.id, kind=EventKind.received, at=now, actor_id=getattr(actor, "id", None),
                              actor_name=getattr(actor, "name", None) or FARMER, to_state=CaseState.received.value,
-                             to_region_code=assigned, note=f"{case.channel_label}受理，期限 {days} 个工作日"))
+                             to_region_code=assigned,
+                             note=f"{case.channel_label}受理，期限 {days} 个工作日" + ("（暂定）" if due.provisional else "")))
     audit.record(actor, "case.receive", "case", case.id, region_code=case.region_code, ref_no=case.ref_no,
-                 kind=kind.value, channel=case.channel.value, assigned=assigned, due_at=due_at,
+                 kind=kind.value, channel=case.channel.value, assigned=assigned, due_at=due.at,
+                 due_provisional=due.provisional,
                  **({} if actor else {"by": "farmer"}), **(audit_detail or {}))
     return case
 
@@ -242,10 +244,7 @@ def reply_case(actor, case_id: int, body: str) -> Case:
     case = _handled_case(actor, case_id)
     text = _reason(body, "答复内容", "body", MAX_BODY)
     now = utcnow()
-    try:
-        worked = WorkCalendar(case.region_code).working_days_between(local_date(case.received_at), local_date(now))
-    except CalendarNotCovered:
-        worked = None  # the reply still counts; only the average leaves it out
+    worked = WorkCalendar(case.region_code).working_days_between(local_date(case.received_at), local_date(now))
     workflow.apply(case, Action.reply, actor=actor, note=text, now=now, values={
         "replied_at": now, "reply_body": text, "completed_late": now > case.due_at, "reply_working_days": worked,
         "accepted_at": case.accepted_at or now,
@@ -318,11 +317,12 @@ def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str) -> Case
         workflow.check(case, Action.reopen)
         # Reopened to the same unit with a fresh limit counted from today (the old deadline
         # has usually passed; the farmer's new round deserves the full time).
-        due_at = WorkCalendar(case.region_code).deadline(now, case.due_days)
+        due = WorkCalendar(case.region_code).reckon(now, case.due_days)
         db.session.add(CaseEvent(case_id=case.id, kind=EventKind.rated, at=now, actor_id=getattr(actor, "id", None),
                                  actor_name=actor_name, note=f"{label}：{reason}"))
         workflow.apply(case, Action.reopen, actor=actor, actor_name=actor_name, note=reason, now=now, values={
-            **rated, "reopen_count": Case.reopen_count + 1, "clock_from": now, "due_at": due_at,
+            **rated, "reopen_count": Case.reopen_count + 1, "clock_from": now, "due_at": due.at,
+            "due_provisional": due.provisional,
             "overdue_at": None, "escalated_to_code": None, "completed_late": False,
         })
     else:
@@ -389,7 +389,7 @@ def objections_for_filing(filing_id: int) -> list[Case]:
 # events loaded one case at a time.
 _FARMER_CASES = (
     sa.select(Case.id, Case.ref_no, Case.kind, Case.subject, Case.body, Case.state, Case.received_at, Case.due_at,
-              Case.replied_at, Case.reply_body, Case.rating, Region.name)
+              Case.due_provisional, Case.replied_at, Case.reply_body, Case.rating, Region.name)
     .join(Region, Region.code == Case.assigned_region_code)
     .where(sa.or_(Case.household_id == sa.bindparam("household_id"), Case.contact_phone == sa.bindparam("phone")))
     .order_by(Case.received_at.desc()).limit(100))

@@ -152,15 +152,22 @@ def _calendar(year=None, status=200, **forms):
 
 
 def _recomputed_message(result) -> str:
-    text = _("已保存。%(n)s 件未办结诉求的期限已重新计算。", n=result.changed)
-    if result.uncovered:
-        text += _("（%(y)s 年日历未设置，部分期限未能重算）", y="、".join(map(str, result.uncovered)))
+    text = _("已保存。%(n)s 件诉求的期限已重新计算。", n=result.changed)
+    if result.provisional:
+        text += _("（其中 %(n)s 件的期限落在日历尚未设置的年份，仍为暂定）", n=result.provisional)
     return text
 
 
 @bp.route("/cases/calendar")
 def calendar():
     return _calendar(request.args.get("year", type=int))
+
+
+@bp.route("/cases/calendar/template.xlsx")
+def calendar_template():
+    year = request.args.get("year", type=int)
+    book, filename = admin.calendar_template(current_user, year)
+    return send_xlsx(book, filename)
 
 
 @bp.route("/cases/calendar/day", methods=["POST"])

@@ -34,6 +34,7 @@ class CaseView:
     state_label: str
     received_at: datetime
     due_at: datetime | None
+    due_provisional: bool = False
     replies: list[Reply] = field(default_factory=list)
     can_rate: bool = False
     rating_label: str = ""
@@ -43,12 +44,14 @@ def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
     """The household's cases (and those sent from its confirmed number), newest first."""
     rows, replies = cases.cases_for_farmer(household_id, phone)
     out = []
-    for (case_id, ref_no, kind, subject, body, state, received_at, due_at, replied_at, reply_body, rating,
-         unit) in rows:
+    for (case_id, ref_no, kind, subject, body, state, received_at, due_at, due_provisional, replied_at, reply_body,
+         rating, unit) in rows:
         said = [Reply(at, note, unit) for at, note in replies.get(case_id, ())]
         said = said or ([Reply(replied_at, reply_body, unit)] if reply_body else [])
+        is_open = state in OPEN_STATES
         out.append(CaseView(case_id, ref_no, KIND_LABEL[kind], subject, body, STATE_LABEL[state], received_at,
-                            due_at if state in OPEN_STATES else None, said, state is CaseState.replied,
+                            due_at if is_open else None, is_open and bool(due_provisional), said,
+                            state is CaseState.replied,
                             RATING_LABEL[rating] if rating and state is CaseState.closed else ""))
     return out
 
