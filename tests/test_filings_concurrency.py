@@ -145,3 +145,30 @@ def test_a_household_changed_while_a_clerk_lists_it_still_restamps_the_filing(ap
     tp.join(10)
     assert outcome["changed"] == "ok"
     assert stamp() != outcome["stamp_of_the_add"]
+
+
+def test_three_approvals_with_one_version_are_one_200_and_two_409s(app, county, api_as):
+    """On both databases: the losers learn the filing moved on (stale version), never that the
+    state it moved to needs a role they lack (it used to answer 200, 403, 403 on SQLite)."""
+    w = make_world(3)
+    f = walk_to(w, FilingState.village_filed)
+    clients = [api_as("township_reviewer", "640425100") for _ in range(3)]
+    filing_id, version = f.id, f.version
+    db.session.remove()
+    start = threading.Barrier(3)
+    answers: list[tuple[int, str | None]] = []
+
+    def approve(client):
+        with app.app_context():
+            start.wait(10)
+            resp = client.post(f"/api/v1/filings/{filing_id}/actions/approve", json={"version": version})
+            answers.append((resp.status_code, (resp.json.get("error") or {}).get("code")))
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [(200, None), (409, "stale_version"), (409, "stale_version")]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Review).where(
+        Review.filing_id == filing_id, Review.action == Action.approve)) == 1

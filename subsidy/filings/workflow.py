@@ -249,6 +249,14 @@ def perform(actor, filing_id: int, action, *, version, comment: str | None = Non
     if filing is None or actor is None:
         raise NotFound("备案不存在")
     ensure_visible(actor, filing.region_code, "备案")
+    # The version first: of several people acting on what they saw, the losers are told that
+    # the filing moved on (409), never that they lack the role the new state would need.
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ValidationError("缺少版本号", fields={"version": "请提交您看到的备案版本号"}) from None
+    if version != filing.version:
+        raise StaleVersion(f"备案已被他人处理（当前版本 {filing.version}，您看到的是 {version}）；请刷新页面后重试")
     t = TABLE.get((filing.state, action))
     if t is None or (t.internal and not internal):
         if action == Action.pay and not internal:
@@ -258,12 +266,6 @@ def perform(actor, filing_id: int, action, *, version, comment: str | None = Non
         raise PermissionDenied(f"“{ACTION_LABEL[action]}”须由{ROLE_LABEL[t.role]}操作")
     if actor.tier != t.tier:
         raise PermissionDenied(f"“{ACTION_LABEL[action]}”须在{LEVEL_LABEL[t.tier]}级操作")
-    try:
-        version = int(version)
-    except (TypeError, ValueError):
-        raise ValidationError("缺少版本号", fields={"version": "请提交您看到的备案版本号"}) from None
-    if version != filing.version:
-        raise StaleVersion(f"备案已被他人处理（当前版本 {filing.version}，您看到的是 {version}）；请刷新页面后重试")
     text = (reason or "").strip() or (comment or "").strip()
     if t.reason and not text:
         label = "撤回" if action == Action.withdraw else "退回"
