@@ -91,7 +91,7 @@ def test_each_planted_irregularity_is_flagged_and_nothing_else(planted):
     }
     assert _flags(f1) == expected
     text = _explanations(f1)
-    assert "校验位错误" in text[(hh["invalid_id"].id, FlagCode.invalid_id)]
+    assert "校验位不正确" in text[(hh["invalid_id"].id, FlagCode.invalid_id)]
     assert "白阳镇202村" in text[(hh["duplicate_id"].id, FlagCode.duplicate_id)]
     assert text[(hh["amount"].id, FlagCode.amount_above_rate)] == (
         "申报金额 1313.50 元，高于补贴标准×数量 = 105.00×12.50 = 1312.50 元")

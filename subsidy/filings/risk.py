@@ -17,17 +17,16 @@ the check applies to per-亩 projects only."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from stdnum.cn import ric
 
 from subsidy.common.model_base import UTCDateTime
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.filings.models import WATCH_LABEL, Entry, EntryFlag, Filing, FlagCode, WatchListEntry
 from subsidy.households.models import Household
+from subsidy.households.validation import id_number_problem
 from subsidy.projects.models import Project, Unit
 from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range
@@ -83,25 +82,10 @@ def _insert(filing: Filing, code: FlagCode, select) -> None:
     db.session.execute(sa.insert(EntryFlag).from_select(_COLUMNS, source))
 
 
-def id_number_problem(value: str | None) -> str | None:
-    """Why an ID number fails GB 11643 (form, check digit by python-stdnum, birth date), or None.
-    The issuing-region lookup of `ric.validate` is left out: it is slow (a database search per
-    number) and the register already checked it when the household was entered."""
-    number = (value or "").strip().upper()
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
-        return "位数或格式不对"
-    if ric.calc_check_digit(number) != number[17]:
-        return "校验位错误"
-    try:
-        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return "出生日期无效"
-    return None
-
-
 def check_invalid_id(filing, entry_ids=None) -> None:
-    """GB 11643 check digit and birth date: computed in Python over one query's rows (the
-    checksum is not SQL), written with one multi-row INSERT."""
+    """GB 11643 (the register's own rule, `households.validation.id_number_problem`): computed
+    in Python over one query's rows (the checksum is not SQL), written with one multi-row INSERT.
+    The register refuses such numbers; this finds those carried over from older records."""
     rows = db.session.execute(_base(filing, entry_ids).add_columns(Household.id_number)).all()
     now = utcnow()
     flags = []
@@ -109,7 +93,7 @@ def check_invalid_id(filing, entry_ids=None) -> None:
         why = id_number_problem(id_number)
         if why:
             flags.append({"filing_id": filing.id, "entry_id": entry_id, "code": FlagCode.invalid_id,
-                          "explanation": f"户主身份证号未通过国家标准（GB 11643）校验：{why}，请核对身份证原件",
+                          "explanation": f"户主身份证号未通过国家标准（GB 11643）校验：{why}"[:255],
                           "created_at": now})
     if flags:
         db.session.execute(sa.insert(EntryFlag), flags)

@@ -46,6 +46,7 @@ class HouseholdOut(BaseModel):
     members: int
     land_area_mu: MoneyStr
     updated_at: datetime
+    warnings: list[str] = []  # accepted, but worth a look (e.g. an ID code younger than its holder)
 
 
 @route("/households", "POST", summary="Register a household (village clerk)", body=HouseholdIn,

@@ -39,3 +39,12 @@ class Household(db.Model):
         # mobile_sign_ins on the id; stats at province scale).
         sa.Index("ix_households_region_id", "region_code", "id"),
     )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the register accepts but a clerk should look at again (e.g. an ID number issued
+        under a code younger than its holder, after a renumbering)."""
+        from subsidy.households.validation import id_number_warning
+
+        warning = id_number_warning(self.id_number)
+        return [warning] if warning else []

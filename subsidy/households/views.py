@@ -44,6 +44,8 @@ def edit(household_id: int | None = None):
             apply_errors(form, exc)
             return render_template("households/form.html", form=form, household=household), 422
         flash(_("已保存农户“%(name)s”。", name=saved.head_name), "success")
+        for warning in saved.warnings:
+            flash(warning, "warning")
         return redirect(url_for("households.show", household_id=saved.id))
     return render_template("households/form.html", form=form, household=household)
 
