@@ -29,15 +29,22 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    # Staff sign-in (subsidy.common.throttle): failed attempts only are counted.
+    LOGIN_FAILURES_PER_ADDRESS = "30 per 10 minutes"
+    LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = "5 per 10 minutes"
+    LOGIN_ALERT_FAILURES = 50  # failures of one account from anywhere in LOGIN_ALERT_MINUTES: alert
+    LOGIN_ALERT_MINUTES = 60
     API_TOKEN_HOURS = 12
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
     # Farmers' mobile pages (issue 6); see subsidy.public
     MOBILE_SESSION_MINUTES = 120
-    MOBILE_CODE_LIMIT_PER_ADDRESS = "20 per hour;100 per day"
-    MOBILE_VERIFY_LIMIT_PER_ADDRESS = "30 per 10 minutes"
+    # Per address: a flood cap on code requests (farmers behind a carrier's NAT share one
+    # address; the per-number limits of subsidy.public.signin protect each farmer), and failed
+    # requests and failed codes counted apart.
+    MOBILE_CODE_LIMIT_PER_ADDRESS = "600 per hour;3000 per day"
+    MOBILE_CODE_FAILURES_PER_ADDRESS = "30 per 10 minutes"
+    MOBILE_VERIFY_FAILURES_PER_ADDRESS = "30 per 10 minutes"
     MOBILE_CODE_MIN_SECONDS = 0.3  # every code request answers no faster than this (no timing oracle)
     UPLOAD_FOLDER: str | None = None  # default instance/uploads
     POLICY_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -70,6 +77,13 @@ ENV_SETTINGS: dict[str, type] = {
     "PUBLIC_BASE_URL": str,
     "RATELIMIT_STORAGE_URI": str,
     "PROXY_FIX_HOPS": int,
+    "LOGIN_FAILURES_PER_ADDRESS": str,
+    "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": str,
+    "LOGIN_ALERT_FAILURES": int,
+    "LOGIN_ALERT_MINUTES": int,
+    "MOBILE_CODE_LIMIT_PER_ADDRESS": str,
+    "MOBILE_CODE_FAILURES_PER_ADDRESS": str,
+    "MOBILE_VERIFY_FAILURES_PER_ADDRESS": str,
     "POSTGRES_SESSION_SETTINGS": str,
     "SMS_GATEWAY": str,
     "TWILIO_ACCOUNT_SID": str,

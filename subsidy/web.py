@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from subsidy.common.access import is_public_endpoint
+from subsidy.common.throttle import keeps_refusal
 from subsidy.errors import DomainError
 from subsidy.extensions import db, login_manager
 
@@ -64,8 +65,9 @@ def init_app(app):
     @app.after_request
     def commit_or_rollback(response):
         # The one commit of a request: services only flush. Anything but success rolls back,
-        # so a form re-shown with errors (4xx) never leaves half a change behind.
-        if response.status_code < 400 and not g.get("rollback"):
+        # so a form re-shown with errors (4xx) never leaves half a change behind; except a
+        # refusal whose record is the point (a failed sign-in, see subsidy.common.throttle).
+        if (response.status_code < 400 and not g.get("rollback")) or keeps_refusal():
             db.session.commit()
         else:
             db.session.rollback()

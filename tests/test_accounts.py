@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from subsidy import create_app
-from subsidy.accounts.models import User
+from subsidy.accounts.models import Role, User
 from subsidy.audit.models import AuditEvent
 from tests.conftest import PASSWORD
 from tests.factories import make_user
@@ -117,33 +117,106 @@ def test_cli_users_create(runner, county, db):
     assert "role" in result.output
 
 
-def test_sign_in_is_rate_limited_per_account(tmp_path, database_url):
-    """Five failures lock the account for a while, even when the right password follows."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
-                      "LOGIN_LIMIT_PER_ACCOUNT": "3 per 10 minutes", "LOGIN_LIMIT_PER_ADDRESS": "100 per minute"})
+def _limited_app(database_url, **config):
+    from tests.conftest import RequestIsolatingClient
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": True, **config})
+    app.test_client_class = RequestIsolatingClient
+    return app
+
+
+def _from(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_county_office_behind_one_address_all_signs_in(database_url):
+    """Successes are never counted: the 31st clerk of a county office behind one NAT gets in
+    (the limit used to count every sign-in, refusing the 21st for ten minutes)."""
+    app = _limited_app(database_url, LOGIN_FAILURES_PER_ADDRESS="20 per 10 minutes")
     with app.app_context():
         from tests.factories import make_county
 
         make_county()
-        user = make_user("village_clerk")
-        client = app.test_client()
-        for _ in range(3):
-            assert client.post("/login", data={"username": user.username, "password": "bad"}).status_code == 401
-        assert client.post("/login", data={"username": user.username, "password": PASSWORD}).status_code == 429
-        # another account from the same address is not affected
-        other = make_user("village_clerk")
-        assert client.post("/login", data={"username": other.username, "password": PASSWORD}).status_code == 302
+        office = "10.1.1.1"
+        users = [make_user("village_clerk") for _ in range(31)]
+        codes = [_from(app, office).post("/login", data={"username": u.username, "password": PASSWORD}).status_code
+                 for u in users]
+        assert codes == [302] * 31
+        api = [_from(app, office).post("/api/v1/auth/token", json={"username": u.username, "password": PASSWORD})
+               .status_code for u in users[:25]]
+        assert api == [200] * 25
 
 
-def test_sign_in_is_rate_limited_per_address(database_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
-                      "RATELIMIT_ENABLED": True, "LOGIN_LIMIT_PER_ADDRESS": "4 per minute"})
+def test_an_attackers_failures_never_lock_the_owner_out_at_their_own_desk(database_url, db):
+    app = _limited_app(database_url, LOGIN_FAILURES_PER_ACCOUNT_ADDRESS="3 per 10 minutes",
+                       LOGIN_FAILURES_PER_ADDRESS="100 per minute")
     with app.app_context():
-        client = app.test_client()
+        from tests.factories import make_county
+
+        make_county()
+        reviewer = make_user("county_reviewer")
+        name, region = reviewer.username, reviewer.region_code
+        attacker = _from(app, "203.0.113.66")
+        for _ in range(3):
+            assert attacker.post("/login", data={"username": name, "password": "guess1"}).status_code == 401
+        # the attacker's address is throttled for this account, even with the right password …
+        assert attacker.post("/login", data={"username": name, "password": PASSWORD}).status_code == 429
+        assert attacker.post("/api/v1/auth/token", json={"username": name, "password": PASSWORD}).status_code == 429
+        # … the owner, from their own desk, is not; nor is another account from the attacker's address
+        owner = _from(app, "10.1.1.7")
+        assert owner.post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
+        other = make_user("village_clerk")
+        assert attacker.post("/login", data={"username": other.username, "password": PASSWORD}).status_code == 302
+        # every failure is on the record, under the account's region, though each answer was 401
+        from subsidy.extensions import db as _db
+
+        _db.session.remove()
+        failed = _db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_failed")).all()
+        assert len(failed) == 3 and {e.region_code for e in failed} == {region}
+        assert all('"address":"203.0.113.66"' in e.detail for e in failed)
+
+
+def test_failures_from_one_address_are_limited_across_accounts(database_url):
+    app = _limited_app(database_url, LOGIN_FAILURES_PER_ADDRESS="4 per minute")
+    with app.app_context():
+        client = _from(app, "198.51.100.4")
         codes = [client.post("/api/v1/auth/token", json={"username": f"u{i}", "password": "x"}).status_code
                  for i in range(6)]
     assert codes[:4] == [401] * 4 and codes[4:] == [429, 429]
+
+
+def test_failures_from_many_addresses_raise_an_alert_instead_of_a_lock(database_url, db):
+    """DESIGN.md §6: a looser cap per account across all addresses alerts the county admin and
+    the supervisor (SMS and their home page) and locks nobody out."""
+    from subsidy.notify.models import Message
+
+    app = _limited_app(database_url, LOGIN_ALERT_FAILURES=6, LOGIN_ALERT_MINUTES=60)
+    with app.app_context():
+        from tests.factories import UserFactory, make_county
+
+        make_county()
+        reviewer = make_user("county_reviewer")
+        admin = UserFactory(role=Role.county_admin, region_code="640425", phone="13909540001")
+        UserFactory(role=Role.supervisor, region_code="640425", phone="13909540002")
+        db.session.commit()
+        name, admin_name = reviewer.username, admin.username
+        for i in range(8):
+            resp = _from(app, f"198.51.100.{i}").post("/login", data={"username": name, "password": "x1"})
+            assert resp.status_code == 401
+        assert _from(app, "10.1.1.7").post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
+        db.session.remove()
+        alerts = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_alert")).all()
+        assert len(alerts) == 1 and alerts[0].region_code == "640425"   # once per window
+        sms = db.session.scalars(sa.select(Message).where(Message.template == "sign_in_alert")).all()
+        assert sorted(m.to_phone for m in sms) == ["13909540001", "13909540002"]
+        assert name in sms[0].body
+        home = app.test_client()
+        home.post("/login", data={"username": admin_name, "password": PASSWORD})
+        page = home.get("/home").get_data(as_text=True)
+        assert "安全提醒" in page and name in page and "198.51.100.5" in page
 
 
 def test_session_cookie_flags(client, county, app):

@@ -11,7 +11,8 @@ from subsidy.accounts.models import Role
 from subsidy.api.errors import error_response
 from subsidy.api.spec import page_args, page_json, route
 from subsidy.common.access import client_address, current_actor
-from subsidy.extensions import limiter
+from subsidy.accounts.throttling import sign_in_limits
+from subsidy.common import throttle
 
 
 class TokenIn(BaseModel):
@@ -44,19 +45,14 @@ class UserOut(BaseModel):
     active: bool
 
 
-def _login_key() -> str:
-    data = request.get_json(silent=True) or {}
-    return "api-login:" + str(data.get("username", "")).strip().lower()
-
-
 @route("/auth/token", "POST", summary="Exchange username and password for a bearer token",
        body=TokenIn, response=TokenOut, public=True, tag="auth")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_login_key,
-               deduct_when=lambda response: response.status_code == 401)
+@sign_in_limits()
 def token(body: TokenIn):
     user = service.authenticate(body.username, body.password)
     if user is None:
+        throttle.failed(keep_record=True)
+        service.record_failed_sign_in(body.username, client_address())
         return error_response(401, "unauthorized", "用户名或密码错误")
     service.record_sign_in(user, client_address())
     raw, row = service.issue_token(user)

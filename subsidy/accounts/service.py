@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from datetime import timedelta
@@ -13,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from subsidy.accounts.models import ROLE_LEVELS, ROLE_LABEL, ApiToken, Role, User
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
+from subsidy.audit.models import AuditEvent
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -48,6 +50,45 @@ def authenticate(username: str, password: str) -> User | None:
 def record_sign_in(user: User, address: str) -> None:
     user.last_login_at = utcnow()
     audit.record(user, "user.sign_in", "user", user.id, address=address)
+
+
+def record_failed_sign_in(username: str | None, address: str) -> None:
+    """A failed staff sign-in, audited under the account's region (an unknown name has none),
+    and, when one account has failed LOGIN_ALERT_FAILURES times within LOGIN_ALERT_MINUTES from
+    any addresses, one alert per window to its county's admins and supervisors (DESIGN.md §6:
+    an alert instead of a lock-out that anyone could inflict on the county reviewer)."""
+    name = (username or "").strip()[:40]
+    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+    reason = "unknown_user" if user is None else ("inactive" if not user.active else "wrong_password")
+    audit.record(None, "user.sign_in_failed", "user", user.id if user else None,
+                 region_code=user.region_code if user else None, username=name, address=address, reason=reason)
+    if user is not None:
+        _alert_if_besieged(user)
+
+
+def _alert_if_besieged(user: User) -> None:
+    config = current_app.config
+    threshold, minutes = int(config["LOGIN_ALERT_FAILURES"]), int(config["LOGIN_ALERT_MINUTES"])
+    since = utcnow() - timedelta(minutes=minutes)
+    mine = sa.and_(AuditEvent.object_type == "user", AuditEvent.object_id == str(user.id), AuditEvent.at >= since)
+    failures = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        mine, AuditEvent.action == "user.sign_in_failed"))
+    if failures < threshold or db.session.scalar(sa.select(AuditEvent.id).where(
+            mine, AuditEvent.action == "user.sign_in_alert").limit(1)) is not None:
+        return
+    addresses = sorted({json.loads(d).get("address", "") for d in db.session.scalars(
+        sa.select(AuditEvent.detail).where(mine, AuditEvent.action == "user.sign_in_failed"))})
+    alert = audit.record(None, "user.sign_in_alert", "user", user.id, region_code=user.region_code,
+                         username=user.username, failures=failures, minutes=minutes, addresses=addresses[:20])
+    county = user.region_code[:6]
+    recipients = db.session.execute(sa.select(User.id, User.phone).where(
+        User.region_code == county, User.role.in_([Role.county_admin, Role.supervisor]), User.active.is_(True))).all()
+    from subsidy.notify import outbox
+
+    outbox.enqueue_bulk("sign_in_alert", [
+        {"key": f"sign_in_alert:{alert.id}:{recipient_id}", "phone": phone, "region_code": county,
+         "context": {"username": user.username, "count": failures, "minutes": minutes}}
+        for recipient_id, phone in recipients])
 
 
 def load_session_user(session_id: str) -> User | None:

@@ -10,14 +10,11 @@ from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetF
 from subsidy.common.access import client_address, public
 from subsidy.common.forms import apply_errors
 from subsidy.errors import DomainError, ValidationError
-from subsidy.extensions import limiter
+from subsidy.accounts.throttling import sign_in_limits
+from subsidy.common import throttle
 from subsidy.regions.service import list_regions_under
 
 bp = Blueprint("accounts", __name__)
-
-
-def _login_key() -> str:
-    return "login:" + (request.form.get("username") or "").strip().lower()
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,9 +25,7 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_login_key, methods=["POST"],
-               deduct_when=lambda response: response.status_code == 401)
+@sign_in_limits(methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("stats.home"))
@@ -41,6 +36,8 @@ def login():
             login_user(user, remember=form.remember.data)
             service.record_sign_in(user, client_address())
             return redirect(_safe_next(request.args.get("next")))
+        throttle.failed(keep_record=True)
+        service.record_failed_sign_in(form.username.data, client_address())
         flash(_("用户名或密码错误，或账号已停用。"), "danger")
         return render_template("accounts/login.html", form=form), 401
     return render_template("accounts/login.html", form=form)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -123,3 +123,14 @@ def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None 
     if object_id:
         stmt = stmt.where(AuditEvent.object_id == str(object_id))
     return paginate(stmt.order_by(AuditEvent.id.desc()), page, per_page)
+
+
+def security_alerts(actor, days: int = 7) -> list[AuditEvent]:
+    """Recent alerts of accounts under attack in the actor's region (failed sign-ins from
+    anywhere past the threshold), newest first, for the home page of audit readers."""
+    require(actor, Perm.view_audit)
+    since = utcnow() - timedelta(days=days)
+    return list(db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_alert", AuditEvent.at >= since,
+                                    within(AuditEvent.region_code, actor.region_code))
+        .order_by(AuditEvent.id.desc()).limit(20)))

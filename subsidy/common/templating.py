@@ -1,6 +1,8 @@
 """Template filters and globals shared by every page."""
 from __future__ import annotations
 
+import json
+
 from flask_login import current_user
 
 from subsidy.accounts.models import Role
@@ -40,5 +42,6 @@ def init_app(app):
         mask_id=masking.mask_id_number,
         mask_phone=masking.mask_phone,
         tail=masking.account_tail,
+        fromjson=json.loads,
     )
     app.jinja_env.globals.update(nav_items=nav_items, can=lambda perm: can(current_user, Perm(perm)), Role=Role)

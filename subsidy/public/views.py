@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from subsidy.common.access import client_address, current_actor, public
 from subsidy.common.masking import mask_phone
 from subsidy.errors import DomainError, NotFound, ValidationError
+from subsidy.common import throttle
 from subsidy.extensions import db, limiter
 from subsidy.policies import attachments as policy_files
 from subsidy.policies import service as policies
@@ -198,6 +199,8 @@ def _sms_region() -> str:
 @bp.route("/m/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["MOBILE_CODE_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["MOBILE_CODE_FAILURES_PER_ADDRESS"], methods=["POST"],
+               deduct_when=throttle.counts_failure)
 def login():
     mode = "phone" if (request.values.get("mode") == "phone") else "login"
     next_url = _safe_next(request.values.get("next"), url_for("public.me") if mode == "login" else url_for("public.new_case"))
@@ -212,9 +215,11 @@ def login():
         ticket = request_code(purpose=purpose, id_number=form["id_number"], phone=form["phone"],
                               address=client_address(), region_code=_sms_region())
     except ValidationError as exc:
+        throttle.failed()
         _pad(started)
         return render_template("public/login.html", mode=mode, next=next_url, form=form, errors=exc.fields), 422
     except TooManyRequests as exc:
+        throttle.failed()
         _pad(started)
         return render_template("public/login.html", mode=mode, next=next_url, form=form, errors={},
                                message=exc.message), 429
@@ -226,7 +231,8 @@ def login():
 
 @bp.route("/m/login/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["MOBILE_VERIFY_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["MOBILE_VERIFY_FAILURES_PER_ADDRESS"], methods=["POST"],
+               deduct_when=throttle.counts_failure)
 def login_code():
     pending = farmer.pending()
     if pending is None:
@@ -238,6 +244,7 @@ def login_code():
         verified = verify_code(pending["t"], request.form.get("code"), purpose=purpose)
     except CodeRejected as exc:
         # 200, not 4xx: the failed try must be committed, or the 5-try limit would not hold.
+        throttle.failed()
         return render_template("public/code.html", pending=pending, error=exc.message)
     if verified.purpose is CodePurpose.login:
         farmer.sign_in(verified.household_id)

@@ -6,7 +6,8 @@ from datetime import date
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from subsidy.accounts.permissions import Perm
+from subsidy.accounts.permissions import Perm, can
+from subsidy.audit import service as audit
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import send_xlsx, write_workbook
 from subsidy.stats import service
@@ -19,7 +20,8 @@ SORT_KEYS = {key for key, _label, _kind in service.COLUMNS}
 
 @bp.route("/home")
 def home():
-    return render_template("stats/home.html", overview=service.region_overview(current_user))
+    alerts = audit.security_alerts(current_user) if can(current_user, Perm.view_audit) else []
+    return render_template("stats/home.html", overview=service.region_overview(current_user), alerts=alerts)
 
 
 def _sorted(rows, key: str, desc: bool):

@@ -1,0 +1,57 @@
+"""Throttling of sign-in attempts by failures, never by successes (DESIGN.md §6).
+
+A county office or a carrier's NAT puts many honest people behind one address: counting their
+successful sign-ins would refuse the 21st clerk of the morning. So the limits at the edge
+(Flask-Limiter, `deduct_when=counts_failure`) are tested on every attempt but charged only for
+the attempts the view marked as failed with `failed()`:
+
+- per address: failures of any account (someone guessing across many accounts);
+- per (account, address): failures of one account from one address, so that an attacker's
+  failures from elsewhere never lock the owner out at their own desk;
+- per account across all addresses: no refusal at all, but an alert to the county admin and
+  the supervisor (`subsidy.accounts.service.record_failed_sign_in`).
+
+The farmers' SMS codes keep their per-number limits (`subsidy.public.signin`)."""
+from __future__ import annotations
+
+from flask import request
+
+from subsidy.common.access import client_address
+
+
+# Marks kept on the request itself (its WSGI environ), never on `g`, which an app context
+# reused across requests (tests, scripts) would carry from one request to the next.
+_FAILED = "subsidy.throttle.failed"
+_KEEP = "subsidy.throttle.keep_record"
+
+
+def failed(*, keep_record: bool = False) -> None:
+    """This attempt failed: charge the limits marked `deduct_when=counts_failure`. With
+    `keep_record`, what the request wrote about it (the audit of a failed sign-in) is committed
+    although its answer is an error (`keeps_refusal`)."""
+    request.environ[_FAILED] = True
+    if keep_record:
+        request.environ[_KEEP] = True
+
+
+def counts_failure(_response) -> bool:
+    return bool(request.environ.get(_FAILED))
+
+
+def keeps_refusal() -> bool:
+    """The refusal is itself the record (a failed sign-in): the edge commits it."""
+    return bool(request.environ.get(_KEEP))
+
+
+def typed_username() -> str:
+    """The username of a staff sign-in attempt, from the form or the API's JSON body."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        name = data.get("username", "") if isinstance(data, dict) else ""
+    else:
+        name = request.form.get("username", "")
+    return str(name or "").strip().lower()[:40]
+
+
+def account_address_key() -> str:
+    return f"sign-in:{typed_username()}@{client_address()}"
