@@ -22,6 +22,8 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # turned on when PUBLIC_BASE_URL is https
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600  # Flask-Login's default is a year
     PERMANENT_SESSION_LIFETIME = 8 * 3600
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # a 100,000-row register is ~6 MB of xlsx
@@ -35,6 +37,7 @@ class Defaults:
     LOGIN_ALERT_FAILURES = 50  # failures of one account from anywhere in LOGIN_ALERT_MINUTES: alert
     LOGIN_ALERT_MINUTES = 60
     API_TOKEN_HOURS = 12
+    PASSWORD_MIN_SCORE = 2  # zxcvbn's 0–4 (subsidy.accounts.passwords)
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
     # Farmers' mobile pages (issue 6); see subsidy.public

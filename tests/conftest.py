@@ -24,7 +24,7 @@ class RequestIsolatingClient(FlaskClient):
     on `g` per request, so each request authenticates afresh as it does in production."""
 
     def open(self, *args, **kwargs):
-        for name in ("_login_user", "api_user", "rollback", "_flask_babel"):
+        for name in ("_login_user", "api_user", "api_token_id", "rollback", "_flask_babel"):
             g.pop(name, None)
         return super().open(*args, **kwargs)
 

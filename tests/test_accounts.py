@@ -45,7 +45,7 @@ def test_password_reset_ends_sessions_and_tokens(login_as, api_as, db):
     admin = login_as("county_admin")
     clerk_api = api_as("village_clerk")
     assert clerk_api.get("/api/v1/regions/640425100201").status_code == 200
-    resp = admin.post(f"/users/{clerk_api.user.id}/password", data={"password": "newpass99"})
+    resp = admin.post(f"/users/{clerk_api.user.id}/password", data={"password": "Xingfu-lu-88"})
     assert resp.status_code == 302
     assert clerk_api.get("/api/v1/regions/640425100201").status_code == 401
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
@@ -69,14 +69,14 @@ def test_tokens_are_stored_hashed(api_as, db):
 
 def test_county_admin_creates_users_with_matching_tier(api_as):
     admin = api_as("county_admin")
-    ok = admin.post("/api/v1/users", json={"username": "clerk201", "password": "abc12345", "name": "李会计",
+    ok = admin.post("/api/v1/users", json={"username": "clerk201", "password": "Baiyang-zhen-7", "name": "李会计",
                                            "role": "village_clerk", "region_code": "640425100201"})
     assert ok.status_code == 201
     assert ok.json["role"] == "village_clerk" and ok.json["region_code"] == "640425100201" and ok.json["id"]
-    bad_tier = admin.post("/api/v1/users", json={"username": "clerk2", "password": "abc12345", "name": "x",
+    bad_tier = admin.post("/api/v1/users", json={"username": "clerk2", "password": "Baiyang-zhen-7", "name": "x",
                                                  "role": "village_clerk", "region_code": "640425100"})
     assert bad_tier.status_code == 400 and "role" in bad_tier.json["error"]["fields"]
-    dup = admin.post("/api/v1/users", json={"username": "clerk201", "password": "abc12345", "name": "x",
+    dup = admin.post("/api/v1/users", json={"username": "clerk201", "password": "Baiyang-zhen-7", "name": "x",
                                             "role": "village_clerk", "region_code": "640425100202"})
     assert dup.status_code == 409
     weak = admin.post("/api/v1/users", json={"username": "clerk3", "password": "12345678", "name": "x",
@@ -91,7 +91,7 @@ def test_admin_cannot_create_users_outside_the_county(api_as, db):
     RegionFactory(code="640402", name="原州区", level=Level.county)
     db.session.commit()
     admin = api_as("county_admin")
-    resp = admin.post("/api/v1/users", json={"username": "other", "password": "abc12345", "name": "x",
+    resp = admin.post("/api/v1/users", json={"username": "other", "password": "Baiyang-zhen-7", "name": "x",
                                              "role": "county_admin", "region_code": "640402"})
     assert resp.status_code == 404
 
@@ -99,7 +99,7 @@ def test_admin_cannot_create_users_outside_the_county(api_as, db):
 @pytest.mark.parametrize("role", ["village_clerk", "township_reviewer", "county_reviewer", "supervisor"])
 def test_only_county_admin_manages_users(api_as, login_as, role):
     c = api_as(role)
-    resp = c.post("/api/v1/users", json={"username": "x1234", "password": "abc12345", "name": "x",
+    resp = c.post("/api/v1/users", json={"username": "x1234", "password": "Baiyang-zhen-7", "name": "x",
                                          "role": "supervisor", "region_code": "640425"})
     assert resp.status_code == 403
     assert login_as(role).get("/users").status_code == 403
@@ -107,12 +107,12 @@ def test_only_county_admin_manages_users(api_as, login_as, role):
 
 def test_cli_users_create(runner, county, db):
     result = runner.invoke(args=["users", "create", "zhang", "--role", "township_reviewer", "--region", "640425101",
-                                 "--password", "abc12345", "--name", "张审核"])
+                                 "--password", "Baiyang-zhen-7", "--name", "张审核"])
     assert result.exit_code == 0, result.output
     user = db.session.scalar(sa.select(User).where(User.username == "zhang"))
     assert user.region_code == "640425101"
     result = runner.invoke(args=["users", "create", "wang", "--role", "village_clerk", "--region", "640425",
-                                 "--password", "abc12345"])
+                                 "--password", "Baiyang-zhen-7"])
     assert result.exit_code != 0
     assert "role" in result.output
 

@@ -3,7 +3,6 @@ installed `chinese_calendar` knows nothing of 2027, every kind of case is taken 
 way in (staff pages, the farmers' `/m/` pages, the API), with a provisional deadline in 2027."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,9 +13,9 @@ from subsidy.cases.calendar import package_covers
 from subsidy.cases.models import Case, CaseKind
 from subsidy.common.timeutil import CHINA_TZ
 from subsidy.extensions import db
-from subsidy.notify.models import Message
 from subsidy.public import service as public
 from tests.cases_support import VILLAGE
+from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, ProjectFactory, approved_filing
 
 LATE_DECEMBER = datetime(2026, 12, 30, 10, 0, tzinfo=CHINA_TZ)
@@ -47,10 +46,7 @@ def assert_provisional_in_2027(case: Case, kind: CaseKind) -> None:
 
 def confirm_phone(client, phone: str, next_url: str) -> None:
     client.post("/m/login", data={"mode": "phone", "phone": phone, "next": next_url})
-    db.session.rollback()
-    body = db.session.scalars(sa.select(Message.body).where(Message.to_phone == phone)
-                              .order_by(Message.id.desc())).first()
-    assert client.post("/m/login/code", data={"code": re.search(r"验证码(\d{6})", body).group(1)}).status_code == 302
+    assert client.post("/m/login/code", data={"code": code_sent_to(db, phone)}).status_code == 302
 
 
 def publicized_entry() -> int:

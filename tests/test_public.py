@@ -16,6 +16,7 @@ from subsidy.policies.models import PolicyCategory, PolicyStatus
 from subsidy.public import service
 from subsidy.public.models import MobileSignIn
 from subsidy.public.signin import record_sign_in
+from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, PolicyFactory, ProjectFactory, approved_filing, make_user
 
 T = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -37,11 +38,7 @@ def sign_in(client, db, household) -> None:
     from subsidy.notify.models import Message
 
     assert client.post("/m/login", data={"id_number": household.id_number, "phone": household.phone}).status_code == 200
-    db.session.rollback()
-    body = db.session.scalars(sa.select(Message.body).where(Message.household_id == household.id,
-                                                            Message.template == "login_code")
-                              .order_by(Message.id.desc())).first()
-    code = re.search(r"验证码(\d{6})", body).group(1)
+    code = code_sent_to(db, household.phone)
     assert client.post("/m/login/code", data={"code": code}).status_code == 302
 
 
@@ -373,9 +370,7 @@ def test_a_confirmed_phone_may_ask_without_signing_in(client, county, db):
         html = client.get("/m/cases/new").get_data(as_text=True)
         assert "用身份证号登录" in html and "只验证手机号" in html
         client.post("/m/login", data={"mode": "phone", "phone": "13700137000", "next": "/m/cases/new"})
-        db.session.rollback()
-        body = db.session.scalar(sa.select(Message.body).where(Message.to_phone == "13700137000"))
-        client.post("/m/login/code", data={"code": re.search(r"验证码(\d{6})", body).group(1)})
+        client.post("/m/login/code", data={"code": code_sent_to(db, "13700137000")})
         html = client.get("/m/cases/new").get_data(as_text=True)
         assert "王洼镇202村" in html and "137****7000" in html
         resp = client.post("/m/cases/new", data={"kind": "inquiry", "village": "", "subject": "问", "body": "答"})
@@ -404,11 +399,7 @@ def test_objection_on_a_publicized_entry_becomes_an_objection_case(client, count
         resp = client.get(url)
         assert resp.status_code == 302 and "mode=phone" in resp.headers["Location"]
         client.post("/m/login", data={"mode": "phone", "phone": "13700137001", "next": url})
-        from subsidy.notify.models import Message
-
-        db.session.rollback()
-        body = db.session.scalar(sa.select(Message.body).where(Message.to_phone == "13700137001"))
-        resp = client.post("/m/login/code", data={"code": re.search(r"验证码(\d{6})", body).group(1)})
+        resp = client.post("/m/login/code", data={"code": code_sent_to(db, "13700137001")})
         assert resp.headers["Location"].endswith(url)
         page = client.get(url).get_data(as_text=True)
         assert "张*华" in page and "地膜补贴" in page

@@ -14,6 +14,7 @@ from subsidy import create_app
 from subsidy.audit.models import AuditEvent
 from subsidy.notify.models import Message
 from subsidy.public.models import LoginCode, MobileSignIn
+from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, make_county, valid_id_number
 
 T0 = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
@@ -36,10 +37,7 @@ def _ask(client, id_number, phone, **extra):
 
 
 def _code_sent_to(db, phone) -> str:
-    db.session.rollback()  # see what the request committed
-    body = db.session.scalars(sa.select(Message.body).where(Message.to_phone == phone, Message.template == "login_code")
-                              .order_by(Message.id.desc())).first()
-    return re.search(r"验证码(\d{6})", body).group(1)
+    return code_sent_to(db, phone)
 
 
 def _normalise(html: str) -> str:

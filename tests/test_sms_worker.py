@@ -345,11 +345,21 @@ def test_a_sign_in_code_the_farmer_asked_for_goes_even_to_an_opted_out_number(db
     household = HouseholdFactory()
     OptOutFactory(phone=household.phone)
     db.session.commit()
-    code = owe(household, key="login_code:1", template="login_code", code="123456")
+    from subsidy.notify import sealed
+    from subsidy.public.signin import request_code
+    from subsidy.public.models import CodePurpose
+
+    request_code(purpose=CodePurpose.phone, id_number=None, phone=household.phone, address="10.0.0.1",
+                 region_code=household.region_code)
+    db.session.commit()
+    code = db.session.scalar(sa.select(Message).where(Message.template == "login_code"))
     notice = owe(household, key="filing_approved:1:1")
     assert (code.status, notice.status) == (S.queued, S.cancelled)
     assert make_worker().run_once().sent == 1
     assert [c["m"] for c in twilio.creates] == [str(code.id)]
+    # the gateway got the code; the outbox kept it masked
+    assert twilio.creates[0]["body"] == code.body.replace(sealed.MASK, sealed.code_for(code.login_code_id))
+    assert sealed.MASK in reload(code.id).body
 
 
 def test_messages_stuck_in_sent_are_looked_up(db, county, twilio, app):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, request
+from flask import g, request
 from pydantic import BaseModel, ConfigDict
 
 from subsidy.accounts import service
@@ -57,6 +57,18 @@ def token(body: TokenIn):
     service.record_sign_in(user, client_address())
     raw, row = service.issue_token(user)
     return {"token": raw, "expires_at": row.expires_at.isoformat()}
+
+
+@route("/auth/token", "DELETE", summary="Revoke the token in use (sign out of the API)", status=204, tag="auth")
+def revoke_token():
+    service.revoke_own_tokens(current_actor(), g.api_token_id)
+    return None
+
+
+@route("/auth/tokens", "DELETE", summary="Revoke every token of one's own account", status=204, tag="auth")
+def revoke_tokens():
+    service.revoke_own_tokens(current_actor())
+    return None
 
 
 @route("/users", "POST", summary="Create a staff user (county admin)", body=UserIn, response=UserOut,

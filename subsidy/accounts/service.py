@@ -29,11 +29,22 @@ MIN_PASSWORD = 8
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, user=None, *, username: str = "", name: str = "",
+                            phone: str | None = None) -> None:
+    """At least MIN_PASSWORD characters with letters and digits, not one of the common
+    passwords (passwords.COMMON, the demo's included), and not made of the user's own name,
+    username or phone number."""
+    from subsidy.accounts.passwords import weakness
+
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError("密码太短", fields={"password": f"密码至少 {MIN_PASSWORD} 位"})
     if password.isdigit() or password.isalpha():
         raise ValidationError("密码太简单", fields={"password": "密码须同时包含字母和数字"})
+    if user is not None:
+        username, name, phone = user.username, user.name, user.phone
+    why = weakness(password, [username, name, phone])
+    if why:
+        raise ValidationError("密码太容易被猜到", fields={"password": why})
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -115,11 +126,12 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return token, row
 
 
-def user_for_token(token: str) -> User | None:
+def token_for(token: str) -> ApiToken | None:
+    """The live token row for a bearer token (its user active), or None."""
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
     if row is None or row.expires_at <= utcnow() or not row.user.active:
         return None
-    return row.user
+    return row
 
 
 def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
@@ -154,7 +166,7 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
     if not (name or "").strip():
         name = username
     try:
-        check_password_strength(password)
+        check_password_strength(password, username=username, name=name or "", phone=phone)
     except ValidationError as exc:
         fields.update(exc.fields)
     try:
@@ -203,7 +215,7 @@ def set_user_active(actor, user_id: int, active: bool) -> User:
 
 def reset_password(actor, user_id: int, new_password: str) -> User:
     user = _managed_user(actor, user_id)
-    check_password_strength(new_password)
+    check_password_strength(new_password, user)
     user.password_hash = generate_password_hash(new_password)
     user.session_epoch += 1
     db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
@@ -212,12 +224,39 @@ def reset_password(actor, user_id: int, new_password: str) -> User:
 
 
 def change_own_password(actor, current_password: str, new_password: str) -> None:
+    """A new password ends every other session and every API token of the account: whoever
+    learned the old one keeps nothing they obtained with it."""
     if not check_password_hash(actor.password_hash, current_password or ""):
         raise ValidationError("当前密码不正确", fields={"current_password": "当前密码不正确"})
-    check_password_strength(new_password)
+    check_password_strength(new_password, actor)
     actor.password_hash = generate_password_hash(new_password)
     actor.session_epoch += 1
-    audit.record(actor, "user.password_change", "user", actor.id)
+    revoked = _revoke_tokens(actor.id)
+    audit.record(actor, "user.password_change", "user", actor.id, region_code=actor.region_code,
+                 tokens_revoked=revoked)
+
+
+def _revoke_tokens(user_id: int, token_id: int | None = None) -> int:
+    stmt = sa.delete(ApiToken).where(ApiToken.user_id == user_id)
+    if token_id is not None:
+        stmt = stmt.where(ApiToken.id == token_id)
+    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+
+
+def sign_out(actor, address: str) -> None:
+    """退出: the session ends on the server (the epoch every request checks moves on), so a copy
+    of the session or remember-me cookie taken before it opens nothing after it; every device
+    of the account is signed out with it."""
+    actor.session_epoch += 1
+    audit.record(actor, "user.sign_out", "user", actor.id, region_code=actor.region_code, address=address)
+
+
+def revoke_own_tokens(actor, token_id: int | None = None) -> int:
+    """Withdraw one of one's own API tokens (the one in use, from the API) or all of them."""
+    revoked = _revoke_tokens(actor.id, token_id)
+    audit.record(actor, "user.tokens_revoked", "user", actor.id, region_code=actor.region_code,
+                 token_id=token_id, revoked=revoked)
+    return revoked
 
 
 def list_users(actor, *, page=1, per_page=50, q: str | None = None) -> Page:

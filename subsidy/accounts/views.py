@@ -45,6 +45,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    service.sign_out(current_user, client_address())
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("accounts.login"))
@@ -60,9 +61,16 @@ def change_password():
             apply_errors(form, exc, {"password": "new_password"})
             return render_template("accounts/password.html", form=form), 422
         login_user(current_user)  # the session epoch changed; keep this browser signed in
-        flash(_("密码已修改。其他设备上的登录已失效。"), "success")
+        flash(_("密码已修改。其他设备上的登录和全部 API 令牌已失效。"), "success")
         return redirect(url_for("stats.home"))
     return render_template("accounts/password.html", form=form)
+
+
+@bp.route("/account/tokens/revoke", methods=["POST"])
+def revoke_tokens():
+    count = service.revoke_own_tokens(current_user)
+    flash(_("已注销本账号的 %(n)s 个 API 令牌。", n=count), "success")
+    return redirect(url_for("accounts.change_password"))
 
 
 @bp.route("/users")

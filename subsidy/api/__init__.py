@@ -34,13 +34,13 @@ def register_api_modules():
 
 
 def authenticate_bearer():
-    from subsidy.accounts.service import user_for_token
+    from subsidy.accounts.service import token_for
     from subsidy.api.errors import error_response
 
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
-    if user is None:
+    row = token_for(token.strip()) if scheme.lower() == "bearer" and token else None
+    if row is None:
         return error_response(401, "unauthorized", "需要有效的访问令牌（Authorization: Bearer …）")
-    g.api_user = user
+    g.api_user, g.api_token_id = row.user, row.id
     return None

@@ -58,7 +58,8 @@ def _lock_chain_head() -> str:
 
 def record(actor, action: str, object_type: str, object_id=None, *, region_code: str | None = None,
            **detail) -> AuditEvent:
-    """Append one event. `actor` is a User, or None for the system (cron, worker, shell)."""
+    """Append one event. `actor` is a User, a Farmer (subsidy.common.actors), or None for the
+    system (cron, worker, shell)."""
     return record_many(actor, [(action, object_type, object_id, region_code, detail)])[0]
 
 
@@ -68,10 +69,12 @@ def record_many(actor, events) -> list[AuditEvent]:
     at = utcnow()
     actor_id = getattr(actor, "id", None)
     actor_label = getattr(actor, "username", None) or "system"
+    # A farmer (subsidy.common.actors.Farmer) is recorded with the session and address acted from.
+    about_actor = actor.audit_detail() if hasattr(actor, "audit_detail") else {}
     rows = []
     for action, object_type, object_id, region_code, detail in events:
         object_id = None if object_id is None else str(object_id)
-        detail_json = canonical_json(detail or {})
+        detail_json = canonical_json({**about_actor, **(detail or {})})
         h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json)
         rows.append(AuditEvent(at=at, actor_id=actor_id, actor=actor_label, action=action,
                                object_type=object_type, object_id=object_id, region_code=region_code,

@@ -134,7 +134,7 @@ def _objection_target(entry_id, region: Region | None, errors: dict) -> str | No
 
 
 def _receive(actor, data: dict, channels, *, now: datetime | None = None, assigned_to: str | None = None,
-             phone_required: bool = True, audit_detail: dict | None = None) -> Case:
+             phone_required: bool = True, audit_detail: dict | None = None, by=None) -> Case:
     now = now or utcnow()
     values, errors = _clean(data, channels, phone_required)
     kind = values.get("kind")
@@ -180,7 +180,7 @@ def _receive(actor, data: dict, channels, *, now: datetime | None = None, assign
                              actor_name=getattr(actor, "name", None) or FARMER, to_state=CaseState.received.value,
                              to_region_code=assigned,
                              note=f"{case.channel_label}受理，期限 {days} 个工作日" + ("（暂定）" if due.provisional else "")))
-    audit.record(actor, "case.receive", "case", case.id, region_code=case.region_code, ref_no=case.ref_no,
+    audit.record(actor or by, "case.receive", "case", case.id, region_code=case.region_code, ref_no=case.ref_no,
                  kind=kind.value, channel=case.channel.value, assigned=assigned, due_at=due.at,
                  due_provisional=due.provisional,
                  **({} if actor else {"by": "farmer"}), **(audit_detail or {}))
@@ -193,15 +193,16 @@ def record_case(actor, **data) -> Case:
     return _receive(actor, data, STAFF_CHANNELS)
 
 
-def submit_case(**data) -> Case:
-    """A case a farmer sends from the mobile page (issue 6). `household_id` when signed in."""
+def submit_case(*, by=None, **data) -> Case:
+    """A case a farmer sends from the mobile page. `household_id` when signed in; `by`: the
+    farmer (subsidy.common.actors.Farmer) it is audited under."""
     data = dict(data, channel=Channel.mobile)
-    return _receive(None, data, (Channel.mobile,))
+    return _receive(None, data, (Channel.mobile,), by=by)
 
 
 def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: str | None,
                            household_id: int | None = None, entry_id: int | None = None,
-                           payment_id: int | None = None) -> Case:
+                           payment_id: int | None = None, by=None) -> Case:
     """A farmer's 没有收到 on a paid subsidy (issue 7): a complaint about the village's payment,
     handled by the county, which disburses. Linked to the entry paid; the phone may be missing
     (the household then hears back through the village)."""
@@ -209,7 +210,7 @@ def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: 
                            "subject": subject[:MAX_SUBJECT], "body": body, "contact_phone": phone,
                            "household_id": household_id, "entry_id": entry_id},
                     (Channel.mobile,), assigned_to=region_code[:6], phone_required=False,
-                    audit_detail={"payment_id": payment_id, "source": "receipt_denied"})
+                    audit_detail={"payment_id": payment_id, "source": "receipt_denied"}, by=by)
 
 
 # ---------------------------------------------------------------- handling
@@ -303,7 +304,7 @@ def parse_rating(value) -> Rating:
     raise ValidationError("请选择评价", fields={"rating": "评价应为：非常满意、满意、基本满意、不满意、非常不满意"})
 
 
-def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str) -> Case:
+def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str, by=None) -> Case:
     rating = parse_rating(rating)
     now = utcnow()
     reason = (reason or "").strip()
@@ -328,13 +329,13 @@ def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str) -> Case
     else:
         workflow.apply(case, Action.close_rated, actor=actor, actor_name=actor_name,
                        note=label + (f"：{reason}" if reason else ""), now=now, values={**rated, "closed_at": now})
-    audit.record(actor, "case.rate", "case", case.id, region_code=case.region_code, rating=rating.value,
+    audit.record(actor or by, "case.rate", "case", case.id, region_code=case.region_code, rating=rating.value,
                  reopened=rating in UNSATISFIED, **({} if actor else {"by": "farmer"}))
     return case
 
 
 def rate_case(case: Case | int, rating, reason: str | None = None, *, household_id: int | None = None,
-              phone: str | None = None) -> Case:
+              phone: str | None = None, by=None) -> Case:
     """The farmer's rating from the mobile page (issue 6). The farmer proves the case is theirs
     by the household they signed in as, or the phone number their SMS code went to; a case
     that is not theirs is answered as not found."""
@@ -346,7 +347,7 @@ def rate_case(case: Case | int, rating, reason: str | None = None, *, household_
         phone is not None and case.contact_phone is not None and case.contact_phone == phone)
     if not owns:
         raise NotFound("诉求不存在")
-    return _apply_rating(case, rating, reason, actor=None, actor_name=FARMER)
+    return _apply_rating(case, rating, reason, actor=None, actor_name=FARMER, by=by)
 
 
 def record_rating(actor, case_id: int, rating, reason: str | None = None) -> Case:

@@ -54,6 +54,7 @@ REASONS = {
     "connection": "无法连接短信平台",
     "http_500": "短信平台服务器错误",
     "lease_expired": "发送多次中断，已停止",
+    "code_unavailable": "验证码已无法发送（系统升级前生成），请农户重新获取",
 }
 # Codes the village clerk fixes by correcting the household's phone number.
 FIX_PHONE_CODES = frozenset({"21211", "21614", "30005", "30006", "no_phone"})

@@ -45,6 +45,9 @@ class Message(db.Model):
     entry_id: Mapped[int | None]
     case_id: Mapped[int | None]
     broadcast_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_broadcasts.id"))
+    # A sign-in code's message is kept masked (验证码******): the worker puts the code in at
+    # sending time, derived from this request (subsidy.public.signin.code_for).
+    login_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mobile_login_codes.id"))
     # Set on a failed/cancelled message once staff resent it (a new row, new key): it then
     # leaves the village clerk's list of messages to fix.
     replaced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sms_messages.id"))

@@ -155,6 +155,7 @@ def _enqueue_rows(template: str, rows: list[dict], body_of) -> int:
             "key": r["key"], "template": template, "body": body, "segments": segments[body],
             "to_phone": phone, "region_code": r["region_code"], "household_id": r.get("household_id"),
             "entry_id": r.get("entry_id"), "case_id": r.get("case_id"), "broadcast_id": r.get("broadcast_id"),
+            "login_code_id": r.get("login_code_id"),
             "status": status, "attempts": 0, "provider_calls": 0, "next_attempt_at": now, "created_at": now,
             "status_at": None if status == MessageStatus.queued else now,
             "error_code": error[0], "error_message": error[1],
@@ -164,10 +165,12 @@ def _enqueue_rows(template: str, rows: list[dict], body_of) -> int:
 
 
 def enqueue(template: str, *, key: str, phone: str | None, region_code: str, context: dict,
-            household_id: int | None = None, entry_id: int | None = None, case_id: int | None = None) -> Message | None:
+            household_id: int | None = None, entry_id: int | None = None, case_id: int | None = None,
+            login_code_id: int | None = None) -> Message | None:
     """Owe one message; returns it, or None if this event already owes one to this recipient."""
     added = enqueue_bulk(template, [{"key": key, "phone": phone, "region_code": region_code, "context": context,
-                                     "household_id": household_id, "entry_id": entry_id, "case_id": case_id}])
+                                     "household_id": household_id, "entry_id": entry_id, "case_id": case_id,
+                                     "login_code_id": login_code_id}])
     if not added:
         return None
     return db.session.scalar(sa.select(Message).where(Message.key == key))

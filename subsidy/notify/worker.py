@@ -64,7 +64,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.validation import to_e164
-from subsidy.notify import gateways, lifecycle
+from subsidy.notify import gateways, lifecycle, sealed
 from subsidy.notify.lifecycle import Event
 from subsidy.notify.models import Message, MessageStatus, OptOut, SendingControl
 from subsidy.notify.outbox import OPTED_OUT
@@ -108,6 +108,7 @@ class Claimed:
     region_code: str
     attempts: int
     template: str = ""
+    login_code_id: int | None = None
 
 
 @dataclass
@@ -229,7 +230,7 @@ class Worker:
         due_before = min(due_before or now, now)
         limit = limit or self.batch_size
         values = {"lease_owner": self.owner, "lease_expires_at": now + self.lease, "attempts": M.c.attempts + 1}
-        returning = (M.c.id, M.c.to_phone, M.c.body, M.c.region_code, M.c.attempts, M.c.template)
+        returning = (M.c.id, M.c.to_phone, M.c.body, M.c.region_code, M.c.attempts, M.c.template, M.c.login_code_id)
         try:
             self._apply(list(record), stats if stats is not None else Stats())
             not_paused = sa.and_(sa.true(), *(sa.not_(within(M.c.region_code, county))
@@ -346,7 +347,12 @@ class Worker:
             return Outcome(message, Event.opt_out, {"m_now": utcnow(), "m_code": code, "m_text": text, "m_calls": 0})
         if not message.to_phone:
             return self.result_outcome(message, gateways.permanent("no_phone"), stats)
-        result = self.gateway.send(message.id, to_e164(message.to_phone), message.body,
+        text = message.body
+        if message.template == "login_code":
+            if message.login_code_id is None:  # stored in clear before codes were sealed, then masked
+                return self.result_outcome(message, gateways.permanent("code_unavailable"), stats)
+            text = sealed.unmask(message.body, message.login_code_id)
+        result = self.gateway.send(message.id, to_e164(message.to_phone), text,
                                    gateways.callback_url(self.public_base_url, message.id))
         return self.result_outcome(message, result, stats)
 

@@ -54,7 +54,7 @@ def _own_paid_payment(household_id: int, payment_id) -> Payment:
     return payment
 
 
-def confirm_receipt(household_id: int, payment_id) -> Payment:
+def confirm_receipt(household_id: int, payment_id, *, by=None) -> Payment:
     """我已收到. Idempotent; refused after 没有收到 (that complaint is being handled)."""
     payment = _own_paid_payment(household_id, payment_id)
     if payment.receipt == ReceiptAnswer.denied:
@@ -62,7 +62,7 @@ def confirm_receipt(household_id: int, payment_id) -> Payment:
     if payment.receipt != ReceiptAnswer.confirmed:
         payment.receipt, payment.receipt_at = ReceiptAnswer.confirmed, utcnow()
         db.session.flush()
-        audit.record(None, "payment.receipt_confirmed", "payment", payment.id, region_code=payment.region_code,
+        audit.record(by, "payment.receipt_confirmed", "payment", payment.id, region_code=payment.region_code,
                      household_id=payment.household_id)
     return payment
 
@@ -76,19 +76,19 @@ def payment_to_deny(household_id: int, payment_id) -> Payment:
     return payment
 
 
-def deny_receipt(household_id: int, payment_id, *, phone: str | None = None, note: str = ""):
+def deny_receipt(household_id: int, payment_id, *, phone: str | None = None, note: str = "", by=None):
     """没有收到: a complaint to the county, linked to the payment. Returns (payment, case)."""
     payment = payment_to_deny(household_id, payment_id)
     household = db.session.get(Household, payment.household_id)
-    case = _open_county_complaint(payment, household, phone or household.phone, (note or "").strip()[:500])
+    case = _open_county_complaint(payment, household, phone or household.phone, (note or "").strip()[:500], by)
     payment.receipt, payment.receipt_at, payment.receipt_case_id = ReceiptAnswer.denied, utcnow(), case.id
     db.session.flush()
-    audit.record(None, "payment.receipt_denied", "payment", payment.id, region_code=payment.region_code,
+    audit.record(by, "payment.receipt_denied", "payment", payment.id, region_code=payment.region_code,
                  household_id=payment.household_id, case_id=case.id)
     return payment, case
 
 
-def _open_county_complaint(payment: Payment, household: Household, phone: str | None, note: str):
+def _open_county_complaint(payment: Payment, household: Household, phone: str | None, note: str, by=None):
     from subsidy.cases.service import open_receipt_complaint
 
     subject = f"补贴未到账：{payment.batch.project.name} {fmt(payment.amount)} 元"
@@ -99,7 +99,7 @@ def _open_county_complaint(payment: Payment, household: Household, phone: str | 
         body += f"农户说明：{note}"
     return open_receipt_complaint(region_code=payment.region_code, subject=subject, body=body, phone=phone,
                                   household_id=payment.household_id, entry_id=payment.entry_id,
-                                  payment_id=payment.id)
+                                  payment_id=payment.id, by=by)
 
 
 # --- the county's sample ----------------------------------------------------------------------

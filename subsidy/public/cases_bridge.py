@@ -57,24 +57,24 @@ def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
 
 
 def file_case(*, kind: str, household_id: int | None, phone: str, village_code: str | None, subject: str,
-              body: str, contact_name: str = "") -> Case:
+              body: str, contact_name: str = "", by=None) -> Case:
     """An inquiry or a complaint from the mobile page."""
     if kind not in {k.value for k in FARMER_KINDS}:
         raise ValidationError("请选择咨询或投诉", fields={"kind": "请选择咨询或投诉"})
     if not village_code:
         raise ValidationError("请选择所在村", fields={"region_code": "请选择所在村"})
     return cases.submit_case(kind=kind, region_code=village_code, household_id=household_id, contact_phone=phone,
-                             contact_name=contact_name, subject=subject, body=body)
+                             contact_name=contact_name, subject=subject, body=body, by=by)
 
 
 def file_objection(*, household_id: int | None, phone: str, village_code: str, entry_id: int, body: str,
-                   contact_name: str = "", subject: str = "对公示名单的异议") -> Case:
+                   contact_name: str = "", subject: str = "对公示名单的异议", by=None) -> Case:
     """异议 on one line of a list being publicized on the village board."""
     return cases.submit_case(kind=CaseKind.objection.value, region_code=village_code, entry_id=entry_id,
                              household_id=household_id, contact_phone=phone, contact_name=contact_name,
-                             subject=subject[:100], body=body)
+                             subject=subject[:100], body=body, by=by)
 
 
 def rate(case_id: int, *, household_id: int | None, phone: str | None, rating: str | None,
-         comment: str | None) -> Case:
-    return cases.rate_case(case_id, rating, comment, household_id=household_id, phone=phone)
+         comment: str | None, by=None) -> Case:
+    return cases.rate_case(case_id, rating, comment, household_id=household_id, phone=phone, by=by)

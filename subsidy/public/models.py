@@ -20,8 +20,11 @@ class CodePurpose(enum.Enum):
 class LoginCode(db.Model):
     """One request for a code. A row is written for EVERY request, whether or not the ID number
     and the mobile match a household (then `household_id` is NULL and no SMS goes out), so the
-    per-number limits count both alike and no answer tells the two apart. Only an HMAC of the
-    code is stored."""
+    per-number limits count both alike and no answer tells the two apart. The code itself is
+    stored nowhere: it is derived from the row's id with a key that is not in the database
+    (`subsidy.public.signin.code_for`), only an HMAC of it is kept for checking, and the outbox
+    keeps the message masked. A row whose code was used is the farmer's session: signing out
+    ends it here (`signed_out_at`), so a copied cookie is worth nothing after 退出."""
 
     __tablename__ = "mobile_login_codes"
 
@@ -35,6 +38,7 @@ class LoginCode(db.Model):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
+    signed_out_at: Mapped[datetime | None]
 
     __table_args__ = (
         sa.Index("ix_mobile_login_codes_phone_created", "phone", "created_at"),

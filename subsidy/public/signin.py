@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,12 +23,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from subsidy.audit import service as audit
+from subsidy.common.actors import Farmer
 from subsidy.common.timeutil import CHINA_TZ, utcnow
 from subsidy.errors import DomainError, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_id_number, check_phone
-from subsidy.notify import outbox
+from subsidy.notify import outbox, sealed
 from subsidy.public.models import CodePurpose, LoginCode, MobileSignIn
 
 CODE_TTL = timedelta(minutes=5)
@@ -61,6 +61,7 @@ class Verified:
     purpose: CodePurpose
     phone: str
     household_id: int | None
+    request_id: int  # the session's sign-in request (see subsidy.public.farmer)
 
 
 def _hash(ticket_id: int, code: str) -> str:
@@ -118,17 +119,18 @@ def request_code(*, purpose: CodePurpose, id_number: str | None, phone: str | No
         household = db.session.execute(
             sa.select(Household.id, Household.region_code)
             .where(Household.id_number == clean_id, Household.phone == clean_phone)).first()
-    code = f"{secrets.randbelow(10 ** 6):06d}"
     row = LoginCode(purpose=purpose, phone=clean_phone, household_id=household.id if household else None,
                     code_hash="", address=(address or "")[:64], created_at=now, expires_at=now + CODE_TTL)
     db.session.add(row)
     db.session.flush()
-    row.code_hash = _hash(row.id, code)
+    row.code_hash = _hash(row.id, sealed.code_for(row.id))
     send = household is not None or purpose is CodePurpose.phone
     region = household.region_code if household is not None else region_code
     if send:
+        # Masked in the outbox: the worker derives the code when it sends (notify.sealed).
         outbox.enqueue("login_code", key=f"login_code:{row.id}", phone=clean_phone, region_code=region,
-                       context={"code": code}, household_id=household.id if household else None)
+                       context={"code": sealed.MASK}, household_id=household.id if household else None,
+                       login_code_id=row.id)
     else:
         # The same reads the outbox makes (key, opt-out, signature), so both paths cost alike;
         # the view also pads the answer to a fixed minimum time.
@@ -165,13 +167,33 @@ def verify_code(ticket_id: int | None, code: str | None, *, purpose: CodePurpose
     if not used:
         raise CodeRejected("验证码不正确或已失效，请重新获取")
     if purpose is CodePurpose.login:
-        record_sign_in(row.household_id, now)
-    return Verified(purpose, row.phone, row.household_id)
+        record_sign_in(row.household_id, now,
+                       by=Farmer(row.household_id, row.phone, row.id, row.address))
+    return Verified(purpose, row.phone, row.household_id, row.id)
 
 
-def record_sign_in(household_id: int, now: datetime | None = None) -> bool:
+def session_open(request_id) -> bool:
+    """Whether the farmer's session begun by sign-in request `request_id` is still on: its code
+    was used and it has not been signed out."""
+    if not isinstance(request_id, int):
+        return False
+    row = db.session.execute(sa.select(LoginCode.used_at, LoginCode.signed_out_at)
+                             .where(LoginCode.id == request_id)).first()
+    return row is not None and row.used_at is not None and row.signed_out_at is None
+
+
+def end_sessions(request_ids) -> None:
+    """退出: the sessions of these sign-in requests end for every copy of their cookie."""
+    ids = [i for i in request_ids if isinstance(i, int)]
+    if ids:
+        db.session.execute(sa.update(LoginCode).where(LoginCode.id.in_(ids), LoginCode.signed_out_at.is_(None))
+                           .values(signed_out_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def record_sign_in(household_id: int, now: datetime | None = None, *, by: Farmer | None = None) -> bool:
     """Count a successful sign-in; the first one of a household counts toward mobile coverage.
-    Returns True when it was the first. One statement, safe against two phones at once."""
+    Returns True when it was the first. One statement, safe against two phones at once.
+    Audited as the farmer `by`, with the session and address (None: a script's backfill)."""
     now = now or utcnow()
     first = db.session.get(MobileSignIn, household_id) is None
     dialect = db.session.get_bind().dialect.name
@@ -182,5 +204,5 @@ def record_sign_in(household_id: int, now: datetime | None = None) -> bool:
                                       set_={"last_signed_in_at": now, "sign_ins": MobileSignIn.sign_ins + 1})
     db.session.execute(stmt)
     region = db.session.scalar(sa.select(Household.region_code).where(Household.id == household_id))
-    audit.record(None, "mobile.sign_in", "household", household_id, region_code=region, first=first)
+    audit.record(by, "mobile.sign_in", "household", household_id, region_code=region, first=first)
     return first

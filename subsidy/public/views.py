@@ -156,7 +156,8 @@ def objection(code: str, entry_id: int):
         try:
             case = cases_bridge.file_objection(household_id=who["household_id"], phone=who["phone"],
                                                village_code=village.code, entry_id=entry_id, body=form["body"],
-                                               contact_name=form["contact_name"], subject=f"对{lst.project}公示名单的异议")
+                                               contact_name=form["contact_name"], subject=f"对{lst.project}公示名单的异议",
+                                               by=farmer.actor(who["phone"]))
         except ValidationError as exc:
             errors = exc.fields or {"body": exc.message}
         else:
@@ -247,9 +248,9 @@ def login_code():
         throttle.failed()
         return render_template("public/code.html", pending=pending, error=exc.message)
     if verified.purpose is CodePurpose.login:
-        farmer.sign_in(verified.household_id)
+        farmer.sign_in(verified.household_id, verified.request_id)
     else:
-        farmer.confirm_phone(verified.phone)
+        farmer.confirm_phone(verified.phone, verified.request_id)
     return redirect(_safe_next(pending.get("n"), url_for("public.me")))
 
 
@@ -291,10 +292,11 @@ def receipt(payment_id: int):
             # A complaint is not undone: ask first, on a page (the farmers' pages run no script).
             return render_template("public/receipt_deny.html", payment=receipts.payment_to_deny(hh, payment_id))
         _payment, case = receipts.deny_receipt(hh, payment_id, phone=service.get_household(hh).phone,
-                                               note=(request.form.get("note") or "").strip()[:500])
+                                               note=(request.form.get("note") or "").strip()[:500],
+                                               by=farmer.actor())
         flash(_("已登记“没有收到”，县里将核查并答复您。投诉编号：%(ref)s", ref=case.ref_no), "ok")
     else:
-        receipts.confirm_receipt(hh, payment_id)
+        receipts.confirm_receipt(hh, payment_id, by=farmer.actor())
         flash(_("谢谢确认，已登记“我已收到”。"), "ok")
     return redirect(url_for("public.me") + f"#pay-{payment_id}")
 
@@ -308,7 +310,8 @@ def rate(case_id: int):
     back = url_for("public.me" if who["household_id"] else "public.new_case") + f"#case-{case_id}"
     try:
         cases_bridge.rate(case_id, household_id=who["household_id"], phone=who["phone"],
-                          rating=request.form.get("rating"), comment=request.form.get("comment"))
+                          rating=request.form.get("rating"), comment=request.form.get("comment"),
+                          by=farmer.actor(who["phone"]))
     except ValidationError as exc:
         flash(" ".join(exc.fields.values()) or exc.message, "bad")
         return redirect(back)
@@ -335,7 +338,8 @@ def new_case():
             case = cases_bridge.file_case(kind=form["kind"], household_id=who["household_id"], phone=who["phone"],
                                           village_code=who["region_code"] if who["household_id"] else form["village"],
                                           subject=form["subject"], body=form["body"],
-                                          contact_name=form["contact_name"] or who["name"])
+                                          contact_name=form["contact_name"] or who["name"],
+                                          by=farmer.actor(who["phone"]))
         except ValidationError as exc:
             errors = exc.fields or {"body": exc.message}
         else:
