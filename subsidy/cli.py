@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from subsidy.extensions import db
@@ -40,17 +41,50 @@ def users_create(username, role, region_code, password, name):
 
 
 @audit_cli.command("verify")
-def audit_verify():
-    """Exit 0 if the audit chain is intact, else 1 and print the first broken event's id."""
-    from subsidy.audit.service import verify_chain
+@click.option("--checkpoint", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="a checkpoint file a supervisor kept (besides those in AUDIT_CHECKPOINT_DIR)")
+@click.option("--code", "codes", multiple=True, metavar="LAST_ID:CODE",
+              help="a checkpoint received by SMS: the last event's id and the 12-character code")
+def audit_verify(files, codes):
+    """Exit 0 if the audit chain is intact and agrees with every checkpoint, else 1 and print
+    the first broken event's id (or the checkpoint that disagrees)."""
+    from pathlib import Path
 
-    result = verify_chain()
-    if result.ok:
-        click.echo(f"audit chain intact: {result.checked} events")
-        return
-    click.echo(f"audit chain broken at event {result.broken_id}: {result.reason}", err=True)
-    click.echo(str(result.broken_id))
-    sys.exit(1)
+    from subsidy.audit import checkpoints
+    from subsidy.audit.models import AuditEvent
+
+    extra = [(f, checkpoints.Checkpoint.from_json(Path(f).read_text(encoding="utf-8"))) for f in files]
+    outcome = checkpoints.verify_all(extra)
+    result = outcome.chain
+    broken = False
+    if not result.ok:
+        click.echo(f"audit chain broken at event {result.broken_id}: {result.reason}", err=True)
+        click.echo(str(result.broken_id))
+        broken = True
+    for problem in outcome.problems:
+        click.echo(f"checkpoint {problem.name}: {problem.reason}", err=True)
+        broken = True
+    for code in codes:
+        last_id, _, short = code.partition(":")
+        head = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.id == int(last_id))) \
+            if last_id.isdigit() else None
+        if head is None or not head.startswith(short.strip().lower()) or len(short.strip()) < 8:
+            click.echo(f"checkpoint code {code}: event {last_id} is gone or has another hash", err=True)
+            broken = True
+    if broken:
+        sys.exit(1)
+    click.echo(f"audit chain intact: {result.checked} events, {outcome.checkpoints + len(codes)} checkpoint(s) agree")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint():
+    """Write today's signed checkpoint of the chain outside the database (cron, daily) and
+    send its short code to the county supervisors."""
+    from subsidy.audit import checkpoints
+
+    point, path = checkpoints.write_daily()
+    db.session.commit()
+    click.echo(f"checkpoint {path}: {point.count} events, last {point.last_id}, code {point.short_code}")
 
 
 @demo_cli.command("load")

@@ -18,6 +18,11 @@ class Defaults:
     # 5,000 index look-ups (19 ms), measured by issue 8's benchmarks. Empty: the server's own.
     POSTGRES_SESSION_SETTINGS = "random_page_cost=1.1"
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # The audit chain's HMAC key (subsidy.audit): never in the database. Empty: derived from
+    # SECRET_KEY; set it in production so that a new SECRET_KEY leaves the chain verifiable.
+    AUDIT_KEY = ""
+    AUDIT_CHECKPOINT_DIR = ""  # signed daily heads of the chain; empty: instance/audit-checkpoints
+    AUDIT_CHECKPOINT_SMS = True  # and the head's short code by SMS to the county's supervisors
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # turned on when PUBLIC_BASE_URL is https
@@ -77,6 +82,8 @@ class Defaults:
 ENV_SETTINGS: dict[str, type] = {
     "DATABASE_URL": str,
     "SECRET_KEY": str,
+    "AUDIT_KEY": str,
+    "AUDIT_CHECKPOINT_DIR": str,
     "PUBLIC_BASE_URL": str,
     "RATELIMIT_STORAGE_URI": str,
     "PROXY_FIX_HOPS": int,

@@ -177,6 +177,9 @@ def test_an_attackers_failures_never_lock_the_owner_out_at_their_own_desk(databa
         failed = _db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_failed")).all()
         assert len(failed) == 3 and {e.region_code for e in failed} == {region}
         assert all('"address":"203.0.113.66"' in e.detail for e in failed)
+        # the lock-out of the name at that address is on the record too, once however often it repeats
+        throttled = _db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_throttled")).all()
+        assert len(throttled) == 1 and throttled[0].region_code == region and "203.0.113.66" in throttled[0].detail
 
 
 def test_failures_from_one_address_are_limited_across_accounts(database_url):

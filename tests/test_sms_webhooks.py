@@ -135,6 +135,10 @@ def test_inbound_text_is_kept_with_its_household_and_td_opts_out(client, twilio,
     kept = db.session.scalars(sa.select(InboundMessage)).all()
     assert [(m.from_phone, m.body, m.household_id) for m in kept] == [(household.phone, "退订", household.id)]
     assert db.session.get(OptOut, household.phone).source == "inbound"
+    from subsidy.audit.models import AuditEvent
+
+    audited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "sms.opt_out")).all()
+    assert [(e.object_id, e.region_code) for e in audited] == [(household.phone, household.region_code)]
 
     question, headers = twilio.signed_inbound(url, e164(household.phone), "补贴什么时候到？")
     assert client.post(url, data=question, headers=headers).status_code == 200

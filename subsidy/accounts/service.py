@@ -60,7 +60,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 def record_sign_in(user: User, address: str) -> None:
     user.last_login_at = utcnow()
-    audit.record(user, "user.sign_in", "user", user.id, address=address)
+    audit.record(user, "user.sign_in", "user", user.id, region_code=user.region_code, address=address)
 
 
 def record_failed_sign_in(username: str | None, address: str) -> None:
@@ -75,6 +75,22 @@ def record_failed_sign_in(username: str | None, address: str) -> None:
                  region_code=user.region_code if user else None, username=name, address=address, reason=reason)
     if user is not None:
         _alert_if_besieged(user)
+
+
+def record_throttled_sign_in(username: str, address: str) -> None:
+    """A sign-in refused by a throttling limit (a lock-out of the name at the address), audited
+    once per name, address and LOGIN_ALERT_MINUTES however often the refused attempts repeat."""
+    name = (username or "").strip()[:40]
+    address = (address or "")[:64]
+    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+    since = utcnow() - timedelta(minutes=int(current_app.config["LOGIN_ALERT_MINUTES"]))
+    already = db.session.scalar(sa.select(AuditEvent.id).where(
+        AuditEvent.action == "user.sign_in_throttled", AuditEvent.at >= since,
+        AuditEvent.detail.contains(audit.canonical_json({"address": address})[1:-1]),
+        AuditEvent.detail.contains(audit.canonical_json({"username": name})[1:-1])).limit(1))
+    if already is None:
+        audit.record(None, "user.sign_in_throttled", "user", user.id if user else None,
+                     region_code=user.region_code if user else None, username=name, address=address)
 
 
 def _alert_if_besieged(user: User) -> None:
@@ -122,7 +138,8 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
                    expires_at=utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"]))
     db.session.add(row)
     db.session.flush()
-    audit.record(user, "user.token_issued", "user", user.id, token_id=row.id, expires_at=row.expires_at)
+    audit.record(user, "user.token_issued", "user", user.id, region_code=user.region_code, token_id=row.id,
+                 expires_at=row.expires_at)
     return token, row
 
 
@@ -209,7 +226,8 @@ def set_user_active(actor, user_id: int, active: bool) -> User:
         user.active = active
         user.session_epoch += 1  # sign the user out everywhere
         db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
-        audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id)
+        audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
+                     region_code=user.region_code)
     return user
 
 
@@ -219,7 +237,7 @@ def reset_password(actor, user_id: int, new_password: str) -> User:
     user.password_hash = generate_password_hash(new_password)
     user.session_epoch += 1
     db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
-    audit.record(actor, "user.password_reset", "user", user.id)
+    audit.record(actor, "user.password_reset", "user", user.id, region_code=user.region_code)
     return user
 
 

@@ -9,8 +9,12 @@ from subsidy.extensions import db
 
 
 class AuditEvent(db.Model):
-    """One event; `hash` = SHA-256 over the previous event's hash and this event's canonical
-    content, so changing, inserting or deleting any row breaks every link after it."""
+    """One event; `hash` = HMAC-SHA-256, with a key that is not in the database (AUDIT_KEY),
+    over the previous event's hash and this event's canonical content, so changing, inserting
+    or deleting any row breaks every link after it, and nobody without the key can rehash the
+    rest to hide it. Events written before the chain was keyed (`keyed` false) carry a plain
+    SHA-256; no unkeyed event may follow a keyed one. Truncation of the newest events is caught
+    by the checkpoints kept outside the database (subsidy.audit.checkpoints)."""
 
     __tablename__ = "audit_events"
 
@@ -25,5 +29,6 @@ class AuditEvent(db.Model):
     detail: Mapped[str] = mapped_column(sa.Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    keyed: Mapped[bool] = mapped_column(default=True)
 
     __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)

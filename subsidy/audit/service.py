@@ -1,11 +1,16 @@
 """Writing and proving the audit chain.
 
+Each event's hash is an HMAC-SHA-256 keyed with AUDIT_KEY, a secret of the installation that is
+never stored in the database: someone who can write to the database but does not hold the key
+cannot append, change or rehash events without `verify_chain` naming the first broken one.
+
 Appends are serialised so that two transactions never chain onto the same predecessor: on
 PostgreSQL by a transaction-scoped advisory lock, on SQLite by the write lock that every
 writing transaction takes up front (see `subsidy.common.database`)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +18,7 @@ from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
+from flask import current_app
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit.models import AuditEvent
@@ -39,13 +45,24 @@ def canonical_json(data) -> str:
     return json.dumps(data, default=_default, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def audit_key() -> bytes:
+    """AUDIT_KEY, or when unset one derived from SECRET_KEY (set AUDIT_KEY in production, so
+    that a new SECRET_KEY does not break the chain's verification)."""
+    key = current_app.config.get("AUDIT_KEY") or ""
+    if key:
+        return key.encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"audit-chain", hashlib.sha256).digest()
+
+
 def _digest(prev_hash: str, at: datetime, actor_id, actor: str, action: str, object_type: str,
-            object_id, region_code, detail: str) -> str:
+            object_id, region_code, detail: str, *, keyed: bool = True, key: bytes | None = None) -> str:
     payload = canonical_json(
         [prev_hash, at.isoformat(timespec="microseconds"), actor_id, actor, action, object_type,
          object_id, region_code, detail]
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    ).encode()
+    if not keyed:  # events written before the chain was keyed (migration 0012)
+        return hashlib.sha256(payload).hexdigest()
+    return hmac.new(key or audit_key(), payload, hashlib.sha256).hexdigest()
 
 
 def _lock_chain_head() -> str:
@@ -72,10 +89,11 @@ def record_many(actor, events) -> list[AuditEvent]:
     # A farmer (subsidy.common.actors.Farmer) is recorded with the session and address acted from.
     about_actor = actor.audit_detail() if hasattr(actor, "audit_detail") else {}
     rows = []
+    key = audit_key()
     for action, object_type, object_id, region_code, detail in events:
         object_id = None if object_id is None else str(object_id)
         detail_json = canonical_json({**about_actor, **(detail or {})})
-        h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json)
+        h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json, key=key)
         rows.append(AuditEvent(at=at, actor_id=actor_id, actor=actor_label, action=action,
                                object_type=object_type, object_id=object_id, region_code=region_code,
                                detail=detail_json, prev_hash=prev, hash=h))
@@ -91,34 +109,47 @@ class VerifyResult:
     checked: int
     broken_id: int | None = None
     reason: str | None = None
+    head_id: int | None = None   # the last event checked, and its hash
+    head: str = GENESIS
+    hashes: dict[int, str] | None = None  # id → hash of the events asked for (`keep`)
 
 
-def verify_chain(batch: int = 5000) -> VerifyResult:
-    """Walk the whole chain in id order, recomputing every hash; stop at the first broken link."""
+def verify_chain(batch: int = 5000, keep: set[int] | None = None) -> VerifyResult:
+    """Walk the whole chain in id order, recomputing every hash; stop at the first broken link.
+    `keep`: ids whose hashes to return (the checkpoints' heads, compared by the caller)."""
     prev = GENESIS
     checked = 0
+    key = audit_key()
+    keyed_seen = False
+    last_id = None
+    kept: dict[int, str] = {}
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
     for ev in db.session.scalars(stmt):
         if ev.prev_hash != prev:
-            return VerifyResult(False, checked, ev.id, "prev_hash does not match the previous event (an event was removed or inserted)")
+            return VerifyResult(False, checked, ev.id, "prev_hash does not match the previous event "
+                                "(an event was removed or inserted)", last_id, prev, kept)
+        if keyed_seen and not ev.keyed:
+            return VerifyResult(False, checked, ev.id, "an unkeyed event after the chain was keyed "
+                                "(written by someone without the audit key)", last_id, prev, kept)
         expected = _digest(prev, ev.at, ev.actor_id, ev.actor, ev.action, ev.object_type, ev.object_id,
-                           ev.region_code, ev.detail)
-        if ev.hash != expected:
-            return VerifyResult(False, checked, ev.id, "content does not match its hash (the event was changed)")
-        prev = ev.hash
+                           ev.region_code, ev.detail, keyed=ev.keyed, key=key)
+        if not hmac.compare_digest(ev.hash, expected):
+            return VerifyResult(False, checked, ev.id, "content does not match its keyed hash (the event was "
+                                "changed, or the chain rehashed without the audit key)", last_id, prev, kept)
+        keyed_seen = keyed_seen or ev.keyed
+        prev, last_id = ev.hash, ev.id
+        if keep and ev.id in keep:
+            kept[ev.id] = ev.hash
         checked += 1
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, head_id=last_id, head=prev, hashes=kept)
 
 
 def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None = None,
                 object_type: str | None = None, object_id: str | None = None) -> Page:
-    """The log for the actor's region. Events without a region (staff accounts, projects of the
-    county) are shown to county-level readers only."""
+    """The log for the actor's region. Events without a region (sign-in attempts under names no
+    account has) belong to no county: no county's readers see another's addresses."""
     require(actor, Perm.view_audit)
-    cond = within(AuditEvent.region_code, actor.region_code)
-    if len(actor.region_code) == 6:
-        cond = sa.or_(cond, AuditEvent.region_code.is_(None))
-    stmt = sa.select(AuditEvent).where(cond)
+    stmt = sa.select(AuditEvent).where(within(AuditEvent.region_code, actor.region_code))
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action))
     if object_type:

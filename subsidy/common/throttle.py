@@ -34,6 +34,11 @@ def failed(*, keep_record: bool = False) -> None:
         request.environ[_KEEP] = True
 
 
+def keep_record() -> None:
+    """Commit what this refused request wrote about itself (the audit of a lock-out)."""
+    request.environ[_KEEP] = True
+
+
 def counts_failure(_response) -> bool:
     return bool(request.environ.get(_FAILED))
 

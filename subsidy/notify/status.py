@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from twilio.request_validator import RequestValidator
 
+from subsidy.audit import service as audit
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.models import Household
@@ -138,7 +139,15 @@ def receive_inbound(sid: str, from_phone: str, body: str) -> InboundMessage | No
         received_at=utcnow(), handled=False).on_conflict_do_nothing(index_elements=["provider_sid"]))
     text = (body or "").strip().upper()
     if phone and (text in OPT_OUT_WORDS or "退订" in text):
-        db.session.execute(_insert(OptOut).values(phone=phone, source="inbound", note=f"农户短信回复“{body.strip()[:40]}”",
-                                                  created_at=utcnow()).on_conflict_do_nothing(index_elements=["phone"]))
+        added = db.session.execute(_insert(OptOut).values(
+            phone=phone, source="inbound", note=f"农户短信回复“{body.strip()[:40]}”", created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["phone"])).rowcount
+        if added:
+            # Every opt-out is on the record, whoever made it: one made up to silence a household
+            # would otherwise be invisible.
+            region = db.session.scalar(sa.select(Household.region_code).where(Household.id == household_id)) \
+                if household_id else None
+            audit.record(None, "sms.opt_out", "sms_opt_out", phone, region_code=region, source="inbound",
+                         provider_sid=sid[:64], household_id=household_id)
     db.session.flush()
     return db.session.scalar(sa.select(InboundMessage).where(InboundMessage.provider_sid == sid[:64]))

@@ -38,6 +38,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("receipt_check", "到账回访", "{signature}{name}户：{project}{amount}元是否已到账？请在手机端“我的补贴”中确认。"),
     Template("sign_in_alert", "异常登录提醒（管理员、监督员）",
              "{signature}安全提醒：工作人员账号{username}在{minutes}分钟内密码错误{count}次，请核实是否有人冒用。"),
+    Template("audit_checkpoint", "审计日志校验码（监督员）",
+             "{signature}审计日志{date}校验点：共{count}条，末条{last_id}，校验码{short}。请保存备查。"),
     Template("broadcast", "群发通知", "{signature}{body}"),
     Template("test", "测试短信", "{signature}{body}"),
 ]}
@@ -53,7 +55,8 @@ NOT_RESENDABLE = frozenset({"login_code"})
 # Typical values, to show each template as a farmer will read it, with its segment count.
 SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "amount": "1312.50", "date": "3月5日",
                   "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
-                  "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60}
+                  "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60,
+                  "last_id": 123456, "short": "3f2a9c01b7de"}
 
 
 def samples(signature: str) -> list[tuple[Template, str, int]]:
