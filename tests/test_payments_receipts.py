@@ -62,6 +62,9 @@ def test_the_county_sample_is_random_reproducible_and_counted_per_village(api_as
                                      .where(ReceiptSampleMember.sample_id == again.id))) == members
     sms = db.session.scalars(sa.select(Message).where(Message.template == "receipt_check")).all()
     assert len(sms) == 6 and {m.key for m in sms} >= {f"receipt_check:{sample.id}:{pid}" for pid in members}
+    # filed under the county: the village's clerk must not learn who will be asked
+    assert {m.region_code for m in sms} == {"640425"}
+    assert api_as("village_clerk", "640425100201").get("/api/v1/sms/messages?template=receipt_check").json["total"] == 0
     first = db.session.get(Payment, members[0])
     receipts.confirm_receipt(first.household_id, first.id)
     db.session.commit()

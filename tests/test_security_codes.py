@@ -138,3 +138,22 @@ def test_after_sign_out_the_farmers_old_cookie_opens_nothing(app, db, county):
     replay.set_cookie("session", stolen)
     resp = replay.get("/m/me")
     assert resp.status_code == 302 and "/m/login" in resp.headers["Location"]
+
+
+def test_a_complaints_reply_sms_is_not_shown_to_the_accused_village(db, county, login_as, api_as):
+    """Finding 4: messages about a case are filed under its handling unit, so the clerk of the
+    village a complaint accuses never reads who complained (nor who objected)."""
+    from subsidy.cases import service as cases
+
+    township = make_user("township_reviewer", "640425100")
+    case = cases.record_case(township, kind="complaint", channel="phone", region_code=VILLAGE, subject="村干部优亲厚友",
+                             body="村里把补贴报给了亲戚", contact_phone="13909547777", contact_name="举报人")
+    cases.reply_case(township, case.id, "已核实并处理。")
+    db.session.commit()
+    message = db.session.scalar(sa.select(Message).where(Message.template == "case_replied"))
+    assert message.region_code == "640425100"
+    clerk_web, clerk_api = login_as("village_clerk", VILLAGE), api_as("village_clerk", VILLAGE)
+    assert "13909547777" not in clerk_web.get("/sms/messages").get_data(as_text=True)
+    assert clerk_web.get(f"/sms/messages/{message.id}").status_code == 404
+    assert clerk_api.get("/api/v1/sms/messages?template=case_replied").json["total"] == 0
+    assert api_as("township_reviewer", "640425100").get("/api/v1/sms/messages?template=case_replied").json["total"] == 1

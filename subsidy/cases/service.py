@@ -251,8 +251,10 @@ def reply_case(actor, case_id: int, body: str) -> Case:
         "accepted_at": case.accepted_at or now,
     })
     reply_no = case.reopen_count + 1
+    # Filed under the handling unit, never the region the case is about: the SMS list of an
+    # accused village must not show who complained about it (nor who objected to its list).
     outbox.enqueue("case_replied", key=f"case_replied:{case.id}:{reply_no}", phone=case.contact_phone,
-                   region_code=case.region_code, context={"ref_no": case.ref_no}, household_id=case.household_id,
+                   region_code=case.assigned_region_code, context={"ref_no": case.ref_no}, household_id=case.household_id,
                    case_id=case.id)
     audit.record(actor, "case.reply", "case", case.id, region_code=case.region_code, late=case.completed_late,
                  reply_no=reply_no)

@@ -147,10 +147,13 @@ def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
             sa.select(Payment.id, Payment.household_id, Payment.entry_id, Payment.region_code, Payment.head_name,
                       Payment.amount, Household.phone).join(Household, Household.id == Payment.household_id)
             .where(Payment.id.in_(chosen[i:i + 1000]))).all()
+    # Filed under the county that drew the sample, not the villages: the check exists to catch
+    # a clerk, who must not learn from the SMS list which households will be asked.
     sent = enqueue_bulk("receipt_check", [
-        {"key": f"receipt_check:{sample.id}:{pid}", "phone": phone, "region_code": region, "household_id": hid,
-         "entry_id": eid, "context": {"name": name, "project": project.name, "amount": fmt(amount)}}
-        for pid, hid, eid, region, name, amount, phone in rows])
+        {"key": f"receipt_check:{sample.id}:{pid}", "phone": phone, "region_code": actor.region_code[:6],
+         "household_id": hid, "entry_id": eid,
+         "context": {"name": name, "project": project.name, "amount": fmt(amount)}}
+        for pid, hid, eid, _region, name, amount, phone in rows])
     audit.record(actor, "payment.receipt_sample", "receipt_sample", sample.id, region_code=actor.region_code,
                  project_id=project.id, size=sample.size, population=sample.population, seed=seed, sms=sent)
     return sample
