@@ -43,6 +43,7 @@ class Defaults:
     LOGIN_ALERT_MINUTES = 60
     API_TOKEN_HOURS = 12
     PASSWORD_MIN_SCORE = 2  # zxcvbn's 0–4 (subsidy.accounts.passwords)
+    ID_ELSEWHERE_PER_HOUR = 10  # answers "registered in another village" per user (subsidy.households)
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
     # Farmers' mobile pages (issue 6); see subsidy.public

@@ -35,6 +35,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooManyRequests(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
 

@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from subsidy.common.access import is_public_endpoint
-from subsidy.common.throttle import keeps_refusal
+from subsidy.common.database import finish
 from subsidy.errors import DomainError
 from subsidy.extensions import db, login_manager
 
@@ -65,18 +65,15 @@ def init_app(app):
     @app.after_request
     def commit_or_rollback(response):
         # The one commit of a request: services only flush. Anything but success rolls back,
-        # so a form re-shown with errors (4xx) never leaves half a change behind; except a
-        # refusal whose record is the point (a failed sign-in, see subsidy.common.throttle).
-        if (response.status_code < 400 and not g.get("rollback")) or keeps_refusal():
-            db.session.commit()
-        else:
-            db.session.rollback()
+        # so a form re-shown with errors (4xx) never leaves half a change behind; what a
+        # refusal must leave on record is kept after the rollback (database.regardless).
+        finish(db.session, commit=response.status_code < 400 and not g.get("rollback"))
         return response
 
     @app.teardown_request
     def rollback_on_error(exc):
         if exc is not None:
-            db.session.rollback()
+            finish(db.session, commit=False)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

@@ -262,7 +262,7 @@ def test_duplicate_id_number_is_refused_across_the_platform(api_as, households, 
     resp = api.post("/api/v1/households", json={"head_name": "王五", "id_number": taken.lower(), "members": 2})
     assert resp.status_code == 409
     assert resp.json["error"]["code"] == "duplicate"
-    assert "已在其他村登记" in resp.json["error"]["fields"]["id_number"]
+    assert "迁户" in resp.json["error"]["fields"]["id_number"]
     assert count(db, Household) == 4
 
 
@@ -298,7 +298,7 @@ def test_duplicate_id_on_the_form_is_shown_beside_the_field(login_as, households
     resp = page.post("/households/new", data={"head_name": "王五", "id_number": households["640425101201"].id_number,
                                               "members": "2"})
     assert resp.status_code == 422
-    assert "该身份证号已在其他村登记" in resp.get_data(as_text=True)
+    assert "此人已在本平台登记" in resp.get_data(as_text=True)
 
 
 def test_county_admin_picks_the_village_on_the_form(login_as, db, county):

@@ -51,7 +51,7 @@ class UserOut(BaseModel):
 def token(body: TokenIn):
     user = service.authenticate(body.username, body.password)
     if user is None:
-        throttle.failed(keep_record=True)
+        throttle.failed()
         service.record_failed_sign_in(body.username, client_address())
         return error_response(401, "unauthorized", "用户名或密码错误")
     service.record_sign_in(user, client_address())

@@ -12,6 +12,7 @@ from subsidy.errors import PermissionDenied
 class Perm(enum.Enum):
     view_register = "view_register"
     edit_households = "edit_households"
+    transfer_households = "transfer_households"  # 迁户 between villages: the county admin
     export_households = "export_households"
     manage_users = "manage_users"
     manage_projects = "manage_projects"
@@ -55,6 +56,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         _ALL_READ
         | {
             Perm.edit_households,
+            Perm.transfer_households,
             Perm.export_households,
             Perm.manage_users,
             Perm.manage_projects,

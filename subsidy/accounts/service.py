@@ -15,6 +15,7 @@ from subsidy.accounts.models import ROLE_LEVELS, ROLE_LABEL, ApiToken, Role, Use
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
+from subsidy.common.database import regardless
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -64,17 +65,23 @@ def record_sign_in(user: User, address: str) -> None:
 
 
 def record_failed_sign_in(username: str | None, address: str) -> None:
-    """A failed staff sign-in, audited under the account's region (an unknown name has none),
-    and, when one account has failed LOGIN_ALERT_FAILURES times within LOGIN_ALERT_MINUTES from
-    any addresses, one alert per window to its county's admins and supervisors (DESIGN.md §6:
-    an alert instead of a lock-out that anyone could inflict on the county reviewer)."""
+    """A failed staff sign-in, audited under the account's region (an unknown name has none)
+    although the request answers an error (`regardless`), and, when one account has failed
+    LOGIN_ALERT_FAILURES times within LOGIN_ALERT_MINUTES from any addresses, one alert per
+    window to its county's admins and supervisors (DESIGN.md §6: an alert instead of a lock-out
+    that anyone could inflict on the county reviewer)."""
     name = (username or "").strip()[:40]
-    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
-    reason = "unknown_user" if user is None else ("inactive" if not user.active else "wrong_password")
-    audit.record(None, "user.sign_in_failed", "user", user.id if user else None,
-                 region_code=user.region_code if user else None, username=name, address=address, reason=reason)
-    if user is not None:
-        _alert_if_besieged(user)
+    address = (address or "")[:64]
+
+    def write():
+        user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+        reason = "unknown_user" if user is None else ("inactive" if not user.active else "wrong_password")
+        audit.record(None, "user.sign_in_failed", "user", user.id if user else None,
+                     region_code=user.region_code if user else None, username=name, address=address, reason=reason)
+        if user is not None:
+            _alert_if_besieged(user)
+
+    regardless(write)
 
 
 def record_throttled_sign_in(username: str, address: str) -> None:
@@ -82,15 +89,19 @@ def record_throttled_sign_in(username: str, address: str) -> None:
     once per name, address and LOGIN_ALERT_MINUTES however often the refused attempts repeat."""
     name = (username or "").strip()[:40]
     address = (address or "")[:64]
-    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
-    since = utcnow() - timedelta(minutes=int(current_app.config["LOGIN_ALERT_MINUTES"]))
-    already = db.session.scalar(sa.select(AuditEvent.id).where(
-        AuditEvent.action == "user.sign_in_throttled", AuditEvent.at >= since,
-        AuditEvent.detail.contains(audit.canonical_json({"address": address})[1:-1]),
-        AuditEvent.detail.contains(audit.canonical_json({"username": name})[1:-1])).limit(1))
-    if already is None:
-        audit.record(None, "user.sign_in_throttled", "user", user.id if user else None,
-                     region_code=user.region_code if user else None, username=name, address=address)
+
+    def write():
+        user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+        since = utcnow() - timedelta(minutes=int(current_app.config["LOGIN_ALERT_MINUTES"]))
+        already = db.session.scalar(sa.select(AuditEvent.id).where(
+            AuditEvent.action == "user.sign_in_throttled", AuditEvent.at >= since,
+            AuditEvent.detail.contains(audit.canonical_json({"address": address})[1:-1]),
+            AuditEvent.detail.contains(audit.canonical_json({"username": name})[1:-1])).limit(1))
+        if already is None:
+            audit.record(None, "user.sign_in_throttled", "user", user.id if user else None,
+                         region_code=user.region_code if user else None, username=name, address=address)
+
+    regardless(write)
 
 
 def _alert_if_besieged(user: User) -> None:

@@ -14,7 +14,6 @@ def _audit_lock_out(_limit) -> None:
     from subsidy.accounts.service import record_throttled_sign_in
 
     record_throttled_sign_in(throttle.typed_username(), client_address())
-    throttle.keep_record()
 
 
 def sign_in_limits(methods: list[str] | None = None):

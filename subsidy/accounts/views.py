@@ -36,7 +36,7 @@ def login():
             login_user(user, remember=form.remember.data)
             service.record_sign_in(user, client_address())
             return redirect(_safe_next(request.args.get("next")))
-        throttle.failed(keep_record=True)
+        throttle.failed()
         service.record_failed_sign_in(form.username.data, client_address())
         flash(_("用户名或密码错误，或账号已停用。"), "danger")
         return render_template("accounts/login.html", form=form), 401

@@ -66,3 +66,37 @@ def plain_rows(stmt, params: dict | None = None):
     from subsidy.extensions import db
 
     return db.session.connection().execute(stmt, params or {})
+
+
+_REGARDLESS = "subsidy.regardless"
+
+
+def regardless(work) -> None:
+    """Have `work` (a function of no arguments that writes through the session) done whatever
+    becomes of the current request or command: with its changes when they commit, or after
+    their rollback, in a transaction of its own. For the records a refusal must leave behind:
+    a failed sign-in, a probe of the register for another village's ID numbers. Capture plain
+    values in `work`, not ORM objects (a rollback expires them)."""
+    from subsidy.extensions import db
+
+    db.session.info.setdefault(_REGARDLESS, []).append(work)
+
+
+def finish(session, *, commit: bool) -> None:
+    """The one end of a request (subsidy.web) or command: commit, or roll back and then keep
+    the `regardless` work."""
+    pending = session.info.pop(_REGARDLESS, [])
+    if commit:
+        for work in pending:
+            work()
+        session.commit()
+        return
+    session.rollback()
+    if pending:
+        try:
+            for work in pending:
+                work()
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

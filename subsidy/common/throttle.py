@@ -19,33 +19,18 @@ from flask import request
 from subsidy.common.access import client_address
 
 
-# Marks kept on the request itself (its WSGI environ), never on `g`, which an app context
+# A mark kept on the request itself (its WSGI environ), never on `g`, which an app context
 # reused across requests (tests, scripts) would carry from one request to the next.
 _FAILED = "subsidy.throttle.failed"
-_KEEP = "subsidy.throttle.keep_record"
 
 
-def failed(*, keep_record: bool = False) -> None:
-    """This attempt failed: charge the limits marked `deduct_when=counts_failure`. With
-    `keep_record`, what the request wrote about it (the audit of a failed sign-in) is committed
-    although its answer is an error (`keeps_refusal`)."""
+def failed() -> None:
+    """This attempt failed: charge the limits marked `deduct_when=counts_failure`."""
     request.environ[_FAILED] = True
-    if keep_record:
-        request.environ[_KEEP] = True
-
-
-def keep_record() -> None:
-    """Commit what this refused request wrote about itself (the audit of a lock-out)."""
-    request.environ[_KEEP] = True
 
 
 def counts_failure(_response) -> bool:
     return bool(request.environ.get(_FAILED))
-
-
-def keeps_refusal() -> bool:
-    """The refusal is itself the record (a failed sign-in): the edge commits it."""
-    return bool(request.environ.get(_KEEP))
 
 
 def typed_username() -> str:

@@ -76,6 +76,19 @@ def update_household(household_id: int, body: HouseholdPatch):
     return service.update_household(current_actor(), household_id, **body.model_dump(exclude_unset=True))
 
 
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: str
+    reason: str = ""
+
+
+@route("/households/<int:household_id>/transfer", "POST",
+       summary="迁户: move a household to another village (county admin; its history moves with it)",
+       body=TransferIn, response=HouseholdOut, tag="households")
+def transfer_household(household_id: int, body: TransferIn):
+    return service.transfer_household(current_actor(), household_id, body.region_code, body.reason)
+
+
 class RowError(BaseModel):
     row: int
     field: str

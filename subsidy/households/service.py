@@ -1,22 +1,33 @@
 """The household register: create, edit, search, always within the actor's region."""
 from __future__ import annotations
 
-import sqlalchemy as sa
+from datetime import timedelta
 
+import sqlalchemy as sa
+from flask import current_app
+
+from subsidy.accounts.models import User
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
+from subsidy.audit.models import AuditEvent
+from subsidy.common.database import regardless
 from subsidy.common.pagination import Page, paginate
-from subsidy.errors import Conflict, NotFound, ValidationError
-from subsidy.households.columns import FIELDS
+from subsidy.common.timeutil import utcnow
+from subsidy.errors import Conflict, NotFound, TooManyRequests, ValidationError
 from subsidy.extensions import db
+from subsidy.households.columns import FIELDS
 from subsidy.households.models import Household
 from subsidy.households.validation import clean_household
+from subsidy.projects.models import Project
 from subsidy.regions.models import Level
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
 REQUIRED = ("head_name", "id_number", "members")
 AUDITED_FIELDS = FIELDS
+# The register's answer to a number registered in another village: it says that a transfer is
+# needed and never where the number is (the register must not be an ID-number oracle).
+REGISTERED_ELSEWHERE = "该身份证号不能在此登记：此人已在本平台登记为一户。如已迁入，请由县级管理员办理迁户（不能重复登记）"
 
 
 def snapshot(household: Household) -> dict:
@@ -47,6 +58,33 @@ def _id_taken(id_number: str, except_id: int | None = None) -> Household | None:
     return db.session.scalar(stmt)
 
 
+def note_elsewhere_hits(actor, id_numbers: list[str], *, source: str) -> None:
+    """Numbers this actor tried to register that another village holds: audited (a clerk
+    probing the register shows up for the supervisor) even though the attempt is refused, and
+    limited to ID_ELSEWHERE_PER_HOUR answers per user (beyond it the answer is a 429)."""
+    actor_id, region = actor.id, actor.region_code
+    recent = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "household.id_elsewhere", AuditEvent.actor_id == actor_id,
+        AuditEvent.at >= utcnow() - timedelta(hours=1)))
+    hits = list(id_numbers)
+
+    def write():
+        audit.record(db.session.get(User, actor_id), "household.id_elsewhere", "household_probe", None,
+                     region_code=region, source=source, count=len(hits), id_numbers=hits[:50])
+
+    regardless(write)
+    if recent + 1 > int(current_app.config["ID_ELSEWHERE_PER_HOUR"]):
+        raise TooManyRequests("查询身份证号过于频繁，请稍后再试；如需迁户请联系县级管理员")
+
+
+def _refuse_taken(actor, other: Household, village: str | None, id_number: str):
+    if other.region_code == village:
+        return Conflict("该身份证号已在本村登记", fields={"id_number": f"该身份证号已在本村登记（户主 {other.head_name}），一人只能登记一户"},
+                        code="duplicate")
+    note_elsewhere_hits(actor, [id_number], source="form")
+    return Conflict(REGISTERED_ELSEWHERE, fields={"id_number": REGISTERED_ELSEWHERE}, code="duplicate")
+
+
 def create_household(actor, **data) -> Household:
     require(actor, Perm.edit_households)
     values, errors = clean_household(data)
@@ -62,9 +100,7 @@ def create_household(actor, **data) -> Household:
         raise ValidationError("农户信息有误，请按提示修改", fields=errors)
     other = _id_taken(values["id_number"])
     if other is not None:
-        where = "本村" if other.region_code == code else "其他村"
-        raise Conflict(f"该身份证号已在{where}登记", fields={"id_number": f"该身份证号已在{where}登记，一人只能登记一户"},
-                       code="duplicate")
+        raise _refuse_taken(actor, other, code, values["id_number"])
     household = Household(region_code=code, **values)
     db.session.add(household)
     db.session.flush()
@@ -85,15 +121,14 @@ def update_household(actor, household_id: int, **data) -> Household:
     require(actor, Perm.edit_households)
     household = get_household(actor, household_id)
     values, errors = clean_household(data)
-    if "region_code" in data and data["region_code"] and data["region_code"] != household.region_code:
-        try:
-            values["region_code"] = resolve_village(actor, data["region_code"])
-        except ValidationError as exc:
-            errors.update(exc.fields)
+    if data.get("region_code") and data["region_code"] != household.region_code:
+        errors["region_code"] = "迁户不能通过修改办理：请由县级管理员使用“迁户”，迁户记录留档"
     if errors:
         raise ValidationError("农户信息有误，请按提示修改", fields=errors)
-    if "id_number" in values and _id_taken(values["id_number"], except_id=household.id):
-        raise Conflict("该身份证号已登记为另一户", fields={"id_number": "该身份证号已登记为另一户"}, code="duplicate")
+    if "id_number" in values:
+        other = _id_taken(values["id_number"], except_id=household.id)
+        if other is not None:
+            raise _refuse_taken(actor, other, household.region_code, values["id_number"])
     before = snapshot(household)
     changed = {k: v for k, v in values.items() if before.get(k) != v}
     for key, value in changed.items():
@@ -103,6 +138,51 @@ def update_household(actor, household_id: int, **data) -> Household:
         audit.record(actor, "household.update", "household", household.id, region_code=household.region_code,
                      before={k: before[k] for k in changed}, after=changed)
     return household
+
+
+def transfer_household(actor, household_id: int, region_code, reason: str) -> Household:
+    """迁户 (DESIGN.md §6): a household that moved to another village is moved, never registered
+    again, so that its subsidies, payments and cases stay with it. The county admin moves within
+    the county. Refused while a filing that lists the household is still under review in its
+    old village (the village must first take it off its list, or the county decide)."""
+    from subsidy.filings.models import Entry, Filing, FilingState
+
+    require(actor, Perm.transfer_households)
+    household = get_household(actor, household_id)
+    why = (reason or "").strip()
+    if not why:
+        raise ValidationError("请填写迁户原因", fields={"reason": "请填写迁户原因（如：婚迁、户籍迁移）"})
+    if len(why) > 200:
+        raise ValidationError("迁户原因太长", fields={"reason": "不超过 200 字"})
+    target = resolve_village(actor, region_code)
+    if target == household.region_code:
+        raise ValidationError("迁入村与现在的村相同", fields={"region_code": "请选择迁入的村"})
+    pending = db.session.execute(
+        sa.select(Filing.id, Project.name).join(Entry, Entry.filing_id == Filing.id).join(Project, Project.id == Filing.project_id)
+        .where(Entry.household_id == household.id,
+               Filing.state.in_([FilingState.draft, FilingState.publicizing, FilingState.village_filed,
+                                 FilingState.township_approved]))).first()
+    if pending is not None:
+        raise Conflict(f"该户在“{pending.name}”的备案（编号 {pending.id}）中尚未县级审定，请原村先从名单中移除或待审定后再迁户",
+                       code="listed_in_open_filing")
+    source = household.region_code
+    household.region_code = target
+    db.session.flush()
+    audit.record(actor, "household.transfer", "household", household.id, region_code=target, source=source,
+                 target=target, reason=why)
+    audit.record(actor, "household.transfer_out", "household", household.id, region_code=source, source=source,
+                 target=target, reason=why)
+    return household
+
+
+def transfer_targets(actor, household: Household) -> list:
+    """The villages the actor may move `household` to (none when the actor may not move it)."""
+    from subsidy.accounts.permissions import can
+    from subsidy.regions.service import list_villages
+
+    if not can(actor, Perm.transfer_households):
+        return []
+    return [v for v in list_villages(actor) if v.code != household.region_code]
 
 
 def search_statement(actor, region_code: str | None = None, q: str | None = None):

@@ -22,10 +22,28 @@ def index():
                            region_code=request.args.get("region_code", ""))
 
 
+def _show(household, status=200, transfer_error=None):
+    villages = service.transfer_targets(current_user, household)
+    return render_template("households/show.html", household=household, villages=villages,
+                           transfer_error=transfer_error), status
+
+
 @bp.route("/households/<int:household_id>")
 def show(household_id: int):
-    household = service.get_household(current_user, household_id)
-    return render_template("households/show.html", household=household)
+    return _show(service.get_household(current_user, household_id))
+
+
+@bp.route("/households/<int:household_id>/transfer", methods=["POST"])
+def transfer(household_id: int):
+    try:
+        moved = service.transfer_household(current_user, household_id, request.form.get("region_code"),
+                                           request.form.get("reason"))
+    except (ValidationError, Conflict) as exc:
+        household = service.get_household(current_user, household_id)  # as it is: nothing moved
+        return _show(household, 422 if exc.status == 400 else exc.status,
+                     transfer_error=" ".join(exc.fields.values()) or exc.message)
+    flash(_("已将“%(name)s”迁入%(village)s。", name=moved.head_name, village=moved.region.name), "success")
+    return redirect(url_for("households.show", household_id=moved.id))
 
 
 @bp.route("/households/new", methods=["GET", "POST"])
@@ -33,7 +51,9 @@ def show(household_id: int):
 def edit(household_id: int | None = None):
     household = service.get_household(current_user, household_id) if household_id else None
     form = HouseholdForm(obj=household)
-    form.set_villages(service.villages_for_edit(current_user))
+    villages = service.villages_for_edit(current_user)  # refuses those who may not edit
+    # A new household is placed in a village; an existing one moves only by 迁户.
+    form.set_villages(villages if household is None else [])
     if form.validate_on_submit():
         try:
             if household is None:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.audit import service as audit
 from subsidy.common.actors import Farmer
 from subsidy.common.timeutil import CHINA_TZ, utcnow
-from subsidy.errors import DomainError, ValidationError
+from subsidy.errors import DomainError, TooManyRequests, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_id_number, check_phone
@@ -36,11 +36,6 @@ CODE_TTL = timedelta(minutes=5)
 MAX_TRIES = 5
 PER_NUMBER_PER_MINUTE = 1
 PER_NUMBER_PER_DAY = 10
-
-
-class TooManyRequests(DomainError):
-    status = 429
-    code = "rate_limited"
 
 
 class CodeRejected(DomainError):

@@ -21,7 +21,8 @@ from subsidy.policies.render import render_markdown
 from subsidy.payments import receipts
 from subsidy.public import cases_bridge, farmer, qr, service
 from subsidy.public.models import CodePurpose
-from subsidy.public.signin import CodeRejected, TooManyRequests, request_code, verify_code
+from subsidy.errors import TooManyRequests
+from subsidy.public.signin import CodeRejected, request_code, verify_code
 
 bp = Blueprint("public", __name__)
 
