@@ -24,10 +24,19 @@ def test_sign_in_and_out(client, county):
     assert client.get("/home").status_code == 302
 
 
-def test_open_redirect_after_login_is_refused(client, county):
+@pytest.mark.parametrize("target", ["//evil.example/", "/%09/evil.example", "/%0a/evil.example", "/%5Cevil.example",
+                                    "/\\evil.example", "https://evil.example/", "/%0d%0a//evil.example", "javascript:x"])
+def test_open_redirect_after_login_is_refused(app, county, target):
     user = make_user("village_clerk")
-    resp = client.post("/login?next=//evil.example/", data={"username": user.username, "password": PASSWORD})
-    assert resp.headers["Location"] == "/home"
+    resp = app.test_client().post(f"/login?next={target}", data={"username": user.username, "password": PASSWORD})
+    assert resp.headers["Location"] == "/home", target
+
+
+def test_a_same_site_next_is_followed(app, county):
+    user = make_user("village_clerk")
+    resp = app.test_client().post("/login?next=/cases/%3Fkind%3Dcomplaint", data={"username": user.username,
+                                                                                  "password": PASSWORD})
+    assert resp.headers["Location"] == "/cases/?kind=complaint"
 
 
 def test_deactivated_user_cannot_sign_in_and_is_signed_out(login_as, app, db):

@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from subsidy.accounts import service
 from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserForm
-from subsidy.common.access import client_address, public
+from subsidy.common.access import client_address, public, safe_next
 from subsidy.common.forms import apply_errors
 from subsidy.errors import DomainError, ValidationError
 from subsidy.accounts.throttling import sign_in_limits
@@ -18,9 +18,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("stats.home")
+    return safe_next(target, url_for("stats.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

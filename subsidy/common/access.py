@@ -3,6 +3,8 @@
 The guard lives in `subsidy.web`; a test walks the URL map to prove every rule is covered."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, g, request
 from flask_login import current_user
 
@@ -32,3 +34,15 @@ def current_actor():
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+def safe_next(target: str | None, default: str, *, within: str = "/") -> str:
+    """`target` if it is a path of this site under `within`, else `default`. A browser drops
+    tabs and newlines from a URL and reads a backslash as a slash, so "/\t/evil.example" and
+    "/\\evil.example" lead off the site: any control character or backslash is refused."""
+    if not target or any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(within) or target.startswith("//"):
+        return default
+    return target

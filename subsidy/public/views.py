@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from subsidy.common.access import client_address, current_actor, public
+from subsidy.common.access import client_address, current_actor, public, safe_next
 from subsidy.common.masking import mask_phone
 from subsidy.errors import DomainError, NotFound, ValidationError
 from subsidy.common import throttle
@@ -59,9 +59,7 @@ def _farmer_context():
 
 
 def _safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/m/") and not target.startswith("//"):
-        return target
-    return default
+    return safe_next(target, default, within="/m/")
 
 
 def _visitor_region() -> str | None:
