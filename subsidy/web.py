@@ -13,6 +13,11 @@ from subsidy.errors import DomainError
 from subsidy.extensions import db, login_manager
 
 
+STAFF_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
 def _is_api() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
@@ -61,6 +66,18 @@ def init_app(app):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         return None
+
+    @app.after_request
+    def security_headers(response):
+        # Every staff page and every API answer, as the farmers' pages already were: no script
+        # but the app's own files, nothing from another host, never inside another site's frame.
+        # (A blueprint's stricter policy, set first, wins: setdefault.)
+        policy = STAFF_CSP if response.mimetype == "text/html" else API_CSP
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
     @app.after_request
     def commit_or_rollback(response):

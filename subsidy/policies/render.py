@@ -13,6 +13,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from subsidy.common.access import safe_next
+
 _md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
 
 ALLOWED_TAGS = {
@@ -31,8 +33,9 @@ URL_SCHEMES = {"http", "https", "mailto", "tel"}
 
 def _attribute_filter(tag: str, attribute: str, value: str):
     if tag == "img" and attribute == "src":
-        # Same-host paths only ("/m/policies/1/files/2"); "//host/x" is another host.
-        return value if value.startswith("/") and not value.startswith("//") else None
+        # Same-host paths only ("/m/policies/1/files/2"), read as a browser reads them: "//host/x"
+        # and "/\\host/x" (a backslash is a slash to a browser) are another host.
+        return safe_next(value, None)
     return value
 
 

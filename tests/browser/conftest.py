@@ -29,7 +29,8 @@ DESKTOP = {"width": 1366, "height": 900}
 def live_server(app, database_url, tmp_path_factory):
     """The platform on 127.0.0.1:<free port> in a thread, against the test database."""
     live = create_app({
-        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "browser-test-secret",
+        # The suite's key: a test derives a sign-in code as the worker would (tests/farmer_support).
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": app.config["SECRET_KEY"],
         "RATELIMIT_ENABLED": False, "MOBILE_CODE_MIN_SECONDS": 0,
         "SMS_OUTBOX_FILE": str(tmp_path_factory.mktemp("sms-live") / "sms-outbox.log"),
         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads-live")),
@@ -79,8 +80,24 @@ def _context(browser, viewport, **kw):
     network = Network()
     context.on("request", lambda req: network.requests.append((req.frame.url if req.frame else "", req.url)))
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # the app's confirm() before irreversible steps
+    page.dialogs = []  # the app's confirm() before irreversible steps: answered yes, and counted
+
+    def answer(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    # Script errors and Content-Security-Policy refusals ("Refused to execute inline script …")
+    # show in the console: a page that breaks there fails its test.
+    page.errors = []
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     return context, page, network
+
+
+def _no_errors(page) -> None:
+    errors = [e for e in page.errors if "favicon.ico" not in e]
+    assert errors == [], errors
 
 
 @pytest.fixture
@@ -88,6 +105,7 @@ def phone(browser):
     context, page, network = _context(browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     page.network = network
     yield page
+    _no_errors(page)
     context.close()
 
 
@@ -96,6 +114,7 @@ def desktop(browser):
     context, page, network = _context(browser, DESKTOP)
     page.network = network
     yield page
+    _no_errors(page)
     context.close()
 
 

@@ -54,6 +54,7 @@ def test_village_clerk_files_and_township_reviewer_approves(live_server, desktop
     page.locator("form.action-publicize button[type=submit]").click()
     page.wait_for_load_state()
     assert page.locator(".state").inner_text() == "公示中"
+    assert page.dialogs and "公示" in page.dialogs[-1]  # asked first (data-confirm, static/js/app.js)
     shot(page, "clerk-publicized")
 
     # eight days later: the publicity period is over
@@ -80,3 +81,14 @@ def test_village_clerk_files_and_township_reviewer_approves(live_server, desktop
         shot(page, "reviewer-approved")
 
     assert page.network.off_host(base) == []
+
+
+def test_the_dashboard_draws_its_charts_under_the_content_security_policy(live_server, desktop, db):
+    make_county()
+    admin = make_user("county_admin")
+    name = admin.username
+    db.session.rollback()
+    sign_in(desktop, live_server, name)
+    desktop.goto(f"{live_server}/dashboard")
+    desktop.wait_for_selector("#chart-projects svg")
+    assert desktop.locator("#chart-regions svg").count() == 1
