@@ -43,6 +43,7 @@ class Defaults:
     LOGIN_ALERT_MINUTES = 60
     API_TOKEN_HOURS = 12
     PASSWORD_MIN_SCORE = 2  # zxcvbn's 0–4 (subsidy.accounts.passwords)
+    CASES_PER_FARMER_PER_DAY = 5  # cases from one phone or household a day (subsidy.cases.service)
     ID_ELSEWHERE_PER_HOUR = 10  # answers "registered in another village" per user (subsidy.households)
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
@@ -95,6 +96,8 @@ ENV_SETTINGS: dict[str, type] = {
     "MOBILE_CODE_LIMIT_PER_ADDRESS": str,
     "MOBILE_CODE_FAILURES_PER_ADDRESS": str,
     "MOBILE_VERIFY_FAILURES_PER_ADDRESS": str,
+    "CASES_PER_FARMER_PER_DAY": int,
+    "ID_ELSEWHERE_PER_HOUR": int,
     "POSTGRES_SESSION_SETTINGS": str,
     "SMS_GATEWAY": str,
     "TWILIO_ACCOUNT_SID": str,

@@ -69,6 +69,7 @@ class CaseOut(BaseModel):
     rating_reason: str | None
     reopen_count: int
     reject_reason: str | None
+    merged_into_id: int | None
 
 
 class EventOut(BaseModel):
@@ -158,6 +159,18 @@ def reject_case(case_id: int, body: ActionIn):
     if body.region_code:
         raise ValidationError("不予受理不需要单位", fields={"region_code": "不认识的字段"})
     return service.reject_case(current_actor(), case_id, body.reason)
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: str = Field(description="the earlier case's id or reference number (ZX-2017-000123)")
+    reason: str
+
+
+@route("/cases/<int:case_id>/merge", "POST", summary="Merge a duplicate into the earlier case it repeats; in no rate",
+       body=MergeIn, response=CaseOut, tag="cases")
+def merge_case(case_id: int, body: MergeIn):
+    return service.merge_case(current_actor(), case_id, body.into, body.reason)
 
 
 @route("/cases/<int:case_id>/escalate", "POST", summary="督办 with a note (supervisor)", body=ActionIn,

@@ -53,6 +53,11 @@ class ReasonForm(FlaskForm):
     reason = StringField("原因")
 
 
+class MergeForm(FlaskForm):
+    into = StringField("并入的诉求编号", description="如 YY-2026-000012（须为更早受理的同一事项）")
+    reason = StringField("说明")
+
+
 class EscalateForm(FlaskForm):
     reason = TextAreaField("督办意见")
 

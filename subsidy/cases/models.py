@@ -42,7 +42,8 @@ class CaseState(enum.Enum):
     in_progress = "in_progress"  # 办理中
     replied = "replied"          # 已答复 (办结): waiting for the farmer's rating
     closed = "closed"            # 已办结归档: rated, or unrated for 7 days
-    rejected = "rejected"        # 不予受理 (invalid: spam, duplicate): excluded from every rate
+    rejected = "rejected"        # 不予受理 (invalid: spam, not a matter for the platform): in no rate
+    merged = "merged"            # 已合并: a duplicate, handled as the earlier case it is linked to; in no rate
 
 
 STATE_LABEL = {
@@ -51,9 +52,12 @@ STATE_LABEL = {
     CaseState.replied: "已答复",
     CaseState.closed: "已办结",
     CaseState.rejected: "不予受理",
+    CaseState.merged: "已合并",
 }
 OPEN_STATES = (CaseState.received, CaseState.in_progress)
 COMPLETED_STATES = (CaseState.replied, CaseState.closed)
+# Cases that count nowhere (DESIGN.md §6 "Duplicate cases"): neither received nor completed.
+EXCLUDED_STATES = (CaseState.rejected, CaseState.merged)
 
 
 class Rating(enum.Enum):
@@ -88,6 +92,7 @@ class EventKind(enum.Enum):
     rejected = "rejected"
     closed = "closed"
     deadline_changed = "deadline_changed"
+    merged = "merged"
 
 
 EVENT_LABEL = {
@@ -101,6 +106,7 @@ EVENT_LABEL = {
     EventKind.rejected: "不予受理",
     EventKind.closed: "归档",
     EventKind.deadline_changed: "期限调整",
+    EventKind.merged: "合并",
 }
 
 
@@ -153,6 +159,8 @@ class Case(db.Model):
     rated_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(default=0)
     reject_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # A duplicate is merged into the earlier case it repeats, and answered with it.
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
 
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
@@ -180,6 +188,7 @@ class Case(db.Model):
             name="complaint_not_handled_by_accused",
         ),
         sa.CheckConstraint("state NOT IN ('replied', 'closed') OR replied_at IS NOT NULL", name="completed_has_reply"),
+        sa.CheckConstraint("(state = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"),
     )
 
     @property

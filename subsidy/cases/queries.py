@@ -160,6 +160,8 @@ def case_page(actor, case_id: int) -> dict:
         "can_reply": handles and allowed(case, Action.reply),
         "can_transfer": handles and allowed(case, Action.transfer),
         "can_reject": handles and allowed(case, Action.reject),
+        "can_merge": handles and allowed(case, Action.merge),
+        "merged_into": db.session.get(Case, case.merged_into_id) if case.merged_into_id else None,
         "can_escalate": can(actor, Perm.escalate_cases) and allowed(case, Action.escalate),
         "can_rate": (can(actor, Perm.record_cases) and allowed(case, Action.close_rated)
                      and actor.region_code != case.assigned_region_code),

@@ -9,20 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
-from subsidy.cases.calendar import WorkCalendar, local_date
-from subsidy.cases.models import (KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATISFIED, Case, CaseCounter, CaseEvent,
-                                  CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
+from subsidy.cases.calendar import WorkCalendar, local_date, start_of_local_day
+from subsidy.cases.models import (EXCLUDED_STATES, KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATISFIED, Case,
+                                  CaseCounter, CaseEvent, CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
 from subsidy.cases.queries import get_case, is_visible
 from subsidy.cases.workflow import Action
 from subsidy.common.database import plain_rows
 from subsidy.common.timeutil import utcnow
-from subsidy.errors import NotFound, PermissionDenied, ValidationError
+from subsidy.errors import NotFound, PermissionDenied, TooManyRequests, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_phone
@@ -187,6 +188,47 @@ def _receive(actor, data: dict, channels, *, now: datetime | None = None, assign
     return case
 
 
+def _farmers_cases_today(phone: str | None, household_id, now: datetime) -> int:
+    """Cases received today (China day) from this phone or this household, merged ones too."""
+    start = start_of_local_day(local_date(now))
+    same = []
+    if phone:
+        same.append(Case.contact_phone == phone)
+    if household_id:
+        same.append(Case.household_id == household_id)
+    if not same:
+        return 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Case).where(
+        Case.channel == Channel.mobile, Case.received_at >= start, sa.or_(*same)))
+
+
+def _check_farmer_flood(data: dict, now: datetime) -> None:
+    """A confirmed phone is not a licence to flood: at most CASES_PER_FARMER_PER_DAY cases a day
+    from one phone or one household (one phone once filed 8 objections and 5 complaints in a
+    second, and 9 open objections then blocked the village's filing). Staff-recorded cases are
+    not limited."""
+    limit = int(current_app.config["CASES_PER_FARMER_PER_DAY"])
+    phone = None
+    try:
+        phone = check_phone(data.get("contact_phone"))
+    except ValueError:
+        pass  # the form check reports it
+    if _farmers_cases_today(phone, data.get("household_id"), now) >= limit:
+        raise TooManyRequests(f"今天已提交 {limit} 件诉求，请明天再提交；急事请直接拨打乡镇电话。您填写的内容仍在页面上。")
+
+
+def _repeated_objection(case: Case) -> Case | None:
+    """The earlier open objection by the same phone or household to the same entry, if any."""
+    who = [Case.contact_phone == case.contact_phone] if case.contact_phone else []
+    if case.household_id:
+        who.append(Case.household_id == case.household_id)
+    if case.kind != CaseKind.objection or not who:
+        return None
+    return db.session.scalar(sa.select(Case).where(
+        Case.kind == CaseKind.objection, Case.entry_id == case.entry_id, Case.id != case.id,
+        Case.state.in_(OPEN_STATES), sa.or_(*who)).order_by(Case.id).limit(1))
+
+
 def record_case(actor, **data) -> Case:
     """A case taken by staff on the phone, at the office, or from a farmer's text message."""
     require(actor, Perm.record_cases)
@@ -195,9 +237,16 @@ def record_case(actor, **data) -> Case:
 
 def submit_case(*, by=None, **data) -> Case:
     """A case a farmer sends from the mobile page. `household_id` when signed in; `by`: the
-    farmer (subsidy.common.actors.Farmer) it is audited under."""
+    farmer (subsidy.common.actors.Farmer) it is audited under. A repeated objection to the same
+    entry is kept and merged at once into the farmer's earlier one (nothing sent is lost, and
+    it neither blocks the filing twice nor counts twice)."""
     data = dict(data, channel=Channel.mobile)
-    return _receive(None, data, (Channel.mobile,), by=by)
+    _check_farmer_flood(data, utcnow())
+    case = _receive(None, data, (Channel.mobile,), by=by)
+    earlier = _repeated_objection(case)
+    if earlier is not None:
+        _merge(case, earlier, actor=None, actor_name="系统", note="同一农户对同一条名单的重复异议，自动合并")
+    return case
 
 
 def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: str | None,
@@ -291,6 +340,48 @@ def reject_case(actor, case_id: int, reason: str) -> Case:
                    values={"reject_reason": why, "closed_at": now})
     audit.record(actor, "case.reject", "case", case.id, region_code=case.region_code, reason=why)
     return case
+
+
+def _merge(case: Case, into: Case, *, actor, actor_name: str | None = None, note: str) -> None:
+    now = utcnow()
+    workflow.apply(case, Action.merge, actor=actor, actor_name=actor_name, note=f"并入 {into.ref_no}：{note}", now=now,
+                   values={"merged_into_id": into.id, "closed_at": now})
+    outbox.enqueue("case_merged", key=f"case_merged:{case.id}", phone=case.contact_phone,
+                   region_code=case.assigned_region_code, context={"ref_no": case.ref_no, "into": into.ref_no},
+                   household_id=case.household_id, case_id=case.id)
+    audit.record(actor, "case.merge", "case", case.id, region_code=case.region_code, into=into.id,
+                 into_ref_no=into.ref_no, note=note)
+
+
+def merge_case(actor, case_id: int, into, reason: str) -> Case:
+    """合并: the handling unit closes a duplicate by merging it into the earlier case it repeats
+    (DESIGN.md §6): same kind (an objection, the same entry), received earlier, still standing.
+    The merged case counts in no rate, and its farmer is told which number answers it."""
+    case = _handled_case(actor, case_id)
+    why = _reason(reason)
+    target = _find_case(actor, into)
+    if target.id == case.id:
+        raise ValidationError("不能与自身合并", fields={"into": "请填写另一件诉求的编号"})
+    if (target.kind, target.entry_id if target.kind == CaseKind.objection else None) != \
+            (case.kind, case.entry_id if case.kind == CaseKind.objection else None):
+        raise ValidationError("只能合并同类诉求（异议须针对名单中的同一户）", fields={"into": "两件诉求不是同一事项"})
+    if (target.received_at, target.id) > (case.received_at, case.id):
+        raise ValidationError("只能并入更早受理的诉求", fields={"into": f"{target.ref_no} 晚于本件受理，请在该件上合并"})
+    if target.state in EXCLUDED_STATES:
+        raise ValidationError("目标诉求已不予受理或已被合并", fields={"into": f"{target.ref_no} 为“{target.state_label}”"})
+    _merge(case, target, actor=actor, note=why)
+    return case
+
+
+def _find_case(actor, ref) -> Case:
+    """A case the actor may see, by its id or its reference number (ZX-2017-000123)."""
+    text = str(ref or "").strip().upper()
+    if text.isdigit():
+        return get_case(actor, int(text))
+    found = db.session.scalar(sa.select(Case.id).where(Case.ref_no == text)) if text else None
+    if found is None:
+        raise ValidationError("没有这个编号的诉求", fields={"into": "请填写要并入的诉求编号"})
+    return get_case(actor, found)
 
 
 # ---------------------------------------------------------------- rating

@@ -2,7 +2,7 @@
 DESIGN.md "Cases", API.md `/stats/summary`.
 
 For the cases received in a period (by the China-time day of receipt):
-- received   valid cases received (rejected ones — spam, duplicates — count nowhere)
+- received   valid cases received (rejected ones — spam — and merged duplicates count nowhere)
 - completed  valid cases replied (办结): state replied or closed; a reopened case is open again
 - completion_rate    completed ÷ received
 - on_time_rate       completed by the deadline (not `completed_late`) ÷ completed
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.cases.calendar import start_of_local_day
-from subsidy.cases.models import COMPLETED_STATES, KIND_LABEL, OPEN_STATES, SATISFIED, Case, CaseKind, CaseState
+from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, KIND_LABEL, OPEN_STATES, SATISFIED, Case, CaseKind
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.common.xlsx import write_workbook
 from subsidy.errors import PermissionDenied
@@ -60,7 +60,7 @@ def _count(condition):
 
 
 def _figures_columns(now: datetime):
-    valid = Case.state != CaseState.rejected
+    valid = Case.state.not_in(EXCLUDED_STATES)
     completed = Case.state.in_(COMPLETED_STATES)
     return [
         _count(valid).label("received"),

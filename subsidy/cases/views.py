@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
 from subsidy.cases import admin, escalation, queries, service, stats
-from subsidy.cases.forms import (CalendarDayForm, CalendarImportForm, CaseDaysForm, CaseForm, EscalateForm, RateForm,
-                                 ReasonForm, ReplyForm, TransferForm)
+from subsidy.cases.forms import (CalendarDayForm, CalendarImportForm, CaseDaysForm, CaseForm, EscalateForm, MergeForm,
+                                 RateForm, ReasonForm, ReplyForm, TransferForm)
 from subsidy.common.forms import apply_errors
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx
@@ -50,7 +50,8 @@ def new():
 
 def _forms():
     return {"reply_form": ReplyForm(), "transfer_form": TransferForm(prefix="t"), "reject_form": ReasonForm(prefix="r"),
-            "escalate_form": EscalateForm(prefix="e"), "rate_form": RateForm(prefix="v")}
+            "merge_form": MergeForm(prefix="m"), "escalate_form": EscalateForm(prefix="e"),
+            "rate_form": RateForm(prefix="v")}
 
 
 def _show(case_id: int, forms: dict | None = None, status: int = 200, error: str | None = None):
@@ -104,6 +105,12 @@ def transfer(case_id: int):
 def reject(case_id: int):
     return _act(case_id, "reject_form", lambda f: service.reject_case(current_user, case_id, f.reason.data),
                 _("已作不予受理处理。"))
+
+
+@bp.route("/cases/<int:case_id>/merge", methods=["POST"])
+def merge(case_id: int):
+    return _act(case_id, "merge_form", lambda f: service.merge_case(current_user, case_id, f.into.data, f.reason.data),
+                _("已合并，农户已收到短信：以所并入诉求的答复为准。"))
 
 
 @bp.route("/cases/<int:case_id>/escalate", methods=["POST"])

@@ -4,6 +4,7 @@
        │  ▲                 │  ▲                  │ └──7 days unrated──────────▶ closed
        │  └──transfer───────┘  └───reopen (不满意, 非常不满意)┘
        └──reply──▶ replied;  received/in_progress ──reject──▶ rejected (invalid, in no rate)
+                             received/in_progress ──merge──▶ merged (a duplicate, in no rate)
 
 Escalation (督办) is a transition that keeps the state: it is allowed only where the table
 says so, and it leaves a step on the timeline like every other.
@@ -35,6 +36,7 @@ class Action(enum.Enum):
     close_rated = "close_rated"      # the farmer (or staff on a return call) rated it satisfied
     reopen = "reopen"                # rated 不满意 or 非常不满意
     close_unrated = "close_unrated"  # replied and unrated for 7 days
+    merge = "merge"                  # a duplicate, merged into the earlier case it repeats
 
 
 ACTION_LABEL = {
@@ -46,6 +48,7 @@ ACTION_LABEL = {
     Action.close_rated: "评价",
     Action.reopen: "评价",
     Action.close_unrated: "归档",
+    Action.merge: "合并",
 }
 
 S = CaseState
@@ -63,6 +66,8 @@ TRANSITIONS: dict[tuple[CaseState, Action], tuple[CaseState, EventKind]] = {
     (S.replied, Action.close_rated): (S.closed, EventKind.rated),
     (S.replied, Action.reopen): (S.in_progress, EventKind.reopened),
     (S.replied, Action.close_unrated): (S.closed, EventKind.closed),
+    (S.received, Action.merge): (S.merged, EventKind.merged),
+    (S.in_progress, Action.merge): (S.merged, EventKind.merged),
 }
 
 

@@ -151,18 +151,20 @@ def objection(code: str, entry_id: int):
         return redirect(url_for("public.login", next=request.path, mode="phone"))
     form = {"body": (request.form.get("body") or "").strip(), "contact_name": (request.form.get("contact_name") or "").strip()}
     errors: dict[str, str] = {}
+    status = 422
     if request.method == "POST":
         try:
             case = cases_bridge.file_objection(household_id=who["household_id"], phone=who["phone"],
                                                village_code=village.code, entry_id=entry_id, body=form["body"],
                                                contact_name=form["contact_name"], subject=f"对{lst.project}公示名单的异议",
                                                by=farmer.actor(who["phone"]))
-        except ValidationError as exc:
-            errors = exc.fields or {"body": exc.message}
+        except (ValidationError, TooManyRequests) as exc:
+            # Shown on the same page with what the farmer typed: nothing they wrote is lost.
+            errors, status = exc.fields or {"body": exc.message}, (429 if isinstance(exc, TooManyRequests) else 422)
         else:
             return render_template("public/case_sent.html", case=case, back=url_for("public.village", code=village.code))
     return render_template("public/objection.html", village=village, lst=lst, line=line, form=form,
-                           errors=errors), (422 if errors else 200)
+                           errors=errors), (status if errors else 200)
 
 
 def _who() -> dict | None:
@@ -332,6 +334,7 @@ def new_case():
         form["kind"] = request.args.get("kind") or "inquiry"
         form["village"] = who["region_code"] if who["region_code"] and len(who["region_code"]) == 12 else ""
     errors: dict[str, str] = {}
+    status = 422
     if request.method == "POST":
         try:
             case = cases_bridge.file_case(kind=form["kind"], household_id=who["household_id"], phone=who["phone"],
@@ -339,14 +342,15 @@ def new_case():
                                           subject=form["subject"], body=form["body"],
                                           contact_name=form["contact_name"] or who["name"],
                                           by=farmer.actor(who["phone"]))
-        except ValidationError as exc:
-            errors = exc.fields or {"body": exc.message}
+        except (ValidationError, TooManyRequests) as exc:
+            # Shown on the same page with what the farmer typed: nothing they wrote is lost.
+            errors, status = exc.fields or {"body": exc.message}, (429 if isinstance(exc, TooManyRequests) else 422)
         else:
             return render_template("public/case_sent.html", case=case, back=url_for("public.me")
                                    if who["household_id"] else url_for("public.new_case"))
     mine = [] if who["household_id"] else cases_bridge.my_cases(None, who["phone"])
     return render_template("public/case_new.html", form=form, errors=errors, who=who, villages=villages,
-                           mine=mine, ratings=cases_bridge.RATINGS), (422 if errors else 200)
+                           mine=mine, ratings=cases_bridge.RATINGS), (status if errors else 200)
 
 
 # --- QR codes ------------------------------------------------------------------------------------

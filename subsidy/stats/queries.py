@@ -183,7 +183,7 @@ def projects(code: str, year: int, money: dict[int, tuple[Decimal, Decimal]] | N
 def cases_by_month(code: str, year: int) -> list[dict]:
     """Cases received per month (China time) by kind, for the chart: one GROUP BY over the
     cases area's table. Rejected (invalid) cases are left out, as from every rate."""
-    from subsidy.cases.models import Case, CaseKind, CaseState
+    from subsidy.cases.models import EXCLUDED_STATES, Case, CaseKind
     from subsidy.cases.stats import year_period
 
     start, end = year_period(year)
@@ -194,7 +194,7 @@ def cases_by_month(code: str, year: int) -> list[dict]:
     rows = db.session.execute(
         sa.select(month.label("m"), Case.kind, sa.func.count())
         .where(within(Case.region_code, code), Case.received_at >= start, Case.received_at < end,
-               Case.state != CaseState.rejected)
+               Case.state.not_in(EXCLUDED_STATES))
         .group_by(month, Case.kind)).all()
     out = {f"{year}-{m:02d}": {"month": f"{year}-{m:02d}", "inquiries": 0, "complaints": 0, "objections": 0}
            for m in range(1, 13)}
