@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.generate import AUDIT_KEY  # noqa: E402
 from bench.report import Figure, record  # noqa: E402
 
 TARGET_MS = 300.0
@@ -78,7 +79,7 @@ def main() -> None:
     from subsidy.stats import service
     from subsidy.stats.models import StatsCache
 
-    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "TESTING": True})
+    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
     with app.app_context():
         dialect = db.engine.dialect.name
         households = db.session.scalar(sa.select(sa.func.count()).select_from(Household))

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 import time_machine  # noqa: E402
 
+from bench.generate import AUDIT_KEY  # noqa: E402
 from bench.report import Figure, record  # noqa: E402
 from subsidy.common.database import reset_postgres_schema  # noqa: E402
 
@@ -111,7 +112,7 @@ def run(url: str, n: int, no_phone_every: int) -> tuple[list[tuple[str, float, s
     from subsidy.filings.models import EntryFlag
     from subsidy.notify.models import Message
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-only", "TESTING": True,
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-only", "AUDIT_KEY": AUDIT_KEY, "TESTING": True,
                       "SMS_OUTBOX_FILE": os.path.join(tempfile.gettempdir(), "bench-sms.log")})
     results: list[tuple[str, float, str]] = []
     parts: dict[str, float] = {}

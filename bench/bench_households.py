@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
+from bench.generate import AUDIT_KEY  # noqa: E402
 from bench.report import Figure, at_least, at_most, record  # noqa: E402
 from subsidy.common.database import reset_postgres_schema  # noqa: E402
 from subsidy.demo import make_id_number  # noqa: E402
@@ -151,7 +152,7 @@ def _quiet_migrations() -> None:
 def _app(url: str):
     from subsidy import create_app
 
-    return create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
+    return create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
 
 
 def _admin():

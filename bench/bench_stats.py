@@ -29,7 +29,7 @@ import sqlalchemy as sa  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_households import prepare_database  # noqa: E402
 
-from bench.generate import COUNTY_HOUSEHOLDS, generate  # noqa: E402
+from bench.generate import AUDIT_KEY, COUNTY_HOUSEHOLDS, generate  # noqa: E402
 
 SIZES = {"county": COUNTY_HOUSEHOLDS, "province": 20 * COUNTY_HOUSEHOLDS}
 
@@ -65,7 +65,7 @@ def main() -> None:
     from subsidy.public.service import mobile_summaries
     from subsidy.stats import queries, service
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
     with app.app_context():
         upgrade()
         db.session.commit()

@@ -77,6 +77,10 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.bulkload import Loader, SecondaryIndexes, analyze, is_empty, set_sequences  # noqa: E402
 
+# The audit key of every generated database: apps that open one (the benchmarks, the tests that
+# check the generator) set AUDIT_KEY to it, so that the generated chain verifies.
+AUDIT_KEY = "bench-audit-key"
+
 YEAR = 2026
 DEFAULT_SEED = 640425
 DEFAULT_HOUSEHOLDS = 1_000_000
@@ -302,14 +306,15 @@ class Province:
         actor_id, actor_label = (actor[0], actor[1]) if actor else (None, "system")
         object_id = None if object_id is None else str(object_id)
         detail_json = canonical_json(detail)
-        h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json)
+        h = _digest(prev, at, actor_id, actor_label, action, object_type, object_id, region_code, detail_json,
+                    key=AUDIT_KEY.encode())
         self.audit_rows.append((self.nid("audit_events"), at, actor_id, actor_label, action, object_type, object_id,
-                                region_code, detail_json, prev, h))
+                                region_code, detail_json, prev, h, True))
         self.audit_prev = h
 
     def flush_audit(self) -> None:
         self.L.load("audit_events", ["id", "at", "actor_id", "actor", "action", "object_type", "object_id",
-                                     "region_code", "detail", "prev_hash", "hash"], self.audit_rows)
+                                     "region_code", "detail", "prev_hash", "hash", "keyed"], self.audit_rows)
         self.audit_rows = []
 
     # -- regions and staff -----------------------------------------------------------------------
@@ -999,7 +1004,7 @@ def migrate(url: str) -> None:
     from subsidy import create_app
     from subsidy.extensions import db
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
     with app.app_context():
         upgrade()
         db.session.commit()

@@ -240,8 +240,11 @@ def signed_sessions(app, subjects: Subjects) -> tuple[list[str], dict[int, str]]
     from flask_wtf.csrf import generate_csrf
 
     from subsidy.accounts.models import User
+    from subsidy.common.timeutil import utcnow
     from subsidy.extensions import db
+    from subsidy.households.models import Household
     from subsidy.public import farmer
+    from subsidy.public.models import CodePurpose, LoginCode
 
     serializer = app.session_interface.get_signing_serializer(app)
     name = app.config["SESSION_COOKIE_NAME"]
@@ -249,9 +252,20 @@ def signed_sessions(app, subjects: Subjects) -> tuple[list[str], dict[int, str]]
     staff = {}
     env = {"REMOTE_ADDR": "127.0.0.1"}
     with app.app_context():
+        # A farmer's session is a used sign-in request on the server (subsidy.public.farmer).
+        now = utcnow()
+        requests = {}
+        for hh in subjects.farmer_ids:
+            row = LoginCode(purpose=CodePurpose.login, phone=db.session.get(Household, hh).phone or "", household_id=hh,
+                            code_hash="", address="127.0.0.1", created_at=now, expires_at=now, used_at=now)
+            db.session.add(row)
+            db.session.flush()
+            requests[hh] = row.id
+            ADDED["login_codes"].append(row.id)
+        db.session.commit()
         for hh in subjects.farmer_ids:
             with app.test_request_context("/m/me", environ_base=env, headers={"User-Agent": USER_AGENT}):
-                farmer.sign_in(hh)
+                farmer.sign_in(hh, requests[hh])
                 generate_csrf()
                 farmers.append(f"{name}={serializer.dumps(dict(session))}")
         for uid in {subjects.reviewer_id, subjects.root_user_id} - {None}:
@@ -265,7 +279,7 @@ def signed_sessions(app, subjects: Subjects) -> tuple[list[str], dict[int, str]]
 
 # What the bench adds to a database it did not generate, taken away when it is done: the API
 # tokens it issued and the kept summaries it added (their audit events stay: the chain is kept).
-ADDED = {"tokens": [], "stats_cache": []}
+ADDED = {"tokens": [], "stats_cache": [], "login_codes": []}
 
 
 def issue_tokens(app, user_ids) -> dict[int, str]:
@@ -286,11 +300,14 @@ def issue_tokens(app, user_ids) -> dict[int, str]:
 def take_away_additions(app) -> None:
     from subsidy.accounts.models import ApiToken
     from subsidy.extensions import db
+    from subsidy.public.models import LoginCode
     from subsidy.stats.models import StatsCache
 
     with app.app_context():
         if ADDED["tokens"]:
             db.session.execute(sa.delete(ApiToken).where(ApiToken.id.in_(ADDED["tokens"])))
+        if ADDED["login_codes"]:
+            db.session.execute(sa.delete(LoginCode).where(LoginCode.id.in_(ADDED["login_codes"])))
         for kind, code, year in ADDED["stats_cache"]:
             db.session.execute(sa.delete(StatsCache).where(StatsCache.kind == kind, StatsCache.region_code == code,
                                                            StatsCache.year == year))

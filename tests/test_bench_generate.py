@@ -139,7 +139,10 @@ def _check_app_uses_it(url: str, made: dict) -> None:
     from subsidy.filings.models import Filing, Snapshot
     from subsidy.households import service as households
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "gen-test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+    from bench.generate import AUDIT_KEY
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "gen-test", "AUDIT_KEY": AUDIT_KEY, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False})
     app.test_client_class = RequestIsolatingClient  # one app context for several requests
     with app.app_context():
