@@ -141,8 +141,8 @@ def receive_inbound(sid: str, from_phone: str, body: str) -> InboundMessage | No
     if phone and (text in OPT_OUT_WORDS or "退订" in text):
         added = db.session.execute(_insert(OptOut).values(
             phone=phone, source="inbound", note=f"农户短信回复“{body.strip()[:40]}”", created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["phone"])).rowcount
-        if added:
+            .on_conflict_do_nothing(index_elements=["phone"]).returning(OptOut.phone)).first()
+        if added is not None:
             # Every opt-out is on the record, whoever made it: one made up to silence a household
             # would otherwise be invisible.
             region = db.session.scalar(sa.select(Household.region_code).where(Household.id == household_id)) \
