@@ -24,11 +24,12 @@ catalogs: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel compile -d translations -f >/dev/null; fi
 
-# A per-installation secret key, made once; the app refuses to start on the built-in one.
+# Per-installation secret keys, made once, readable by the owner only; the app refuses to start
+# on the built-in SECRET_KEY.
 instance/config.py:
-	@mkdir -p instance
-	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $@
-	@echo "wrote $@ with a new SECRET_KEY"
+	@mkdir -p instance && chmod 700 instance
+	@umask 077 && $(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32)); print('AUDIT_KEY = %r' % secrets.token_hex(32))" > $@
+	@echo "wrote $@ with a new SECRET_KEY and AUDIT_KEY (keep a copy of AUDIT_KEY: the audit log is checked with it)"
 
 db: install
 	$(BIN)/flask db upgrade

@@ -19,6 +19,9 @@ def create_app(config: dict | None = None) -> Flask:
     from subsidy.config import load_settings
 
     load_settings(app, config)
+    from subsidy.common import logs
+
+    logs.install()
     if app.config["PROXY_FIX_HOPS"]:
         n = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)

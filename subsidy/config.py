@@ -128,8 +128,15 @@ def load_settings(app, overrides: dict | None) -> None:
     if overrides:
         app.config.update(overrides)
 
+    # The instance folder holds the secret key, the SQLite database and the SMS outbox log: for
+    # the service's own user only, whatever the umask.
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        instance.chmod(0o700)
+    except OSError:  # not ours to change (a shared mount): leave it to the operator
+        pass
     if not app.config.get("DATABASE_URL"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "subsidy.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     planner = app.config["POSTGRES_SESSION_SETTINGS"].split()

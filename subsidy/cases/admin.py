@@ -26,6 +26,7 @@ CALENDAR_HEADERS = {"日期": "day", "类型": "type", "说明": "note"}
 WORKDAY_WORDS = {"工作日": True, "上班": True, "班": True, "休息日": False, "休息": False, "放假": False,
                  "节假日": False, "假": False}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+CALENDAR_YEARS = (2000, 2100)  # as WorkCalendarYear's check constraint
 
 
 def _county(actor) -> str:
@@ -144,9 +145,7 @@ def recompute_provisional_deadlines() -> dict[str, Recomputed]:
 
 def calendar_overview(actor, year: int | None = None) -> dict:
     county = _county(actor)
-    year = year or local_today().year
-    if not 2000 <= year <= 2100:
-        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    year = check_year(year or local_today().year)
     overrides = list(db.session.scalars(
         sa.select(WorkCalendarDay).where(WorkCalendarDay.county_code == county,
                                          WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
@@ -167,9 +166,7 @@ def calendar_template(actor, year: int | None = None):
     holidays the platform reckons for that year, so that the admin only corrects it from the
     State Council's notice and adds the 调休 make-up working days. Returns (file, filename)."""
     _county(actor)
-    year = year or local_today().year + 1
-    if not 2000 <= year <= 2100:
-        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    year = check_year(year or local_today().year + 1)
     rows = [(day.isoformat(), "休息日", name) for day, name in statutory_holidays(year).items()]
     book = write_workbook(f"{year}年工作日历", list(CALENDAR_HEADERS), rows, widths={0: 14, 1: 10, 2: 36},
                           text_columns=(0,))
@@ -182,7 +179,21 @@ def _after_change(actor, county: str, action: str, **detail) -> Recomputed:
     return result
 
 
+def check_year(year: int) -> int:
+    if not CALENDAR_YEARS[0] <= year <= CALENDAR_YEARS[1]:
+        raise ValidationError("年份不正确", fields={"year": f"应在 {CALENDAR_YEARS[0]} 到 {CALENDAR_YEARS[1]} 之间"})
+    return year
+
+
 def parse_day(value) -> date:
+    """A calendar day from a form, a cell or a date, within the years a calendar may cover."""
+    day = _parse_day(value)
+    if not CALENDAR_YEARS[0] <= day.year <= CALENDAR_YEARS[1]:
+        raise ValueError(f"日期应在 {CALENDAR_YEARS[0]} 年到 {CALENDAR_YEARS[1]} 年之间")
+    return day
+
+
+def _parse_day(value) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -231,8 +242,7 @@ def mark_year(actor, year: int, complete: bool) -> Recomputed:
     """Declare that the overrides of `year` list every holiday and make-up workday of it (or
     take that back): a year the package does not know is covered only once marked."""
     county = _county(actor)
-    if not 2000 <= int(year) <= 2100:
-        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+    year = check_year(int(year))
     row = db.session.get(WorkCalendarYear, (county, year))
     if complete and row is None:
         db.session.add(WorkCalendarYear(county_code=county, year=year, source="manual", marked_by=actor.id))

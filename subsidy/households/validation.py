@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -22,11 +23,17 @@ MOBILE_RE = re.compile(r"^(?:\+?86)?(1\d{10})$", re.ASCII)
 
 
 def _text(value) -> str:
+    """A number-like field as typed, spaces removed; full-width digits and letters (６４０４２５,
+    ｘ, typed with a Chinese input method) read as their ASCII forms, for ID numbers, phones and
+    accounts alike."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a number typed into a spreadsheet cell
-    return str(value).strip().replace(" ", "").replace("\u3000", "")
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip().replace(" ", "").replace("\u3000", "")
 
 
 def check_name(value) -> str:

@@ -125,7 +125,9 @@ class ConsoleGateway:
         log.info("SMS (console) to %s: %s", to, body)
         with self._lock:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
+            # Owner-only: the console gateway's file is the farmers' phones and codes.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(line)
         return sent(sid)
 

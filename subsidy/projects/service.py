@@ -94,6 +94,13 @@ def get_project(actor, project_id: int) -> Project:
     return project
 
 
+def project_for_edit(actor, project_id: int | None) -> Project | None:
+    """The project to edit (None: a new one), if the actor may manage projects at all: the
+    form is not even shown to those who may not submit it."""
+    require(actor, Perm.manage_projects)
+    return get_project(actor, project_id) if project_id else None
+
+
 def list_projects(actor, *, year: int | None = None, page=1, per_page=50) -> Page:
     require(actor, Perm.view_projects)
     stmt = sa.select(Project).where(Project.county_code == county_of(actor.region_code))

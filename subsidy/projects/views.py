@@ -29,7 +29,7 @@ def _save(form: ProjectForm, project_id: int | None):
 @bp.route("/projects/new", methods=["GET", "POST"])
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
 def edit(project_id: int | None = None):
-    project = service.get_project(current_user, project_id) if project_id else None
+    project = service.project_for_edit(current_user, project_id)
     form = ProjectForm(obj=project)
     if project is not None and request.method == "GET":
         form.category.data, form.unit.data = project.category.value, project.unit.value
@@ -37,6 +37,8 @@ def edit(project_id: int | None = None):
         try:
             saved = _save(form, project_id)
         except DomainError as exc:
+            if exc.status != 400:
+                raise  # a refusal (403, 404, 409) is a page of its own, not a form error
             apply_errors(form, exc)
             return render_template("projects/form.html", form=form, project=project), 422
         flash(_("已保存项目“%(name)s”。", name=saved.name), "success")
