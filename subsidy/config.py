@@ -61,6 +61,8 @@ class Defaults:
     # kept and served for STATS_CACHE_SECONDS with its time shown; faster ones are always live.
     STATS_SLOW_SECONDS = 1.0
     STATS_CACHE_SECONDS = 600
+    # How long a SQLite statement waits for the write lock before "database is locked".
+    SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 # Environment variables read as settings, with the type they are parsed to.
@@ -88,6 +90,7 @@ ENV_SETTINGS: dict[str, type] = {
     "TWILIO_TIMEOUT_SECONDS": float,
     "STATS_SLOW_SECONDS": float,
     "STATS_CACHE_SECONDS": float,
+    "SQLITE_BUSY_TIMEOUT_MS": int,
 }
 
 
