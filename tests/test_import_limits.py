@@ -169,12 +169,21 @@ def test_too_many_parts_are_refused(target):
 
 
 def test_an_oversized_other_part_is_refused(target):
-    """A styles part of 5 MB that compresses only ~2:1: no honest workbook has one."""
+    """A styles part of 9 MB that compresses only ~2:1: no honest workbook has one."""
     import os
 
-    noise = os.urandom(5 << 19).hex().encode()
+    noise = os.urandom(9 << 19).hex().encode()
     refused(target, hostile.workbook([target.headers, target.row(0)], parts={"xl/styles.xml": noise}), "xl/styles.xml",
             "上限")
+
+
+def test_a_large_picture_in_the_workbook_is_no_reason_to_refuse_it(target):
+    """openpyxl never opens pictures in read-only mode: a 9 MB photo is held by the total only."""
+    import os
+
+    resp = target.post(hostile.workbook([target.headers, target.row(0)], parts={"xl/media/image1.png": os.urandom(9 << 20)}))
+    assert resp.status_code < 500
+    assert "上限" not in resp.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- rows, columns, cells

@@ -25,7 +25,7 @@ class SheetLimits:
     cell_chars: int            # characters of one cell
     sheet_bytes: int           # a worksheet part, uncompressed
     shared_strings_bytes: int  # the shared-strings part (every distinct text of the file), uncompressed
-    part_bytes: int = 4 * MB   # any other part (workbook, styles, theme, relationships, images…)
+    part_bytes: int = 8 * MB   # any other part openpyxl reads (workbook, styles, theme, relationships…)
     parts: int = 200           # members of the archive
     ratio: int = 100           # uncompressed ÷ compressed, of each part larger than RATIO_FLOOR
 

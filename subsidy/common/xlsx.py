@@ -391,7 +391,7 @@ def read_upload(field_name: str = "file"):
 
 
 __all__ = [
-    "MAX_REPORTED_ERRORS", "RowErrors", "SheetLimits", "SheetReader", "sheet_limits", "UploadTooLarge", "XLSX_MIMETYPE", "cell_text",
+    "MAX_REPORTED_ERRORS", "RowErrors", "SheetReader", "UploadTooLarge", "XLSX_MIMETYPE", "cell_text",
     "check_filename", "is_blank", "lost_digits", "map_headers", "normalize_header", "read_upload",
     "save_to_temp", "send_xlsx", "spool_upload", "style_header_row", "write_workbook",
 ]

@@ -25,6 +25,9 @@ from subsidy.errors import ValidationError
 SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 CONTENT_TYPES = "[Content_Types].xml"
+# Parts openpyxl never parses in read-only mode (pictures, embedded objects, printer settings):
+# held by the total and the ratio only, so that a workbook with a photo in it is not refused.
+NEVER_PARSED = ("xl/media/", "xl/embeddings/", "xl/printerSettings/")
 NOT_A_WORKBOOK = "无法读取文件：它不是有效的 .xlsx 工作簿（可能已损坏，或是改了扩展名的其他文件）"
 RESAVE = "请用 Excel 或 WPS 打开后重新“另存为” .xlsx 再上传"
 
@@ -82,7 +85,7 @@ def _check_sizes(archive: zipfile.ZipFile, limits: SheetLimits) -> None:
         if kind == "strings" and size > limits.shared_strings_bytes:
             raise refuse(f"文件中的文字太多：解压后 {_mb(size)}，超过上限 {_mb(limits.shared_strings_bytes)}"
                          f"（是否有异常长的单元格？）：请检查或拆分文件后分批导入")
-        if kind is None and size > limits.part_bytes:
+        if kind is None and size > limits.part_bytes and not name.startswith(NEVER_PARSED):
             raise refuse(f"文件中的“{name}”解压后 {_mb(size)}，超过上限 {_mb(limits.part_bytes)}，"
                          f"不是正常的 Excel 工作簿。{RESAVE}")
 
