@@ -14,6 +14,7 @@ the write lock is taken (BEGIN IMMEDIATE) only for the write phase.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
+log = logging.getLogger("subsidy.database")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The default of the SQLITE_BUSY_TIMEOUT_MS setting, and of engines made outside the app.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -108,8 +110,10 @@ def read_phase(session=None):
         ...write...                                                  # BEGIN IMMEDIATE from here
 
     On entry the session's transaction (the user loaded for authentication, under BEGIN
-    IMMEDIATE on SQLite) is ended, which it may only be before anything was written: a write
-    before the read phase is a programming error (RuntimeError), never committed early. Inside,
+    IMMEDIATE on SQLite) is ended, which it may only be before anything was written: after a
+    write (a caller that wrote first; on PostgreSQL even a savepoint rolled back counts) the
+    block runs inside that transaction instead, logged, its writes never committed early (and
+    the write lock, on SQLite, held as before). Otherwise, inside,
     every transaction is deferred and read-only (SQLite `BEGIN` with `PRAGMA query_only`,
     PostgreSQL `SET TRANSACTION READ ONLY`): it holds no lock and cannot write. On exit,
     however the block ends, its transaction is ended too, so the write phase starts a fresh
@@ -126,7 +130,9 @@ def read_phase(session=None):
         yield
         return
     if _has_written(session):
-        raise RuntimeError("read_phase() entered after the transaction wrote: its writes would be committed early")
+        log.warning("read_phase() entered after the transaction wrote: it reads in that transaction instead")
+        yield
+        return
     session.commit()  # ends a transaction that only read
     token = _reading.set(True)
     try:
