@@ -367,3 +367,24 @@ def test_a_report_kept_before_it_was_bounded_is_shown_bounded(api_as, login_as, 
     text = login_as("county_reviewer").get(f"/payments/batches/{target.batch_id}/imports/{imp.id}").get_data(as_text=True)
     assert text.count('<tr class="bad">') == limits.REPORTED_ROWS
     assert "另有 2500 行未列出" in text
+
+
+def test_the_audit_page_shows_an_import_bounded(api_as, login_as, county):
+    """The household import's audit event lists every household it changed (tens of MB at
+    100,000 rows): the audit page shows its beginning and says how long it is."""
+    from subsidy.audit.service import DETAIL_SHOWN
+
+    target = _households(api_as, login_as)
+    rows = [target.row(i) for i in range(300)]
+    assert target.post(hostile.workbook([target.headers, *rows])).status_code == 200
+    for row in rows:
+        row[2] = "13900000000"
+    assert target.post(hostile.workbook([target.headers, *rows])).json["updated"] == 300
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "household.import")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert len(event.detail) > DETAIL_SHOWN
+    page = login_as("county_admin").get("/audit/?action=household.import")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"此处只显示前 {DETAIL_SHOWN:,} 字" in text and f"详情共 {len(event.detail):,} 字" in text
+    assert len(text) < 3 * DETAIL_SHOWN + 20_000

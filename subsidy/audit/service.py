@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
+from sqlalchemy.orm import defer
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit.models import AuditEvent
@@ -107,6 +108,9 @@ def verify_chain(batch: int = 5000) -> VerifyResult:
     return VerifyResult(True, checked)
 
 
+DETAIL_SHOWN = 20_000
+
+
 def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None = None,
                 object_type: str | None = None, object_id: str | None = None) -> Page:
     """The log for the actor's region. Events without a region (staff accounts, projects of the
@@ -122,4 +126,12 @@ def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None 
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditEvent.object_id == str(object_id))
-    return paginate(stmt.order_by(AuditEvent.id.desc()), page, per_page)
+    # An event's detail may run to tens of MB (an import lists every household it changed): the
+    # page gets its first DETAIL_SHOWN characters and its length, never the whole of it.
+    result = paginate(stmt.options(defer(AuditEvent.detail)).order_by(AuditEvent.id.desc()), page, per_page)
+    heads = dict((row[0], row[1:]) for row in db.session.execute(
+        sa.select(AuditEvent.id, sa.func.substr(AuditEvent.detail, 1, DETAIL_SHOWN), sa.func.length(AuditEvent.detail))
+        .where(AuditEvent.id.in_([ev.id for ev in result.items]))))
+    for ev in result.items:
+        ev.detail_head, ev.detail_length = heads.get(ev.id, ("", 0))
+    return result
