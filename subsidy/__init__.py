@@ -26,10 +26,12 @@ def create_app(config: dict | None = None) -> Flask:
         n = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    from subsidy.common import database  # noqa: F401  (engine event hooks)
+    from subsidy.common import database  # engine event hooks
     from subsidy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    with app.app_context():
+        database.configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     from subsidy.common.model_base import render_item
 
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,

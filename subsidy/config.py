@@ -78,6 +78,14 @@ class Defaults:
     # kept and served for STATS_CACHE_SECONDS with its time shown; faster ones are always live.
     STATS_SLOW_SECONDS = 1.0
     STATS_CACHE_SECONDS = 600
+    # How long a SQLite statement waits for the write lock before "database is locked".
+    SQLITE_BUSY_TIMEOUT_MS = 30_000
+    # Background jobs (SMS worker, escalation, stats refresh; subsidy.common.jobs) wait out a busy
+    # or unreachable database: the n-th wait is up to min(MAX, BASE × 2^(n-1)) seconds, jittered.
+    # One-shot commands give up after JOB_GIVE_UP_SECONDS (0: never); the worker never does.
+    JOB_RETRY_BASE_SECONDS = 0.5
+    JOB_RETRY_MAX_SECONDS = 30.0
+    JOB_GIVE_UP_SECONDS = 3600.0
 
 
 # Environment variables read as settings, with the type they are parsed to.
@@ -116,6 +124,10 @@ ENV_SETTINGS: dict[str, type] = {
     "TWILIO_TIMEOUT_SECONDS": float,
     "STATS_SLOW_SECONDS": float,
     "STATS_CACHE_SECONDS": float,
+    "SQLITE_BUSY_TIMEOUT_MS": int,
+    "JOB_RETRY_BASE_SECONDS": float,
+    "JOB_RETRY_MAX_SECONDS": float,
+    "JOB_GIVE_UP_SECONDS": float,
 }
 
 

@@ -19,6 +19,7 @@ from enum import Enum
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import defer
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit.models import AuditEvent
@@ -144,6 +145,9 @@ def verify_chain(batch: int = 5000, keep: set[int] | None = None) -> VerifyResul
     return VerifyResult(True, checked, head_id=last_id, head=prev, hashes=kept)
 
 
+DETAIL_SHOWN = 20_000
+
+
 def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None = None,
                 object_type: str | None = None, object_id: str | None = None) -> Page:
     """The log for the actor's region. Events without a region (sign-in attempts under names no
@@ -156,7 +160,15 @@ def list_events(actor, *, page: int = 1, per_page: int = 50, action: str | None 
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditEvent.object_id == str(object_id))
-    return paginate(stmt.order_by(AuditEvent.id.desc()), page, per_page)
+    # An event's detail may run to tens of MB (an import lists every household it changed): the
+    # page gets its first DETAIL_SHOWN characters and its length, never the whole of it.
+    result = paginate(stmt.options(defer(AuditEvent.detail)).order_by(AuditEvent.id.desc()), page, per_page)
+    heads = dict((row[0], row[1:]) for row in db.session.execute(
+        sa.select(AuditEvent.id, sa.func.substr(AuditEvent.detail, 1, DETAIL_SHOWN), sa.func.length(AuditEvent.detail))
+        .where(AuditEvent.id.in_([ev.id for ev in result.items]))))
+    for ev in result.items:
+        ev.detail_head, ev.detail_length = heads.get(ev.id, ("", 0))
+    return result
 
 
 def security_alerts(actor, days: int = 7) -> list[AuditEvent]:

@@ -16,6 +16,8 @@ from subsidy.cases.calendar import (WARN_AHEAD_DAYS, WorkCalendar, local_date, p
 from subsidy.cases.models import (COMPLETED_STATES, KIND_LABEL, OPEN_STATES, Case, CaseEvent, CaseKind, CaseSettings,
                                   EventKind, WorkCalendarDay, WorkCalendarYear)
 from subsidy.cases.service import DEFAULT_DAYS
+from subsidy.common.database import read_phase
+from subsidy.common.limits import CALENDAR
 from subsidy.common.timeutil import local_today, to_local, utcnow
 from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, map_headers, write_workbook
 from subsidy.errors import NotFound, ValidationError
@@ -266,46 +268,56 @@ class CalendarImport:
         return not self.errors
 
 
+def _read_calendar(fileobj, year: int, result: CalendarImport) -> dict[date, tuple[bool, str]]:
+    """{day: (is a workday, note)} of the file; bad rows go to `result.errors`."""
+    values: dict[date, tuple[bool, str]] = {}
+    with SheetReader(fileobj, CALENDAR) as sheet:
+        columns = map_headers(sheet.headers, CALENDAR_HEADERS, required=("day", "type"), errors=result.errors)
+        if result.errors:
+            return values
+        for number, cells in sheet:
+            result.rows += 1
+            try:
+                day = parse_day(cells[columns["day"]])
+            except ValueError as exc:
+                result.errors.add(number, "日期", str(exc))
+                continue
+            kind = cell_text(cells[columns["type"]])
+            if kind not in WORKDAY_WORDS:
+                result.errors.add(number, "类型", "类型应为“工作日”或“休息日”")
+                continue
+            if day.year != year:
+                result.errors.add(number, "日期", f"{day.isoformat()} 不在 {year} 年")
+                continue
+            if day in values:
+                result.errors.add(number, "日期", f"{day.isoformat()} 重复出现")
+                continue
+            note = cell_text(cells[columns["note"]])[:100] if "note" in columns else ""
+            values[day] = (WORKDAY_WORDS[kind], note)
+    return values
+
+
 def import_calendar(actor, fileobj, filename: str | None, year) -> CalendarImport:
     """Load a year's holidays and make-up workdays from .xlsx (headers 日期, 类型 工作日/休息日,
     说明). It replaces that year's overrides and marks the year complete; any bad row and
-    nothing is written."""
-    county = _county(actor)
-    try:
-        year = int(year)
-    except (TypeError, ValueError):
-        raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
-    if not 2000 <= year <= 2100:
-        raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
-    check_filename(filename)
-    result = CalendarImport(year)
-    values: dict[date, tuple[bool, str]] = {}
-    with SheetReader(fileobj) as sheet:
-        columns = map_headers(sheet.headers, CALENDAR_HEADERS, required=("day", "type"), errors=result.errors)
-        if not result.errors:
-            for number, cells in sheet:
-                result.rows += 1
-                try:
-                    day = parse_day(cells[columns["day"]])
-                except ValueError as exc:
-                    result.errors.add(number, "日期", str(exc))
-                    continue
-                kind = cell_text(cells[columns["type"]])
-                if kind not in WORKDAY_WORDS:
-                    result.errors.add(number, "类型", "类型应为“工作日”或“休息日”")
-                    continue
-                if day.year != year:
-                    result.errors.add(number, "日期", f"{day.isoformat()} 不在 {year} 年")
-                    continue
-                if day in values:
-                    result.errors.add(number, "日期", f"{day.isoformat()} 重复出现")
-                    continue
-                note = cell_text(cells[columns["note"]])[:100] if "note" in columns else ""
-                values[day] = (WORKDAY_WORDS[kind], note)
-    if not result.errors and not values:
-        result.errors.add(2, "日期", "文件中没有日期：请列出该年的每个节假日和调休上班日")
-    if result.errors:
-        return result
+    nothing is written. The file is read in the read phase (no write lock held on SQLite);
+    the write phase replaces the year as it then stands."""
+    with read_phase():
+        _county(actor)
+        try:
+            year = int(year)
+        except (TypeError, ValueError):
+            raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
+        if not 2000 <= year <= 2100:
+            raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
+        check_filename(filename)
+        result = CalendarImport(year)
+        values = _read_calendar(fileobj, year, result)
+        if not result.errors and not values:
+            result.errors.add(2, "日期", "文件中没有日期：请列出该年的每个节假日和调休上班日")
+        if result.errors:
+            return result
+    county = _county(actor)  # the admin's rights, again under the write lock
     db.session.execute(sa.delete(WorkCalendarDay).where(
         WorkCalendarDay.county_code == county, WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))))
     now = utcnow()

@@ -6,18 +6,35 @@ committed in between, SQLite answers "database is locked" at once, whatever the 
 request that may write (any method but GET/HEAD/OPTIONS) and every command-line transaction
 begins with BEGIN IMMEDIATE, taking the write lock up front and queueing on the busy timeout
 instead of failing; reads stay deferred and run beside the writer, as WAL allows.
+
+A request that must first read a lot (an import parsing a large spreadsheet) and only then
+write would hold that lock for the whole reading. `read_phase()` (below) is its way out: the
+transaction it runs is deferred and read-only, and it is ended before the writing begins, so
+the write lock is taken (BEGIN IMMEDIATE) only for the write phase.
 """
 from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
 
+log = logging.getLogger("subsidy.database")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The default of the SQLITE_BUSY_TIMEOUT_MS setting, and of engines made outside the app.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# True inside `read_phase()`: transactions begun then are deferred and read-only.
+_reading: ContextVar[bool] = ContextVar("subsidy_read_phase", default=False)
 
 
 def _wants_write() -> bool:
+    if _reading.get():
+        return False
     if has_request_context():
         return request.method not in SAFE_METHODS
     return True
@@ -37,8 +54,98 @@ def _on_connect(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _on_begin(conn):
+    reading = _reading.get()
     if conn.dialect.name == "sqlite":
+        # query_only makes a write in the read phase fail at once rather than quietly take the
+        # write lock; it is per connection, so it is set (and cleared) only when it changes.
+        info = conn.connection.info
+        if info.get("query_only", False) != reading:
+            conn.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+            info["query_only"] = reading
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+        if not reading:
+            info["changes_at_begin"] = conn.connection.dbapi_connection.total_changes
+    elif reading and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+def configure_engine(engine, busy_timeout_ms: int) -> None:
+    """Per-engine settings of the app (create_app): SQLite's busy timeout (SQLITE_BUSY_TIMEOUT_MS),
+    when it is not the default. The engine's own listener runs after the global `_on_connect`."""
+    if engine.dialect.name == "sqlite" and int(busy_timeout_ms) != SQLITE_BUSY_TIMEOUT_MS:
+        ms = int(busy_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _busy_timeout(dbapi_connection, connection_record):
+            cur = dbapi_connection.cursor()
+            cur.execute(f"PRAGMA busy_timeout={ms}")
+            cur.close()
+
+
+def _has_written(session) -> bool:
+    """Whether the session's transaction has written anything (flushed or executed)."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    trans = session.get_transaction()
+    # The connections the transaction holds, if any (asking the session for one would begin
+    # one, on SQLite under the write lock, just to look).
+    held = [entry[0] for entry in getattr(trans, "_connections", {}).values()] if trans is not None else []
+    if not held:
+        return False
+    conn = held[0]
+    if conn.dialect.name == "sqlite":
+        info = conn.connection.info
+        return conn.connection.dbapi_connection.total_changes != info.get("changes_at_begin")
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None
+    return False
+
+
+@contextmanager
+def read_phase(session=None):
+    """The reading part of a request that reads a lot before it writes (a spreadsheet import):
+
+        with read_phase():
+            ...parse and check the upload, read what is needed...   # no write lock held
+        ...write...                                                  # BEGIN IMMEDIATE from here
+
+    On entry the session's transaction (the user loaded for authentication, under BEGIN
+    IMMEDIATE on SQLite) is ended, which it may only be before anything was written: after a
+    write (a caller that wrote first; on PostgreSQL even a savepoint rolled back counts) the
+    block runs inside that transaction instead, logged, its writes never committed early (and
+    the write lock, on SQLite, held as before). Otherwise, inside,
+    every transaction is deferred and read-only (SQLite `BEGIN` with `PRAGMA query_only`,
+    PostgreSQL `SET TRANSACTION READ ONLY`): it holds no lock and cannot write. On exit,
+    however the block ends, its transaction is ended too, so the write phase starts a fresh
+    transaction, which on SQLite takes the write lock as any write does, and sees what other
+    writers committed meanwhile: whatever they could have changed must be checked again there.
+    ORM objects loaded before or during the phase are expired and reload in the write phase.
+    Nested use is the outer phase. On PostgreSQL nothing about locking changes."""
+    from subsidy.extensions import db
+
+    session = session if session is not None else db.session
+    if isinstance(session, scoped_session):
+        session = session()
+    if _reading.get():
+        yield
+        return
+    if _has_written(session):
+        log.warning("read_phase() entered after the transaction wrote: it reads in that transaction instead")
+        yield
+        return
+    session.commit()  # ends a transaction that only read
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        try:
+            session.rollback()  # nothing was written (read-only): just end the transaction
+        finally:
+            _reading.reset(token)
+
+
+def in_read_phase() -> bool:
+    return _reading.get()
 
 
 def is_postgres(session_or_conn) -> bool:

@@ -11,7 +11,10 @@ import hashlib
 import re
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook, load_workbook
@@ -19,12 +22,17 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from xml.etree.ElementTree import ParseError
 
+from subsidy.common.limits import DEFAULT as DEFAULT_LIMITS
+from subsidy.common.limits import REPORTED_ROWS, SheetLimits
+from subsidy.common.xlsx_safety import (NOT_A_WORKBOOK, broken_file, cell_message, check_archive, column_message, refuse,
+                                        rows_message)
 from subsidy.errors import DomainError, ValidationError
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Row results kept for the answer; the total is still counted beyond this.
-MAX_REPORTED_ERRORS = 500
+MAX_REPORTED_ERRORS = REPORTED_ROWS
 # Excel keeps 15 significant digits of a number: an 18-digit ID number or a 19-digit bank
 # account typed as a number has lost its last digits before it ever reaches us.
 EXACT_DIGITS_LIMIT = 10**15
@@ -69,6 +77,25 @@ def lost_digits(value) -> bool:
 
 
 # ---------------------------------------------------------------- reading
+
+# What parsing a hostile or broken part can raise, from zipfile, zlib, expat (ParseError),
+# defusedxml (a ValueError) or openpyxl's conversions (a shared string index out of range,
+# a date that is not one, a cell reference that is not one).
+UNREADABLE = (zipfile.BadZipFile, InvalidFileException, ParseError, KeyError, IndexError, ValueError, TypeError,
+              OverflowError, EOFError, OSError, zlib.error)
+# The caps a SheetReader built without its own takes (see sheet_limits).
+_LIMITS: ContextVar[SheetLimits | None] = ContextVar("subsidy_sheet_limits", default=None)
+
+
+@contextmanager
+def sheet_limits(limits: SheetLimits):
+    """The caps of SheetReaders made inside the block without their own: for a reader built by
+    code that does not pass them (the bank result parser, `payments.files`)."""
+    token = _LIMITS.set(limits)
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
 
 
 @dataclass
@@ -146,24 +173,41 @@ class SheetReader:
 
     `headers` is the normalised first row (trailing empty cells dropped); iterating yields
     (row_number, values) for each data row that is not entirely blank, values padded or cut
-    to the header width. Use as a context manager so the zip archive is closed."""
+    to the header width. Use as a context manager so the zip archive is closed.
 
-    def __init__(self, fileobj):
+    Nothing of the file is parsed before its archive has passed `check_archive` against
+    `limits` (the import's caps, `subsidy.common.limits`; without them those `sheet_limits`
+    set, else the default); rows, columns and cell lengths beyond them are refused as they
+    are read, and a part that does not parse is a bad file: all a ValidationError (400)."""
+
+    def __init__(self, fileobj, limits: SheetLimits | None = None):
+        self.limits = limits = limits or _LIMITS.get() or DEFAULT_LIMITS
+        check_archive(fileobj, limits)
+        self._wb = self._rows = None
         try:
             self._wb = load_workbook(fileobj, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-            raise ValidationError("无法读取文件：它不是有效的 .xlsx 工作簿（可能已损坏，或是改了扩展名的其他文件）",
-                                  fields={"file": "文件不是有效的 .xlsx 工作簿"}) from exc
+        except UNREADABLE as exc:
+            raise ValidationError(NOT_A_WORKBOOK, fields={"file": "文件不是有效的 .xlsx 工作簿"}) from exc
         if not self._wb.worksheets:
             self.close()
             raise ValidationError("工作簿中没有工作表", fields={"file": "工作簿中没有工作表"})
         ws = self._wb.worksheets[0]
         # A sheet's stored dimension may be wrong (some generators write "A1"); reading
-        # without it goes on to the real last row.
+        # without it goes on to the real last row. One column past the cap is read, to see
+        # whether anything is there; openpyxl drops whatever lies further right.
         if hasattr(ws, "reset_dimensions"):
             ws.reset_dimensions()
-        self._rows = ws.iter_rows(values_only=True)
-        first = next(self._rows, None)
+        self._rows = ws.iter_rows(values_only=True, max_col=limits.columns + 1)
+        try:
+            first = next(self._rows, None)
+            if first is not None:
+                first = self._checked(1, first, limits.columns)
+        except UNREADABLE as exc:
+            self.close()
+            raise broken_file() from exc
+        except ValidationError:
+            self.close()
+            raise
         raw = list(first or ())
         while raw and is_blank(raw[-1]):
             raw.pop()
@@ -171,19 +215,53 @@ class SheetReader:
         self.headers = [normalize_header(v) for v in raw]
         self.empty = first is None
 
+    def _checked(self, number: int, values: tuple, width: int) -> tuple:
+        """`values` cut to `width`, after the caps: nothing past the last column allowed, no
+        text longer than a cell may be."""
+        limits = self.limits
+        extra = values[limits.columns] if len(values) > limits.columns else None
+        if extra is not None and not (isinstance(extra, str) and not extra.strip()):
+            raise refuse(column_message(number, limits, get_column_letter(limits.columns + 1)))
+        if len(values) != width:
+            values = (tuple(values) + (None,) * width)[:width]
+        chars = limits.cell_chars
+        for index, value in enumerate(values):
+            if value.__class__ is str and len(value) > chars:
+                raise refuse(cell_message(number, get_column_letter(index + 1), len(value), limits))
+        return values
+
     def __iter__(self) -> Iterator[tuple[int, tuple]]:
         # Runs once per row of files up to 100,000 rows (issue 8): kept to plain loops.
         width = len(self.headers)
-        padding = (None,) * width
-        for number, values in enumerate(self._rows, start=2):
-            if len(values) != width:
-                values = (tuple(values) + padding)[:width]
-            for value in values:
-                if value is not None and not (isinstance(value, str) and not value.strip()):
-                    break
-            else:
-                continue  # an entirely blank row
-            yield number, values
+        limits = self.limits
+        columns, chars, allowed = limits.columns, limits.cell_chars, limits.rows
+        # Blank rows do not count, but each costs a little: a sheet may not run on past twice
+        # the rows it may hold.
+        last_row = 2 * allowed + 1
+        count = 0
+        try:
+            for number, values in enumerate(self._rows, start=2):
+                if number > last_row:
+                    raise refuse(rows_message(limits))
+                # Rows come as wide as the cap plus one column (see __init__).
+                if len(values) > columns and values[columns] is not None:
+                    self._checked(number, values, width)  # refused unless that cell is blank text
+                if len(values) != width:
+                    values = (values + (None,) * width)[:width]
+                for value in values:
+                    if value is not None and not (isinstance(value, str) and not value.strip()):
+                        break
+                else:
+                    continue  # an entirely blank row
+                for value in values:
+                    if value.__class__ is str and len(value) > chars:
+                        self._checked(number, values, width)  # refuses it
+                count += 1
+                if count > allowed:
+                    raise refuse(rows_message(limits))
+                yield number, values
+        except UNREADABLE as exc:
+            raise broken_file() from exc
 
     def close(self) -> None:
         wb, self._wb, self._rows = self._wb, None, None

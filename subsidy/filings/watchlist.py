@@ -8,16 +8,17 @@ and source, other rows are created. Writes are set-based (one bulk INSERT, one b
 the import is one audit event with the file's SHA-256."""
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
+from subsidy.common.database import read_phase
+from subsidy.common.limits import WATCHLIST
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits,
                                  map_headers, spool_upload)
-from subsidy.errors import ValidationError
+from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
 from subsidy.filings.models import WATCH_LABEL, WatchCategory, WatchListEntry
 from subsidy.households.validation import check_id_number
@@ -25,7 +26,7 @@ from subsidy.households.validation import check_id_number
 HEADERS = {"身份证号": "id_number", "姓名": "name", "类别": "category", "来源": "source"}
 LABEL = {v: k for k, v in HEADERS.items()}
 CATEGORY_BY_LABEL = {label: cat for cat, label in WATCH_LABEL.items()}
-MAX_ROWS = 100_000
+MAX_ROWS = WATCHLIST.rows
 CHUNK = 900
 
 
@@ -69,36 +70,51 @@ def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowEr
 
 
 def import_watchlist(actor, fileobj, filename: str | None) -> ImportResult:
-    require(actor, Perm.manage_watchlist)
-    if fileobj is None or not filename:
-        raise ValidationError("请选择要上传的 .xlsx 文件", fields={"file": "请选择文件"})
-    county = actor.region_code[:6]
-    check_filename(filename)
-    spooled, sha256, size = spool_upload(fileobj)
-    errors = RowErrors()
-    rows: list[dict] = []
-    count = 0
-    with spooled, SheetReader(spooled) as sheet:
-        if sheet.empty or not sheet.headers:
-            errors.add(1, "", "文件是空的：第 1 行须为表头（身份证号、姓名、类别、来源）")
-            return ImportResult.rejected(errors)
-        columns = map_headers(sheet.headers, HEADERS, ["id_number", "name", "category"], errors=errors)
+    """Read and check the file in the read phase (no write lock held on SQLite), then, in the
+    write phase, look up what the county's list holds now and insert or update."""
+    with read_phase():
+        require(actor, Perm.manage_watchlist)
+        if fileobj is None or not filename:
+            raise ValidationError("请选择要上传的 .xlsx 文件", fields={"file": "请选择文件"})
+        check_filename(filename)
+        spooled, sha256, size = spool_upload(fileobj)
+        errors = RowErrors()
+        rows: list[dict] = []
+        count = 0
+        with spooled, SheetReader(spooled, WATCHLIST) as sheet:
+            if sheet.empty or not sheet.headers:
+                errors.add(1, "", "文件是空的：第 1 行须为表头（身份证号、姓名、类别、来源）")
+                return ImportResult.rejected(errors)
+            columns = map_headers(sheet.headers, HEADERS, ["id_number", "name", "category"], errors=errors)
+            if errors:
+                return ImportResult.rejected(errors)
+            seen: dict = {}
+            for number, cells in sheet:  # at most MAX_ROWS: the reader refuses more
+                count += 1
+                values = _parse_row(number, cells, columns, errors, seen)
+                if values is not None:
+                    rows.append(values)
+        if count == 0:
+            errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一人")
         if errors:
-            return ImportResult.rejected(errors)
-        seen: dict = {}
-        for number, cells in sheet:
-            count += 1
-            if count > MAX_ROWS:
-                errors.add(number, "", f"一次最多导入 {MAX_ROWS} 行，请拆分文件")
-                break
-            values = _parse_row(number, cells, columns, errors, seen)
-            if values is not None:
-                rows.append(values)
-    if count == 0:
-        errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一人")
-    if errors:
-        return ImportResult.rejected(errors, count)
+            return ImportResult.rejected(errors, count)
 
+    require(actor, Perm.manage_watchlist)
+    county = actor.region_code[:6]
+    try:
+        created, updated = _upsert(actor, county, rows)
+    except sa.exc.IntegrityError as exc:
+        # PostgreSQL: another import of the county listed one of these people since we looked.
+        if getattr(exc.orig, "sqlstate", None) != "23505" and "UNIQUE constraint failed" not in str(exc.orig):
+            raise
+        raise Conflict("导入时名单刚被他人更新，请重新导入", code="duplicate") from None
+    result = ImportResult(created=created, updated=updated, rows=count)
+    audit.record(actor, "watchlist.import", "watchlist", county, region_code=county, filename=filename or "",
+                 sha256=sha256, size=size, created=result.created, updated=result.updated, rows=count)
+    return result
+
+
+def _upsert(actor, county: str, rows: list[dict]) -> tuple[int, int]:
     existing: dict[tuple, tuple] = {}
     ids = sorted({r["id_number"] for r in rows})
     for start in range(0, len(ids), CHUNK):
@@ -121,10 +137,7 @@ def import_watchlist(actor, fileobj, filename: str | None) -> ImportResult:
     if updates:
         db.session.execute(sa.update(WatchListEntry), updates)
     db.session.flush()
-    result = ImportResult(created=len(inserts), updated=len(updates), rows=count)
-    audit.record(actor, "watchlist.import", "watchlist", county, region_code=county, filename=filename or "",
-                 sha256=sha256, size=size, created=result.created, updated=result.updated, rows=count)
-    return result
+    return len(inserts), len(updates)
 
 
 def list_watchlist(actor, *, q: str | None = None, category: str | None = None, page=1, per_page=50) -> Page:

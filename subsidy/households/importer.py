@@ -32,6 +32,8 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
+from subsidy.common.database import read_phase
+from subsidy.common.limits import HOUSEHOLDS
 from subsidy.common.timeutil import utcnow
 from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers,
                                  spool_upload)
@@ -43,7 +45,7 @@ from subsidy.households.validation import CHECKERS, check_id_number
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, within
 
-MAX_IMPORT_ROWS = 100_000
+MAX_IMPORT_ROWS = HOUSEHOLDS.rows
 # ID numbers per lookup query: SQLite's default limit of bound parameters was 999 before 3.32;
 # PostgreSQL takes them as one array parameter.
 LOOKUP_CHUNK = {"sqlite": 900, "postgresql": 20_000}
@@ -179,8 +181,9 @@ class _Batch:
         self.foreign: list[int] = []  # positions registered outside the importer's region
 
 
-def _read(actor, sheet, errors: RowErrors) -> tuple[int, _Batch]:
-    """Check every row of the sheet; returns (rows counted, the good rows)."""
+def _read(actor, sheet, errors: RowErrors) -> tuple[int, _Batch, set[str]]:
+    """Check every row of the sheet; returns (rows counted, the good rows, the villages they
+    were checked against)."""
     required = [c.key for c in COLUMNS]
     if len(actor.region_code) != 12:
         required.append(VILLAGE_CODE.key)
@@ -188,29 +191,28 @@ def _read(actor, sheet, errors: RowErrors) -> tuple[int, _Batch]:
     columns = map_headers(sheet.headers, known, required, ignored=[VILLAGE_NAME.header], errors=errors)
     batch = _Batch()
     if errors:
-        return 0, batch
+        return 0, batch, set()
     parser = _RowParser(actor, columns, errors)
+    villages = parser.villages
     parse = parser.parse
     numbers, rows = batch.numbers, batch.rows
     count = 0
-    for number, cells in sheet:
+    for number, cells in sheet:  # at most MAX_IMPORT_ROWS: the reader refuses more
         count += 1
-        if count > MAX_IMPORT_ROWS:
-            errors.add(number, "", f"一次最多导入 {MAX_IMPORT_ROWS} 行，请拆分文件")
-            break
         values = parse(number, cells)
         if values is not None:
             numbers.append(number)
             rows.append(values)
     parser.close()
-    return count, batch
+    return count, batch, villages
 
 
-def _compare(conn, batch: _Batch, region: str) -> None:
+def _compare(conn, batch: _Batch, region: str, lock: bool = True) -> None:
     """Look the batch's ID numbers up in the register, a chunk at a time, by the driver itself
     (SQLAlchemy's rows and expanded IN lists cost more than the lookups), and note for each
     registered one whether it lies outside `region`, is unchanged, or what changed. The
-    registered rows are compared as they arrive rather than kept."""
+    registered rows are compared as they arrive rather than kept. `lock`: on PostgreSQL, lock
+    them until the import commits (the write phase; not in a read-only one)."""
     table = Household.__table__
     columns = [table.c.id, *(table.c[f] for f in FIELDS)]
     dialect = conn.dialect
@@ -230,8 +232,8 @@ def _compare(conn, batch: _Batch, region: str) -> None:
             if postgres:  # one array parameter instead of thousands
                 # Locked until the import commits: a household moved or edited meanwhile would
                 # otherwise be overwritten on the strength of a jurisdiction check and "before"
-                # values that no longer hold (SQLite: the import already holds the write lock).
-                cursor.execute(select + "= ANY(%s) FOR UPDATE", (part,))
+                # values that no longer hold (SQLite: the write phase holds the write lock).
+                cursor.execute(select + "= ANY(%s)" + (" FOR UPDATE" if lock else ""), (part,))
             else:
                 cursor.execute(select + f"IN ({', '.join('?' * len(part))})", part)
             if processors is None:
@@ -279,30 +281,68 @@ def import_requirements(actor) -> dict:
 
 def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     """Check every row of the workbook, then create or update households in bulk; with any
-    error, write nothing and return the errors (see the module docstring)."""
-    require(actor, Perm.edit_households)
-    check_filename(filename)
-    spooled, sha256, size = spool_upload(fileobj)
-    errors = RowErrors()
-    with spooled, SheetReader(spooled) as sheet:
-        if sheet.empty or not sheet.headers:
-            errors.add(1, "", "文件是空的：第 1 行须为表头（户主姓名、身份证号……），请下载模板填写")
-            return ImportResult.rejected(errors)
-        count, batch = _read(actor, sheet, errors)
-    if errors and count == 0:  # the headers
-        return ImportResult.rejected(errors)
-    if count == 0:
-        errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一户")
-        return ImportResult.rejected(errors)
+    error, write nothing and return the errors (see the module docstring).
 
+    The file is read and checked in the read phase (`read_phase`: on SQLite without the write
+    lock, which other writers need meanwhile: a 100,000-row file takes seconds to parse); the
+    write phase then holds it only to compare and write, after checking again what may have
+    changed in between: the importer's rights and villages, and the register itself (looked
+    up only then, under the lock; an ID number registered meanwhile is a 409)."""
+    errors = RowErrors()
+    with read_phase():
+        require(actor, Perm.edit_households)
+        check_filename(filename)
+        spooled, sha256, size = spool_upload(fileobj)
+        with spooled, SheetReader(spooled, HOUSEHOLDS) as sheet:
+            if sheet.empty or not sheet.headers:
+                errors.add(1, "", "文件是空的：第 1 行须为表头（户主姓名、身份证号……），请下载模板填写")
+                return ImportResult.rejected(errors)
+            count, batch, villages = _read(actor, sheet, errors)
+        if errors and count == 0:  # the headers
+            return ImportResult.rejected(errors)
+        if count == 0:
+            errors.add(2, "", "文件中没有数据：请从第 2 行起每行填写一户")
+            return ImportResult.rejected(errors)
+        if errors:
+            # Nothing will be written: the rows of households registered elsewhere are found
+            # here too, so that one answer lists every error.
+            _foreign_errors(db.session.connection(), batch, actor, errors, lock=False)
+            return ImportResult.rejected(errors, count)
+
+    require(actor, Perm.edit_households)
+    _recheck_villages(actor, batch, villages, errors)
+    if errors:
+        return ImportResult.rejected(errors, count)
     conn = db.session.connection()
-    _compare(conn, batch, actor.region_code)
-    for i in batch.foreign:
-        errors.add(batch.numbers[i], LABEL["id_number"],
-                   "该身份证号已在其他村登记，不能通过导入转入；如确需迁户，请联系原所在村或乡镇")
+    _foreign_errors(conn, batch, actor, errors)
     if errors:
         return ImportResult.rejected(errors, count)
     return _write(actor, conn, batch, filename=filename, sha256=sha256, size=size)
+
+
+def _foreign_errors(conn, batch: _Batch, actor, errors: RowErrors, lock: bool = True) -> None:
+    if lock:
+        _compare(conn, batch, actor.region_code)
+    else:
+        _compare(conn, batch, actor.region_code, lock=False)
+    for i in batch.foreign:
+        errors.add(batch.numbers[i], LABEL["id_number"],
+                   "该身份证号已在其他村登记，不能通过导入转入；如确需迁户，请联系原所在村或乡镇")
+
+
+def _recheck_villages(actor, batch: _Batch, checked: set[str], errors: RowErrors) -> None:
+    """The villages the rows were checked against, looked up again in the write phase: a village
+    taken out of the importer's scope since (a region moved or removed) fails its rows."""
+    if len(actor.region_code) == 12:
+        now = {actor.region_code} if db.session.get(Region, actor.region_code) is not None else set()
+    else:
+        now = _villages_in_scope(actor)
+    gone = checked - now
+    if not gone:
+        return
+    for number, values in zip(batch.numbers, batch.rows):
+        if values[0] in gone:
+            errors.add(number, VILLAGE_CODE.header, "村代码不是您辖区内的村，请核对（该村刚被调整）")
 
 
 def _write(actor, conn, batch: _Batch, *, filename, sha256, size) -> ImportResult:

@@ -43,6 +43,12 @@ stop at once with the reason. `attempts` counts claims, so a message whose worke
 still ends (failed, "lease_expired") instead of looping. The worker is an edge: it commits
 itself and writes no audit event per message (staff actions are audited in `service`).
 Every status change goes through the transition table (`lifecycle`).
+
+The database going away ("database is locked" past the busy timeout on SQLite, a dropped
+connection or a restart on PostgreSQL) does not end the worker: each step's transaction (claim,
+record, renew, the checks, the look-ups) is run again with backoff until it goes through
+(`subsidy.common.jobs.Retry`), and outcomes gathered but not yet recorded are kept meanwhile,
+so a message sent while the database was away is recorded once it is back, never sent again.
 """
 from __future__ import annotations
 
@@ -61,6 +67,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from subsidy.common.jobs import Retry, Stopped
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.validation import to_e164
@@ -199,7 +206,8 @@ def default_owner() -> str:
 
 class Worker:
     def __init__(self, gateway=None, *, owner: str | None = None, rng: random.Random | None = None,
-                 batch_size: int | None = None, config=None, record_every: float = RECORD_EVERY_SECONDS):
+                 batch_size: int | None = None, config=None, record_every: float = RECORD_EVERY_SECONDS,
+                 retry: Retry | None = None):
         config = config or current_app.config
         self.gateway = gateway or gateways.make_gateway(config)
         self.owner = owner or default_owner()
@@ -213,6 +221,8 @@ class Worker:
         self.poll_seconds = float(config.get("SMS_POLL_SECONDS", 2.0))
         self.record_every = record_every
         self.stopping = False
+        # A worker waits out the database for as long as it takes (JOB_RETRY_* settings).
+        self.retry = retry or Retry.from_config(config, give_up=False, should_stop=lambda: self.stopping, logger=log)
 
     # --- claiming ---------------------------------------------------------------------------
     def claim(self, due_before=None, limit: int | None = None, *, record: list[Outcome] = (),
@@ -226,26 +236,35 @@ class Worker:
         next_attempt_at) to its LIMIT, where the OR made the database sort every due row for
         every batch (a 50,000-message broadcast: 40 ms per claim, quadratic in the queue).
         Ties in next_attempt_at (a broadcast's messages share it) go in index order."""
-        now = utcnow()
-        due_before = min(due_before or now, now)
         limit = limit or self.batch_size
-        values = {"lease_owner": self.owner, "lease_expires_at": now + self.lease, "attempts": M.c.attempts + 1}
         returning = (M.c.id, M.c.to_phone, M.c.body, M.c.region_code, M.c.attempts, M.c.template, M.c.login_code_id)
-        try:
-            self._apply(list(record), stats if stats is not None else Stats())
-            not_paused = sa.and_(sa.true(), *(sa.not_(within(M.c.region_code, county))
-                                              for county in sorted(paused_counties())))
-            rows = claim_rows(sa.and_(lifecycle.from_allowed(Event.reclaim), M.c.lease_expires_at <= due_before,
-                                      not_paused),
-                              values, returning, limit, (M.c.lease_expires_at,), event=Event.reclaim)
-            if len(rows) < limit:
-                rows += claim_rows(sa.and_(lifecycle.from_allowed(Event.claim), M.c.next_attempt_at <= due_before,
-                                           not_paused),
-                                   values, returning, limit - len(rows), (M.c.next_attempt_at,), event=Event.claim)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        stats = stats if stats is not None else Stats()
+        record = list(record)
+
+        def attempt():
+            now = utcnow()
+            before = min(due_before or now, now)
+            values = {"lease_owner": self.owner, "lease_expires_at": now + self.lease, "attempts": M.c.attempts + 1}
+            counted = Stats()
+            try:
+                self._apply(record, counted)
+                not_paused = sa.and_(sa.true(), *(sa.not_(within(M.c.region_code, county))
+                                                  for county in sorted(paused_counties())))
+                rows = claim_rows(sa.and_(lifecycle.from_allowed(Event.reclaim), M.c.lease_expires_at <= before,
+                                          not_paused),
+                                  values, returning, limit, (M.c.lease_expires_at,), event=Event.reclaim)
+                if len(rows) < limit:
+                    rows += claim_rows(sa.and_(lifecycle.from_allowed(Event.claim), M.c.next_attempt_at <= before,
+                                               not_paused),
+                                       values, returning, limit - len(rows), (M.c.next_attempt_at,), event=Event.claim)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+            stats.add(counted)  # only once the transaction went through
+            return rows
+
+        rows = self.retry.call(attempt, "sms worker: claim")
         # RETURNING has no order: send oldest first.
         return sorted((Claimed(*row) for row in rows), key=lambda m: m.id)
 
@@ -256,29 +275,37 @@ class Worker:
         start = utcnow()
         unrecorded: list[Outcome] = []
         try:
-            while not self.stopping:
-                batch = self.claim(due_before=start, record=unrecorded, stats=stats)
-                unrecorded = []
-                if not batch:
-                    break
-                stats.claimed += len(batch)
-                unrecorded = self._process(batch, stats)
-        finally:
-            self.record_all(unrecorded, stats)
-        if not self.stopping:
-            self.look_up_stuck(stats)
+            try:
+                while not self.stopping:
+                    batch = self.claim(due_before=start, record=unrecorded, stats=stats)
+                    unrecorded = []
+                    if not batch:
+                        break
+                    stats.claimed += len(batch)
+                    unrecorded = self._process(batch, stats)
+            finally:
+                self.record_all(unrecorded, stats)
+            if not self.stopping:
+                self.look_up_stuck(stats)
+        except Stopped:
+            log.warning("sms worker stopped while the database was unavailable; what it sent is recorded")
         return stats
 
     def run_forever(self, on_pass=None) -> Stats:
         total = Stats()
         while not self.stopping:
             stats = Stats()
-            batch = self.claim()
-            if batch:
-                stats.claimed += len(batch)
-                self.process(batch, stats)  # recorded before the pass is reported
-            else:
-                self.look_up_stuck(stats)
+            try:
+                batch = self.claim()
+                if batch:
+                    stats.claimed += len(batch)
+                    self.process(batch, stats)  # recorded before the pass is reported
+                else:
+                    self.look_up_stuck(stats)
+            except Stopped:
+                log.warning("sms worker stopped while the database was unavailable; what it sent is recorded")
+                total.add(stats)
+                break
             total.add(stats)
             if on_pass and (stats.claimed or stats.looked_up):
                 on_pass(stats)
@@ -295,11 +322,14 @@ class Worker:
     def _checks(self, batch: list[Claimed], checks: _Checks | None) -> _Checks:
         if checks is not None and time.monotonic() - checks.at < 1.0:
             return checks
-        try:
-            result = _Checks(blocked_phones(m.to_phone for m in batch), paused_counties(), time.monotonic())
-        finally:
-            db.session.rollback()  # a read: end the transaction before sending
-        return result
+
+        def attempt():
+            try:
+                return _Checks(blocked_phones(m.to_phone for m in batch), paused_counties(), time.monotonic())
+            finally:
+                db.session.rollback()  # a read: end the transaction before sending
+
+        return self.retry.call(attempt, "sms worker: checks")
 
     def process(self, batch: list[Claimed], stats: Stats) -> None:
         """Steps 2-4 for a claimed batch: outcomes are gathered and recorded in groups."""
@@ -390,13 +420,22 @@ class Worker:
         """Step 4: store a group of outcomes in one transaction; returns how many applied."""
         if not outcomes:
             return 0
-        try:
-            applied = self._apply(outcomes, stats)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        return applied
+
+        def attempt():
+            counted = Stats()
+            try:
+                applied = self._apply(outcomes, counted)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+            stats.add(counted)
+            return applied
+
+        # Retried until the database takes it, even by a worker told to stop: these messages
+        # have been sent, and giving up on their record would have them sent again once their
+        # lease expires.
+        return self.retry.call(attempt, "sms worker: record", stoppable=False)
 
     def _apply(self, outcomes: list[Outcome], stats: Stats) -> int:
         """Step 4 without the commit, first in its transaction; returns how many applied."""
@@ -450,14 +489,19 @@ class Worker:
     def renew(self, messages: list[Claimed]) -> list[Claimed]:
         """Extend our lease on the messages not yet sent; drop any we no longer hold."""
         ids = {m.id for m in messages}
-        try:
-            kept = set(db.session.scalars(sa.update(M).where(
-                M.c.id.in_(ids), M.c.lease_owner == self.owner, M.c.status == S.sending,
-            ).values(lease_expires_at=utcnow() + self.lease).returning(M.c.id)))
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+
+        def attempt():
+            try:
+                kept = set(db.session.scalars(sa.update(M).where(
+                    M.c.id.in_(ids), M.c.lease_owner == self.owner, M.c.status == S.sending,
+                ).values(lease_expires_at=utcnow() + self.lease).returning(M.c.id)))
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+            return kept
+
+        kept = self.retry.call(attempt, "sms worker: renew")
         return [m for m in messages if m.id in kept]
 
     # --- messages stuck in `sent` -----------------------------------------------------------
@@ -469,29 +513,35 @@ class Worker:
             return
         from subsidy.notify.status import apply_status
 
-        now = utcnow()
-        cutoff = now - self.stuck_after
-        try:
-            rows = claim_rows(
-                sa.and_(M.c.status == S.sent, M.c.provider_sid.is_not(None),
-                        sa.func.coalesce(M.c.status_at, M.c.sent_at) <= cutoff),
-                {"status_at": now}, (M.c.id, M.c.provider_sid), limit or self.batch_size, (M.c.id,))
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        for message_id, sid in rows:
-            found = self.gateway.fetch(sid)
-            stats.looked_up += 1
-            if found is None:
-                continue
+        def take():
+            now = utcnow()
             try:
-                changed = apply_status(message_id, sid, found.status, found.error_code)
+                rows = claim_rows(
+                    sa.and_(M.c.status == S.sent, M.c.provider_sid.is_not(None),
+                            sa.func.coalesce(M.c.status_at, M.c.sent_at) <= now - self.stuck_after),
+                    {"status_at": now}, (M.c.id, M.c.provider_sid), limit or self.batch_size, (M.c.id,))
                 db.session.commit()
             except BaseException:
                 db.session.rollback()
                 raise
-            stats.status_changes += int(changed)
+            return rows
+
+        for message_id, sid in self.retry.call(take, "sms worker: look-up"):
+            found = self.gateway.fetch(sid)
+            stats.looked_up += 1
+            if found is None:
+                continue
+
+            def store(message_id=message_id, sid=sid, found=found):
+                try:
+                    changed = apply_status(message_id, sid, found.status, found.error_code)
+                    db.session.commit()
+                except BaseException:
+                    db.session.rollback()
+                    raise
+                return changed
+
+            stats.status_changes += int(self.retry.call(store, "sms worker: status"))
 
 
 def _count(stats: Stats, event: Event) -> None:

@@ -44,7 +44,10 @@ from subsidy.audit import service as audit
 from subsidy.common.masking import account_tail
 from subsidy.common.money import fmt, quantize
 from subsidy.common.timeutil import to_local, utcnow
-from subsidy.common.xlsx import spool_upload
+from subsidy.common.database import read_phase
+from subsidy.common.limits import BANK_RESULTS, REPORTED_ROWS
+from subsidy.common.xlsx import sheet_limits, spool_upload
+from subsidy.common.xlsx_safety import check_csv
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
 from subsidy.filings import snapshots, workflow
@@ -83,7 +86,10 @@ class Problem:
 
 @dataclass
 class Report:
-    """The reconciliation report (对账报告) of one result file."""
+    """The reconciliation report (对账报告) of one result file. It is kept (JSON, in
+    ResultImport.report) and shown: the rows it lists are bounded (REPORTED_ROWS each of
+    problems and failures, in row order) and the rest only counted, so that a file of a
+    million bad rows makes a report of kilobytes, not a hundred megabytes."""
 
     batch_id: int
     import_id: int | None = None
@@ -96,8 +102,10 @@ class Report:
     paid_amount: Decimal = Decimal("0.00")
     failed_amount: Decimal = Decimal("0.00")
     file_total: Decimal | None = None
-    problems: list[Problem] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)  # {row, disbursement_id, name, reason}: applied failures
+    problems: list[Problem] = field(default_factory=list)  # the first REPORTED_ROWS
+    problem_total: int = 0
+    problem_counts: dict[str, int] = field(default_factory=dict)  # every problem, by kind
+    failures: list[dict] = field(default_factory=list)  # {row, disbursement_id, name, reason}: applied failures, the first REPORTED_ROWS
     filings_paid: list[int] = field(default_factory=list)
     mismatches: list[dict] = field(default_factory=list)  # {filing_id, village, message}
     sms_households: int = 0
@@ -105,30 +113,52 @@ class Report:
     villages_without_clerk_phone: list[str] = field(default_factory=list)
     repeat_of: int | None = None  # an earlier import of the very same file
 
-    @property
-    def problem_counts(self) -> dict[str, int]:
-        return dict(Counter(p.kind for p in self.problems))
+    def add_problem(self, problem: Problem) -> None:
+        self.problem_total += 1
+        self.problem_counts[problem.kind] = self.problem_counts.get(problem.kind, 0) + 1
+        if len(self.problems) < REPORTED_ROWS:
+            self.problems.append(problem)
+
+    def add_failure(self, failure: dict) -> None:
+        if len(self.failures) < REPORTED_ROWS:
+            self.failures.append(failure)
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d["problem_counts"] = self.problem_counts
+        d["listed"] = REPORTED_ROWS
         return json.loads(json.dumps(d, default=lambda v: fmt(v) if isinstance(v, Decimal) else str(v)))
 
 
-def _load_payments(dids: list[str]) -> dict[str, Payment]:
-    found: dict[str, Payment] = {}
+def _load_payments(dids: list[str]) -> dict[str, sa.Row]:
+    """The payments the file names, as plain rows (a result file may name up to a million: ORM
+    objects would take gigabytes)."""
+    found: dict[str, sa.Row] = {}
+    columns = (Payment.id, Payment.disbursement_id, Payment.batch_id, Payment.status, Payment.amount,
+               Payment.bank_ref, Payment.head_name)
     for i in range(0, len(dids), _CHUNK):
-        for p in db.session.scalars(sa.select(Payment).where(Payment.disbursement_id.in_(dids[i:i + _CHUNK]))):
+        for p in db.session.execute(sa.select(*columns).where(Payment.disbursement_id.in_(dids[i:i + _CHUNK]))):
             found[p.disbursement_id] = p
     return found
 
 
 def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
-    """Match, check and apply a result file to a batch; see the module docstring."""
+    """Match, check and apply a result file to a batch; see the module docstring.
+
+    The file is read and parsed in the read phase (`read_phase`: on SQLite without the write
+    lock; a batch's file may run to a million rows); the write phase then locks the batch and
+    matches the rows against the payments as they stand."""
+    with read_phase():
+        _require_county_reviewer(actor)
+        get_batch(actor, batch_id)  # out of scope or unknown: answered before the file is read
+        spooled, sha, _size = spool_upload(fileobj)
+        with spooled:
+            if (filename or "").lower().endswith(".csv"):
+                check_csv(spooled, BANK_RESULTS)
+            with sheet_limits(BANK_RESULTS):  # the reader payments.files builds takes these caps
+                parsed = parse_result_file(spooled, filename)
+
     _require_county_reviewer(actor)
     batch = lifecycle.lock_batch(get_batch(actor, batch_id))
-    spooled, sha, _size = spool_upload(fileobj)
-    parsed = parse_result_file(spooled, filename)
     report = Report(batch.id, rows=len(parsed.rows))
     earlier = db.session.scalar(sa.select(ResultImport.id).where(ResultImport.batch_id == batch.id,
                                                                  ResultImport.sha256 == sha, ~ResultImport.refused)
@@ -146,7 +176,7 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
         elif kind == "unchanged":
             report.unchanged += 1
         else:
-            report.problems.append(Problem(r.row, r.disbursement_id, kind, message))
+            report.add_problem(Problem(r.row, r.disbursement_id, kind, message))
 
     refusal = _check_totals(batch, parsed, payments)
     if refusal:
@@ -226,8 +256,8 @@ def _apply(actor, batch: PaymentBatch, to_apply, report: Report) -> None:
                 failed_ids.append(p.id)
                 report.failed += 1
                 report.failed_amount += quantize(p.amount)
-                report.failures.append({"row": r.row, "disbursement_id": p.disbursement_id, "name": p.head_name,
-                                        "reason": reason})
+                report.add_failure({"row": r.row, "disbursement_id": p.disbursement_id, "name": p.head_name,
+                                    "reason": reason})
         lifecycle.apply_bank_results(results)
         db.session.expire_all()
         report.sms_households = _notify_paid(batch, paid_ids, now)
@@ -347,7 +377,7 @@ def _log(actor, batch: PaymentBatch, report: Report, filename: str, sha: str) ->
         imp = ResultImport(batch_id=batch.id, imported_by=getattr(actor, "id", None), imported_at=utcnow())
         db.session.add(imp)
     imp.filename, imp.sha256, imp.rows, imp.refused = (filename or "")[:200], sha, report.rows, report.refused
-    imp.paid, imp.failed, imp.unchanged, imp.problems = report.paid, report.failed, report.unchanged, len(report.problems)
+    imp.paid, imp.failed, imp.unchanged, imp.problems = report.paid, report.failed, report.unchanged, report.problem_total
     db.session.flush()
     report.import_id = imp.id
     imp.report = json.dumps(report.as_dict(), ensure_ascii=False)
@@ -365,7 +395,12 @@ def get_import(actor, batch_id: int, import_id: int) -> tuple[PaymentBatch, Resu
         from subsidy.errors import NotFound
 
         raise NotFound("回盘记录不存在")
-    return batch, imp, json.loads(imp.report or "{}")
+    report = json.loads(imp.report or "{}")
+    # Reports kept before they were bounded may list every row: the page lists the first ones.
+    report.setdefault("problem_total", imp.problems)
+    for key in ("problems", "failures"):
+        report[key] = (report.get(key) or [])[:REPORTED_ROWS]
+    return batch, imp, report
 
 
 def list_imports(actor, batch_id: int) -> list[ResultImport]:

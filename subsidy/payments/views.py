@@ -87,13 +87,15 @@ def import_results(batch_id: int):
         flash(f"{exc.message}（{detail}）" if detail and detail not in exc.message else exc.message, "danger")
         return redirect(url_for("payments.batch", batch_id=b.id))
     status = 422 if report.refused else 200
-    return render_template("payments/report.html", batch=b, report=report.as_dict(), filename=upload.filename), status
+    return render_template("payments/report.html", batch=b, report=report.as_dict(), filename=upload.filename,
+                           kind_labels=results.PROBLEM_LABEL), status
 
 
 @bp.route("/batches/<int:batch_id>/imports/<int:import_id>")
 def import_report(batch_id: int, import_id: int):
     b, imp, report = results.get_import(current_user, batch_id, import_id)
-    return render_template("payments/report.html", batch=b, report=report, filename=imp.filename, imp=imp)
+    return render_template("payments/report.html", batch=b, report=report, filename=imp.filename, imp=imp,
+                           kind_labels=results.PROBLEM_LABEL)
 
 
 @bp.route("/batches/<int:batch_id>/cancel", methods=["POST"])

@@ -50,12 +50,21 @@ def cached(kind: str, code: str, year: int, compute: Callable[[], object], encod
 
 def keep(kind: str, code: str, year: int, payload: object, seconds: float, computed_at=None) -> None:
     """Keep a value computed elsewhere (`flask stats refresh`), already encoded, stamped with
-    when its data was read."""
-    _store(kind, code, year, json.dumps(payload, ensure_ascii=False), computed_at or utcnow(), seconds)
+    when its data was read. Not best effort: the refresh is there to keep it, and a database
+    error is its to retry (subsidy.common.jobs), not to skip silently."""
+    _store(kind, code, year, json.dumps(payload, ensure_ascii=False), computed_at or utcnow(), seconds,
+           best_effort=False)
 
 
-def _store(kind: str, code: str, year: int, payload: str, now, seconds: float) -> None:
-    # Best effort: a cache write that meets a concurrent writer is skipped, never an error page.
+def _store(kind: str, code: str, year: int, payload: str, now, seconds: float, best_effort: bool = True) -> None:
+    # Best effort for a page: a cache write that meets a concurrent writer is skipped, never an error page.
+    if not best_effort:
+        db.session.execute(sa.delete(StatsCache).where(StatsCache.kind == kind, StatsCache.region_code == code,
+                                                       StatsCache.year == year))
+        db.session.add(StatsCache(kind=kind, region_code=code, year=year, payload=payload, computed_at=now,
+                                  seconds=seconds))
+        db.session.flush()
+        return
     try:
         with db.session.begin_nested():
             db.session.execute(sa.delete(StatsCache).where(StatsCache.kind == kind, StatsCache.region_code == code,

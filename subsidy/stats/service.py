@@ -28,6 +28,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
+from subsidy.common.database import read_phase
 from subsidy.common.money import fmt
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.errors import ValidationError
@@ -344,11 +345,21 @@ def refresh_all(year: int) -> list[tuple[str, str]]:
     few scans of the data, not two computations per region. Not incremental: everything is
     recomputed. Answers [(kind, code)] of what was kept.
 
-    The figures are read first and written after, each phase its own transaction: on SQLite a
-    command's transaction holds the write lock from its start, and a province-sized read must
-    not hold it (every form would wait). They are stamped with the time their reading began."""
+    The figures are read first, in the read phase (`read_phase`), and written after, each phase
+    its own transaction: on SQLite a command's transaction holds the write lock from its start,
+    and a province-sized read must not hold it (every form would wait). They are stamped with
+    the time their reading began."""
     started, as_of = time.perf_counter(), utcnow()
     computed: list[tuple[str, str, int, dict]] = []  # (kind, code, year, value)
+    with read_phase():  # ended before the writes: see the docstring
+        _compute_all(year, computed)
+    seconds = time.perf_counter() - started
+    for kind, code, y, value in computed:
+        cache.keep(kind, code, y, _encode(value) if kind == "dashboard" else value, seconds, as_of)
+    return [(kind, code) for kind, code, _y, _v in computed]
+
+
+def _compute_all(year: int, computed: list) -> None:
     roots = sorted({code[:2] for code in db.session.scalars(sa.select(Region.code).where(
         sa.func.length(Region.code) == 6))})
     for root in roots:
@@ -370,11 +381,6 @@ def refresh_all(year: int) -> list[tuple[str, str]]:
                 region.code, region.name, year, found[region.code],
                 [Row(r.code, r.name, *found[r.code]) for r in under.get(region.code, [])],
                 level.money_of(region.code))))
-    seconds = time.perf_counter() - started
-    db.session.rollback()  # the reading phase wrote nothing: end it, and its lock
-    for kind, code, y, value in computed:
-        cache.keep(kind, code, y, _encode(value) if kind == "dashboard" else value, seconds, as_of)
-    return [(kind, code) for kind, code, _y, _v in computed]
 
 
 def _months(code: str, year: int) -> list[dict]:
