@@ -306,3 +306,19 @@ def test_county_limits_apply_to_new_cases(county, admin_user, clerk, db):
 def test_other_roles_cannot_open_the_calendar(county, login_as):
     client = login_as("township_reviewer", "640425100")
     assert client.get("/cases/calendar").status_code == 403
+
+
+def test_the_calendar_from_the_command_line(county, runner, db, tmp_path):
+    template = tmp_path / "2027.xlsx"
+    result = runner.invoke(args=["cases", "calendar-template", "2027", str(template)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["cases", "calendar-import", "640425", "2027", str(template)])
+    assert result.exit_code == 0, result.output
+    assert "rest day(s)" in result.output
+    db.session.rollback()
+    assert WorkCalendar(COUNTY).covers(2027)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(calendar_file([("2028-01-01", "休息日", "元旦")]).getvalue())
+    result = runner.invoke(args=["cases", "calendar-import", "640425", "2027", str(bad)])
+    assert result.exit_code == 1 and "不在 2027 年" in result.output
+    assert runner.invoke(args=["cases", "calendar-import", "999999", "2027", str(template)]).exit_code == 1

@@ -166,8 +166,10 @@ def calendar_overview(actor, year: int | None = None) -> dict:
 def calendar_template(actor, year: int | None = None):
     """The .xlsx to fill in for a year's calendar (日期, 类型, 说明), pre-filled with the statutory
     holidays the platform reckons for that year, so that the admin only corrects it from the
-    State Council's notice and adds the 调休 make-up working days. Returns (file, filename)."""
-    _county(actor)
+    State Council's notice and adds the 调休 make-up working days. Returns (file, filename).
+    `actor` None: the shell (the statutory holidays are the same for every county)."""
+    if actor is not None:
+        _county(actor)
     year = check_year(year or local_today().year + 1)
     rows = [(day.isoformat(), "休息日", name) for day, name in statutory_holidays(year).items()]
     book = write_workbook(f"{year}年工作日历", list(CALENDAR_HEADERS), rows, widths={0: 14, 1: 10, 2: 36},
@@ -297,19 +299,32 @@ def _read_calendar(fileobj, year: int, result: CalendarImport) -> dict[date, tup
     return values
 
 
-def import_calendar(actor, fileobj, filename: str | None, year) -> CalendarImport:
+def _importing_county(actor, county_code: str | None) -> str:
+    """The county whose calendar is loaded: the admin's own, or for the shell (`flask cases
+    calendar-import`, trusted like the installer) the one it names."""
+    if actor is not None:
+        return _county(actor)
+    from subsidy.regions.models import Level, Region
+
+    code = (county_code or "")[:6]
+    region = db.session.get(Region, code) if len(code) == 6 else None
+    if region is None or region.level != Level.county:
+        raise ValidationError("县代码不正确", fields={"county": "请给出一个县的 6 位代码"})
+    return code
+
+
+def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: str | None = None) -> CalendarImport:
     """Load a year's holidays and make-up workdays from .xlsx (headers 日期, 类型 工作日/休息日,
     说明). It replaces that year's overrides and marks the year complete; any bad row and
     nothing is written. The file is read in the read phase (no write lock held on SQLite);
-    the write phase replaces the year as it then stands."""
+    the write phase replaces the year as it then stands. `actor` None: the shell, for
+    `county_code`."""
     with read_phase():
-        _county(actor)
+        _importing_county(actor, county_code)
         try:
-            year = int(year)
+            year = check_year(int(year))
         except (TypeError, ValueError):
             raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
-        if not 2000 <= year <= 2100:
-            raise ValidationError("年份不正确", fields={"year": "应在 2000 到 2100 之间"})
         check_filename(filename)
         result = CalendarImport(year)
         values = _read_calendar(fileobj, year, result)
@@ -317,18 +332,19 @@ def import_calendar(actor, fileobj, filename: str | None, year) -> CalendarImpor
             result.errors.add(2, "日期", "文件中没有日期：请列出该年的每个节假日和调休上班日")
         if result.errors:
             return result
-    county = _county(actor)  # the admin's rights, again under the write lock
+    county = _importing_county(actor, county_code)  # the admin's rights, again under the write lock
+    by = getattr(actor, "id", None)
     db.session.execute(sa.delete(WorkCalendarDay).where(
         WorkCalendarDay.county_code == county, WorkCalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))))
     now = utcnow()
     db.session.execute(sa.insert(WorkCalendarDay.__table__), [
-        {"county_code": county, "day": day, "is_workday": flag, "note": note, "updated_at": now, "updated_by": actor.id}
+        {"county_code": county, "day": day, "is_workday": flag, "note": note, "updated_at": now, "updated_by": by}
         for day, (flag, note) in sorted(values.items())])
     marked = db.session.get(WorkCalendarYear, (county, year))
     if marked is None:
-        db.session.add(WorkCalendarYear(county_code=county, year=year, source="xlsx", marked_by=actor.id))
+        db.session.add(WorkCalendarYear(county_code=county, year=year, source="xlsx", marked_by=by))
     else:
-        marked.source, marked.marked_at, marked.marked_by = "xlsx", now, actor.id
+        marked.source, marked.marked_at, marked.marked_by = "xlsx", now, by
     db.session.flush()
     result.workdays = sum(1 for flag, _ in values.values() if flag)
     result.restdays = len(values) - result.workdays

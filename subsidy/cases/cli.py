@@ -50,3 +50,48 @@ def recompute(county_code):
                    f"still provisional {result.provisional}")
     if not results:
         click.echo("no provisional deadlines")
+
+
+@cases_cli.command("calendar-template")
+@click.argument("year", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def calendar_template(year: int, path: str):
+    """Write the .xlsx to fill in for YEAR's calendar, pre-filled with its statutory holidays."""
+    import shutil
+
+    from subsidy.cases.admin import calendar_template as template
+
+    book, _name = template(None, year)
+    with open(path, "wb") as out:
+        shutil.copyfileobj(book, out)
+    click.echo(f"wrote {path}: add the 调休 make-up working days from the State Council's notice, then "
+               f"`flask cases calendar-import COUNTY {year} {path}`")
+
+
+@cases_cli.command("calendar-import")
+@click.argument("county_code")
+@click.argument("year", type=int)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def calendar_import(county_code: str, year: int, path: str):
+    """Load YEAR's calendar (.xlsx: 日期, 类型, 说明) for a county, as the calendar page does: the
+    year's overrides replaced, the year marked complete, deadlines recomputed. Any bad row: nothing."""
+    from subsidy.cases.admin import import_calendar
+    from subsidy.errors import DomainError
+
+    try:
+        with open(path, "rb") as fh:
+            result = import_calendar(None, fh, path, year, county_code=county_code)
+    except DomainError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        click.echo(f"error: {exc.message}" + (f" ({details})" if details else ""), err=True)
+        sys.exit(1)
+    if not result.ok:
+        db.session.rollback()
+        for e in result.errors.sorted():
+            click.echo(f"row {e['row']} {e['field']}: {e['message']}", err=True)
+        click.echo(f"error: {result.errors.total} bad row(s), nothing imported", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{county_code[:6]} {year}: {result.restdays} rest day(s), {result.workdays} make-up working day(s); "
+               f"{result.recomputed.changed} deadline(s) recomputed")
