@@ -182,7 +182,7 @@ def test_a_household_registered_elsewhere_during_the_parse_is_found_at_write_tim
     assert seen == [True]
     assert resp.status_code == 400
     assert [(e["row"], e["field"]) for e in resp.json["errors"]] == [(4, "身份证号")]
-    assert "其他村登记" in resp.json["errors"][0]["message"]
+    assert "县级管理员办理迁户" in resp.json["errors"][0]["message"]
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Household)) == 1  # the other village's only
 

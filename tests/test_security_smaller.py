@@ -57,3 +57,12 @@ def test_a_role_that_may_not_create_projects_is_refused_the_form(login_as, count
     township = login_as("township_reviewer", "640425100")
     assert township.get("/projects/new").status_code == 403
     assert township.post("/projects/new", data={"name": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/api/v1/watchlist/import", "/api/v1/households/import"])
+def test_an_import_answers_the_role_before_the_file(api_as, county, url):
+    role = "village_clerk" if "watchlist" in url else "township_reviewer"
+    api = api_as(role, "640425100201" if role == "village_clerk" else "640425100")
+    assert api.post(url, data={}, content_type="multipart/form-data").status_code == 403
+    missing = api_as("county_admin").post(url, data={}, content_type="multipart/form-data")
+    assert missing.status_code == 400 and "请选择" in missing.json["error"]["message"]

@@ -19,7 +19,8 @@ from subsidy.cases.service import DEFAULT_DAYS
 from subsidy.common.database import read_phase
 from subsidy.common.limits import CALENDAR
 from subsidy.common.timeutil import local_today, to_local, utcnow
-from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, check_filename, map_headers, write_workbook
+from subsidy.common.xlsx import (RowErrors, SheetReader, cell_text, check_filename, map_headers, require_file,
+                                 write_workbook)
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.regions.scope import within
@@ -325,6 +326,7 @@ def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: 
             year = check_year(int(year))
         except (TypeError, ValueError):
             raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
+        require_file(fileobj)
         check_filename(filename)
         result = CalendarImport(year)
         values = _read_calendar(fileobj, year, result)

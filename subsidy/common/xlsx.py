@@ -128,18 +128,23 @@ class ImportResult:
     rows: int = 0
     errors: list[dict] = field(default_factory=list)
     error_count: int = 0
+    # Rows accepted that a person should look at again (e.g. an ID code younger than its holder).
+    warnings: list[dict] = field(default_factory=list)
+    warning_count: int = 0
 
     @property
     def ok(self) -> bool:
         return self.error_count == 0
 
     @classmethod
-    def rejected(cls, errors: RowErrors, rows: int = 0) -> ImportResult:
-        return cls(rows=rows, errors=errors.sorted(), error_count=errors.total)
+    def rejected(cls, errors: RowErrors, rows: int = 0, warnings: RowErrors | None = None) -> ImportResult:
+        return cls(rows=rows, errors=errors.sorted(), error_count=errors.total,
+                   warnings=warnings.sorted() if warnings else [], warning_count=warnings.total if warnings else 0)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "rows": self.rows, "errors": self.errors, "error_count": self.error_count}
+                "rows": self.rows, "errors": self.errors, "error_count": self.error_count,
+                "warnings": self.warnings, "warning_count": self.warning_count}
 
 
 def spool_upload(fileobj, chunk: int = 1 << 20):
@@ -374,8 +379,17 @@ def send_xlsx(fileobj, download_name: str):
                      max_age=0)
 
 
-def read_upload(field_name: str = "file"):
-    """The uploaded file of a multipart request, with Chinese answers for the usual mistakes."""
+def require_file(fileobj, field_name: str = "file") -> None:
+    """An import needs a file: said after the importer's rights were checked (an upload without
+    one must not tell a user without the right anything else first)."""
+    if fileobj is None:
+        raise ValidationError("请选择要上传的文件", fields={field_name: "请选择文件"})
+
+
+def read_upload(field_name: str = "file", *, required: bool = True):
+    """The uploaded file of a multipart request, with Chinese answers for the usual mistakes;
+    None when there is none and it is not `required` (the service then says so, after it has
+    checked the user's rights: see `require_file`)."""
     from flask import current_app, request
     from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -386,12 +400,14 @@ def read_upload(field_name: str = "file"):
         raise UploadTooLarge(f"上传的文件太大（上限 {limit // (1 << 20)} MB）",
                              fields={field_name: "文件太大"}) from None
     if upload is None or not upload.filename:
+        if not required:
+            return None
         raise ValidationError("请选择要上传的 .xlsx 文件", fields={field_name: "请选择文件"})
     return upload
 
 
 __all__ = [
     "MAX_REPORTED_ERRORS", "RowErrors", "SheetReader", "UploadTooLarge", "XLSX_MIMETYPE", "cell_text",
-    "check_filename", "is_blank", "lost_digits", "map_headers", "normalize_header", "read_upload",
+    "check_filename", "is_blank", "lost_digits", "map_headers", "normalize_header", "read_upload", "require_file",
     "save_to_temp", "send_xlsx", "spool_upload", "style_header_row", "write_workbook",
 ]

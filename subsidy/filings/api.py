@@ -279,5 +279,6 @@ def add_note(filing_id: int, entry_id: int, body: NoteIn):
        response=WatchImportOut, multipart={"file": ".xlsx; first row: 身份证号, 姓名, 类别, 来源; 类别 ∈ 已故, 财政供养人员, "
                                                    "村干部, 村干部亲属"}, tag="filings")
 def import_watchlist():
-    upload = read_upload("file")
-    return import_answer(watchlist.import_watchlist(current_actor(), upload.stream, upload.filename))
+    upload = read_upload("file", required=False)
+    return import_answer(watchlist.import_watchlist(current_actor(), upload and upload.stream,
+                                                    upload and upload.filename))

@@ -102,14 +102,17 @@ class ImportOut(BaseModel):
     rows: int
     errors: list[RowError]
     error_count: int
+    warnings: list[RowError] = []  # rows accepted that are worth a second look
+    warning_count: int = 0
 
 
 @route("/households/import", "POST", summary="Import households from .xlsx (any bad row: nothing written, 400)",
        response=ImportOut, multipart={"file": ".xlsx; first row: 户主姓名, 身份证号, 手机号码, 一卡通账号, 家庭人口, "
                                               "耕地面积(亩) [, 村代码 above village level]"}, tag="households")
 def import_households():
-    upload = read_upload("file")
-    return import_answer(importer.import_households(current_actor(), upload.stream, upload.filename))
+    upload = read_upload("file", required=False)
+    return import_answer(importer.import_households(current_actor(), upload and upload.stream,
+                                                    upload and upload.filename))
 
 
 @route("/households/import/template", "GET", summary="The blank import workbook (.xlsx)", tag="households")

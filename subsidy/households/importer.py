@@ -36,12 +36,13 @@ from subsidy.common.database import read_phase
 from subsidy.common.limits import HOUSEHOLDS
 from subsidy.common.timeutil import utcnow
 from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers,
-                                 spool_upload)
+                                 require_file, spool_upload)
 from subsidy.errors import Conflict
 from subsidy.extensions import db
 from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, FIELDS, LABEL, VILLAGE_CODE, VILLAGE_NAME
 from subsidy.households.models import Household
-from subsidy.households.validation import CHECKERS, check_id_number
+from subsidy.households.service import REGISTERED_ELSEWHERE, note_elsewhere_hits
+from subsidy.households.validation import CHECKERS, check_id_number, region_code_warning
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, within
 
@@ -87,9 +88,10 @@ class _RowParser:
     """Turns one spreadsheet row into a tuple of clean values (in FIELDS order), or reports
     why it cannot."""
 
-    def __init__(self, actor, columns: dict[str, int], errors: RowErrors):
+    def __init__(self, actor, columns: dict[str, int], errors: RowErrors, warnings: RowErrors):
         self.actor = actor
         self.errors = errors
+        self.warnings = warnings
         self.village_actor = len(actor.region_code) == 12
         self.villages = {actor.region_code} if self.village_actor else _villages_in_scope(actor)
         self.seen: dict[str, int] = {}  # ID number -> first row it appeared on
@@ -138,6 +140,9 @@ class _RowParser:
         first = self.seen.setdefault(value, number)
         if first != number:
             raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），一人只能登记一户")
+        warning = region_code_warning(value)
+        if warning:
+            self.warnings.add(number, LABEL["id_number"], warning)
         return value
 
     def _village(self, cells: tuple) -> tuple[str | None, str | None]:
@@ -181,7 +186,7 @@ class _Batch:
         self.foreign: list[int] = []  # positions registered outside the importer's region
 
 
-def _read(actor, sheet, errors: RowErrors) -> tuple[int, _Batch, set[str]]:
+def _read(actor, sheet, errors: RowErrors, warnings: RowErrors) -> tuple[int, _Batch, set[str]]:
     """Check every row of the sheet; returns (rows counted, the good rows, the villages they
     were checked against)."""
     required = [c.key for c in COLUMNS]
@@ -192,7 +197,7 @@ def _read(actor, sheet, errors: RowErrors) -> tuple[int, _Batch, set[str]]:
     batch = _Batch()
     if errors:
         return 0, batch, set()
-    parser = _RowParser(actor, columns, errors)
+    parser = _RowParser(actor, columns, errors, warnings)
     villages = parser.villages
     parse = parser.parse
     numbers, rows = batch.numbers, batch.rows
@@ -288,16 +293,17 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     write phase then holds it only to compare and write, after checking again what may have
     changed in between: the importer's rights and villages, and the register itself (looked
     up only then, under the lock; an ID number registered meanwhile is a 409)."""
-    errors = RowErrors()
+    errors, warnings = RowErrors(), RowErrors()
     with read_phase():
         require(actor, Perm.edit_households)
+        require_file(fileobj)
         check_filename(filename)
         spooled, sha256, size = spool_upload(fileobj)
         with spooled, SheetReader(spooled, HOUSEHOLDS) as sheet:
             if sheet.empty or not sheet.headers:
                 errors.add(1, "", "文件是空的：第 1 行须为表头（户主姓名、身份证号……），请下载模板填写")
                 return ImportResult.rejected(errors)
-            count, batch, villages = _read(actor, sheet, errors)
+            count, batch, villages = _read(actor, sheet, errors, warnings)
         if errors and count == 0:  # the headers
             return ImportResult.rejected(errors)
         if count == 0:
@@ -307,17 +313,24 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
             # Nothing will be written: the rows of households registered elsewhere are found
             # here too, so that one answer lists every error.
             _foreign_errors(db.session.connection(), batch, actor, errors, lock=False)
-            return ImportResult.rejected(errors, count)
+            return ImportResult.rejected(errors, count, warnings)
 
     require(actor, Perm.edit_households)
     _recheck_villages(actor, batch, villages, errors)
     if errors:
-        return ImportResult.rejected(errors, count)
+        return ImportResult.rejected(errors, count, warnings)
     conn = db.session.connection()
     _foreign_errors(conn, batch, actor, errors)
     if errors:
-        return ImportResult.rejected(errors, count)
-    return _write(actor, conn, batch, filename=filename, sha256=sha256, size=size)
+        return ImportResult.rejected(errors, count, warnings)
+    result = _write(actor, conn, batch, filename=filename, sha256=sha256, size=size)
+    result.warnings, result.warning_count = warnings.sorted(), warnings.total
+    return result
+
+
+# Rows of numbers registered in another village listed one by one; beyond, only counted: the
+# import must not answer, row by row, which of 100,000 ID numbers the platform holds.
+FOREIGN_LISTED = 10
 
 
 def _foreign_errors(conn, batch: _Batch, actor, errors: RowErrors, lock: bool = True) -> None:
@@ -325,9 +338,15 @@ def _foreign_errors(conn, batch: _Batch, actor, errors: RowErrors, lock: bool = 
         _compare(conn, batch, actor.region_code)
     else:
         _compare(conn, batch, actor.region_code, lock=False)
-    for i in batch.foreign:
-        errors.add(batch.numbers[i], LABEL["id_number"],
-                   "该身份证号已在其他村登记，不能通过导入转入；如确需迁户，请联系原所在村或乡镇")
+    if not batch.foreign:
+        return
+    for i in batch.foreign[:FOREIGN_LISTED]:
+        errors.add(batch.numbers[i], LABEL["id_number"], REGISTERED_ELSEWHERE)
+    rest = len(batch.foreign) - FOREIGN_LISTED
+    if rest > 0:
+        errors.add(batch.numbers[batch.foreign[FOREIGN_LISTED]], LABEL["id_number"],
+                   f"另有 {rest} 行的身份证号同样不能在此登记（不逐行列出）：请核对名单来源，迁户由县级管理员办理")
+    note_elsewhere_hits(actor, [batch.rows[i][ID] for i in batch.foreign], source="import")
 
 
 def _recheck_villages(actor, batch: _Batch, checked: set[str], errors: RowErrors) -> None:

@@ -116,12 +116,17 @@ def id_number_warning(number: str | None) -> str | None:
     but worth a look, so it is said and not refused."""
     if not number or id_number_problem(number):
         return None
-    spans = region_code_years(number[:6])
-    year = int(number[6:10])
+    return region_code_warning(number)
+
+
+def region_code_warning(valid_number: str) -> str | None:
+    """`id_number_warning` of a number already checked (the import checks each once)."""
+    spans = region_code_years(valid_number[:6])
+    year = int(valid_number[6:10])
     if any((first is None or first <= year) and (last is None or year <= last) for first, last in spans):
         return None
     used = "、".join(f"{first or ''}–{last or ''}" for first, last in spans)
-    return (f"地区码 {number[:6]} 的使用年份（{used}）不含出生年份 {year}：多见于行政区划调整后换发的身份证，"
+    return (f"地区码 {valid_number[:6]} 的使用年份（{used}）不含出生年份 {year}：多见于行政区划调整后换发的身份证，"
             "请核对身份证原件")
 
 

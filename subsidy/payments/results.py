@@ -46,7 +46,7 @@ from subsidy.common.money import fmt, quantize
 from subsidy.common.timeutil import to_local, utcnow
 from subsidy.common.database import read_phase
 from subsidy.common.limits import BANK_RESULTS, REPORTED_ROWS
-from subsidy.common.xlsx import sheet_limits, spool_upload
+from subsidy.common.xlsx import require_file, sheet_limits, spool_upload
 from subsidy.common.xlsx_safety import check_csv
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
@@ -150,6 +150,8 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
     with read_phase():
         _require_county_reviewer(actor)
         get_batch(actor, batch_id)  # out of scope or unknown: answered before the file is read
+        require_file(fileobj)
+        check_upload_name(filename)
         spooled, sha, _size = spool_upload(fileobj)
         with spooled:
             if (filename or "").lower().endswith(".csv"):
