@@ -16,7 +16,13 @@ def create_app(config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
+    from subsidy.common import params
+    from subsidy.common.jsonbody import EdgeRequest
     from subsidy.config import load_settings
+
+    # Bad input stops at the edge (ids bounded in every URL rule, JSON bodies bounded in depth).
+    params.install(app)
+    app.request_class = EdgeRequest
 
     load_settings(app, config)
     if app.config["PROXY_FIX_HOPS"]:
