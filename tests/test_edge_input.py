@@ -1,6 +1,7 @@
-"""Bad input stops at the edge with a clear answer, never a 500: ids and page numbers beyond
-64 bits (paths, query strings, forms, JSON), years out of range, deeply nested JSON, empty or
-non-numeric form ids (`subsidy.common.params`, `subsidy.common.jsonbody`)."""
+"""Bad input stops at the edge with a clear answer, never a 500: ids beyond the id columns
+(INTEGER: 2**31-1 on PostgreSQL, 2**63-1 on SQLite) and page numbers beyond 64 bits (paths, query
+strings, forms, JSON), years out of range, deeply nested JSON, NUL bytes, empty or non-numeric
+form ids (`subsidy.common.params`, `subsidy.common.jsonbody`, `subsidy.common.text`)."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ import pytest
 from subsidy.common.params import MAX_ID, IdConverter, parse_int
 from tests.edge_support import seed
 
-BAD_IDS = [str(2**63), str(2**64), "1" + "0" * 30, "9" * 5000, "0"]
+BAD_IDS = [str(2**31), str(2**63), str(2**64), "1" + "0" * 30, "9" * 5000, "0"]
 
 
 def _path(rule, bad_arg: str, bad: str, ids: dict) -> str:
@@ -21,17 +22,18 @@ def _path(rule, bad_arg: str, bad: str, ids: dict) -> str:
     return path
 
 
-def test_the_id_converter_takes_exactly_1_to_2_63_minus_1():
+def test_the_id_converter_takes_exactly_the_ids_an_integer_column_holds():
+    assert MAX_ID == 2**31 - 1  # INTEGER on PostgreSQL; 2**63 - 1 on SQLite
     pattern = re.compile(r"\A" + IdConverter.regex + r"\Z")
-    assert all(pattern.match(str(v)) for v in (1, 9, 10, 10**18 - 1, 10**18, MAX_ID - 1, MAX_ID))
-    assert not any(pattern.match(v) for v in ("0", "007", str(MAX_ID + 1), str(10**19), "9" * 19, "9" * 5000))
+    assert all(pattern.match(str(v)) for v in (1, 9, 10, 10**9 - 1, 10**9, MAX_ID - 1, MAX_ID))
+    assert not any(pattern.match(v) for v in ("0", "007", str(MAX_ID + 1), str(10**10), "9" * 19, "9" * 5000))
     assert parse_int(" 42 ", 1, MAX_ID) == 42 and parse_int(str(MAX_ID + 1), 1, MAX_ID) is None
     assert parse_int("４２", 1, MAX_ID) is None and parse_int("", 1, 9) is None and parse_int(True, 0, 9) is None
 
 
 def test_every_id_in_every_url_rule_beyond_64_bits_is_a_404(app, client):
     """Every `<int:…>` of every rule (pages, the API, the farmers' pages and QR codes), every
-    method: an id beyond 2**63-1, or 0, is a page that does not exist (404), never a 500 or 405."""
+    method: an id beyond the id column, or 0, is a page that does not exist (404), never a 500 or 405."""
     world = seed()
     ids = world["ids"]
     staff = app.test_client()
@@ -64,8 +66,9 @@ def test_every_id_in_every_url_rule_beyond_64_bits_is_a_404(app, client):
 
 
 @pytest.mark.parametrize("path", ["/m/policies/{}", "/qr/policies/{}.svg", "/m/policies/1/files/{}"])
-def test_the_farmers_pages_answer_a_huge_id_with_their_own_404(client, county, path):
-    r = client.get(path.format(2**64))
+@pytest.mark.parametrize("big", [2**31, 2**64])
+def test_the_farmers_pages_answer_a_huge_id_with_their_own_404(client, county, path, big):
+    r = client.get(path.format(big))
     assert r.status_code == 404 and "页面不存在" in r.get_data(as_text=True)
 
 
@@ -85,6 +88,7 @@ def test_the_farmers_pages_answer_a_huge_id_with_their_own_404(client, county, p
     ("/api/v1/payments/batches?page=99999999999999999999", "page"),
     ("/api/v1/payments/batches/{batch_id}/payments?per_page=1e400", "per_page"),
     ("/api/v1/sms/messages?household_id=99999999999999999999", "household_id"),
+    ("/api/v1/sms/messages?household_id=2147483648", "household_id"),
     ("/api/v1/projects?year=99999999999999999999", "year"),
     ("/api/v1/cases?page=1e400", "page"),
 ])
@@ -124,6 +128,7 @@ def test_page_filters_with_huge_ids_show_the_unfiltered_page(login_as, page):
 
 @pytest.mark.parametrize("role, path, body, field", [
     ("village_clerk", "/api/v1/filings", {"project_id": 2**63}, "project_id"),
+    ("village_clerk", "/api/v1/filings", {"project_id": 2**31}, "project_id"),
     ("village_clerk", "/api/v1/filings", {"project_id": 0}, "project_id"),
     ("village_clerk", "/api/v1/filings/{filing_id}/entries", {"household_id": 10**30}, "household_id"),
     ("county_reviewer", "/api/v1/payments/batches", {"project_id": "{paid_project_id}", "filing_ids": [2**64]},
@@ -260,3 +265,35 @@ def test_a_reissue_form_with_bad_ids_is_refused_with_a_message(app, form):
                  follow_redirects=True)
     assert r.status_code == 200
     assert any(word in r.get_data(as_text=True) for word in ("请选择项目", "发放记录编号不正确"))
+
+
+# ---------------------------------------------------------------- NUL bytes
+
+
+def test_a_nul_byte_anywhere_in_a_request_is_a_400_naming_the_field(app, client, county):
+    """PostgreSQL cannot hold or compare a NUL in a text column: every search box, filter or
+    sign-in name holding %00 was a 500 there. Refused at the edge, on every kind of input."""
+    from tests.factories import make_user
+
+    user = make_user("county_admin")
+    token = client.post("/api/v1/auth/token", json={"username": user.username, "password": "secret123"}).json["token"]
+    api = {"Authorization": f"Bearer {token}"}
+    for path, field in (("/api/v1/households?q=%00", "q"), ("/api/v1/policies?q=a%00", "q"),
+                        ("/api/v1/sms/messages?template=a%00b", "template"), ("/api/v1/regions/64042%00", "code")):
+        r = client.get(path, headers=api)
+        assert r.status_code == 400 and field in r.json["error"]["fields"], (path, r.json)
+    r = client.post("/api/v1/auth/token", json={"username": "a\x00b", "password": "x"})
+    assert r.status_code == 400 and r.json["error"]["fields"] == {"username": "不能含有空字符（\\x00）"}
+    r = client.post("/api/v1/cases", headers=api, json={"kind": "inquiry", "subject": "x", "body": "y\x00",
+                                                        "contact_phone": "13909541234"})
+    assert r.status_code == 400 and "body" in r.json["error"]["fields"]
+    anonymous = app.test_client()
+    r = anonymous.post("/login", data={"username": "a\x00b", "password": "x"})
+    assert r.status_code == 400 and "空字符" in r.get_data(as_text=True)
+    for page in ("/m/policies?q=%00", "/m/villages/6404251002%00"):
+        r = anonymous.get(page)
+        assert r.status_code == 400 and "空字符" in r.get_data(as_text=True), page
+    web = app.test_client()
+    web.post("/login", data={"username": user.username, "password": "secret123"})
+    for page in ("/households/?q=%00", "/audit/?action=%00", "/policies/?q=%00"):
+        assert web.get(page).status_code == 400, page

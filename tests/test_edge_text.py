@@ -34,7 +34,8 @@ def test_a_body_keeps_line_breaks_and_tabs_and_loses_the_rest():
     assert clean_cell("张\x00三\u202e\t备注\n第二行") == "张三\t备注\n第二行"
 
 
-@pytest.mark.parametrize("char", ["\x00", "\u200b", "\u202e", "\u2066", "\x1f"])
+# (A NUL byte never gets this far: the edge refuses it in any field, tests/test_edge_input.py.)
+@pytest.mark.parametrize("char", ["\x01", "\u200b", "\u202e", "\u2066", "\x1f"])
 def test_household_names_are_refused_on_the_api_the_form_and_the_import(api_as, login_as, char):
     api = api_as("village_clerk")
     r = api.post("/api/v1/households", json={"head_name": f"马{char}福", "id_number": valid_id_number(), "members": 3})
@@ -42,7 +43,7 @@ def test_household_names_are_refused_on_the_api_the_form_and_the_import(api_as, 
     page = login_as("village_clerk").post("/households/new", data={"head_name": f"马{char}福",
                                                                     "id_number": valid_id_number(), "members": "3"})
     assert page.status_code == 422 and "户主姓名中含有控制字符或不可见字符" in page.get_data(as_text=True)
-    if char != "\x00" and char != "\x1f":  # openpyxl cannot write C0 controls into a file at all
+    if char not in ("\x01", "\x1f"):  # openpyxl cannot write C0 controls into a file at all
         book = make_xlsx(["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)"],
                          [[f"马{char}福", valid_id_number(), "", "", 3, 1]])
         r = api.post("/api/v1/households/import", data={"file": (book, "农户.xlsx")}, content_type="multipart/form-data")
@@ -57,7 +58,7 @@ def test_case_subjects_and_names_are_refused_and_bodies_cleaned(api_as):
     for field in ("subject", "contact_name"):
         r = api.post("/api/v1/cases", json={**base, field: "马\u202e大爷"})
         assert r.status_code == 400 and MESSAGE in r.json["error"]["fields"][field], r.json
-    r = api.post("/api/v1/cases", json={**base, "body": "第一行\r\n第二行\x00\u200b\t完"})
+    r = api.post("/api/v1/cases", json={**base, "body": "第一行\r\n第二行\x01\u200b\t完"})
     assert r.status_code == 201, r.json
     assert db.session.get(Case, r.json["id"]).body == "第一行\n第二行\t完"
     township = api_as("township_reviewer")
@@ -69,9 +70,9 @@ def test_policy_titles_project_names_and_staff_names_are_refused(api_as):
     admin = api_as("county_admin")
     r = admin.post("/api/v1/policies", json={"title": "补贴\u202e政策", "body": "正文", "region_code": "640425"})
     assert r.status_code == 400 and MESSAGE in r.json["error"]["fields"]["title"]
-    r = admin.post("/api/v1/policies", json={"title": "补贴政策", "body": "# 正文\n\n\t缩进\x00", "region_code": "640425"})
+    r = admin.post("/api/v1/policies", json={"title": "补贴政策", "body": "# 正文\n\n\t缩进\x08", "region_code": "640425"})
     assert r.status_code == 201 and r.json["body"] == "# 正文\n\n\t缩进"
-    r = admin.post("/api/v1/projects", json={"name": "地力\x00补贴", "year": 2024, "category": "cash", "unit": "mu",
+    r = admin.post("/api/v1/projects", json={"name": "地力\x7f补贴", "year": 2024, "category": "cash", "unit": "mu",
                                              "rate": "105.00", "budget": "1000.00", "publicity_days": 7})
     assert r.status_code == 400 and MESSAGE in r.json["error"]["fields"]["name"]
     r = admin.post("/api/v1/users", json={"username": "clerk7", "password": "abc12345", "name": "马\u200b福",
@@ -91,7 +92,7 @@ def test_staff_user_name_length_and_phone_are_checked(api_as, login_as):
     from subsidy.accounts.models import User
 
     assert db.session.scalar(sa.select(User.phone).where(User.username == "clerk8")) == "13909541234"
-    page = login_as("county_admin").post("/users/new", data={**base, "username": "clerk9", "name": "马\x00福"})
+    page = login_as("county_admin").post("/users/new", data={**base, "username": "clerk9", "name": "马\x01福"})
     assert page.status_code == 422 and "姓名中含有控制字符或不可见字符" in page.get_data(as_text=True)
 
 

@@ -1,10 +1,12 @@
 """Integers from the outside world, checked once at the edge.
 
-Every id column is a 64-bit integer and both databases refuse (SQLite: OverflowError) or
-misread anything larger, so ids, page numbers and years are bounded before they reach a query:
+Every id column is an INTEGER: 32 bits on PostgreSQL ("integer out of range" beyond 2**31-1),
+64 on SQLite (OverflowError beyond 2**63-1). A larger number in a query is a driver error, a 500,
+so ids, page numbers and years are bounded before they reach a query, by the tighter of the two
+(MAX_ID; a move of the ids to BIGINT would raise it to 2**63-1 with a migration):
 
 - path ids: `IdConverter` replaces Werkzeug's `int` converter for every rule (an id outside
-  1..2**63-1 is a 404, like any id that does not exist);
+  1..MAX_ID is a 404, like any id that does not exist);
 - query-string integers: `arg_int` (and `page_arg`, `year_arg`) answer 400 with the field named
   on the API and fall back to the default on pages, where a mangled link should still show
   something;
@@ -18,7 +20,8 @@ from werkzeug.routing import IntegerConverter
 
 from subsidy.errors import ValidationError
 
-MAX_ID = 2**63 - 1  # BIGINT / SQLite INTEGER
+MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL, the id columns of every table
+MAX_BIGINT = 2**63 - 1  # BIGINT columns (a receipt sample's seed)
 MAX_PAGE = 10**9  # a page beyond any list; keeps (page - 1) × per_page far inside 64 bits
 MAX_PER_PAGE = 200  # API.md "Lists"
 YEAR_MIN, YEAR_MAX = 2000, 2100  # years the platform knows (projects, statistics, the calendar)
@@ -39,7 +42,7 @@ def _at_most(bound: int) -> str:
 
 
 class IdConverter(IntegerConverter):
-    """Werkzeug's `int` converter bounded to 1..2**63-1. The bound is in the regular expression
+    """Werkzeug's `int` converter bounded to 1..MAX_ID. The bound is in the regular expression
     itself: an id out of range (0, 2**63, thousands of digits) matches no rule, so it is a 404
     like any id that does not exist, whatever the method. A range check in `to_python` alone
     would not do: Werkzeug answers 405 when a rule for another method matched the path before
@@ -128,7 +131,7 @@ def check_year(value, field: str = "year") -> int:
 
 def form_id(value, field: str, label: str = "编号", *, required: bool = False) -> int | None:
     """An id posted in a form or JSON (text or int). Empty: None (or an error if required);
-    not a whole number in 1..2**63-1: a ValidationError on `field`, never int('') crashing."""
+    not a whole number in 1..MAX_ID: a ValidationError on `field`, never int('') crashing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ValidationError(f"请填写{label}", fields={field: f"请填写{label}"})

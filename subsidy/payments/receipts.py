@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.money import fmt
-from subsidy.common.params import MAX_ID, parse_int
+from subsidy.common.params import MAX_BIGINT, parse_int
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, ValidationError
 from subsidy.extensions import db
@@ -32,7 +32,6 @@ from subsidy.households.models import Household
 from subsidy.notify.outbox import enqueue_bulk
 from subsidy.payments.models import (Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember)
 from subsidy.payments.service import _require_county_reviewer, chosen_project
-from subsidy.projects.service import get_project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, within
 
@@ -127,7 +126,7 @@ def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
         raise ValidationError(f"抽查户数应为 1–{MAX_SAMPLE}", fields={"size": f"1–{MAX_SAMPLE}"})
     if seed in (None, ""):
         seed = secrets.randbelow(2**62)
-    seed = parse_int(seed, 0, MAX_ID)  # kept in a BIGINT column to redraw the same sample
+    seed = parse_int(seed, 0, MAX_BIGINT)  # kept in a BIGINT column to redraw the same sample
     if seed is None:
         raise ValidationError("随机种子应为 0 到 2^63-1 之间的整数", fields={"seed": "应为非负整数"})
     now = utcnow()
