@@ -166,6 +166,18 @@ def test_case_statistics_with_a_year_out_of_range_is_a_clear_400(login_as, api_a
     assert web.get("/cases/stats?year=2017").status_code == 200
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2101-01-01"])
+def test_a_calendar_day_outside_the_years_the_platform_knows_is_refused_beside_the_field(login_as, day):
+    from subsidy.cases.models import WorkCalendarDay
+    from subsidy.extensions import db
+
+    web = login_as("county_admin")
+    r = web.post("/cases/calendar/day", data={"d-day": day, "d-is_workday": "1", "d-note": "调休"})
+    assert r.status_code == 422 and "年份应在 2000–2100 之间" in r.get_data(as_text=True)
+    assert db.session.query(WorkCalendarDay).count() == 0
+    assert web.post("/cases/calendar/day", data={"d-day": "2030-02-03", "d-is_workday": "1"}).status_code == 302
+
+
 # ---------------------------------------------------------------- deeply nested JSON
 
 

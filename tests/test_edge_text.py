@@ -108,3 +108,15 @@ def test_project_form_names_are_refused_beside_the_field(login_as):
     r = login_as("county_admin").post("/projects/new", data={"name": "良种\u200b补贴", "year": "2024", "category": "cash",
                                                              "unit": "mu", "rate": "10", "publicity_days": "7"})
     assert r.status_code == 422 and "项目名称中含有控制字符或不可见字符" in r.get_data(as_text=True)
+
+
+def test_an_sms_broadcast_loses_control_and_invisible_characters(api_as):
+    from subsidy.notify.models import Broadcast
+
+    from tests.factories import HouseholdFactory
+
+    HouseholdFactory(region_code="640425100201", phone="13909541234")
+    admin = api_as("county_admin")
+    r = admin.post("/api/v1/sms/broadcasts", json={"region_code": "640425100201", "body": "明天\x07发放\u202e补贴\n请查收"})
+    assert r.status_code == 201, r.json
+    assert db.session.get(Broadcast, r.json["id"]).body == "明天发放补贴\n请查收"

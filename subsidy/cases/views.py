@@ -11,9 +11,10 @@ from subsidy.cases import admin, escalation, queries, service, stats
 from subsidy.cases.forms import (CalendarDayForm, CalendarImportForm, CaseDaysForm, CaseForm, EscalateForm, RateForm,
                                  ReasonForm, ReplyForm, TransferForm)
 from subsidy.common.forms import apply_errors
+from subsidy.common.params import YEAR_MAX, YEAR_MIN
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx
-from subsidy.errors import DomainError, NotFound, PermissionDenied
+from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
 
 bp = Blueprint("cases", __name__)
 register_nav("cases.index", "诉求办理", Perm.view_cases)
@@ -163,10 +164,22 @@ def calendar():
     return _calendar(request.args.get("year", type=int))
 
 
+def _check_day_year(value) -> None:
+    """A day outside the years the platform knows (2000–2100) is refused before the calendar
+    stores it; a malformed date is the calendar's own message."""
+    try:
+        day = admin.parse_day(value)
+    except ValueError:
+        return
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise ValidationError("日期超出范围", fields={"day": f"年份应在 {YEAR_MIN}–{YEAR_MAX} 之间"})
+
+
 @bp.route("/cases/calendar/day", methods=["POST"])
 def calendar_day():
     form = CalendarDayForm(prefix="d")
     try:
+        _check_day_year(form.day.data)
         if request.form.get("delete"):
             result = admin.delete_calendar_day(current_user, form.day.data)
         else:
