@@ -16,7 +16,17 @@ def create_app(config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
+    from subsidy.common import params
+    from subsidy.common.jsonbody import EdgeRequest
     from subsidy.config import load_settings
+
+    # Bad input stops at the edge: ids bounded in every URL rule, JSON bodies bounded in depth,
+    # NUL bytes refused in every field (before any other hook reads them).
+    params.install(app)
+    app.request_class = EdgeRequest
+    from subsidy.common.text import refuse_nul_bytes
+
+    app.before_request(refuse_nul_bytes)
 
     load_settings(app, config)
     from subsidy.common import logs

@@ -4,20 +4,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import g, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy.accounts import service
 from subsidy.accounts.models import Role
 from subsidy.api.errors import error_response
-from subsidy.api.spec import page_args, page_json, route
+from subsidy.api.spec import PAGING, RegionCode, enum_str, page_args, page_json, q_text, route
 from subsidy.common.access import client_address, current_actor
 from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
 
 
 class TokenIn(BaseModel):
-    username: str
-    password: str
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -27,12 +27,12 @@ class TokenOut(BaseModel):
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str
-    password: str
-    name: str = ""
-    role: str
-    region_code: str
-    phone: str | None = None
+    username: str = Field(max_length=40)
+    password: str = Field(max_length=200)
+    name: str = Field(default="", max_length=40)
+    role: enum_str(Role)
+    region_code: RegionCode
+    phone: str | None = Field(default=None, max_length=20)
 
 
 class UserOut(BaseModel):
@@ -46,7 +46,7 @@ class UserOut(BaseModel):
 
 
 @route("/auth/token", "POST", summary="Exchange username and password for a bearer token",
-       body=TokenIn, response=TokenOut, public=True, tag="auth")
+       body=TokenIn, response=TokenOut, public=True, tag="auth", errors=(401, 429))
 @sign_in_limits()
 def token(body: TokenIn):
     user = service.authenticate(body.username, body.password)
@@ -79,7 +79,7 @@ def create_user(body: UserIn):
 
 
 @route("/users", "GET", summary="List staff users in the admin's county", response=UserOut,
-       list_response=True, tag="users", query={"q": "username or name", "page": "", "per_page": "max 200"})
+       list_response=True, tag="users", query={"q": q_text("username or name"), **PAGING})
 def list_users():
     page, per_page = page_args()
     return page_json(UserOut, service.list_users(current_actor(), page=page, per_page=per_page, q=request.args.get("q")))

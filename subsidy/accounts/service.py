@@ -17,9 +17,11 @@ from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
 from subsidy.common.database import regardless
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.text import single_line
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
+from subsidy.households.validation import check_phone
 from subsidy.regions.models import LEVEL_LABEL
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import find_region
@@ -191,8 +193,14 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
     fields = {}
     if not USERNAME_RE.match(username):
         fields["username"] = "用户名为 3–40 位字母、数字或 _ . -"
-    if not (name or "").strip():
-        name = username
+    try:
+        name = single_line(name, label="姓名", limit=40, required=False) or username
+    except ValueError as exc:
+        fields["name"] = str(exc)
+    try:
+        phone = check_phone(phone)
+    except ValueError as exc:
+        fields["phone"] = str(exc)
     try:
         check_password_strength(password, username=username, name=name or "", phone=phone)
     except ValidationError as exc:
@@ -207,7 +215,7 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
         ensure_visible(actor, code, "行政区划")
     if db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == username)):
         raise Conflict("用户名已被使用", fields={"username": "用户名已被使用"}, code="duplicate")
-    user = User(username=username, name=name.strip(), password_hash=generate_password_hash(password),
+    user = User(username=username, name=name, password_hash=generate_password_hash(password),
                 role=role, region_code=code, phone=phone or None)
     db.session.add(user)
     db.session.flush()

@@ -9,14 +9,16 @@ import functools
 from dataclasses import dataclass, field
 
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated
 
 from flask import jsonify, request
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from pydantic import ValidationError as PydanticError
 
 from subsidy.api import bp
-from subsidy.common.money import fmt
+from subsidy.common import params
+from subsidy.common.money import MONEY_MAX, MONEY_PATTERN, fmt, parse_amount
 from subsidy.errors import ValidationError
 
 
@@ -33,12 +35,59 @@ class Operation:
     query: dict = field(default_factory=dict)
     multipart: dict = field(default_factory=dict)
     list_response: bool = False
+    errors: tuple[int, ...] = ()  # error statuses beyond the common ones (e.g. 401 of a sign-in, 413)
 
 
 OPERATIONS: list[Operation] = []
 
 # Money and areas travel as strings with two decimals (API.md).
 MoneyStr = Annotated[Decimal, PlainSerializer(fmt, return_type=str)]
+
+# ---- bounded input types: the limits the code enforces, stated in the OpenAPI document too.
+
+# Ids of rows: INTEGER columns, 1..2**31-1 (the path converter and `params.form_id` use the same range).
+Id = Annotated[int, Field(ge=1, le=params.MAX_ID)]
+# Optimistic-locking versions and other counters that are never negative.
+Version = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Year = Annotated[int, Field(ge=params.YEAR_MIN, le=params.YEAR_MAX)]
+
+
+def _amount(label: str, maximum: Decimal, minimum: Decimal | None):
+    def check(value):
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"{label}应为数字")
+        return parse_amount(value, label=label, maximum=maximum, minimum=minimum)
+    return check
+
+
+def money_in(label: str = "金额", *, minimum: Decimal | None = Decimal("0"), maximum: Decimal = MONEY_MAX,
+             pattern: str = MONEY_PATTERN):
+    """A money (or area, quantity, rate) field of a JSON body: a string like "1234.50" (a JSON
+    number is read too), checked by `subsidy.common.money.parse_amount`, documented as a string
+    with its pattern and bounds."""
+    if minimum is None or minimum < 0:
+        pattern = pattern.replace("^", "^-?", 1)
+    schema = {"type": "string", "pattern": pattern, "examples": ["105.00"],
+              "description": f"decimal string, at most two decimals, {minimum if minimum is not None else -maximum}..{maximum}"}
+    return Annotated[Decimal, BeforeValidator(_amount(label, maximum, minimum)), WithJsonSchema(schema)]
+
+
+MoneyIn = money_in()
+
+
+# Checked by `subsidy.regions.scope.normalize_code` (with its own message); documented here.
+REGION_PATTERN = r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"
+RegionCode = Annotated[str, WithJsonSchema({"type": "string", "pattern": REGION_PATTERN, "maxLength": 12})]
+
+
+def enum_str(values, description: str = ""):
+    """A string the service parses against an enum (with its own message); documented as the enum."""
+    values = [v.value if isinstance(v, Enum) else v for v in values]
+    schema = {"type": "string", "enum": values}
+    if description:
+        schema["description"] = description
+    return Annotated[str, WithJsonSchema(schema)]
+
 
 _PYDANTIC_MESSAGES = {
     "missing": "必填",
@@ -49,6 +98,10 @@ _PYDANTIC_MESSAGES = {
     "decimal_parsing": "应为数字",
     "decimal_type": "应为数字",
     "decimal_max_places": "最多两位小数",
+    "finite_number": "应为有限的数字",
+    "string_pattern_mismatch": "格式不正确",
+    "too_long": "项数太多",
+    "list_type": "应为列表",
     "float_parsing": "应为数字",
     "bool_parsing": "应为是或否",
     "enum": "取值不在允许范围内",
@@ -63,17 +116,36 @@ _PYDANTIC_MESSAGES = {
 }
 
 
+def _message(err: dict) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our own checks raise ValueError with the message to show
+    if kind == "string_too_long" and "max_length" in ctx:
+        return f"不超过 {ctx['max_length']} 字"
+    if kind in ("less_than_equal", "greater_than_equal") and ("le" in ctx or "ge" in ctx):
+        return f"应不大于 {ctx['le']}" if "le" in ctx else f"应不小于 {ctx['ge']}"
+    return _PYDANTIC_MESSAGES.get(kind, err["msg"])
+
+
 def pydantic_fields(exc: PydanticError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
-        fields.setdefault(name, _PYDANTIC_MESSAGES.get(err["type"], err["msg"]))
+        fields.setdefault(name, _message(err))
     return fields
 
 
+def request_json():
+    """The request's JSON body: None when there is none (or it is not JSON); a body that is
+    not valid JSON, or is nested too deep, is a 400 (`subsidy.common.jsonbody`)."""
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    return request.get_json()
+
+
 def parse_body(model: type[BaseModel]):
-    data = request.get_json(silent=True)
-    if data is None:
+    data = request_json()
+    if not isinstance(data, dict):
         raise ValidationError("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
     try:
         return model.model_validate(data)
@@ -87,7 +159,7 @@ def dump(model: type[BaseModel], obj) -> dict:
 
 def route(rule: str, method: str, *, summary: str, body=None, response=None, status: int = 200,
           public: bool = False, tag: str = "", query: dict | None = None, multipart: dict | None = None,
-          list_response: bool = False):
+          list_response: bool = False, errors: tuple[int, ...] = ()):
     """Register an API view. The view gets the parsed body (if any) as `body=` and returns
     either a Flask response or an object/dict to serialise with `response`."""
 
@@ -110,7 +182,8 @@ def route(rule: str, method: str, *, summary: str, body=None, response=None, sta
         endpoint = f"{view.__module__.split('.')[1]}_{view.__name__}"
         bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
         OPERATIONS.append(Operation(rule, method, summary, body, response, status, public, tag,
-                                    query or {}, multipart or {}, list_response))
+                                    query or {}, multipart or {}, list_response,
+                                    tuple(errors) + ((413,) if multipart else ())))
         return wrapper
 
     return decorator
@@ -123,9 +196,34 @@ def page_json(model: type[BaseModel], page) -> dict:
 
 
 def page_args() -> tuple[int, int]:
-    from subsidy.common.pagination import clamp
+    """`?page=&per_page=` of a list: 400 outside 1..MAX_PAGE and 1..200."""
+    return params.page_arg(), params.per_page_arg()
 
-    return clamp(request.args.get("page"), request.args.get("per_page"))
+
+# ---- query parameters as documented: (description, JSON schema) for `route(query=...)`.
+
+def q(description: str = "", **schema) -> dict:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+def q_int(description: str = "", minimum: int = 1, maximum: int = params.MAX_ID) -> dict:
+    return q(description, type="integer", minimum=minimum, maximum=maximum)
+
+
+def q_enum(values, description: str = "") -> dict:
+    return q(description, type="string", enum=[v.value if isinstance(v, Enum) else v for v in values])
+
+
+def q_text(description: str = "", max_length: int = 100) -> dict:
+    return q(description, type="string", maxLength=max_length)
+
+
+Q_PAGE = q_int("page number, from 1", 1, params.MAX_PAGE)
+Q_PER_PAGE = q_int(f"items per page, 1..{params.MAX_PER_PAGE} (default 50)", 1, params.MAX_PER_PAGE)
+Q_YEAR = q_int("year; default: this year", params.YEAR_MIN, params.YEAR_MAX)
+Q_REGION = q("6, 9 or 12 digits", type="string", pattern=REGION_PATTERN)
+Q_ID = q_int("id")
+PAGING = {"page": Q_PAGE, "per_page": Q_PER_PAGE}
 
 
 def import_answer(result):

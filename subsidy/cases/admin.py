@@ -18,6 +18,7 @@ from subsidy.cases.models import (COMPLETED_STATES, KIND_LABEL, OPEN_STATES, Cas
 from subsidy.cases.service import DEFAULT_DAYS
 from subsidy.common.database import read_phase
 from subsidy.common.limits import CALENDAR
+from subsidy.common.params import YEAR_MAX, YEAR_MIN, check_year
 from subsidy.common.timeutil import local_today, to_local, utcnow
 from subsidy.common.xlsx import (RowErrors, SheetReader, cell_text, check_filename, map_headers, require_file,
                                  write_workbook)
@@ -29,7 +30,6 @@ CALENDAR_HEADERS = {"日期": "day", "类型": "type", "说明": "note"}
 WORKDAY_WORDS = {"工作日": True, "上班": True, "班": True, "休息日": False, "休息": False, "放假": False,
                  "节假日": False, "假": False}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
-CALENDAR_YEARS = (2000, 2100)  # as WorkCalendarYear's check constraint
 
 
 def _county(actor) -> str:
@@ -184,17 +184,11 @@ def _after_change(actor, county: str, action: str, **detail) -> Recomputed:
     return result
 
 
-def check_year(year: int) -> int:
-    if not CALENDAR_YEARS[0] <= year <= CALENDAR_YEARS[1]:
-        raise ValidationError("年份不正确", fields={"year": f"应在 {CALENDAR_YEARS[0]} 到 {CALENDAR_YEARS[1]} 之间"})
-    return year
-
-
 def parse_day(value) -> date:
     """A calendar day from a form, a cell or a date, within the years a calendar may cover."""
     day = _parse_day(value)
-    if not CALENDAR_YEARS[0] <= day.year <= CALENDAR_YEARS[1]:
-        raise ValueError(f"日期应在 {CALENDAR_YEARS[0]} 年到 {CALENDAR_YEARS[1]} 年之间")
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise ValueError(f"日期应在 {YEAR_MIN} 年到 {YEAR_MAX} 年之间")
     return day
 
 
@@ -247,7 +241,7 @@ def mark_year(actor, year: int, complete: bool) -> Recomputed:
     """Declare that the overrides of `year` list every holiday and make-up workday of it (or
     take that back): a year the package does not know is covered only once marked."""
     county = _county(actor)
-    year = check_year(int(year))
+    year = check_year(year)
     row = db.session.get(WorkCalendarYear, (county, year))
     if complete and row is None:
         db.session.add(WorkCalendarYear(county_code=county, year=year, source="manual", marked_by=actor.id))
@@ -323,7 +317,7 @@ def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: 
     with read_phase():
         _importing_county(actor, county_code)
         try:
-            year = check_year(int(year))
+            year = check_year(year)
         except (TypeError, ValueError):
             raise ValidationError("请选择年份", fields={"year": "请选择年份"}) from None
         require_file(fileobj)

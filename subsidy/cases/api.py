@@ -6,24 +6,26 @@ from datetime import datetime
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import page_args, page_json, route
+from subsidy.api.spec import (PAGING, Q_REGION, Q_YEAR, Id, RegionCode, enum_str, page_args, page_json, q_enum,
+                               route)
 from subsidy.cases import escalation, queries, service, stats
 from subsidy.cases.models import CaseKind, CaseState, Channel, EventKind, Rating
 from subsidy.common.access import current_actor
+from subsidy.common.params import year_arg
 from subsidy.errors import ValidationError
 
 
 class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str
-    region_code: str | None = None
-    subject: str
-    body: str
-    contact_phone: str
-    contact_name: str | None = None
-    household_id: int | None = None
-    entry_id: int | None = None
-    channel: str = "phone"
+    kind: enum_str(CaseKind)
+    region_code: RegionCode | None = None
+    subject: str = Field(max_length=service.MAX_SUBJECT)
+    body: str = Field(max_length=service.MAX_BODY)
+    contact_phone: str = Field(max_length=20)
+    contact_name: str | None = Field(default=None, max_length=40)
+    household_id: Id | None = None
+    entry_id: Id | None = None
+    channel: enum_str(service.STAFF_CHANNELS) = "phone"
 
 
 class CaseCreated(BaseModel):
@@ -90,24 +92,24 @@ class CaseDetail(CaseOut):
 
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str
+    body: str = Field(max_length=service.MAX_BODY)
 
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region_code: str | None = None
-    reason: str
+    region_code: RegionCode | None = None
+    reason: str = Field(max_length=service.MAX_REASON)
 
 
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=service.MAX_REASON)
 
 
 class RateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rating: str
-    reason: str | None = None
+    rating: enum_str(Rating)
+    reason: str | None = Field(default=None, max_length=service.MAX_REASON)
 
 
 @route("/cases", "POST", summary="Record a case taken by phone or at the office (staff)", body=CaseIn,
@@ -118,12 +120,14 @@ def create_case(body: CaseIn):
 
 @route("/cases", "GET", summary="Cases in scope (complaints about the user's own region never appear)",
        response=CaseOut, list_response=True, tag="cases",
-       query={"scope": "mine (the unit's queue) or all (default)", "kind": "inquiry, complaint, objection",
-              "state": "open or a state", "region_code": "concerning this region", "overdue": "1: overdue only",
-              "page": "", "per_page": "max 200"})
+       query={"scope": q_enum(["mine", "all"], "mine (the unit's queue) or all (default)"),
+              "kind": q_enum(CaseKind), "state": q_enum(["open"] + [s.value for s in CaseState], "open or a state"),
+              "region_code": Q_REGION, "overdue": q_enum(["1", "0", "true", "false"], "1: overdue only"), **PAGING})
 def list_cases():
     page, per_page = page_args()
     args = request.args
+    if args.get("overdue") not in (None, "", "0", "1", "true", "false"):
+        raise ValidationError("筛选条件不正确", fields={"overdue": "应为 1 或 0"})
     result = queries.list_cases(current_actor(), page=page, per_page=per_page, scope=args.get("scope") or "all",
                                 kind=args.get("kind"), state=args.get("state"), region_code=args.get("region_code"),
                                 overdue=args.get("overdue") in ("1", "true"))
@@ -186,13 +190,9 @@ def rate_case(case_id: int, body: RateIn):
 
 
 @route("/cases/stats", "GET", summary="Completion figures: summary per kind and a row per handling unit",
-       tag="cases", query={"region_code": "township or county (default: the user's)", "year": "default: this year"})
+       tag="cases", query={"region_code": Q_REGION, "year": Q_YEAR})
 def case_stats():
-    try:
-        year = int(request.args["year"]) if request.args.get("year") else None
-    except ValueError:
-        raise ValidationError("年份不正确", fields={"year": "应为整数"}) from None
-    data = stats.statistics_for(current_actor(), region_code=request.args.get("region_code"), year=year)
+    data = stats.statistics_for(current_actor(), region_code=request.args.get("region_code"), year=year_arg())
     units = [{"code": r.code, "name": r.name, "rank": r.rank, "too_few": r.too_few, **r.figures}
              for r in data["tables"][0][1]]
     return {"region_code": data["region"].code, "year": data["year"], **data["summary"], "units": units}

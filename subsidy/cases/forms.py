@@ -6,6 +6,7 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 
 from subsidy.cases.models import CHANNEL_LABEL, KIND_LABEL, RATING_LABEL, Channel
 from subsidy.cases.service import STAFF_CHANNELS
+from subsidy.common.params import form_id
 
 
 class CaseForm(FlaskForm):
@@ -25,15 +26,11 @@ class CaseForm(FlaskForm):
             (r.code, ("　" * (len(r.code) // 3 - 2)) + f"{r.name}（{r.code}）") for r in regions]
 
     def service_data(self) -> dict:
+        """The fields as the service takes them; an id that is not a whole number in range is a
+        field error (ValidationError) here, never an int() crash or an overflow in the query."""
         data = {name: field.data for name, field in self._fields.items() if name != "csrf_token"}
-        for key in ("entry_id", "household_id"):
-            text = (data.get(key) or "").strip()
-            if not text:
-                data[key] = None
-            elif text.isdigit():
-                data[key] = int(text)
-            else:
-                data[key] = -1  # not a number: the service answers "不存在"
+        for key, label in (("entry_id", "公示名单条目编号"), ("household_id", "农户编号")):
+            data[key] = form_id(data.get(key), key, label)
         return data
 
 

@@ -22,6 +22,7 @@ from subsidy.cases.models import (EXCLUDED_STATES, KIND_PREFIX, OPEN_STATES, RAT
 from subsidy.cases.queries import get_case, is_visible
 from subsidy.cases.workflow import Action
 from subsidy.common.database import plain_rows
+from subsidy.common.text import clean_multiline, single_line
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import NotFound, PermissionDenied, TooManyRequests, ValidationError
 from subsidy.extensions import db
@@ -67,8 +68,12 @@ def next_ref_no(kind: CaseKind, year: int) -> str:
 # ---------------------------------------------------------------- receiving
 
 
-def _text(value, field: str, label: str, limit: int, required: bool = True) -> str:
-    text = str(value or "").strip()
+def _text(value, field: str, label: str, limit: int, required: bool = True, multiline: bool = False) -> str:
+    """A subject or name is one line, refused with a control or invisible character in it; a body
+    keeps its line breaks and loses such characters (`subsidy.common.text`)."""
+    if not multiline:
+        return single_line(value, label=label, limit=limit, required=required)
+    text = clean_multiline(value)
     if required and not text:
         raise ValueError(f"请填写{label}")
     if len(text) > limit:
@@ -91,7 +96,7 @@ def _clean(data: dict, channels, phone_required: bool = True) -> tuple[dict, dic
         "kind": lambda v: _enum(CaseKind, v, "诉求类别"),
         "channel": lambda v: _enum(Channel, v, "受理渠道"),
         "subject": lambda v: _text(v, "subject", "标题", MAX_SUBJECT),
-        "body": lambda v: _text(v, "body", "诉求内容", MAX_BODY),
+        "body": lambda v: _text(v, "body", "诉求内容", MAX_BODY, multiline=True),
         "contact_name": lambda v: _text(v, "contact_name", "联系人姓名", 40, required=False),
         "contact_phone": lambda v: check_phone(v, required=phone_required),
     }
@@ -276,7 +281,7 @@ def _handled_case(actor, case_id: int) -> Case:
 
 def _reason(value, label: str = "原因", field: str = "reason", limit: int = MAX_REASON) -> str:
     try:
-        return _text(value, field, label, limit)
+        return _text(value, field, label, limit, multiline=True)
     except ValueError as exc:
         raise ValidationError(str(exc), fields={field: str(exc)}) from None
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from subsidy.accounts.permissions import Perm, require
 from subsidy.cases.calendar import start_of_local_day
 from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, KIND_LABEL, OPEN_STATES, SATISFIED, Case, CaseKind
+from subsidy.common.params import check_year
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.common.xlsx import write_workbook
 from subsidy.errors import PermissionDenied
@@ -203,7 +204,7 @@ def statistics_for(actor, *, region_code: str | None = None, year: int | None = 
                    descending: bool = True) -> dict:
     """Everything the statistics page shows: the summary per kind and the per-unit tables."""
     code = _scope(actor, region_code)
-    year = year or local_today().year
+    year = local_today().year if year in (None, "") else check_year(year)
     sort = sort if sort in SORT_KEYS else "completion_rate"
     return {
         "region": find_region(code), "year": year, "sort": sort, "descending": descending,

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from subsidy.common.params import MAX_PAGE, MAX_PER_PAGE, parse_int
 from subsidy.extensions import db
-
-MAX_PER_PAGE = 200
 
 
 @dataclass
@@ -32,15 +31,14 @@ class Page:
 
 
 def clamp(page, per_page, default: int = 50) -> tuple[int, int]:
-    try:
-        page = max(1, int(page or 1))
-    except (TypeError, ValueError):
-        page = 1
-    try:
-        per_page = int(per_page or default)
-    except (TypeError, ValueError):
-        per_page = default
-    return page, min(max(per_page, 1), MAX_PER_PAGE)
+    """Page and size as the services take them (pages pass the query string through): anything
+    that is not a page number is the first page, sizes are held within 1..MAX_PER_PAGE. The API
+    refuses such values before they get here (`subsidy.api.spec.page_args`)."""
+    page = parse_int(page, 1, MAX_PAGE) if page not in (None, "") else 1
+    number = parse_int(per_page, -MAX_PAGE, MAX_PAGE) if per_page not in (None, "") else default
+    if number is None:
+        number = default
+    return page or 1, min(max(number, 1), MAX_PER_PAGE)
 
 
 def paginate(stmt, page, per_page, default: int = 50) -> Page:

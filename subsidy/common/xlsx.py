@@ -28,6 +28,7 @@ from subsidy.common.limits import DEFAULT as DEFAULT_LIMITS
 from subsidy.common.limits import REPORTED_ROWS, SheetLimits
 from subsidy.common.xlsx_safety import (NOT_A_WORKBOOK, broken_file, cell_message, check_archive, column_message, refuse,
                                         rows_message)
+from subsidy.common.text import clean_cell
 from subsidy.errors import DomainError, ValidationError
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -313,10 +314,16 @@ def map_headers(headers: list[str], known: dict[str, str], required: Iterable[st
 # ---------------------------------------------------------------- writing
 
 
-def _cell(ws, value):
-    """A write-only cell; text that starts with '=' stays text, never a formula (a name typed
-    as '=HYPERLINK(...)' must not run in whoever opens the export)."""
-    if isinstance(value, str) and value.startswith("="):
+def _cell(ws, value: str):
+    """A text cell as written. Characters that openpyxl refuses (C0 controls: IllegalCharacterError,
+    which once broke every register export over one pasted \\x00) or that hide what a cell shows
+    are removed (`subsidy.common.text.clean_cell`), so what is already stored always exports.
+    Text that starts with '=' stays text, never a formula (a name typed as '=HYPERLINK(...)'
+    must not run in whoever opens the export). Text starting with '+', '-' or '@' needs nothing:
+    openpyxl writes it as a string cell, which Excel and WPS show as text and never evaluate
+    (unlike a CSV field, which they parse; see `subsidy.common.csvfile`)."""
+    value = clean_cell(value)
+    if value.startswith("="):
         cell = WriteOnlyCell(ws, value=value)
         cell.data_type = "s"
         return cell
@@ -343,7 +350,7 @@ def write_workbook(sheet_title: str, headers: list[str], rows: Iterable[Iterable
         header_cells.append(cell)
     ws.append(header_cells)
     for row in rows:
-        ws.append([_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+        ws.append([_cell(ws, v) if v.__class__ is str else v for v in row])
     out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
     wb.save(out)
     out.seek(0)

@@ -9,18 +9,26 @@ from decimal import Decimal
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import MoneyStr, import_answer, page_args, route
+from subsidy.api.spec import (PAGING, Q_ID, Q_REGION, Id, MoneyIn, MoneyStr, RegionCode, Version, enum_str,
+                               import_answer, money_in, page_args, q_enum, route)
 from subsidy.common.access import current_actor
+from subsidy.common.money import AREA_PATTERN
+from subsidy.common.params import id_arg
 from subsidy.common.xlsx import read_upload
 from subsidy.filings import entries, service, watchlist, workflow
 from subsidy.filings.models import FilingState, FlagCode, Stage
 from subsidy.regions.models import Level
 
 
+# An entry's quantity (亩, 户, 头…; stored as an area, NUMERIC(12,2)) and amount (money).
+QuantityIn = money_in("数量", minimum=Decimal("0.01"), maximum=entries.MAX_QUANTITY, pattern=AREA_PATTERN)
+ReturnTo = enum_str(["village_filed", "draft"], "return: back to the township or the village")
+
+
 class FilingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    region_code: str | None = None
+    project_id: Id
+    region_code: RegionCode | None = None
 
 
 class FilingRef(BaseModel):
@@ -31,15 +39,15 @@ class FilingRef(BaseModel):
 
 class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    household_id: int
-    quantity: Decimal | None = None
-    amount: Decimal | None = None
+    household_id: Id
+    quantity: QuantityIn | None = None
+    amount: MoneyIn | None = None
 
 
 class EntryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: Decimal | None = None
-    amount: Decimal | None = None
+    quantity: QuantityIn | None = None
+    amount: MoneyIn | None = None
 
 
 class FlagOut(BaseModel):
@@ -70,15 +78,15 @@ class EntryOut(BaseModel):
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int
+    version: Version
     comment: str | None = Field(default=None, max_length=2000)
     reason: str | None = Field(default=None, max_length=2000)
-    to: str | None = None
+    to: ReturnTo | None = None
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str
+    note: str = Field(max_length=1000)
 
 
 class ReviewOut(BaseModel):
@@ -187,18 +195,18 @@ def create_filing(body: FilingIn):
 
 
 @route("/filings", "GET", summary="Filings in the user's region", response=FilingListItem, list_response=True,
-       tag="filings", query={"state": "draft, publicizing, village_filed, township_approved, county_approved, paid",
-                             "project_id": "", "region_code": "narrow to a region", "page": "", "per_page": "max 200"})
+       tag="filings", query={"state": q_enum(FilingState), "project_id": Q_ID,
+                             "region_code": Q_REGION, **PAGING})
 def list_filings():
     page, per_page = page_args()
     result = service.list_filings(current_actor(), state=request.args.get("state") or None,
-                                  project_id=request.args.get("project_id", type=int),
+                                  project_id=id_arg("project_id"),
                                   region_code=request.args.get("region_code") or None, page=page, per_page=per_page)
     return _filing_list(result)
 
 
 @route("/filings/queue", "GET", summary="待我审核: filings waiting for the reviewer's tier, oldest first",
-       response=FilingListItem, list_response=True, tag="filings", query={"page": "", "per_page": "max 200"})
+       response=FilingListItem, list_response=True, tag="filings", query=PAGING)
 def review_queue():
     page, per_page = page_args()
     result = service.review_queue(current_actor(), page=page, per_page=per_page)

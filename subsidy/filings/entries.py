@@ -16,7 +16,8 @@ from subsidy.accounts.models import Role
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.model_base import UTCDateTime
-from subsidy.common.money import quantize, to_decimal
+from subsidy.common.money import MONEY_MAX, parse_amount, quantize
+from subsidy.common.params import form_id
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
@@ -82,31 +83,26 @@ def _quantity(value, project: Project, household: Household) -> Decimal:
             raise ValidationError("该户名册中的耕地面积为 0，请填写数量", fields={"quantity": "请填写数量"})
         return q
     try:
-        q = to_decimal(value)
-    except ValueError:
-        raise ValidationError("数量应为数字", fields={"quantity": "数量应为数字"}) from None
-    if q <= 0 or q > MAX_QUANTITY or q != quantize(q):
-        raise ValidationError("数量不正确", fields={"quantity": "数量应大于 0，最多两位小数"})
-    return q
+        return parse_amount(value, label="数量", minimum=Decimal("0.01"), maximum=MAX_QUANTITY)
+    except ValueError as exc:
+        raise ValidationError("数量不正确", fields={"quantity": str(exc)}) from None
 
 
 def _amount(value, project: Project, quantity: Decimal) -> Decimal:
     if value in (None, ""):
         return standard_amount(project, quantity)
     try:
-        a = to_decimal(value)
-    except ValueError:
-        raise ValidationError("金额应为数字", fields={"amount": "金额应为数字"}) from None
-    if a < 0 or a != quantize(a) or a >= Decimal("1e12"):
-        raise ValidationError("金额不正确", fields={"amount": "金额不能为负数，最多两位小数"})
-    return a
+        return parse_amount(value, label="金额", maximum=MONEY_MAX)
+    except ValueError as exc:
+        raise ValidationError("金额不正确", fields={"amount": str(exc)}) from None
 
 
 def _household_of_village(filing: Filing, household_id) -> Household:
     try:
-        household = db.session.get(Household, int(household_id))
-    except (TypeError, ValueError):
-        household = None
+        number = form_id(household_id, "household_id", "农户编号", required=True)
+    except ValidationError:
+        number = None
+    household = db.session.get(Household, number) if number is not None else None
     if household is None or household.region_code != filing.region_code:
         raise ValidationError("该农户不在本村名册中", fields={"household_id": "请从本村名册中选择农户"})
     return household

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from subsidy.accounts.permissions import Perm, can
 from subsidy.common.forms import apply_errors
+from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from subsidy.filings import entries, notice, service, watchlist, workflow
@@ -39,7 +40,7 @@ def _reraise_if_access(exc: DomainError) -> None:
 @bp.route("/filings/")
 def index():
     result = service.list_filings(current_user, state=request.args.get("state") or None,
-                                  project_id=request.args.get("project_id", type=int), page=request.args.get("page"))
+                                  project_id=id_arg("project_id"), page=request.args.get("page"))
     form = StartFilingForm()
     projects = service.projects_to_start(current_user)
     form.project_id.choices = [SelectChoice(p.id, f"{p.year} {p.name}") for p in projects]

@@ -16,6 +16,7 @@ from subsidy.common.database import read_phase
 from subsidy.common.limits import WATCHLIST
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
+from subsidy.common.text import has_forbidden, invisible_message
 from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits,
                                  map_headers, spool_upload)
 from subsidy.errors import Conflict, ValidationError
@@ -45,8 +46,8 @@ def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowEr
     if not name:
         errors.add(number, LABEL["name"], "姓名不能为空")
         ok = False
-    elif len(name) > 40:
-        errors.add(number, LABEL["name"], "姓名不超过 40 字")
+    elif len(name) > 40 or has_forbidden(name):
+        errors.add(number, LABEL["name"], "姓名不超过 40 字" if len(name) > 40 else invisible_message("姓名"))
         ok = False
     values["name"] = name
     label = cell_text(cells[columns["category"]]).replace(" ", "")

@@ -3,36 +3,56 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from flask import request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from subsidy.api.spec import MoneyStr, import_answer, page_args, page_json, route
+from subsidy.api.spec import (PAGING, Q_REGION, MoneyStr, RegionCode, import_answer, page_args, page_json, q_text,
+                               route)
 from subsidy.common.access import current_actor
+from subsidy.common.money import AREA_PATTERN
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.households import exporter, importer, service
 
 
+# The register's checks (`subsidy.households.validation`) parse these with their own messages;
+# the bounds here are what the OpenAPI document states.
+def _as_text(value):
+    """A number sent as a JSON number is read as the text it was, for `check_land` to judge."""
+    return str(value) if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else value
+
+
+Land = Annotated[str, BeforeValidator(_as_text),
+                 WithJsonSchema({"type": "string", "pattern": AREA_PATTERN,
+                                 "description": "亩, 0..100000, at most two decimals"})]
+Members = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 50})]
+Name = Annotated[str, Field(max_length=40)]
+IdNumber = Annotated[str, Field(max_length=40), WithJsonSchema({"type": "string", "pattern": "^[0-9]{17}[0-9X]$"})]
+Phone = Annotated[str, Field(max_length=20), WithJsonSchema({"type": "string", "pattern": "^1[3-9][0-9]{9}$"})]
+Account = Annotated[str, Field(max_length=40), WithJsonSchema({"type": "string", "pattern": "^[0-9]{10,30}$"})]
+
+
 class HouseholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region_code: str | None = None
-    head_name: str
-    id_number: str
-    phone: str | None = None
-    payout_account: str | None = None
-    members: int = 1
-    land_area_mu: Decimal | str = Decimal("0")
+    region_code: RegionCode | None = None
+    head_name: Name
+    id_number: IdNumber
+    phone: Phone | None = None
+    payout_account: Account | None = None
+    members: Members = 1
+    land_area_mu: Land = "0"
 
 
 class HouseholdPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region_code: str | None = None
-    head_name: str | None = None
-    id_number: str | None = None
-    phone: str | None = None
-    payout_account: str | None = None
-    members: int | None = None
-    land_area_mu: Decimal | str | None = None
+    region_code: RegionCode | None = None
+    head_name: Name | None = None
+    id_number: IdNumber | None = None
+    phone: Phone | None = None
+    payout_account: Account | None = None
+    members: Members | None = None
+    land_area_mu: Land | None = None
 
 
 class HouseholdOut(BaseModel):
@@ -56,8 +76,7 @@ def create_household(body: HouseholdIn):
 
 
 @route("/households", "GET", summary="Search the register (scoped)", response=HouseholdOut, list_response=True,
-       tag="households", query={"region_code": "narrow to a region", "q": "name, ID number or phone",
-                                "page": "", "per_page": "max 200"})
+       tag="households", query={"region_code": Q_REGION, "q": q_text("name, ID number or phone"), **PAGING})
 def list_households():
     page, per_page = page_args()
     result = service.list_households(current_actor(), region_code=request.args.get("region_code"),
@@ -122,7 +141,7 @@ def import_template():
 
 
 @route("/households/export", "GET", summary="Export the register in scope as .xlsx (audited)", tag="households",
-       query={"region_code": "narrow to a region", "q": "name, ID number or phone"})
+       query={"region_code": Q_REGION, "q": q_text("name, ID number or phone")})
 def export_households():
     book = exporter.export_households(current_actor(), region_code=request.args.get("region_code") or None,
                                       q=request.args.get("q"))

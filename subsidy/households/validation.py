@@ -15,6 +15,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 
 from subsidy.common.money import quantize, to_decimal
+from subsidy.common.text import check_line
 
 MAX_LAND_MU = Decimal("100000")
 ACCOUNT_RE = re.compile(r"^\d{10,30}$", re.ASCII)
@@ -40,6 +41,7 @@ def check_name(value) -> str:
     name = str(value or "").strip()
     if not name:
         raise ValueError("户主姓名不能为空")
+    check_line(name, "户主姓名")  # a pasted \x00 once broke every register export
     if len(name) > 40:
         raise ValueError("户主姓名不超过 40 字")
     return name

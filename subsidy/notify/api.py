@@ -7,8 +7,9 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy.api.errors import error_response
-from subsidy.api.spec import page_args, page_json, route
+from subsidy.api.spec import PAGING, Q_ID, Q_REGION, RegionCode, page_args, page_json, q_enum, q_text, route
 from subsidy.common.access import current_actor
+from subsidy.common.params import id_arg
 from subsidy.notify import broadcast as broadcasts
 from subsidy.notify import service, webhooks
 from subsidy.notify.models import MessageStatus
@@ -16,8 +17,8 @@ from subsidy.notify.models import MessageStatus
 
 class BroadcastIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region_code: str
-    body: str = Field(min_length=1)
+    region_code: RegionCode
+    body: str = Field(min_length=1, max_length=broadcasts.MAX_BODY)
 
 
 class BroadcastOut(BaseModel):
@@ -55,14 +56,14 @@ def create_broadcast(body: BroadcastIn):
 
 
 @route("/sms/messages", "GET", summary="Outbox messages (scoped)", response=MessageOut, list_response=True, tag="sms",
-       query={"region_code": "narrow to a region", "status": "queued, sending, sent, delivered, undelivered, failed, cancelled",
-              "template": "template name", "household_id": "one household", "page": "", "per_page": "max 200"})
+       query={"region_code": Q_REGION, "status": q_enum(MessageStatus), "template": q_text("template name", 40),
+              "household_id": Q_ID, **PAGING})
 def list_messages():
     page, per_page = page_args()
     args = request.args
     result = service.list_messages(current_actor(), region_code=args.get("region_code") or None,
                                    status=args.get("status") or None, template=args.get("template") or None,
-                                   household_id=args.get("household_id", type=int), page=page, per_page=per_page)
+                                   household_id=id_arg("household_id"), page=page, per_page=per_page)
     return page_json(MessageOut, result)
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.text import clean_multiline
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
@@ -52,7 +53,7 @@ def check_may_broadcast(actor) -> None:
 def _clean(actor, region_code, body) -> tuple[Region, str]:
     require(actor, Perm.broadcast_sms)
     errors = {}
-    body = (body or "").strip()
+    body = clean_multiline(body)  # a phone shows no control or invisible characters; line breaks stay
     if not body:
         errors["body"] = "请填写通知内容"
     elif len(body) > MAX_BODY:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from subsidy.accounts.permissions import Perm
 from subsidy.common.access import public
 from subsidy.common.forms import apply_errors
+from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError
 from subsidy.extensions import csrf
@@ -67,7 +68,7 @@ def messages():
     args = request.args
     page = service.list_messages(current_user, region_code=args.get("region_code") or None,
                                  status=args.get("status") or None, template=args.get("template") or None,
-                                 household_id=args.get("household_id", type=int), page=args.get("page"))
+                                 household_id=id_arg("household_id"), page=args.get("page"))
     return render_template("notify/messages.html", page=page, statuses=list(MessageStatus), templates=TEMPLATES,
                            status=args.get("status", ""), template=args.get("template", ""), **_context(page.items))
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from flask import jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import MoneyStr, route
+from subsidy.api.spec import PAGING, Q_ID, Id, MoneyStr, page_args, q_enum, q_text, route
 from subsidy.common.access import current_actor
+from subsidy.common.params import id_arg
 from subsidy.common.xlsx import read_upload
 from subsidy.payments import files, results, service
 from subsidy.payments.models import BatchStatus, PaymentStatus
@@ -15,15 +16,15 @@ from subsidy.payments.models import BatchStatus, PaymentStatus
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    filing_ids: list[int] | None = None
+    project_id: Id
+    filing_ids: list[Id] | None = Field(default=None, max_length=10_000)
     note: str = Field(default="", max_length=200)
 
 
 class ReissueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    payment_ids: list[int] | None = None
+    project_id: Id
+    payment_ids: list[Id] | None = Field(default=None, max_length=100_000)
     note: str = Field(default="", max_length=200)
 
 
@@ -86,10 +87,10 @@ def reissue(body: ReissueIn):
 
 
 @route("/payments/batches", "GET", summary="Payment batches of the county", response=BatchOut, list_response=True,
-       tag="payments", query={"project_id": "", "page": "", "per_page": "max 200"})
+       tag="payments", query={"project_id": Q_ID, **PAGING})
 def list_batches():
-    page = service.list_batches(current_actor(), project_id=request.args.get("project_id", type=int),
-                                page=request.args.get("page"), per_page=request.args.get("per_page"))
+    number, per_page = page_args()
+    page = service.list_batches(current_actor(), project_id=id_arg("project_id"), page=number, per_page=per_page)
     return {"items": [BatchOut.model_validate(b, from_attributes=True).model_dump(mode="json") for b in page.items],
             "page": page.page, "per_page": page.per_page, "total": page.total}
 
@@ -100,18 +101,18 @@ def get_batch(batch_id: int):
 
 
 @route("/payments/batches/<int:batch_id>/payments", "GET", summary="The payments of a batch", response=PaymentOut,
-       list_response=True, tag="payments", query={"status": "pending, paid, failed, cancelled", "q": "", "page": "",
-                                                  "per_page": "max 200"})
+       list_response=True, tag="payments", query={"status": q_enum(PaymentStatus), "q": q_text("name or account"),
+                                                  **PAGING})
 def list_payments(batch_id: int):
+    number, per_page = page_args()
     page = service.list_payments(current_actor(), batch_id, status=request.args.get("status") or None,
-                                 q=request.args.get("q"), page=request.args.get("page"),
-                                 per_page=request.args.get("per_page"))
+                                 q=request.args.get("q"), page=number, per_page=per_page)
     return {"items": [PaymentOut.model_validate(p, from_attributes=True).model_dump(mode="json") for p in page.items],
             "page": page.page, "per_page": page.per_page, "total": page.total}
 
 
 @route("/payments/batches/<int:batch_id>/file", "GET", summary="The bank's batch file (.xlsx or CSV), audited",
-       tag="payments", query={"format": "xlsx (default) or csv"})
+       tag="payments", query={"format": q_enum(["xlsx", "csv"], "xlsx (default) or csv")})
 def export_batch(batch_id: int):
     out = files.export_batch(current_actor(), batch_id, request.args.get("format") or "xlsx")
     return send_file(out.file, mimetype=out.mimetype, as_attachment=True, download_name=out.filename, max_age=0)

@@ -5,8 +5,10 @@ Batch file (.xlsx or CSV), one row per payment, then one 合计 row:
     交易流水号 | 户名 | 身份证号 | 账号 | 金额 | 摘要
     合计       | N笔  |          |      | total |
 
-CSV is UTF-8 with a byte-order mark (Excel and WPS open it as Chinese text). Every export is an
-audit event (personal data leaves the platform).
+CSV is UTF-8 with a byte-order mark (Excel and WPS open it as Chinese text), written by
+`subsidy.common.csvfile`: a name that looks like a formula is neutralised and the 交易流水号, ID
+numbers and accounts carry a leading tab so that Excel keeps all their digits (see there why a
+tab and not an apostrophe). Every export is an audit event (personal data leaves the platform).
 
 Result file (.xlsx or CSV, UTF-8 or GB18030): headers 交易流水号, 状态 (成功/失败), 失败原因,
 银行流水号, 金额; the batch file's other columns (户名, 身份证号, 账号, 摘要, 序号, 备注) may be
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from subsidy.audit import service as audit
+from subsidy.common.csvfile import CSV_MIMETYPE, write_csv
 from subsidy.common.money import quantize, to_decimal
 from subsidy.common.timeutil import utcnow
 from subsidy.common.xlsx import SheetReader, cell_text, map_headers, normalize_header, RowErrors, write_workbook
@@ -35,7 +37,6 @@ from subsidy.payments.service import _require_county_reviewer, get_batch
 
 HEADERS = ["交易流水号", "户名", "身份证号", "账号", "金额", "摘要"]
 TOTAL_LABELS = {"合计", "总计"}
-CSV_MIMETYPE = "text/csv; charset=utf-8"
 
 
 @dataclass
@@ -83,14 +84,8 @@ def export_batch(actor, batch_id: int, kind: str = "xlsx") -> ExportFile:
         out = write_workbook("发放清册", HEADERS, rows(), widths={0: 26, 1: 12, 2: 22, 3: 24, 4: 14, 5: 24}, text_columns=(0, 2, 3))
         result = ExportFile(out, name + ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 0)
     else:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(HEADERS)
-        for r in rows():
-            writer.writerow([r[0], r[1], r[2], r[3], f"{r[4]:.2f}", r[5]])
-        out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
-        out.write(text.getvalue().encode("utf-8-sig"))
-        out.seek(0)
+        # Amounts go in as Decimal (quantized): written as bare numbers, never prefixed.
+        out = write_csv(HEADERS, rows())
         result = ExportFile(out, name + ".csv", CSV_MIMETYPE, 0)
     result.count = count["n"]
     batch.exported_at = utcnow()

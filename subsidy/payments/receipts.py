@@ -24,14 +24,14 @@ import sqlalchemy as sa
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.money import fmt
+from subsidy.common.params import MAX_BIGINT, parse_int
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.notify.outbox import enqueue_bulk
 from subsidy.payments.models import (Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember)
-from subsidy.payments.service import _require_county_reviewer
-from subsidy.projects.service import get_project
+from subsidy.payments.service import _require_county_reviewer, chosen_project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, within
 
@@ -118,19 +118,17 @@ def _draw(population: list[int], size: int, seed: int) -> list[int]:
 def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
     """Pick `size` paid payments of the project at random (seeded) and owe each a receipt-check SMS."""
     _require_county_reviewer(actor)
-    project = get_project(actor, int(project_id))
-    try:
-        size = int(size)
-    except (TypeError, ValueError):
-        raise ValidationError("请填写抽查户数", fields={"size": "应为整数"}) from None
-    if not 1 <= size <= MAX_SAMPLE:
+    project = chosen_project(actor, project_id)
+    if size in (None, ""):
+        raise ValidationError("请填写抽查户数", fields={"size": "应为整数"})
+    size = parse_int(size, 1, MAX_SAMPLE)
+    if size is None:
         raise ValidationError(f"抽查户数应为 1–{MAX_SAMPLE}", fields={"size": f"1–{MAX_SAMPLE}"})
     if seed in (None, ""):
         seed = secrets.randbelow(2**62)
-    try:
-        seed = int(seed)
-    except (TypeError, ValueError):
-        raise ValidationError("随机种子应为整数", fields={"seed": "应为整数"}) from None
+    seed = parse_int(seed, 0, MAX_BIGINT)  # kept in a BIGINT column to redraw the same sample
+    if seed is None:
+        raise ValidationError("随机种子应为 0 到 2^63-1 之间的整数", fields={"seed": "应为非负整数"})
     now = utcnow()
     population = _population(project.id, actor.region_code, now)
     if not population:

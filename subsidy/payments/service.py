@@ -27,6 +27,7 @@ from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.common.money import quantize
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.params import MAX_ID, form_ids, parse_int
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
@@ -68,11 +69,16 @@ def _require_county_reviewer(actor) -> None:
         raise PermissionDenied("发放须由县级审核员操作")
 
 
+def chosen_project(actor, project_id) -> Project:
+    """The project picked in a form or named in a body; anything but an id is "请选择项目"."""
+    number = parse_int(project_id, 1, MAX_ID) if project_id not in (None, "") else None
+    if number is None:
+        raise ValidationError("请选择项目", fields={"project_id": "请选择项目"})
+    return get_project(actor, number)
+
+
 def _cash_project(actor, project_id) -> Project:
-    try:
-        project = get_project(actor, int(project_id))
-    except (TypeError, ValueError):
-        raise ValidationError("请选择项目", fields={"project_id": "请选择项目"}) from None
+    project = chosen_project(actor, project_id)
     if project.category != Category.cash:
         raise ValidationError("实物补贴项目不经银行发放，不能生成发放批次", fields={"project_id": "不是现金补贴项目"})
     # Serialise batch making per project (as 审定 does): the unique index would catch a race
@@ -84,10 +90,9 @@ def _cash_project(actor, project_id) -> Project:
 def _check_filings(actor, project: Project, filing_ids) -> list[int] | None:
     if filing_ids is None:
         return None
-    try:
-        wanted = sorted({int(x) for x in filing_ids})
-    except (TypeError, ValueError):
-        raise ValidationError("备案编号有误", fields={"filing_ids": "应为备案编号"}) from None
+    if isinstance(filing_ids, (str, bytes)):
+        filing_ids = [filing_ids]
+    wanted = sorted(set(form_ids(filing_ids, "filing_ids", "备案编号")))
     if not wanted:
         raise ValidationError("请至少选择一个已审定的备案", fields={"filing_ids": "请选择备案"})
     found = {f.id: f for f in db.session.scalars(sa.select(Filing).where(Filing.id.in_(wanted)))}
@@ -220,10 +225,9 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> Batch
     cond = [Filing.project_id == project.id, Filing.state == FilingState.county_approved,
             within(Filing.region_code, actor.region_code)]
     if payment_ids is not None:
-        try:
-            wanted = sorted({int(x) for x in payment_ids})
-        except (TypeError, ValueError):
-            raise ValidationError("发放记录编号有误", fields={"payment_ids": "应为编号"}) from None
+        if isinstance(payment_ids, (str, bytes)):
+            payment_ids = [payment_ids]
+        wanted = sorted(set(form_ids(payment_ids, "payment_ids", "发放记录编号")))
         _check_reissuable(actor, project, wanted)
         cond.append(failed.c.id.in_(wanted))
     else:

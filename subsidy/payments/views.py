@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
+from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload
 from subsidy.errors import DomainError, NotFound, PermissionDenied
@@ -112,14 +113,14 @@ def cancel(batch_id: int):
 
 @bp.route("/failed")
 def failed():
-    project_id = request.args.get("project_id", type=int)
+    project_id = id_arg("project_id")
     return render_template("payments/failed.html", rows=service.failed_waiting(current_user, project_id=project_id),
                            projects=service.projects_with_approved(current_user), project_id=project_id)
 
 
 @bp.route("/reissue", methods=["POST"])
 def reissue():
-    project_id = request.form.get("project_id", type=int)
+    project_id = id_arg("project_id", source=request.form)
     ids = request.form.getlist("payment_ids")
     try:
         result = service.reissue_failed(current_user, project_id, ids or None, request.form.get("note", ""))

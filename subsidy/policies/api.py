@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from subsidy.api.spec import page_args, page_json, pydantic_fields, route
+from subsidy.api.spec import PAGING, RegionCode, page_args, page_json, pydantic_fields, q_enum, q_text, request_json, route
 from subsidy.common.access import current_actor
 from subsidy.errors import ValidationError
 from subsidy.policies import service
@@ -16,10 +16,10 @@ from subsidy.policies.models import PolicyCategory, PolicyStatus
 
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str
-    body: str
-    interpretation: str = ""
-    region_code: str
+    title: str = Field(max_length=service.TITLE_MAX)
+    body: str = Field(max_length=service.BODY_MAX)
+    interpretation: str = Field(default="", max_length=service.BODY_MAX)
+    region_code: RegionCode
     category: PolicyCategory = PolicyCategory.other
     effective_from: date | None = None
     effective_to: date | None = None
@@ -28,12 +28,12 @@ class PolicyIn(BaseModel):
 class PublishIn(BaseModel):
     """Optional: `broadcast_body` also texts every household the policy applies to."""
     model_config = ConfigDict(extra="forbid")
-    broadcast_body: str | None = None
+    broadcast_body: str | None = Field(default=None, max_length=300)
 
 
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str
+    reason: str = Field(max_length=service.REASON_MAX)
 
 
 class PolicyRef(BaseModel):
@@ -68,8 +68,7 @@ def create_policy(body: PolicyIn):
 
 
 @route("/policies", "GET", summary="Policies of the user's county", response=PolicyOut, list_response=True,
-       tag="policies", query={"status": "draft | published | withdrawn", "q": "title contains",
-                              "page": "", "per_page": "max 200"})
+       tag="policies", query={"status": q_enum(PolicyStatus), "q": q_text("title contains"), **PAGING})
 def list_policies():
     page, per_page = page_args()
     return page_json(PolicyOut, service.list_policies(current_actor(), status=request.args.get("status"),
@@ -83,7 +82,7 @@ def get_policy(policy_id: int):
 
 def _optional_body(model: type[BaseModel]):
     """The publish body is optional: no body (or {}) publishes without an SMS."""
-    data = request.get_json(silent=True) if request.data else {}
+    data = request_json() if request.get_data(cache=True) else {}
     if data is None or not isinstance(data, dict):
         raise ValidationError("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
     try:

@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from subsidy.accounts.permissions import Perm, can, require
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.text import clean_multiline, has_forbidden, invisible_message
 from subsidy.common.timeutil import CHINA_TZ, utcnow
 from subsidy.errors import InvalidTransition, NotFound, ValidationError
 from subsidy.extensions import db
@@ -55,16 +56,18 @@ def _validate(actor, data: dict) -> dict:
     title = (data.get("title") or "").strip()
     if not title:
         fields["title"] = "请填写政策标题"
+    elif has_forbidden(title):
+        fields["title"] = invisible_message("标题")
     elif len(title) > TITLE_MAX:
         fields["title"] = f"标题不超过 {TITLE_MAX} 字"
     out["title"] = title
-    body = (data.get("body") or "").strip()
+    body = clean_multiline(data.get("body"))
     if not body:
         fields["body"] = "请填写政策原文"
     elif len(body) > BODY_MAX:
         fields["body"] = "正文太长"
     out["body"] = body
-    interpretation = (data.get("interpretation") or "").strip()
+    interpretation = clean_multiline(data.get("interpretation"))
     if len(interpretation) > BODY_MAX:
         fields["interpretation"] = "解读太长"
     out["interpretation"] = interpretation

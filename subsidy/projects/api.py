@@ -3,24 +3,29 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import MoneyStr, page_args, page_json, route
+from subsidy.api.spec import PAGING, Q_YEAR, MoneyStr, Year, money_in, page_args, page_json, route
 from subsidy.common.access import current_actor
+from subsidy.common.params import year_arg
 from subsidy.projects import service
 from subsidy.projects.models import Category, Unit
 
+
+RateIn = money_in("补贴标准", minimum=Decimal("0.01"), maximum=service.RATE_MAX, pattern=service.RATE_PATTERN)
+BudgetIn = money_in("预算")
+
+
 class ProjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
-    year: int
+    name: str = Field(max_length=80)
+    year: Year
     category: Category
     unit: Unit
-    rate: Decimal
-    budget: Decimal
-    publicity_days: int = 7
-    fund_source: str = ""
+    rate: RateIn
+    budget: BudgetIn
+    publicity_days: int = Field(default=7, ge=1, le=60)
+    fund_source: str = Field(default="", max_length=80)
 
 
 class ProjectOut(BaseModel):
@@ -44,10 +49,10 @@ def create_project(body: ProjectIn):
 
 
 @route("/projects", "GET", summary="Projects of the user's county", response=ProjectOut, list_response=True,
-       tag="projects", query={"year": "", "page": "", "per_page": "max 200"})
+       tag="projects", query={"year": Q_YEAR, **PAGING})
 def list_projects():
     page, per_page = page_args()
-    year = request.args.get("year", type=int)
+    year = year_arg()
     return page_json(ProjectOut, service.list_projects(current_actor(), year=year, page=page, per_page=per_page))
 
 

@@ -7,50 +7,54 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
-from subsidy.common.money import quantize, to_decimal
+from subsidy.common.money import MONEY_MAX, parse_amount
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.params import YEAR_MAX, YEAR_MIN, parse_int
+from subsidy.common.text import single_line
 from subsidy.errors import Conflict, NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.projects.models import Category, Project, Unit
 from subsidy.regions.service import county_of
 
+# The rate is NUMERIC(12,2), but an entry's amount is rate × quantity (at most 100,000 units,
+# `subsidy.filings.entries.MAX_QUANTITY`) and must fit a money column, NUMERIC(14,2).
+RATE_MAX = Decimal("9999999.99")
+RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+
 
 def _validate(data: dict) -> dict:
     fields: dict[str, str] = {}
     out: dict = {}
-    name = (data.get("name") or "").strip()
-    if not name:
-        fields["name"] = "请填写项目名称"
-    elif len(name) > 80:
-        fields["name"] = "项目名称不超过 80 字"
-    out["name"] = name
     try:
-        out["year"] = int(data.get("year"))
-        if not 2000 <= out["year"] <= 2100:
-            raise ValueError
-    except (TypeError, ValueError):
-        fields["year"] = "年度应为 2000–2100 之间的年份"
+        out["name"] = single_line(data.get("name"), label="项目名称", limit=80)
+    except ValueError as exc:
+        fields["name"] = str(exc)
+    out["year"] = parse_int(data.get("year"), YEAR_MIN, YEAR_MAX)
+    if out["year"] is None:
+        fields["year"] = f"年度应为 {YEAR_MIN}–{YEAR_MAX} 之间的年份"
     for key, enum_cls, message in (("category", Category, "类别应为 cash（现金）或 material（实物）"),
                                    ("unit", Unit, "单位应为 household、mu、head、person 或 item")):
         try:
             out[key] = enum_cls(data.get(key))
         except ValueError:
             fields[key] = message
-    for key, label, minimum in (("rate", "补贴标准", Decimal("0.01")), ("budget", "预算", Decimal("0"))):
+    for key, label, minimum, maximum in (("rate", "补贴标准", Decimal("0.01"), RATE_MAX),
+                                         ("budget", "预算", Decimal("0"), MONEY_MAX)):
+        value = data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            fields[key] = f"请填写{label}"
+            continue
         try:
-            value = to_decimal(data.get(key))
-            if value < minimum or value != quantize(value):
-                raise ValueError
-            out[key] = value
-        except (TypeError, ValueError):
-            fields[key] = f"{label}应为不小于 {minimum} 的金额，最多两位小数"
-    try:
-        out["publicity_days"] = int(data.get("publicity_days", 7))
-        if not 1 <= out["publicity_days"] <= 60:
-            raise ValueError
-    except (TypeError, ValueError):
+            out[key] = parse_amount(value, label=label, minimum=minimum, maximum=maximum)
+        except ValueError as exc:
+            fields[key] = str(exc)
+    out["publicity_days"] = parse_int(data.get("publicity_days", 7), 1, 60)
+    if out["publicity_days"] is None:
         fields["publicity_days"] = "公示天数应为 1–60 天"
-    out["fund_source"] = (data.get("fund_source") or "").strip()[:80]
+    try:
+        out["fund_source"] = single_line(data.get("fund_source"), label="资金来源", limit=80, required=False)
+    except ValueError as exc:
+        fields["fund_source"] = str(exc)
     if fields:
         raise ValidationError("项目信息有误", fields=fields)
     return out

@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.common.forms import apply_errors
+from subsidy.common.params import year_arg
 from subsidy.errors import DomainError
 from subsidy.projects import service
 from subsidy.projects.forms import ProjectForm
@@ -12,7 +13,7 @@ bp = Blueprint("projects", __name__)
 
 @bp.route("/projects/")
 def index():
-    year = request.args.get("year", type=int)
+    year = year_arg()
     result = service.list_projects(current_user, year=year, page=request.args.get("page"))
     return render_template("projects/index.html", page=result, year=year)
 

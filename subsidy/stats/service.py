@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from subsidy.accounts.permissions import Perm, require
 from subsidy.common.database import read_phase
 from subsidy.common.money import fmt
+from subsidy.common.params import check_year
 from subsidy.common.timeutil import local_today, utcnow
-from subsidy.errors import ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
@@ -158,13 +158,7 @@ def parse_args(actor, region_code, year) -> tuple[str, int]:
     ensure_visible(actor, code, "行政区划")
     if year in (None, ""):
         return code, local_today().year
-    try:
-        year = int(year)
-    except (TypeError, ValueError):
-        raise ValidationError("年份应为四位数字", fields={"year": "应为年份，如 2017"}) from None
-    if not 2000 <= year <= 2100:
-        raise ValidationError("年份超出范围", fields={"year": "2000–2100"})
-    return code, year
+    return code, check_year(year)
 
 
 def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict,
