@@ -82,7 +82,7 @@ def test_policy_titles_project_names_and_staff_names_are_refused(api_as):
 
 def test_staff_user_name_length_and_phone_are_checked(api_as, login_as):
     admin = api_as("county_admin")
-    base = {"username": "clerk8", "password": "abc12345", "role": "village_clerk", "region_code": "640425100201"}
+    base = {"username": "clerk8", "password": "Baiyang-zhen-7", "role": "village_clerk", "region_code": "640425100201"}
     r = admin.post("/api/v1/users", json={**base, "name": "马" * 41})
     assert r.status_code == 400 and "name" in r.json["error"]["fields"]
     r = admin.post("/api/v1/users", json={**base, "name": "马福", "phone": "12345"})

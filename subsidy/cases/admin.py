@@ -188,7 +188,7 @@ def parse_day(value) -> date:
     """A calendar day from a form, a cell or a date, within the years a calendar may cover."""
     day = _parse_day(value)
     if not YEAR_MIN <= day.year <= YEAR_MAX:
-        raise ValueError(f"日期应在 {YEAR_MIN} 年到 {YEAR_MAX} 年之间")
+        raise ValueError(f"年份应在 {YEAR_MIN}–{YEAR_MAX} 之间")
     return day
 
 

@@ -167,8 +167,8 @@ def reject_case(case_id: int, body: ActionIn):
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    into: str = Field(description="the earlier case's id or reference number (ZX-2017-000123)")
-    reason: str
+    into: str = Field(max_length=20, description="the earlier case's id or reference number (ZX-2017-000123)")
+    reason: str = Field(max_length=service.MAX_REASON)
 
 
 @route("/cases/<int:case_id>/merge", "POST", summary="Merge a duplicate into the earlier case it repeats; in no rate",

@@ -12,11 +12,12 @@ import re
 from subsidy.common.masking import mask_id_number, mask_phone
 
 _ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
-_PHONE = re.compile(r"(?<![0-9])1[0-9]{10}(?![0-9])")
+_PHONE = re.compile(r"(?<![0-9])((?:\+?86)?)(1[0-9]{10})(?![0-9])")
 
 
 def mask_numbers(text: str) -> str:
-    return _PHONE.sub(lambda m: mask_phone(m.group()), _ID.sub(lambda m: mask_id_number(m.group()), text))
+    masked = _ID.sub(lambda m: mask_id_number(m.group()), text)
+    return _PHONE.sub(lambda m: m.group(1) + mask_phone(m.group(2)), masked)
 
 
 class MaskedLogRecord(logging.LogRecord):

@@ -97,8 +97,8 @@ def update_household(household_id: int, body: HouseholdPatch):
 
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region_code: str
-    reason: str = ""
+    region_code: RegionCode
+    reason: str = Field(default="", max_length=200)
 
 
 @route("/households/<int:household_id>/transfer", "POST",
