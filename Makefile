@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := subsidy
 
-.PHONY: run test install catalogs db demo bench browser loadgen clean
+.PHONY: run test install catalogs db demo bench browser loadgen audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ test: install browser loadgen
 
 bench: install loadgen
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Needs the network (PyPI's JSON API or OSV); see README "Known limits".
+audit: install
+	$(BIN)/pip install --quiet pip-audit==2.10.1
+	$(BIN)/pip-audit -r requirements.txt -r requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache
