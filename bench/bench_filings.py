@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from bench.report import Figure, record  # noqa: E402
 from subsidy.common.database import reset_postgres_schema  # noqa: E402
 
 VILLAGE, TOWNSHIP, COUNTY = "640425100201", "640425100", "640425"
-T0 = datetime(2017, 6, 1, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2017, 6, 1, 1, 0, tzinfo=UTC)
 
 
 def _seed(n: int, no_phone_every: int) -> dict:

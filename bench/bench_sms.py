@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def start_fake() -> tuple[subprocess.Popen, str]:
 def insert_households(db, n: int, villages: list[str]) -> None:
     from subsidy.households.models import Household
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     chunk = 5000
     for start in range(0, n, chunk):
         db.session.execute(sa.insert(Household), [

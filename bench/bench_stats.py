@@ -59,8 +59,8 @@ def main() -> None:
 
     from subsidy import create_app
     from subsidy.accounts.models import User
-    from subsidy.extensions import db
     from subsidy.cases.stats import case_summaries
+    from subsidy.extensions import db
     from subsidy.notify.numbers import sms_summary
     from subsidy.public.service import mobile_summaries
     from subsidy.stats import queries, service

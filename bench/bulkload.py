@@ -6,12 +6,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # --- writing rows -------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from math import gcd
 from pathlib import Path
@@ -88,7 +88,7 @@ COUNTY_HOUSEHOLDS = 50_000
 ENTRIES_PER_HOUSEHOLD = 4.0
 DEMO_COUNTY = "640425"
 BIG_VILLAGE = "640425100299"
-UTC = timezone.utc
+UTC = UTC
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 

@@ -75,7 +75,7 @@ class Server:
         self.env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "PYTHONPATH": str(ROOT)}
         self.process = None
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self._out = open(self.log, "ab")
         self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=self._out, stderr=subprocess.STDOUT,
                                         start_new_session=True)
@@ -103,7 +103,7 @@ class Server:
                 self.process.wait()
         self._out.close()
 
-    def wrk(self, *args, **kwargs) -> "Run":
+    def wrk(self, *args, **kwargs) -> Run:
         run = wrk(self.base, *args, **kwargs)
         if not self.drain():
             # Pages that take seconds leave minutes of backlog: start afresh rather than wait.

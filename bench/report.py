@@ -11,8 +11,8 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 REPORT_ENV = "BENCH_REPORT"
 DATABASE_ENV = "BENCH_DATABASE_LABEL"

@@ -60,8 +60,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.context_processor(lambda: {"current_user": current_user})
 
-    from subsidy import models  # noqa: F401  (every model registered on the metadata)
-    from subsidy import web
+    from subsidy import (
+        models,  # noqa: F401  (every model registered on the metadata)
+        web,
+    )
 
     web.init_app(app)
     from subsidy.cli import register_cli

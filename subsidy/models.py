@@ -1,16 +1,13 @@
 """Imports every area's models so that the metadata (and Alembic) sees the whole schema."""
 from subsidy.accounts.models import ApiToken, User  # noqa: F401
 from subsidy.audit.models import AuditEvent  # noqa: F401
+from subsidy.cases.models import Case, CaseCounter, CaseEvent, CaseSettings, WorkCalendarDay, WorkCalendarYear  # noqa: F401
+from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, Review, Snapshot, SnapshotLine, WatchListEntry  # noqa: F401
 from subsidy.households.models import Household  # noqa: F401
-from subsidy.projects.models import Project  # noqa: F401
-from subsidy.regions.models import Region  # noqa: F401
 from subsidy.notify.models import Broadcast, InboundMessage, Message, OptOut, SendingControl  # noqa: F401
-from subsidy.cases.models import (Case, CaseCounter, CaseEvent, CaseSettings, WorkCalendarDay,  # noqa: F401
-                                  WorkCalendarYear)
-from subsidy.filings.models import (Entry, EntryFlag, EntryNote, Filing, Review, Snapshot,  # noqa: F401
-                                     SnapshotLine, WatchListEntry)
-from subsidy.payments.models import (Payment, PaymentBatch, ReceiptSample, ReceiptSampleMember,  # noqa: F401
-                                      ResultImport)
+from subsidy.payments.models import Payment, PaymentBatch, ReceiptSample, ReceiptSampleMember, ResultImport  # noqa: F401
 from subsidy.policies.models import Policy, PolicyAttachment  # noqa: F401
+from subsidy.projects.models import Project  # noqa: F401
 from subsidy.public.models import LoginCode, MobileSignIn  # noqa: F401
+from subsidy.regions.models import Region  # noqa: F401
 from subsidy.stats.models import StatsCache  # noqa: F401

@@ -12,7 +12,6 @@ from subsidy.common.database import finish
 from subsidy.errors import DomainError
 from subsidy.extensions import db, login_manager
 
-
 STAFF_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"

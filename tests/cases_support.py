@@ -4,15 +4,24 @@ calendar, reference numbers from the counters, timeline events), so that the sta
 tell them from cases received one by one."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 import time_machine
 
 from subsidy.cases import service
 from subsidy.cases.calendar import WorkCalendar, local_date
-from subsidy.cases.models import (KIND_PREFIX, Case, CaseCounter, CaseEvent, CaseKind, CaseState, Channel, EventKind,
-                                  Rating)
+from subsidy.cases.models import (
+    KIND_PREFIX,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseKind,
+    CaseState,
+    Channel,
+    EventKind,
+    Rating,
+)
 from subsidy.common.timeutil import CHINA_TZ
 from subsidy.extensions import db
 
@@ -76,7 +85,7 @@ def bulk_cases(kind: CaseKind, count: int, *, region_code: str, assigned: str, r
     numbers = _next_numbers(kind, year, count)
     rows, deadlines = [], {}
     for i, number in enumerate(numbers):
-        at = received[i % len(received)].astimezone(timezone.utc)
+        at = received[i % len(received)].astimezone(UTC)
         key = local_date(at)
         if key not in deadlines:
             deadlines[key] = cal.deadline(at, days)

@@ -16,7 +16,8 @@ ROLES = ("county_admin", "county_reviewer", "township_reviewer", "village_clerk"
 def seed(with_county: bool = True) -> dict:
     """Returns {"users": {role: User}, "ids": {path argument: an existing id}}; commits."""
     from subsidy.cases import service as cases
-    from subsidy.filings import entries, service as filings
+    from subsidy.filings import entries
+    from subsidy.filings import service as filings
     from subsidy.notify import broadcast
     from subsidy.payments import service as payments
     from subsidy.policies import service as policies

@@ -253,7 +253,7 @@ def approved_filing(village_code: str = "640425100201", project: Project | None 
 
 # --- cases (issue 5) -----------------------------------------------------------------------
 
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 from subsidy.cases.models import Case, CaseKind, CaseState, Channel  # noqa: E402
 
@@ -277,7 +277,7 @@ class CaseFactory(Base):
     contact_phone = "13909541234"
     subject = factory.Sequence(lambda n: f"咨询{n}")
     body = "想问一下补贴什么时候发放。"
-    received_at = datetime(2024, 3, 4, 1, 0, tzinfo=timezone.utc)
+    received_at = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
     clock_from = factory.SelfAttribute("received_at")
     due_days = 3
-    due_at = datetime(2024, 3, 7, 15, 59, 59, tzinfo=timezone.utc)
+    due_at = datetime(2024, 3, 7, 15, 59, 59, tzinfo=UTC)

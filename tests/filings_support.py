@@ -4,7 +4,7 @@ travel for the publicity period)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import time_machine
@@ -17,7 +17,7 @@ from tests.factories import HouseholdFactory, ProjectFactory, make_user
 VILLAGE = "640425100201"
 
 
-T0 = datetime(2017, 6, 1, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2017, 6, 1, 1, 0, tzinfo=UTC)
 S = FilingState
 
 

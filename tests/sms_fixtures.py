@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from subsidy.notify.models import Message
 from subsidy.notify.outbox import enqueue
 
 PUBLIC = "https://huinong.example.gov.cn"
-T0 = datetime(2030, 3, 4, 1, 0, tzinfo=timezone.utc)  # 09:00 in the county; after any real "now"
+T0 = datetime(2030, 3, 4, 1, 0, tzinfo=UTC)  # 09:00 in the county; after any real "now"
 
 
 @pytest.fixture(autouse=True)

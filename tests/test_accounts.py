@@ -94,8 +94,8 @@ def test_county_admin_creates_users_with_matching_tier(api_as):
 
 
 def test_admin_cannot_create_users_outside_the_county(api_as, db):
-    from tests.factories import RegionFactory
     from subsidy.regions.models import Level
+    from tests.factories import RegionFactory
 
     RegionFactory(code="640402", name="原州区", level=Level.county)
     db.session.commit()

@@ -162,8 +162,8 @@ def test_the_supervisors_verify_button(login_as, db, county, checkpoint_dir):
 
 
 def test_account_events_of_one_county_are_not_shown_to_another(login_as, db, county):
-    from tests.factories import RegionFactory
     from subsidy.regions.models import Level
+    from tests.factories import RegionFactory
 
     RegionFactory(code="640402", name="原州区", level=Level.county)
     db.session.commit()

@@ -130,6 +130,7 @@ def _check_rows(url: str, made: dict) -> None:
 
 
 def _check_app_uses_it(url: str, made: dict) -> None:
+    from bench.generate import AUDIT_KEY
     from subsidy import create_app
     from subsidy.accounts.models import User
     from subsidy.audit.service import verify_chain
@@ -138,8 +139,6 @@ def _check_app_uses_it(url: str, made: dict) -> None:
     from subsidy.filings import snapshots, workflow
     from subsidy.filings.models import Filing, Snapshot
     from subsidy.households import service as households
-
-    from bench.generate import AUDIT_KEY
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "gen-test", "AUDIT_KEY": AUDIT_KEY, "TESTING": True,
                       "WTF_CSRF_ENABLED": False,

@@ -3,7 +3,7 @@ override table, years no calendar covers, recomputation when the calendar change
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ def admin_user(county):
 # ---------------------------------------------------------------- the rule itself
 
 
-@pytest.mark.parametrize("received, days, expected", [
+@pytest.mark.parametrize(("received", "days", "expected"), [
     # Spring Festival 2024: 10–17 Feb off; Sun 4 Feb and Sun 18 Feb were working days.
     # Thu 8 Feb: 9 Feb (1), [10–17 off], Sun 18 Feb (2), Mon 19 Feb (3).
     (china(2024, 2, 8), 3, end_of(2024, 2, 19)),
@@ -108,7 +108,7 @@ def test_spring_festival_of_an_uncovered_year_comes_from_the_lunar_calendar(coun
     for day in (5, 8, 9, 10):
         assert not cal.is_workday(date(2027, 2, day)), day
     assert cal.is_workday(date(2027, 2, 4)) and cal.is_workday(date(2027, 2, 11))
-    assert cal.reckon(china(2027, 2, 4), 1) == (end_of(2027, 2, 11).astimezone(timezone.utc), True)
+    assert cal.reckon(china(2027, 2, 4), 1) == (end_of(2027, 2, 11).astimezone(UTC), True)
 
 
 def test_provisional_deadlines_are_recomputed_when_the_year_is_loaded(county, clerk, admin_user, db):

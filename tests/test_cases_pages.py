@@ -126,7 +126,7 @@ def test_reject_from_the_page(county, web, db):
     assert case.state == CaseState.rejected
 
 
-@pytest.mark.parametrize("role, code, record_button", [
+@pytest.mark.parametrize(("role", "code", "record_button"), [
     ("village_clerk", VILLAGE, True), ("township_reviewer", TOWNSHIP, True), ("county_admin", COUNTY, True),
     ("supervisor", COUNTY, False),
 ])

@@ -15,8 +15,8 @@ from subsidy.common.timeutil import CHINA_TZ
 from subsidy.extensions import db
 from subsidy.public import service as public
 from tests.cases_support import VILLAGE
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, ProjectFactory, approved_filing
+from tests.farmer_support import code_sent_to
 
 LATE_DECEMBER = datetime(2026, 12, 30, 10, 0, tzinfo=CHINA_TZ)
 

@@ -13,8 +13,19 @@ from openpyxl import load_workbook
 from subsidy.cases import service, stats
 from subsidy.cases.models import Case, CaseKind, CaseState, Rating
 from subsidy.regions.models import Level
-from tests.cases_support import (COUNTY, OTHER_TOWNSHIP, OTHER_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2, bulk_cases,
-                                 china, days_of, record, workdays_in)
+from tests.cases_support import (
+    COUNTY,
+    OTHER_TOWNSHIP,
+    OTHER_VILLAGE,
+    TOWNSHIP,
+    VILLAGE,
+    VILLAGE_2,
+    bulk_cases,
+    china,
+    days_of,
+    record,
+    workdays_in,
+)
 from tests.factories import RegionFactory, make_user
 
 NOW = china(2018, 1, 2, 10)  # when the figures are read: every 2017 case received by then

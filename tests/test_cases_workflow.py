@@ -14,9 +14,9 @@ from subsidy.cases.models import Case, CaseEvent, CaseKind, CaseState, EventKind
 from subsidy.cases.workflow import TRANSITIONS, Action
 from subsidy.errors import InvalidTransition, NotFound, PermissionDenied, StaleVersion, ValidationError
 from subsidy.notify.models import Message
+from subsidy.regions.models import Level
 from tests.cases_support import COUNTY, OTHER_TOWNSHIP, OTHER_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2, china, record
 from tests.factories import HouseholdFactory, RegionFactory, make_user
-from subsidy.regions.models import Level
 
 T = china(2024, 3, 4, 9)  # a Monday
 
@@ -76,7 +76,7 @@ def test_reference_numbers_run_per_kind_and_year(county, township):
                                                          "ZX-2025-000001"]
 
 
-@pytest.mark.parametrize("kind, region, assigned", [
+@pytest.mark.parametrize(("kind", "region", "assigned"), [
     ("inquiry", VILLAGE, TOWNSHIP),
     ("inquiry", TOWNSHIP, TOWNSHIP),
     ("inquiry", COUNTY, COUNTY),
@@ -183,7 +183,7 @@ def test_a_misrouted_case_goes_to_another_township_of_the_county(county, townshi
         at(T, service.reply_case, township, case.id, "答复")
 
 
-@pytest.mark.parametrize("target, reason, field", [
+@pytest.mark.parametrize(("target", "reason", "field"), [
     (TOWNSHIP, "原因", "region_code"),         # already there
     ("640402", "原因", "region_code"),         # another county
     ("640425999", "原因", "region_code"),      # no such region

@@ -18,7 +18,7 @@ def _path(rule, bad_arg: str, bad: str, ids: dict) -> str:
     path = rule.rule
     for arg in rule.arguments:
         value = {"code": "640425100201", "action": "publicize"}.get(arg, str(ids.get(arg, 1)))
-        path = re.sub(r"<(?:[^:<>]+:)?%s>" % arg, bad if arg == bad_arg else value, path)
+        path = re.sub(rf"<(?:[^:<>]+:)?{arg}>", bad if arg == bad_arg else value, path)
     return path
 
 
@@ -75,7 +75,7 @@ def test_the_farmers_pages_answer_a_huge_id_with_their_own_404(client, county, p
 # ---------------------------------------------------------------- query-string integers
 
 
-@pytest.mark.parametrize("query, field", [
+@pytest.mark.parametrize(("query", "field"), [
     ("/api/v1/households?page=9223372036854775808", "page"),
     ("/api/v1/households?page=0", "page"),
     ("/api/v1/households?page=abc", "page"),
@@ -126,7 +126,7 @@ def test_page_filters_with_huge_ids_show_the_unfiltered_page(login_as, page):
 # ---------------------------------------------------------------- ids in JSON bodies
 
 
-@pytest.mark.parametrize("role, path, body, field", [
+@pytest.mark.parametrize(("role", "path", "body", "field"), [
     ("village_clerk", "/api/v1/filings", {"project_id": 2**63}, "project_id"),
     ("village_clerk", "/api/v1/filings", {"project_id": 2**31}, "project_id"),
     ("village_clerk", "/api/v1/filings", {"project_id": 0}, "project_id"),
@@ -215,7 +215,7 @@ def test_the_body_size_limit_still_holds(app, client, county):
 # ---------------------------------------------------------------- empty or non-numeric form ids
 
 
-@pytest.mark.parametrize("value, message", [("abc", "农户编号应为正整数"), ("99999999999999999999", "农户编号不存在"),
+@pytest.mark.parametrize(("value", "message"), [("abc", "农户编号应为正整数"), ("99999999999999999999", "农户编号不存在"),
                                             ("2147483648", "农户编号不存在"), ("-3", "农户编号应为正整数")])
 def test_a_case_form_with_a_bad_household_id_shows_the_error_beside_the_field(login_as, value, message):
     web = login_as("village_clerk")

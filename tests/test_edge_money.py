@@ -64,7 +64,7 @@ def _json(v) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
-@pytest.mark.parametrize("field, value", [("quantity", "1e308"), ("quantity", "1e400"), ("quantity", "NaN"),
+@pytest.mark.parametrize(("field", "value"), [("quantity", "1e308"), ("quantity", "1e400"), ("quantity", "NaN"),
                                           ("quantity", '"0.001"'), ("quantity", '"100000.01"'), ("amount", "1e400"),
                                           ("amount", '"1e308"'), ("amount", "Infinity"), ("amount", '"-1"'),
                                           ("amount", '"1000000000000.00"')])
@@ -110,7 +110,7 @@ def test_api_and_form_say_the_same_about_the_same_number(login_as, api_as):
     assert page.status_code == 422 and message in page.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("field, value", [("amount", "1e308"), ("amount", "1e400"), ("quantity", "1e400"),
+@pytest.mark.parametrize(("field", "value"), [("amount", "1e308"), ("amount", "1e400"), ("quantity", "1e400"),
                                           ("quantity", "NaN"), ("amount", "99999999999999999999.99")])
 def test_entry_form_money_is_refused_with_a_message(app, field, value):
     world = seed()

@@ -112,7 +112,6 @@ def test_project_form_names_are_refused_beside_the_field(login_as):
 
 def test_an_sms_broadcast_loses_control_and_invisible_characters(api_as):
     from subsidy.notify.models import Broadcast
-
     from tests.factories import HouseholdFactory
 
     HouseholdFactory(region_code="640425100201", phone="13909541234")

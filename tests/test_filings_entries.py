@@ -22,7 +22,7 @@ def _entries(filing):
         sa.select(Entry).where(Entry.filing_id == filing.id))}
 
 
-@pytest.mark.parametrize("unit, expected", [
+@pytest.mark.parametrize(("unit", "expected"), [
     (Unit.mu, [Decimal("12.35"), Decimal("3.00")]),
     (Unit.person, [Decimal("5"), Decimal("1")]),
     (Unit.household, [Decimal("1"), Decimal("1")]),
@@ -104,7 +104,7 @@ def test_a_page_of_the_list_is_read_with_its_filters(county):
     assert service.entry_lines(w.filing, page=1, per_page=2, total=99)[1] == 99
 
 
-@pytest.mark.parametrize("quantity, amount, field", [("0", None, "quantity"), ("abc", None, "quantity"),
+@pytest.mark.parametrize(("quantity", "amount", "field"), [("0", None, "quantity"), ("abc", None, "quantity"),
                                                      ("1.234", None, "quantity"), (None, "-1", "amount"),
                                                      (None, "1.001", "amount")])
 def test_bad_numbers_are_refused_beside_the_field(county, quantity, amount, field):

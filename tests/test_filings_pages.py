@@ -9,8 +9,8 @@ import time_machine
 
 from subsidy.extensions import db
 from subsidy.filings.models import Entry, Filing, FilingState
-from tests.factories import HouseholdFactory, ProjectFactory
 from tests.conftest import PASSWORD
+from tests.factories import HouseholdFactory, ProjectFactory
 from tests.filings_support import T0, make_world, walk_to
 
 V1 = "640425100201"

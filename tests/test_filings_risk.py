@@ -13,7 +13,14 @@ from subsidy.extensions import db
 from subsidy.filings import entries, risk, service
 from subsidy.filings.models import Entry, EntryFlag, FilingState, FlagCode, WatchCategory
 from subsidy.projects.models import Unit
-from tests.factories import HouseholdFactory, ProjectFactory, RegionFactory, WatchListFactory, make_user, valid_id_number
+from tests.factories import (
+    HouseholdFactory,
+    ProjectFactory,
+    RegionFactory,
+    WatchListFactory,
+    make_user,
+    valid_id_number,
+)
 from tests.filings_support import act, make_world, note_all_flags, walk_to
 
 S = FilingState

@@ -13,9 +13,9 @@ from subsidy.extensions import db
 from subsidy.filings import entries, snapshots
 from subsidy.filings.models import Entry, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
+from tests.conftest import PASSWORD
 from tests.factories import HouseholdFactory
 from tests.filings_support import act, make_world, walk_to
-from tests.conftest import PASSWORD
 
 S = FilingState
 

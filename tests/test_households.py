@@ -144,10 +144,10 @@ def test_cached_checks_agree_with_the_libraries():
             except ValidationError:
                 return False
             known = any("county" in props for _p, props in numdb.get("cn/loc").info(number[:6]))
-            return known and 1900 <= birth.year and birth <= date.today()
+            return known and birth.year >= 1900 and birth <= date.today()
         except ValidationError:
             return False
-        return 1900 <= ric.get_birth_date(number).year and ric.get_birth_date(number) <= date.today()
+        return ric.get_birth_date(number).year >= 1900 and ric.get_birth_date(number) <= date.today()
 
     rng = random.Random(11643)
     for seq in range(600):
@@ -163,12 +163,12 @@ def test_cached_checks_agree_with_the_libraries():
         assert accepted(check_phone, number) == accepted(_check_phone_number, number), number
 
 
-@pytest.mark.parametrize("value,expected", [(1, 1), ("4", 4), (7.0, 7), ("50", 50)])
+@pytest.mark.parametrize(("value", "expected"), [(1, 1), ("4", 4), (7.0, 7), ("50", 50)])
 def test_members_accepts_whole_numbers_from_1_to_50(value, expected):
     assert check_members(value) == expected
 
 
-@pytest.mark.parametrize("value,message", [(0, "1–50"), (51, "1–50"), ("2.5", "整数"), ("四", "整数"), ("", "不能为空")])
+@pytest.mark.parametrize(("value", "message"), [(0, "1–50"), (51, "1–50"), ("2.5", "整数"), ("四", "整数"), ("", "不能为空")])
 def test_members_refuses_the_rest(value, message):
     with pytest.raises(ValueError, match=message):
         check_members(value)
@@ -186,7 +186,7 @@ def test_land_area_rules():
 # ---------------------------------------------------------------- jurisdiction, by role
 
 
-@pytest.mark.parametrize("role,region,visible", [
+@pytest.mark.parametrize(("role", "region", "visible"), [
     ("village_clerk", "640425100201", {"640425100201"}),
     ("township_reviewer", "640425100", {"640425100201", "640425100202"}),
     ("county_reviewer", "640425", set(VILLAGES)),
@@ -229,7 +229,7 @@ def test_a_clerk_cannot_create_into_another_village(api_as, db, county):
     assert count(db, Household) == 0
 
 
-@pytest.mark.parametrize("role,region", [("township_reviewer", "640425100"), ("county_reviewer", "640425"),
+@pytest.mark.parametrize(("role", "region"), [("township_reviewer", "640425100"), ("county_reviewer", "640425"),
                                          ("supervisor", "640425")])
 def test_readers_cannot_edit(api_as, login_as, households, db, role, region):
     target = households["640425100201"]

@@ -285,7 +285,7 @@ def test_the_page_imports_with_a_flash_and_counts(login_as, db):
 # ---------------------------------------------------------------- template and round trip
 
 
-@pytest.mark.parametrize("role,region,headers", [
+@pytest.mark.parametrize(("role", "region", "headers"), [
     ("village_clerk", CLERK_VILLAGE, HEADERS),
     ("county_admin", "640425", HEADERS + ["村代码"]),
 ])

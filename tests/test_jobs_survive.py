@@ -23,8 +23,14 @@ from subsidy.common.jobs import Retry, is_transient
 from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus
 from tests.factories import HouseholdFactory
-from tests.sms_fixtures import PUBLIC, all_messages, owe, sms_transitions_guarded, twilio  # noqa: F401
-from tests.sms_fixtures import fake  # noqa: F401
+from tests.sms_fixtures import (  # noqa: F401
+    PUBLIC,
+    all_messages,
+    fake,  # noqa: F401
+    owe,
+    sms_transitions_guarded,
+    twilio,
+)
 
 S = MessageStatus
 JOB_APP_NAME = "subsidy-job-under-test"

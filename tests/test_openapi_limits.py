@@ -48,9 +48,7 @@ def _unbounded(name: str, schema: dict, components: dict, seen: set) -> list[str
         out += _unbounded(f"{name}[]", schema.get("items", {}), components, seen)
         if "maxItems" not in schema:
             out.append(name)
-    elif kind == "string" and not any(k in schema for k in ("enum", "pattern", "maxLength", "format")):
-        out.append(name)
-    elif kind == "integer" and ("maximum" not in schema or "minimum" not in schema):
+    elif kind == "string" and not any(k in schema for k in ("enum", "pattern", "maxLength", "format")) or kind == "integer" and ("maximum" not in schema or "minimum" not in schema):
         out.append(name)
     return out
 

@@ -9,8 +9,13 @@ import pytest
 
 from subsidy.errors import InvalidTransition
 from subsidy.payments import lifecycle
-from subsidy.payments.lifecycle import (BATCH_TRANSITIONS, PAYMENT_TRANSITIONS, BatchEvent, PaymentEvent,
-                                        payment_sources, payment_target)
+from subsidy.payments.lifecycle import (
+    BATCH_TRANSITIONS,
+    BatchEvent,
+    PaymentEvent,
+    payment_sources,
+    payment_target,
+)
 from subsidy.payments.models import BatchStatus, PaymentBatch, PaymentStatus
 
 P, B = PaymentStatus, BatchStatus

@@ -2,11 +2,10 @@
 sanitised; attachments are checked and served by the rules; `policies_published` counts."""
 from __future__ import annotations
 
-import re
-
 import io
+import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -93,8 +92,8 @@ def test_transition_table_refuses_what_it_does_not_list(api_as, db):
 
 
 def test_another_countys_policy_does_not_exist_for_staff(api_as, db):
-    from tests.factories import RegionFactory
     from subsidy.regions.models import Level
+    from tests.factories import RegionFactory
 
     RegionFactory(code="640402", name="原州区", level=Level.county)
     other = PolicyFactory(county_code="640402", region_code="640402")
@@ -272,7 +271,7 @@ def test_attachment_is_checked_stored_under_a_random_name_and_served_by_the_rule
     assert client.get(f"/m/policies/{policy.id}/files/{att.id + 99}").status_code == 404
 
 
-@pytest.mark.parametrize("data,name,message", [
+@pytest.mark.parametrize(("data", "name", "message"), [
     (b"MZ\x90\x00 this is an exe", "notice.pdf", "只能上传 PDF、PNG 或 JPG"),
     (PNG, "photo.pdf", "扩展名与内容不符"),
     (b"<html><script>alert(1)</script>", "x.html", "只能上传 PDF、PNG 或 JPG"),
@@ -307,15 +306,15 @@ def _published(region_code: str, at: datetime, status=PolicyStatus.published, **
 
 
 def test_policies_published_counts_the_year_and_the_regions_above_and_below(county, db):
-    t = datetime(2017, 6, 1, tzinfo=timezone.utc)
+    t = datetime(2017, 6, 1, tzinfo=UTC)
     _published("640425", t)                        # county-wide: applies everywhere
     _published("640425100", t)                     # township 100 and its villages
     _published("640425100201", t)                  # one village
     _published("640425101", t)                     # the other township
     _published("640425", t, status=PolicyStatus.withdrawn)  # published in 2017, withdrawn later: counts
     PolicyFactory(region_code="640425")            # draft: never counts
-    _published("640425", datetime(2016, 12, 31, 15, 59, tzinfo=timezone.utc))  # 2016-12-31 23:59 in China
-    _published("640425", datetime(2017, 12, 31, 16, 0, tzinfo=timezone.utc))   # 2018-01-01 00:00 in China
+    _published("640425", datetime(2016, 12, 31, 15, 59, tzinfo=UTC))  # 2016-12-31 23:59 in China
+    _published("640425", datetime(2017, 12, 31, 16, 0, tzinfo=UTC))   # 2018-01-01 00:00 in China
     db.session.commit()
     assert service.policies_published("640425", 2017) == 5
     assert service.policies_published("640425100", 2017) == 4       # county, itself, its village, withdrawn
@@ -329,7 +328,7 @@ def test_policies_published_counts_the_year_and_the_regions_above_and_below(coun
 def test_publishing_records_date_in_the_year_it_happens(api_as, db):
     api = api_as("county_admin")
     pid = _new(api).json["id"]
-    with time_machine.travel(datetime(2017, 3, 5, 2, 0, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(datetime(2017, 3, 5, 2, 0, tzinfo=UTC), tick=False):
         api.post(f"/api/v1/policies/{pid}/publish")
     assert service.policies_published("640425", 2017) == 1
-    assert db.session.get(Policy, pid).published_at == datetime(2017, 3, 5, 2, 0, tzinfo=timezone.utc)
+    assert db.session.get(Policy, pid).published_at == datetime(2017, 3, 5, 2, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@ codes, and mobile coverage; a household never sees another's data."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -16,10 +16,10 @@ from subsidy.policies.models import PolicyCategory, PolicyStatus
 from subsidy.public import service
 from subsidy.public.models import MobileSignIn
 from subsidy.public.signin import record_sign_in
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, PolicyFactory, ProjectFactory, approved_filing, make_user
+from tests.farmer_support import code_sent_to
 
-T = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)
+T = datetime(2017, 6, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,6 @@ def _published(**kw):
 
 def sign_in(client, db, household) -> None:
     """The real way in: ask for a code, read it from the outbox, type it."""
-    from subsidy.notify.models import Message
 
     assert client.post("/m/login", data={"id_number": household.id_number, "phone": household.phone}).status_code == 200
     code = code_sent_to(db, household.phone)
@@ -293,7 +292,7 @@ def test_mobile_pages_load_nothing_from_another_host(client, county, db):
 
 # --- asking, complaining, objecting, rating -------------------------------------------------------
 
-MONDAY = datetime(2024, 6, 3, 2, 0, tzinfo=timezone.utc)  # 10:00 in China; 2024 is on the calendar
+MONDAY = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)  # 10:00 in China; 2024 is on the calendar
 
 
 def _case(db):
@@ -363,7 +362,6 @@ def test_another_household_cannot_rate_or_read_my_case(app, client, county, db):
 
 
 def test_a_confirmed_phone_may_ask_without_signing_in(client, county, db):
-    from subsidy.notify.models import Message
 
     with time_machine.travel(MONDAY, tick=False):
         client.get("/m/villages/640425101202")

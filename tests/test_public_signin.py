@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +14,10 @@ from subsidy import create_app
 from subsidy.audit.models import AuditEvent
 from subsidy.notify.models import Message
 from subsidy.public.models import LoginCode, MobileSignIn
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, make_county, valid_id_number
+from tests.farmer_support import code_sent_to
 
-T0 = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
+T0 = datetime(2017, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in China
 
 
 @pytest.fixture(autouse=True)
@@ -96,8 +96,8 @@ def test_sign_in_with_the_code_from_the_sms(client, db, household):
     assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "mobile.sign_in")) is not None
     # the code is spent: it cannot sign anybody in again
     assert db.session.scalar(sa.select(LoginCode.used_at)) == T0
-    from subsidy.public.signin import CodeRejected, verify_code
     from subsidy.public.models import CodePurpose
+    from subsidy.public.signin import CodeRejected, verify_code
 
     with pytest.raises(CodeRejected):
         verify_code(db.session.scalar(sa.select(LoginCode.id)), code, purpose=CodePurpose.login)
@@ -174,7 +174,7 @@ def test_ten_codes_a_day_per_number(app, db, household):
         resp = _ask(app.test_client(), household.id_number, household.phone)
         assert resp.status_code == 429 and "明天再试" in resp.get_data(as_text=True)
     # the next day in China (T0 is 10:00 CST; 16:00 UTC is midnight CST)
-    with time_machine.travel(datetime(2017, 6, 1, 16, 0, 5, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(datetime(2017, 6, 1, 16, 0, 5, tzinfo=UTC), tick=False):
         assert _ask(app.test_client(), household.id_number, household.phone).status_code == 200
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == 11

@@ -21,7 +21,6 @@ from tests.factories import HouseholdFactory, valid_id_number
 from tests.test_import_limits import IMPORTS
 
 
-
 def _sqlite_path() -> str | None:
     url = db.engine.url
     return url.database if url.get_backend_name() == "sqlite" else None

@@ -12,7 +12,7 @@ from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range, covers, normalize_code, within
 
 
-@pytest.mark.parametrize("raw,expected", [("640425", "640425"), ("640425000000", "640425"),
+@pytest.mark.parametrize(("raw", "expected"), [("640425", "640425"), ("640425000000", "640425"),
                                           ("640425101000", "640425101"), ("640425101201", "640425101201"),
                                           (" 640425101 ", "640425101")])
 def test_normalize_code(raw, expected):
@@ -32,7 +32,7 @@ def test_scope_range_is_exactly_the_prefix(county, db):
     assert covers("640425", "640425101201") and not covers("640425100", "640425101201")
 
 
-@pytest.mark.parametrize("role,region,visible,hidden", [
+@pytest.mark.parametrize(("role", "region", "visible", "hidden"), [
     ("village_clerk", "640425100201", ["640425100201", "640425100", "640425"], ["640425100202", "640425101"]),
     ("township_reviewer", "640425100", ["640425100", "640425100202", "640425"], ["640425101", "640425101201"]),
     ("county_reviewer", "640425", ["640425", "640425101201"], []),
@@ -65,7 +65,7 @@ def test_county_admin_creates_project(api_as, db):
     assert project.county_code == "640425" and str(project.rate) == "105.00"
 
 
-@pytest.mark.parametrize("field,value", [("rate", "0"), ("rate", "1.234"), ("rate", "abc"), ("unit", "acre"),
+@pytest.mark.parametrize(("field", "value"), [("rate", "0"), ("rate", "1.234"), ("rate", "abc"), ("unit", "acre"),
                                          ("category", "loan"), ("publicity_days", 0), ("year", 1999)])
 def test_project_validation(api_as, field, value):
     resp = api_as("county_admin").post("/api/v1/projects", json={**PROJECT, field: value})

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from subsidy.audit.models import AuditEvent
 from subsidy.notify import sealed
 from subsidy.notify.models import Message
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, make_user
+from tests.farmer_support import code_sent_to
 
 VILLAGE = "640425100201"
 HREF = re.compile(r'(?:href|action|src)="([^"#]+)"')

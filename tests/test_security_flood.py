@@ -12,12 +12,11 @@ from subsidy.cases import service, stats
 from subsidy.cases.models import Case, CaseState
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
-from subsidy.filings.models import FilingState
 from subsidy.notify.models import Message
 from subsidy.public import service as public
 from tests.cases_support import china
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, ProjectFactory, approved_filing, make_user
+from tests.farmer_support import code_sent_to
 
 VILLAGE = "640425100201"
 MONDAY = china(2024, 6, 3)

@@ -8,7 +8,6 @@ import re
 import pytest
 
 from subsidy.policies.render import render_markdown
-from tests.factories import make_user
 
 
 def test_staff_pages_and_the_api_send_the_headers(client, county, login_as, api_as):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from subsidy.audit.models import AuditEvent
 from subsidy.households.models import Household
-from tests.factories import HouseholdFactory, RegionFactory, valid_id_number
+from tests.factories import HouseholdFactory
 
 CLERK_VILLAGE, OTHER_VILLAGE = "640425100201", "640425101202"
 
@@ -35,8 +35,8 @@ def test_a_number_registered_elsewhere_is_refused_without_saying_where(api_as, c
 
 
 def test_the_county_admin_transfers_a_household_with_its_history(api_as, login_as, county, db):
-    from tests.filings_support import make_world, walk_to
     from subsidy.filings.models import FilingState
+    from tests.filings_support import make_world, walk_to
 
     w = make_world(2, village=OTHER_VILLAGE)
     walk_to(w, FilingState.county_approved)

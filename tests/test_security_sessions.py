@@ -3,7 +3,7 @@ on the server, remember-me is short and SameSite, a password change revokes API 
 own tokens can be revoked; weak passwords are refused."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -41,7 +41,7 @@ def test_remember_me_is_short_and_same_site(app, county):
     cookie = next(c for c in resp.headers.getlist("Set-Cookie") if c.startswith("remember_token="))
     assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
     expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
-    assert expires - datetime.now(timezone.utc) <= timedelta(days=14, minutes=1)
+    assert expires - datetime.now(UTC) <= timedelta(days=14, minutes=1)
 
 
 def test_a_password_change_revokes_every_api_token(app, county, login_as, api_as, db):

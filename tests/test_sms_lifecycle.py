@@ -66,7 +66,7 @@ def test_no_event_leaves_a_final_state_and_reports_only_move_forward():
             assert all(RANK[s] < RANK[target] for s in sources), event
     assert set(lifecycle.REPORTED.values()) == {e for e in Event if e.value.startswith("reported_")}
     # Only the outbox's INSERT creates a message, in one of these.
-    assert lifecycle.INITIAL == {S.queued, S.failed, S.cancelled}
+    assert {S.queued, S.failed, S.cancelled} == lifecycle.INITIAL
 
 
 def test_the_caller_cannot_choose_the_status():
@@ -74,7 +74,7 @@ def test_the_caller_cannot_choose_the_status():
         lifecycle.update(Event.retry, M.c.id == 1, status=S.delivered)
 
 
-@pytest.mark.parametrize("sql, sets", [
+@pytest.mark.parametrize(("sql", "sets"), [
     ("UPDATE sms_messages SET status=? WHERE sms_messages.id = ?", True),
     ('UPDATE "sms_messages" SET provider_calls=?, "status"=%(status)s WHERE id = 1', True),
     ("UPDATE sms_messages SET status_at=?, error_code=? WHERE sms_messages.status = ?", False),

@@ -4,20 +4,20 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from subsidy.notify.models import Message, MessageStatus
 from subsidy.households.models import Household
+from subsidy.notify.models import Message, MessageStatus
 from subsidy.notify.outbox import enqueue, enqueue_bulk, enqueue_select
 from subsidy.notify.templates import render, render_sql, segment_count
 from tests.factories import HouseholdFactory, OptOutFactory
 from tests.sms_fixtures import owe
 
 
-@pytest.mark.parametrize("length, segments", [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
+@pytest.mark.parametrize(("length", "segments"), [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
 def test_chinese_text_is_ucs2_70_then_67_per_segment(length, segments):
     assert segment_count("补" * length) == segments
 
 
-@pytest.mark.parametrize("length, segments", [(160, 1), (161, 2), (306, 2), (307, 3)])
+@pytest.mark.parametrize(("length", "segments"), [(160, 1), (161, 2), (306, 2), (307, 3)])
 def test_plain_latin_text_is_gsm7_160_then_153(length, segments):
     assert segment_count("a" * length) == segments
 

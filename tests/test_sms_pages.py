@@ -2,7 +2,7 @@
 and pause switch, broadcasts (群发通知), the numbers for /stats/summary, the `sms` commands."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -232,7 +232,7 @@ def test_broadcast_of_50_households_is_one_insert(db, api_as, county):
     _db.session.execute(sa.insert(Household), [
         {"region_code": VILLAGE, "head_name": f"户{i}", "id_number": f"64042519800101{i:04d}",
          "phone": f"1390000{i:04d}", "members": 1, "land_area_mu": 0,
-         "created_at": datetime.now(timezone.utc), "updated_at": datetime.now(timezone.utc)} for i in range(50)])
+         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC)} for i in range(50)])
     _db.session.commit()
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -272,7 +272,7 @@ def test_messages_api_is_scoped_and_filtered(db, api_as, county):
 def test_sms_summary_counts_households_due_and_notified(db, county):
     a, b, c, d = (HouseholdFactory() for _ in range(4))
     other_county_free = HouseholdFactory(region_code=OTHER_VILLAGE)
-    with time_machine.travel(datetime(2017, 6, 1, tzinfo=timezone.utc)):
+    with time_machine.travel(datetime(2017, 6, 1, tzinfo=UTC)):
         MessageFactory(household_id=a.id, template="filing_approved", status=S.delivered)
         MessageFactory(household_id=a.id, template="payment_paid", status=S.failed)
         MessageFactory(household_id=b.id, template="filing_approved", status=S.sent)
@@ -281,7 +281,7 @@ def test_sms_summary_counts_households_due_and_notified(db, county):
         MessageFactory(household_id=d.id, template="login_code", status=S.failed)  # not owed
         MessageFactory(household_id=other_county_free.id, region_code=OTHER_VILLAGE, template="filing_approved",
                        status=S.queued)
-    with time_machine.travel(datetime(2018, 1, 2, tzinfo=timezone.utc)):
+    with time_machine.travel(datetime(2018, 1, 2, tzinfo=UTC)):
         MessageFactory(household_id=d.id, template="filing_approved", status=S.failed)  # next year
     db.session.commit()
     summary = sms_summary("640425100", 2017)

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from subsidy.notify.models import InboundMessage, MessageStatus, OptOut
 from tests.factories import HouseholdFactory
-from tests.sms_fixtures import (PUBLIC, e164, fake, make_worker, owe, reload, sms_transitions_guarded,  # noqa: F401
-                                twilio)
+from tests.sms_fixtures import PUBLIC, e164, fake, make_worker, owe, reload, sms_transitions_guarded, twilio  # noqa: F401
 
 S = MessageStatus
 

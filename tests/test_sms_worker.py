@@ -16,8 +16,18 @@ from subsidy.notify.models import Message, MessageStatus, OptOut
 from subsidy.notify.service import set_paused
 from subsidy.notify.worker import Stats
 from tests.factories import HouseholdFactory, OptOutFactory, make_user
-from tests.sms_fixtures import (PUBLIC, T0, all_messages, e164, fake, make_worker, owe, reload,  # noqa: F401
-                                sms_transitions_guarded, twilio)
+from tests.sms_fixtures import (  # noqa: F401
+    PUBLIC,
+    T0,
+    all_messages,
+    e164,
+    fake,
+    make_worker,
+    owe,
+    reload,
+    sms_transitions_guarded,
+    twilio,
+)
 
 S = MessageStatus
 
@@ -346,8 +356,8 @@ def test_a_sign_in_code_the_farmer_asked_for_goes_even_to_an_opted_out_number(db
     OptOutFactory(phone=household.phone)
     db.session.commit()
     from subsidy.notify import sealed
-    from subsidy.public.signin import request_code
     from subsidy.public.models import CodePurpose
+    from subsidy.public.signin import request_code
 
     request_code(purpose=CodePurpose.phone, id_number=None, phone=household.phone, address="10.0.0.1",
                  region_code=household.region_code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,13 +17,13 @@ import sqlalchemy as sa
 import time_machine
 from openpyxl import load_workbook
 
+from subsidy.cases.models import CaseKind, CaseState, Rating
 from subsidy.demo import load_demo
 from subsidy.extensions import db
 from subsidy.regions.models import Level, Region
-from subsidy.cases.models import CaseKind, CaseState, Rating
 from tests.cases_support import bulk_cases, china
 
-T0 = datetime(2017, 6, 1, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2017, 6, 1, 1, 0, tzinfo=UTC)
 TOWNSHIPS = ("640425100", "640425101", "640425102", "640425103")
 
 
@@ -238,13 +238,20 @@ def _province_scenario():
     from subsidy.notify.models import MessageStatus
     from subsidy.policies.models import PolicyStatus
     from subsidy.public.models import MobileSignIn
-    from tests.factories import (CaseFactory, HouseholdFactory, MessageFactory, PolicyFactory, ProjectFactory,
-                                 RegionFactory, approved_filing)
+    from tests.factories import (
+        CaseFactory,
+        HouseholdFactory,
+        MessageFactory,
+        PolicyFactory,
+        ProjectFactory,
+        RegionFactory,
+        approved_filing,
+    )
 
     RegionFactory(code="640402", name="原州区", level=Level.county)
     RegionFactory(code="640402100", name="南关街道", level=Level.township, parent_code="640402")
     RegionFactory(code="640402100201", name="南关201村", level=Level.village, parent_code="640402100")
-    at = datetime(2017, 6, 1, 2, 0, tzinfo=timezone.utc)
+    at = datetime(2017, 6, 1, 2, 0, tzinfo=UTC)
     with time_machine.travel(at, tick=False):
         made = {v: [HouseholdFactory(region_code=v) for _ in range(n)]
                 for v, n in (("640425100201", 3), ("640425100202", 1), ("640425101201", 2), ("640402100201", 2))}

@@ -8,11 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy.accounts import service
 from subsidy.accounts.models import Role
+from subsidy.accounts.throttling import sign_in_limits
 from subsidy.api.errors import error_response
 from subsidy.api.spec import PAGING, RegionCode, enum_str, page_args, page_json, q_text, route
-from subsidy.common.access import client_address, current_actor
-from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
+from subsidy.common.access import client_address, current_actor
 
 
 class TokenIn(BaseModel):

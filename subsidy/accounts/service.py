@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from subsidy.accounts.models import ROLE_LEVELS, ROLE_LABEL, ApiToken, Role, User
+from subsidy.accounts.models import ROLE_LABEL, ROLE_LEVELS, ApiToken, Role, User
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent

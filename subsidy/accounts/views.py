@@ -1,17 +1,17 @@
 """Sign-in/out, own password, and the county admin's user management."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from subsidy.accounts import service
 from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserForm
+from subsidy.accounts.throttling import sign_in_limits
+from subsidy.common import throttle
 from subsidy.common.access import client_address, public, safe_next
 from subsidy.common.forms import apply_errors
 from subsidy.errors import DomainError, ValidationError
-from subsidy.accounts.throttling import sign_in_limits
-from subsidy.common import throttle
 from subsidy.regions.service import list_regions_under
 
 bp = Blueprint("accounts", __name__)

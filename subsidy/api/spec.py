@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated

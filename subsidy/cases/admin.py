@@ -5,23 +5,47 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, can, require
 from subsidy.audit import service as audit
-from subsidy.cases.calendar import (WARN_AHEAD_DAYS, WorkCalendar, local_date, package_covers, start_of_local_day,
-                                    statutory_holidays, uncovered_years_ahead)
-from subsidy.cases.models import (COMPLETED_STATES, KIND_LABEL, OPEN_STATES, Case, CaseEvent, CaseKind, CaseSettings,
-                                  EventKind, WorkCalendarDay, WorkCalendarYear)
+from subsidy.cases.calendar import (
+    WARN_AHEAD_DAYS,
+    WorkCalendar,
+    local_date,
+    package_covers,
+    start_of_local_day,
+    statutory_holidays,
+    uncovered_years_ahead,
+)
+from subsidy.cases.models import (
+    COMPLETED_STATES,
+    KIND_LABEL,
+    OPEN_STATES,
+    Case,
+    CaseEvent,
+    CaseKind,
+    CaseSettings,
+    EventKind,
+    WorkCalendarDay,
+    WorkCalendarYear,
+)
 from subsidy.cases.service import DEFAULT_DAYS
 from subsidy.common.database import read_phase
 from subsidy.common.limits import CALENDAR
 from subsidy.common.params import YEAR_MAX, YEAR_MIN, check_year
 from subsidy.common.timeutil import local_today, to_local, utcnow
-from subsidy.common.xlsx import (RowErrors, SheetReader, cell_text, check_filename, map_headers, require_file,
-                                 write_workbook)
+from subsidy.common.xlsx import (
+    RowErrors,
+    SheetReader,
+    cell_text,
+    check_filename,
+    map_headers,
+    require_file,
+    write_workbook,
+)
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.regions.scope import within

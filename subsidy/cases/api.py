@@ -6,8 +6,7 @@ from datetime import datetime
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import (PAGING, Q_REGION, Q_YEAR, Id, RegionCode, enum_str, page_args, page_json, q_enum,
-                               route)
+from subsidy.api.spec import PAGING, Q_REGION, Q_YEAR, Id, RegionCode, enum_str, page_args, page_json, q_enum, route
 from subsidy.cases import escalation, queries, service, stats
 from subsidy.cases.models import CaseKind, CaseState, Channel, EventKind, Rating
 from subsidy.common.access import current_actor

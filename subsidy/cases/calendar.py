@@ -26,7 +26,7 @@ time. Working days to reply count the working days d with D < d <= the day of th
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -163,7 +163,7 @@ class WorkCalendar:
         due = self.add_working_days(start, days)
         first = start + timedelta(days=1)
         provisional = any(not self.covers(year) for year in range(first.year, due.year + 1))
-        return Deadline(end_of_local_day(due).astimezone(timezone.utc), provisional)
+        return Deadline(end_of_local_day(due).astimezone(UTC), provisional)
 
     def deadline(self, clock_from: datetime, days: int) -> datetime:
         return self.reckon(clock_from, days).at

@@ -17,8 +17,22 @@ from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
 from subsidy.cases.calendar import WorkCalendar, local_date, start_of_local_day
-from subsidy.cases.models import (EXCLUDED_STATES, KIND_PREFIX, OPEN_STATES, RATING_LABEL, UNSATISFIED, Case,
-                                  CaseCounter, CaseEvent, CaseKind, CaseSettings, CaseState, Channel, EventKind, Rating)
+from subsidy.cases.models import (
+    EXCLUDED_STATES,
+    KIND_PREFIX,
+    OPEN_STATES,
+    RATING_LABEL,
+    UNSATISFIED,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseKind,
+    CaseSettings,
+    CaseState,
+    Channel,
+    EventKind,
+    Rating,
+)
 from subsidy.cases.queries import get_case, is_visible
 from subsidy.cases.workflow import Action
 from subsidy.common.database import plain_rows

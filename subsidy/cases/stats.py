@@ -18,7 +18,7 @@ Every figure is one GROUP BY over the cases table; nothing is counted per case i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -51,8 +51,8 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 def year_period(year: int) -> tuple[datetime, datetime]:
     """[1 January, next 1 January) of `year` in China time, as UTC instants."""
-    start = start_of_local_day(date(year, 1, 1)).astimezone(timezone.utc)
-    end = start_of_local_day(date(year + 1, 1, 1)).astimezone(timezone.utc)
+    start = start_of_local_day(date(year, 1, 1)).astimezone(UTC)
+    end = start_of_local_day(date(year + 1, 1, 1)).astimezone(UTC)
     return start, end
 
 

@@ -8,8 +8,18 @@ from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
 from subsidy.cases import admin, escalation, queries, service, stats
-from subsidy.cases.forms import (CalendarDayForm, CalendarImportForm, CaseDaysForm, CaseForm, EscalateForm, MergeForm,
-                                 RateForm, ReasonForm, ReplyForm, TransferForm)
+from subsidy.cases.forms import (
+    CalendarDayForm,
+    CalendarImportForm,
+    CaseDaysForm,
+    CaseForm,
+    EscalateForm,
+    MergeForm,
+    RateForm,
+    ReasonForm,
+    ReplyForm,
+    TransferForm,
+)
 from subsidy.common.forms import apply_errors
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx

@@ -113,10 +113,9 @@ def refuse_nul_bytes():
     filter holding %00 was a 500 there), and it broke spreadsheet exports. Refused at the edge,
     once, for every request: 400 naming the field (a page or `{"error": …}`)."""
     from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
 
     from subsidy.errors import ValidationError
-
-    from werkzeug.exceptions import RequestEntityTooLarge
 
     try:
         name = nul_field(request)

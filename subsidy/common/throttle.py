@@ -18,7 +18,6 @@ from flask import request
 
 from subsidy.common.access import client_address
 
-
 # A mark kept on the request itself (its WSGI environ), never on `g`, which an app context
 # reused across requests (tests, scripts) would carry from one request to the next.
 _FAILED = "subsidy.throttle.failed"

@@ -16,19 +16,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
-from xml.etree.ElementTree import ParseError
 
 from subsidy.common.limits import DEFAULT as DEFAULT_LIMITS
 from subsidy.common.limits import REPORTED_ROWS, SheetLimits
-from subsidy.common.xlsx_safety import (NOT_A_WORKBOOK, broken_file, cell_message, check_archive, column_message, refuse,
-                                        rows_message)
 from subsidy.common.text import clean_cell
+from subsidy.common.xlsx_safety import (
+    NOT_A_WORKBOOK,
+    broken_file,
+    cell_message,
+    check_archive,
+    column_message,
+    refuse,
+    rows_message,
+)
 from subsidy.errors import DomainError, ValidationError
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -9,8 +9,22 @@ from decimal import Decimal
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.api.spec import (PAGING, Q_ID, Q_REGION, Id, MoneyIn, MoneyStr, RegionCode, Version, enum_str,
-                               import_answer, money_in, page_args, q_enum, route)
+from subsidy.api.spec import (
+    PAGING,
+    Q_ID,
+    Q_REGION,
+    Id,
+    MoneyIn,
+    MoneyStr,
+    RegionCode,
+    Version,
+    enum_str,
+    import_answer,
+    money_in,
+    page_args,
+    q_enum,
+    route,
+)
 from subsidy.common.access import current_actor
 from subsidy.common.money import AREA_PATTERN
 from subsidy.common.params import id_arg
@@ -18,7 +32,6 @@ from subsidy.common.xlsx import read_upload
 from subsidy.filings import entries, service, watchlist, workflow
 from subsidy.filings.models import FilingState, FlagCode, Stage
 from subsidy.regions.models import Level
-
 
 # An entry's quantity (亩, 户, 头…; stored as an area, NUMERIC(12,2)) and amount (money).
 QuantityIn = money_in("数量", minimum=Decimal("0.01"), maximum=entries.MAX_QUANTITY, pattern=AREA_PATTERN)

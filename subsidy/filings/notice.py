@@ -4,9 +4,9 @@ amounts, the publicity period, where to object (the township's phone), and a QR 
 village's public board page `/m/villages/{code}` (API.md "Public pages")."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 import qrcode
 import qrcode.image.svg
+import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
 

@@ -21,8 +21,7 @@ from flask import current_app
 from subsidy.common.money import quantize
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.filings.models import (STAGE_LABEL, Entry, Filing, FilingState, ListStamp, Snapshot, SnapshotLine,
-                                     Stage)
+from subsidy.filings.models import STAGE_LABEL, Entry, Filing, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
 
 FIELD_LABEL = {"id_number": "身份证号", "quantity": "数量", "amount": "金额", "payout_account": "一卡通账号",

@@ -16,11 +16,10 @@ from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from subsidy.filings import entries, notice, service, watchlist, workflow
-from subsidy.filings.forms import (ActionForm, AddEntryForm, EntryEditForm, NoteForm, StartFilingForm,
-                                   WatchImportForm)
+from subsidy.filings.forms import ActionForm, AddEntryForm, EntryEditForm, NoteForm, StartFilingForm, WatchImportForm
+from subsidy.filings.models import ACTION_LABEL, FLAG_LABEL, STAGE_LABEL, STATE_LABEL, WATCH_LABEL
 from subsidy.filings.snapshots import FIELD_LABEL
 from subsidy.regions.models import LEVEL_LABEL
-from subsidy.filings.models import ACTION_LABEL, FLAG_LABEL, STAGE_LABEL, STATE_LABEL, WATCH_LABEL
 
 bp = Blueprint("filings", __name__)
 

@@ -15,10 +15,18 @@ from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
 from subsidy.common.limits import WATCHLIST
 from subsidy.common.pagination import Page, paginate
-from subsidy.common.timeutil import utcnow
 from subsidy.common.text import has_forbidden, invisible_message
-from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits,
-                                 map_headers, spool_upload)
+from subsidy.common.timeutil import utcnow
+from subsidy.common.xlsx import (
+    ImportResult,
+    RowErrors,
+    SheetReader,
+    cell_text,
+    check_filename,
+    lost_digits,
+    map_headers,
+    spool_upload,
+)
 from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
 from subsidy.filings.models import WATCH_LABEL, WatchCategory, WatchListEntry

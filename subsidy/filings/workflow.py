@@ -27,8 +27,19 @@ from subsidy.common.timeutil import to_local, utcnow
 from subsidy.errors import InvalidTransition, NotFound, PermissionDenied, StaleVersion, ValidationError
 from subsidy.extensions import db
 from subsidy.filings import risk, snapshots
-from subsidy.filings.models import (ACTION_LABEL, STATE_LABEL, Action, Entry, EntryFlag, EntryNote, Filing,
-                                    FilingState, Review, Snapshot, Stage)
+from subsidy.filings.models import (
+    ACTION_LABEL,
+    STATE_LABEL,
+    Action,
+    Entry,
+    EntryFlag,
+    EntryNote,
+    Filing,
+    FilingState,
+    Review,
+    Snapshot,
+    Stage,
+)
 from subsidy.filings.objections import open_objection_count
 from subsidy.households.models import Household
 from subsidy.projects.models import Project

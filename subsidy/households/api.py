@@ -8,8 +8,7 @@ from typing import Annotated
 from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from subsidy.api.spec import (PAGING, Q_REGION, MoneyStr, RegionCode, import_answer, page_args, page_json, q_text,
-                               route)
+from subsidy.api.spec import PAGING, Q_REGION, MoneyStr, RegionCode, import_answer, page_args, page_json, q_text, route
 from subsidy.common.access import current_actor
 from subsidy.common.money import AREA_PATTERN
 from subsidy.common.xlsx import read_upload, send_xlsx

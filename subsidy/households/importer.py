@@ -35,8 +35,17 @@ from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
 from subsidy.common.limits import HOUSEHOLDS
 from subsidy.common.timeutil import utcnow
-from subsidy.common.xlsx import (ImportResult, RowErrors, SheetReader, cell_text, check_filename, lost_digits, map_headers,
-                                 require_file, spool_upload)
+from subsidy.common.xlsx import (
+    ImportResult,
+    RowErrors,
+    SheetReader,
+    cell_text,
+    check_filename,
+    lost_digits,
+    map_headers,
+    require_file,
+    spool_upload,
+)
 from subsidy.errors import Conflict
 from subsidy.extensions import db
 from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, FIELDS, LABEL, VILLAGE_CODE, VILLAGE_NAME

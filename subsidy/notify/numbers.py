@@ -16,7 +16,7 @@ Rates are rounded to 3 decimals, null when the denominator is 0. Scope is the ca
 (the stats service checks the actor may see `region_code`)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -34,8 +34,8 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
-    start = datetime(year, 1, 1, tzinfo=CHINA_TZ).astimezone(timezone.utc)
-    end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ).astimezone(timezone.utc)
+    start = datetime(year, 1, 1, tzinfo=CHINA_TZ).astimezone(UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ).astimezone(UTC)
     return start, end
 
 

@@ -19,8 +19,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus, OptOut
-from subsidy.notify.templates import (OPT_OUT_EXEMPT, SQLITE_UTF16_FUNCTION, fields_of, render, render_sql,
-                                     segment_count, utf16_units)
+from subsidy.notify.templates import (
+    OPT_OUT_EXEMPT,
+    SQLITE_UTF16_FUNCTION,
+    fields_of,
+    render,
+    render_sql,
+    segment_count,
+    utf16_units,
+)
 from subsidy.regions.models import Region
 
 NO_PHONE = ("no_phone", "无手机号码，未发送")

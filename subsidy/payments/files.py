@@ -29,7 +29,7 @@ from subsidy.audit import service as audit
 from subsidy.common.csvfile import CSV_MIMETYPE, write_csv
 from subsidy.common.money import quantize, to_decimal
 from subsidy.common.timeutil import utcnow
-from subsidy.common.xlsx import SheetReader, cell_text, map_headers, normalize_header, RowErrors, write_workbook
+from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, map_headers, normalize_header, write_workbook
 from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
 from subsidy.payments.models import BatchStatus, Payment, PaymentStatus

@@ -30,7 +30,7 @@ from subsidy.errors import Conflict, NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.notify.outbox import enqueue_bulk
-from subsidy.payments.models import (Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember)
+from subsidy.payments.models import Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember
 from subsidy.payments.service import _require_county_reviewer, chosen_project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, within

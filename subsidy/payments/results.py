@@ -41,11 +41,11 @@ import sqlalchemy as sa
 
 from subsidy.accounts.models import Role, User
 from subsidy.audit import service as audit
+from subsidy.common.database import read_phase
+from subsidy.common.limits import BANK_RESULTS, REPORTED_ROWS
 from subsidy.common.masking import account_tail
 from subsidy.common.money import fmt, quantize
 from subsidy.common.timeutil import to_local, utcnow
-from subsidy.common.database import read_phase
-from subsidy.common.limits import BANK_RESULTS, REPORTED_ROWS
 from subsidy.common.xlsx import require_file, sheet_limits, spool_upload
 from subsidy.common.xlsx_safety import check_csv
 from subsidy.errors import ValidationError

@@ -7,7 +7,17 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from subsidy.api.spec import PAGING, RegionCode, page_args, page_json, pydantic_fields, q_enum, q_text, request_json, route
+from subsidy.api.spec import (
+    PAGING,
+    RegionCode,
+    page_args,
+    page_json,
+    pydantic_fields,
+    q_enum,
+    q_text,
+    request_json,
+    route,
+)
 from subsidy.common.access import current_actor
 from subsidy.errors import ValidationError
 from subsidy.policies import service

@@ -11,7 +11,6 @@ from subsidy.common.params import year_arg
 from subsidy.projects import service
 from subsidy.projects.models import Category, Unit
 
-
 RateIn = money_in("补贴标准", minimum=Decimal("0.01"), maximum=service.RATE_MAX, pattern=service.RATE_PATTERN)
 BudgetIn = money_in("预算")
 

@@ -9,19 +9,18 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from subsidy.common import throttle
 from subsidy.common.access import client_address, current_actor, public, safe_next
 from subsidy.common.masking import mask_phone
-from subsidy.errors import DomainError, NotFound, ValidationError
-from subsidy.common import throttle
+from subsidy.errors import DomainError, NotFound, TooManyRequests, ValidationError
 from subsidy.extensions import db, limiter
+from subsidy.payments import receipts
 from subsidy.policies import attachments as policy_files
 from subsidy.policies import service as policies
 from subsidy.policies.models import CATEGORY_LABEL, PolicyCategory, PolicyStatus
 from subsidy.policies.render import render_markdown
-from subsidy.payments import receipts
 from subsidy.public import cases_bridge, farmer, qr, service
 from subsidy.public.models import CodePurpose
-from subsidy.errors import TooManyRequests
 from subsidy.public.signin import CodeRejected, request_code, verify_code
 
 bp = Blueprint("public", __name__)

@@ -4,21 +4,19 @@ and rates the reply. Nothing on the way is fetched from another host."""
 from __future__ import annotations
 
 import io
-import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
-from subsidy.notify.models import Message
-from tests.farmer_support import code_sent_to
 from tests.factories import HouseholdFactory, ProjectFactory, approved_filing, make_county, make_user
+from tests.farmer_support import code_sent_to
 
 pytestmark = pytest.mark.browser
 
 VILLAGE = "640425100201"
-MONDAY = datetime(2024, 6, 3, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
+MONDAY = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)  # 10:00 in China
 
 
 def scan(page, qr_url: str) -> str:
@@ -139,7 +137,7 @@ def _farmer_journey(live_server, page, shot, db):
 def test_every_mobile_page_fits_a_phone_and_loads_nothing_from_elsewhere(live_server, phone, shot, db):
     """Each page under /m/ at 360×740: no sideways scrolling, and the network log holds only
     this host, even for a policy whose text tries to load an image from another one."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from subsidy.policies.models import PolicyStatus
     from tests.factories import PolicyFactory
@@ -148,7 +146,7 @@ def test_every_mobile_page_fits_a_phone_and_loads_nothing_from_elsewhere(live_se
     HouseholdFactory(region_code=VILLAGE)
     approved_filing(VILLAGE, project=ProjectFactory(name="地膜补贴", year=2017), state="publicizing")
     policy = PolicyFactory(title="耕地地力保护补贴实施方案", status=PolicyStatus.published,
-                           published_at=datetime(2017, 3, 1, tzinfo=timezone.utc),
+                           published_at=datetime(2017, 3, 1, tzinfo=UTC),
                            body="## 补贴对象\n\n![外部图片](http://203.0.113.7/track.png)\n\n| 项目 | 标准 |\n|---|---|\n"
                                 "| 耕地地力保护补贴 | 每亩 105.00 元 |\n\n" + "拥有承包耕地的农户。" * 30,
                            interpretation="**谁能领？** 承包耕地的农户。")
