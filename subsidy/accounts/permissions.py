@@ -1,90 +1,98 @@
-"""Who may do what: one table from role to permissions (DESIGN.md §1).
+"""Who may do what: one table from role to permissions (DESIGN.md §1), and the decorator that
+declares and checks the permission of every public service function.
 
-Region is the other half of every check and lives in `subsidy.regions.scope`."""
+Region is the other half of every check and lives in `subsidy.regions.scope`. A permission
+says what kind of act a role may do at all; the state machines say in which state, at which
+tier (`subsidy.common.statemachine`); the scope says on which objects.
+
+Every public service function that takes the acting user as `actor` declares its permission:
+
+    @requires(Perm.edit_filings)
+    def add_entry(actor, filing_id, …): …
+
+or says, with `exempt`, why it checks otherwise (the farmer's functions, which take no staff
+user; a reader open to every role in its region; one whose check depends on the object). A
+test walks every service module and fails on a function that does neither
+(tests/test_permissions.py), so a new one cannot forget.
+"""
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 
 from subsidy.accounts.models import Role
 from subsidy.errors import PermissionDenied
 
 
 class Perm(enum.Enum):
+    # The register
     view_register = "view_register"
     edit_households = "edit_households"
-    transfer_households = "transfer_households"  # 迁户 between villages: the county admin
+    transfer_households = "transfer_households"  # 迁户 between villages
     export_households = "export_households"
+    # Accounts, projects, the audit log
     manage_users = "manage_users"
     manage_projects = "manage_projects"
     view_projects = "view_projects"
     view_audit = "view_audit"
-    manage_sms = "manage_sms"
+    # SMS
     view_sms = "view_sms"
+    manage_sms = "manage_sms"            # pause and resume a county's sending
     broadcast_sms = "broadcast_sms"
-    handle_sms = "handle_sms"  # resend a failed SMS, record a farmer's opt-out (退订)
-    # Filing and review (issue 4); the workflow's table also checks role and tier per action.
+    handle_sms = "handle_sms"            # resend a failed SMS, record a farmer's opt-out (退订)
+    # Filing and review (the state machine says which tier acts in which state)
     view_filings = "view_filings"
-    edit_filings = "edit_filings"
+    edit_filings = "edit_filings"        # the village's list and its publicity
     review_filings = "review_filings"
     manage_watchlist = "manage_watchlist"
-    # Benefit policies (issue 6): every tier reads, the county admin writes and publishes.
+    # Benefit policies
     view_policies = "view_policies"
     manage_policies = "manage_policies"
-    # Disbursement and the supervision dashboard (issue 7).
+    # Disbursement and the supervision dashboard
     view_payments = "view_payments"
-    manage_payments = "manage_payments"  # batches, bank files, re-issue, receipt checks: county reviewer
+    manage_payments = "manage_payments"  # batches, bank files, re-issue, receipt checks
     view_dashboard = "view_dashboard"
-    # Cases (issue 5)
+    # Cases
     view_cases = "view_cases"
     handle_cases = "handle_cases"
     record_cases = "record_cases"
-    escalate_cases = "escalate_cases"
+    escalate_cases = "escalate_cases"    # 督办
     view_case_stats = "view_case_stats"
-    manage_calendar = "manage_calendar"
+    manage_calendar = "manage_calendar"  # time limits and the working-day calendar
 
 
-_ALL_READ = {Perm.view_register, Perm.view_projects, Perm.view_sms, Perm.view_filings, Perm.view_policies,
-             Perm.view_payments, Perm.view_dashboard}
-
+P = Perm
+# The one table, written out in full: every role's permissions, nothing computed.
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
-    Role.village_clerk: frozenset(_ALL_READ | {Perm.edit_households, Perm.export_households, Perm.edit_filings,
-                                                  Perm.handle_sms}),
-    Role.township_reviewer: frozenset(_ALL_READ | {Perm.export_households, Perm.review_filings}),
-    Role.county_reviewer: frozenset(_ALL_READ | {Perm.export_households, Perm.review_filings,
-                                                    Perm.manage_payments}),
-    Role.county_admin: frozenset(
-        _ALL_READ
-        | {
-            Perm.edit_households,
-            Perm.transfer_households,
-            Perm.export_households,
-            Perm.manage_users,
-            Perm.manage_projects,
-            Perm.manage_sms,
-            Perm.broadcast_sms,
-            Perm.handle_sms,
-            Perm.view_audit,
-            Perm.manage_watchlist,
-            Perm.manage_policies,
-        }
-    ),
-    # Supervisors read everything in their region and change nothing (DESIGN.md §1).
-    Role.supervisor: frozenset(_ALL_READ | {Perm.view_audit, Perm.export_households}),
+    Role.village_clerk: frozenset({
+        P.view_register, P.edit_households, P.export_households, P.view_projects, P.view_sms, P.handle_sms,
+        P.view_filings, P.edit_filings, P.view_policies, P.view_payments, P.view_dashboard,
+        P.view_cases, P.handle_cases, P.record_cases,
+    }),
+    Role.township_reviewer: frozenset({
+        P.view_register, P.export_households, P.view_projects, P.view_sms,
+        P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.view_dashboard,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats,
+    }),
+    Role.county_reviewer: frozenset({
+        P.view_register, P.export_households, P.view_projects, P.view_sms,
+        P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.manage_payments, P.view_dashboard,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats,
+    }),
+    Role.county_admin: frozenset({
+        P.view_register, P.edit_households, P.transfer_households, P.export_households, P.manage_users,
+        P.view_projects, P.manage_projects, P.view_audit, P.view_sms, P.manage_sms, P.broadcast_sms, P.handle_sms,
+        P.view_filings, P.manage_watchlist, P.view_policies, P.manage_policies, P.view_payments, P.view_dashboard,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.manage_calendar,
+    }),
+    # Supervisors read everything in their region and change nothing but 督办 (DESIGN.md §1).
+    Role.supervisor: frozenset({
+        P.view_register, P.export_households, P.view_projects, P.view_audit, P.view_sms,
+        P.view_filings, P.view_policies, P.view_payments, P.view_dashboard,
+        P.view_cases, P.escalate_cases, P.view_case_stats,
+    }),
 }
-
-
-# Cases (issue 5): every staff tier takes and handles cases; townships and the county read the
-# completion figures; the county admin keeps the working-day calendar; supervisors read, rank
-# and issue 督办, and change nothing else.
-_CASE_WORK = {Perm.view_cases, Perm.handle_cases, Perm.record_cases}
-_CASE_GRANTS: dict[Role, set[Perm]] = {
-    Role.village_clerk: _CASE_WORK,
-    Role.township_reviewer: _CASE_WORK | {Perm.view_case_stats},
-    Role.county_reviewer: _CASE_WORK | {Perm.view_case_stats},
-    Role.county_admin: _CASE_WORK | {Perm.view_case_stats, Perm.manage_calendar},
-    Role.supervisor: {Perm.view_cases, Perm.escalate_cases, Perm.view_case_stats},
-}
-ROLE_PERMS = {role: perms | _CASE_GRANTS.get(role, set()) for role, perms in ROLE_PERMS.items()}
 
 
 def can(actor, perm: Perm) -> bool:
@@ -94,3 +102,49 @@ def can(actor, perm: Perm) -> bool:
 def require(actor, perm: Perm) -> None:
     if not can(actor, perm):
         raise PermissionDenied("您的角色无权进行此操作")
+
+
+def holders(perm: Perm) -> list[Role]:
+    """The roles that hold `perm` (for messages: "须由乡镇审核员操作")."""
+    return [role for role, perms in ROLE_PERMS.items() if perm in perms]
+
+
+def _actor_position(fn) -> int:
+    names = list(inspect.signature(fn).parameters)
+    if "actor" not in names:
+        raise TypeError(f"{fn.__qualname__}: a permission is declared on a function of an `actor`")
+    return names.index("actor")
+
+
+def requires(perm: Perm):
+    """Declare, and check before anything else runs, the permission `perm` of the function's
+    `actor` (a 403 for an actor without it)."""
+
+    def decorate(fn):
+        position = _actor_position(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            actor = kwargs["actor"] if "actor" in kwargs else (args[position] if len(args) > position else None)
+            require(actor, perm)
+            return fn(*args, **kwargs)
+
+        wrapper.permission = perm
+        return wrapper
+
+    return decorate
+
+
+def exempt(why: str):
+    """Declare that the function checks its actor otherwise, and why (read by the test that
+    walks the services, and by the next developer)."""
+    if not why.strip():
+        raise ValueError("say why")
+
+    def decorate(fn):
+        _actor_position(fn)
+        fn.permission = None
+        fn.exempt = why
+        return fn
+
+    return decorate

@@ -207,3 +207,59 @@ def finish(session, *, commit: bool) -> None:
         except BaseException:
             session.rollback()
             raise
+
+
+# --- what differs between the two databases, named once -------------------------------------
+# Business modules never test the dialect: they call these.
+
+
+def dialect_name() -> str:
+    from subsidy.extensions import db
+
+    return db.session.get_bind().dialect.name
+
+
+def upsert_insert(table):
+    """The dialect's INSERT, which knows ON CONFLICT (DO NOTHING / DO UPDATE) and RETURNING."""
+    if dialect_name() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def cents_to_money(cents):
+    """Integer cents as a two-decimal number, exactly (PostgreSQL NUMERIC; SQLite keeps REAL)."""
+    import sqlalchemy as sa
+
+    if dialect_name() == "postgresql":
+        return sa.cast(cents, sa.Numeric(18, 2)) / 100
+    return cents / 100.0
+
+
+def two_decimals(expr):
+    """A number as text with two decimals, by the database (equal to `money.fmt`)."""
+    import sqlalchemy as sa
+
+    if dialect_name() == "postgresql":
+        return sa.type_coerce(sa.func.to_char(expr, "FM999999999990.00"), sa.String)
+    return sa.type_coerce(sa.func.printf("%.2f", expr), sa.String)
+
+
+def lock_rows(stmt, *, read: bool = False, skip_locked: bool = False):
+    """`stmt` FOR UPDATE (FOR SHARE with `read`) where the database has row locks; SQLite's
+    writer already holds the whole database (BEGIN IMMEDIATE), so it needs none."""
+    if dialect_name() != "postgresql":
+        return stmt
+    return stmt.with_for_update(read=read, skip_locked=skip_locked)
+
+
+def advisory_lock(key: int) -> None:
+    """Serialise a critical section across transactions (PostgreSQL: a transaction-scoped
+    advisory lock; SQLite: the write lock every writing transaction takes up front)."""
+    if dialect_name() == "postgresql":
+        import sqlalchemy as sa
+
+        from subsidy.extensions import db
+
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
