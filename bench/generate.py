@@ -341,7 +341,7 @@ class Province:
             for t_index, (t_code, t_name, _) in enumerate(c["towns"]):
                 regions.append((t_code, t_name, "township", code, f"0954-70{t_index + 10:02d}{t_index:03d}", None))
                 user("township_reviewer", t_code, f"t{t_code}", f"{t_name}审核员")
-            for v_index, (v_code, v_name) in enumerate(c["villages"]):
+            for v_code, v_name in c["villages"]:
                 regions.append((v_code, v_name, "village", v_code[:9], None, None))
                 user("village_clerk", v_code, f"v{v_code}", f"{v_name}经办员", f"139{int(v_code) % 10**8:08d}")
             if code == DEMO_COUNTY and self.big_filing:
@@ -380,7 +380,7 @@ class Province:
 
         hh: dict[int, tuple] = {}   # id -> (village, name, id_number, phone, account, members, land)
         by_village: dict[str, list[int]] = {}
-        for v_index, ((v_code, _), n) in enumerate(zip(villages, counts)):
+        for (v_code, _), n in zip(villages, counts, strict=True):
             ids_here = by_village[v_code] = []
             last_account = None
             big = v_code == BIG_VILLAGE
@@ -400,7 +400,7 @@ class Province:
         self.L.load("households", ["id", "region_code", "head_name", "id_number", "phone", "payout_account", "members",
                                    "land_area_mu", "created_at", "updated_at"],
                     ((hid, *h, REGISTER_AT, REGISTER_AT) for hid, h in hh.items()))
-        for v_index, (v_code, _) in enumerate(villages):
+        for v_code, _ in villages:
             clerk = self.users[v_code]["village_clerk"]
             self.audit(REGISTER_AT, clerk, "household.import", "region", v_code, v_code,
                        {"created": len(by_village[v_code]), "updated": 0, "unchanged": 0})
@@ -668,7 +668,8 @@ class Province:
             pending = [f for f in fs if f["pay_plan"] == "pending"]
             reissues = []  # (failed payment id, entry row, filing)
 
-            def make_batch(kind: str, items, created: datetime, settled_at: datetime | None, of_failed=None):
+            def make_batch(kind: str, items, created: datetime, settled_at: datetime | None, of_failed=None, *,
+                           pid=pid, j=j, reissues=reissues):
                 bid = self.nid("payment_batches")
                 rows = sorted(items, key=lambda x: (x[1]["village"], x[0][0]))
                 imp = self.nid("payment_result_imports") if settled_at else None
@@ -743,7 +744,6 @@ class Province:
         add_days, between = self.workdays
         from subsidy.common.timeutil import CHINA_TZ
 
-        code = c["code"]
         scale = c["households"] / COUNTY_HOUSEHOLDS
         plan = [("inquiry", max(12, round(3542 * scale)), 2936 / 3542, 3),
                 ("complaint", max(6, round(230 * scale)), 196 / 230, 15),
@@ -753,7 +753,7 @@ class Province:
         cases, events, answered = [], [], []
         prefix = {"inquiry": "ZX", "complaint": "TS", "objection": "YY"}
         for kind, count, done_share, days in plan:
-            for i in range(count):
+            for _ in range(count):
                 entry_id = household_id = None
                 if kind == "objection":
                     f = rng.choice(publicized) if publicized else None
@@ -878,7 +878,7 @@ class Province:
             if f["state"] not in ("county_approved", "paid"):
                 continue
             pname = project_names[f["j"]]
-            for eid, hid, qty, amount in f["rows"]:
+            for eid, hid, _qty, amount in f["rows"]:
                 h = hh[hid]
                 message(f"filing_approved:{f['id']}:{eid}", "filing_approved",
                         {"name": h[1], "project": pname, "amount": str(amount)}, h[3], f["village"], hid, eid, None,

@@ -667,7 +667,7 @@ def print_table(report: Report) -> None:
                      f"{r.p99_ms:.0f}", str(r.bad), "" if r.single_ms is None else f"{r.single_ms:.0f}", r.note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for n, row in enumerate(rows):
-        cells = [c.rjust(w) if 2 <= i < len(header) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if 2 <= i < len(header) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         print(("  " + "  ".join(cells)).rstrip())
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths[:-1]))

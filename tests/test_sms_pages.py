@@ -58,7 +58,7 @@ def test_clerk_sees_the_villages_failures_with_the_reason_in_chinese(app, db, lo
 
 def test_resend_waits_for_a_fixed_phone_then_makes_a_new_audited_message(db, login_as):
     household = HouseholdFactory(region_code=VILLAGE)
-    failed = _failed(household, key="filing_approved:3:%d" % household.id)
+    failed = _failed(household, key=f"filing_approved:3:{household.id}")
     db.session.commit()
     clerk = login_as("village_clerk", VILLAGE)
     assert f"/sms/messages/{failed.id}\"" in clerk.get("/sms/problems").get_data(as_text=True)

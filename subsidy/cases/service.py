@@ -6,6 +6,7 @@ proof of who the farmer is instead. State changes go through `subsidy.cases.work
 Nothing here commits."""
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -228,10 +229,8 @@ def _check_farmer_flood(data: dict, now: datetime) -> None:
     not limited."""
     limit = int(current_app.config["CASES_PER_FARMER_PER_DAY"])
     phone = None
-    try:
+    with contextlib.suppress(ValueError):  # the form check reports it
         phone = check_phone(data.get("contact_phone"))
-    except ValueError:
-        pass  # the form check reports it
     if _farmers_cases_today(phone, data.get("household_id"), now) >= limit:
         raise TooManyRequests(f"今天已提交 {limit} 件诉求，请明天再提交；急事请直接拨打乡镇电话。您填写的内容仍在页面上。")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import email.utils
 import json
 import socket
@@ -233,10 +234,8 @@ def _handler_for(fake: FakeTwilio):
 
         def _drop(self) -> None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def _authorised(self) -> bool:
             header = self.headers.get("Authorization", "")
@@ -319,10 +318,8 @@ def main(argv=None) -> None:
                       auto_callbacks=[s for s in args.callbacks.split(",") if s])
     print(f"FAKE_TWILIO_URL {fake.base_url}", flush=True)
     print(f"TWILIO_ACCOUNT_SID={fake.account_sid} TWILIO_AUTH_TOKEN={fake.auth_token}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         fake._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A policy applies to one region (the county, a township or a village) and so to e
 under it. The only code that changes `Policy.status` is `_transition`, driven by `TRANSITIONS`."""
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -237,10 +238,8 @@ def list_public(region_code: str, *, category: str | None = None, q: str | None 
     code = normalize_code(region_code)
     stmt = sa.select(Policy).where(_visible_now(), applies_to(code))
     if category:
-        try:
+        with contextlib.suppress(ValueError):  # an old link with a category that no longer exists: show them all
             stmt = stmt.where(Policy.category == PolicyCategory(category))
-        except ValueError:
-            pass  # an old link with a category that no longer exists: show them all
     if q and q.strip():
         term = q.strip()[:40]
         stmt = stmt.where(sa.or_(Policy.title.contains(term, autoescape=True),
