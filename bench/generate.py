@@ -158,7 +158,8 @@ TOWN_FIRST = "东西南北新红古王马杨李石沙柳"
 TOWN_SECOND = "河川塬湾堡庄台沟岔峁"
 
 TABLE_ORDER = [
-    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps", "filing_entries",
+    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
+    "filing_entries",
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
     "mobile_sign_ins", "policies", "cases", "case_events", "case_counters", "audit_events",
@@ -629,7 +630,8 @@ class Province:
                 if mu and qty > h[6]:
                     found.append(("quantity_above_land", f"申报 {qty} 亩，超过名册登记的耕地面积 {h[6]} 亩"))
                 if account_uses[h[4]] > 1:
-                    found.append(("shared_account", f"一卡通账号与本县另外 {account_uses[h[4]] - 1} 户相同，请核实是否代领"))
+                    found.append(("shared_account",
+                                  f"一卡通账号与本县另外 {account_uses[h[4]] - 1} 户相同，请核实是否代领"))
                 if hid in watch:
                     found.append(("watch_list", f"户主在比对名单中：{watch[hid][1]}（来源：{watch[hid][2]}）"))
                 if not h[3]:
@@ -820,7 +822,8 @@ class Province:
                     escalated = assigned[:6] if len(assigned) == 9 else None
                     if escalated:
                         evs.append(("escalated", due + timedelta(hours=1), None, state, state, None, "超期督办"))
-                subject = {"inquiry": "补贴政策咨询", "complaint": "反映补贴发放问题", "objection": "对公示名单有异议"}[kind]
+                subject = {"inquiry": "补贴政策咨询", "complaint": "反映补贴发放问题",
+                           "objection": "对公示名单有异议"}[kind]
                 cases.append((cid, ref, kind, rng.choice(["mobile", "phone", "sms", "visit"]), state,
                               1 + len(evs) - 1, region, household_id, entry_id, name, phone, subject,
                               f"{subject}，请核实答复。", assigned, escalated, 1 if escalated else 0,
@@ -858,7 +861,8 @@ class Province:
             if approved:
                 blocked.add(approved)  # so the cancelled status is there at any size
         self.L.load("sms_opt_outs", ["phone", "source", "note", "created_at", "created_by"],
-                    ((p, "staff", "农户要求退订", REGISTER_AT, self.users[code]["county_admin"][0]) for p in sorted(blocked)))
+                    ((p, "staff", "农户要求退订", REGISTER_AT, self.users[code]["county_admin"][0])
+                     for p in sorted(blocked)))
         forced = list(SMS_STATUSES[:5]) if code == DEMO_COUNTY else []
         segments: dict[tuple, int] = {}
         rows = []
@@ -978,7 +982,8 @@ def sms_outcome(rng, mid: int, phone, blocked: bool, created: datetime, forced: 
     sid = f"SM{mid:032x}"
     sent = created + timedelta(seconds=5)
     if status == "queued":  # a retry after a timeout, waiting for its turn
-        return "queued", 1, 1, created + timedelta(minutes=1), None, None, None, "timeout", "网关超时，稍后重试", None, None
+        return ("queued", 1, 1, created + timedelta(minutes=1), None, None, None, "timeout", "网关超时，稍后重试",
+                None, None)
     if status == "sending":  # claimed by a worker that went away; its lease has run out
         return ("sending", 1, 0, created, "bench-worker", created + timedelta(minutes=2), None, None, None, None,
                 None)

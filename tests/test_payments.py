@@ -70,7 +70,8 @@ def messages(template):
 
 
 def state_of_payments():
-    return [(p.id, p.status, p.bank_ref, p.failure_reason) for p in db.session.scalars(sa.select(Payment).order_by(Payment.id))]
+    return [(p.id, p.status, p.bank_ref, p.failure_reason)
+            for p in db.session.scalars(sa.select(Payment).order_by(Payment.id))]
 
 
 def test_disbursement_ids_check_themselves():

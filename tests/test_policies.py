@@ -160,8 +160,9 @@ def test_script_and_handlers_never_reach_a_page(login_as, client, db):
 
 def test_admin_writes_previews_and_publishes_through_pages(login_as, db):
     admin = login_as("county_admin")
-    resp = admin.post("/policies/new", data={"title": "农机购置补贴", "category": "machinery", "region_code": "640425100",
-                                             "body": "**购机补贴**", "interpretation": "买农机补三成"})
+    resp = admin.post("/policies/new", data={"title": "农机购置补贴", "category": "machinery",
+                                             "region_code": "640425100", "body": "**购机补贴**",
+                                             "interpretation": "买农机补三成"})
     assert resp.status_code == 302
     policy = db.session.scalar(sa.select(Policy))
     assert policy.status is PolicyStatus.draft and policy.region_code == "640425100"

@@ -53,7 +53,8 @@ def build_report_county(api_as):
     with time_machine.travel(T0 - timedelta(days=1), tick=False):
         projects = []
         for name, unit, rate in [("耕地地力保护补贴", "mu", "105.00"), ("基础母牛养殖补贴", "household", "2000.00"),
-                                 ("农村危房改造补助", "household", "20000.00"), ("草原生态补奖", "household", "500.00")]:
+                                 ("农村危房改造补助", "household", "20000.00"),
+                                 ("草原生态补奖", "household", "500.00")]:
             r = admin.post("/api/v1/projects", json={"name": f"2017{name}", "year": 2017, "category": "cash",
                                                      "unit": unit, "rate": rate, "budget": "90000000.00",
                                                      "publicity_days": 7, "fund_source": "中央财政"})

@@ -148,7 +148,8 @@ class _RowParser:
         number = self.number
         first = self.seen.setdefault(value, number)
         if first != number:
-            raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），一人只能登记一户")
+            raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），"
+                             "一人只能登记一户")
         warning = region_code_warning(value)
         if warning:
             self.warnings.add(number, LABEL["id_number"], warning)

@@ -241,7 +241,8 @@ def _handler_for(fake: FakeTwilio):
             header = self.headers.get("Authorization", "")
             expected = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
             if header != expected:
-                self._reply(401, {"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
+                self._reply(401, {"code": 20003, "message": "Authenticate",
+                                  "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
                 return False
             return True
 
@@ -285,7 +286,8 @@ def _handler_for(fake: FakeTwilio):
                 time.sleep(fake.latency)
             to = form.get("To", "")
             if not to or not (form.get("From") or form.get("MessagingServiceSid")):
-                return self._error(400, 21604 if not to else 21603, "A 'To' and a 'From' or 'MessagingServiceSid' are required")
+                return self._error(400, 21604 if not to else 21603,
+                                   "A 'To' and a 'From' or 'MessagingServiceSid' are required")
             kind = fake._next_failure(to)
             if kind == "drop":
                 return self._drop()

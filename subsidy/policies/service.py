@@ -146,7 +146,8 @@ def list_policies(actor, *, status: str | None = None, q: str | None = None, pag
         try:
             stmt = stmt.where(Policy.status == PolicyStatus(status))
         except ValueError:
-            raise ValidationError("状态不在允许范围内", fields={"status": "应为 draft、published 或 withdrawn"}) from None
+            raise ValidationError("状态不在允许范围内",
+                                  fields={"status": "应为 draft、published 或 withdrawn"}) from None
     if q:
         stmt = stmt.where(Policy.title.contains(q.strip(), autoescape=True))
     order = sa.func.coalesce(Policy.published_at, Policy.updated_at)
