@@ -79,7 +79,8 @@ def main() -> None:
     from subsidy.stats import service
     from subsidy.stats.models import StatsCache
 
-    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
+    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY,
+                      "TESTING": True})
     with app.app_context():
         dialect = db.engine.dialect.name
         households = db.session.scalar(sa.select(sa.func.count()).select_from(Household))

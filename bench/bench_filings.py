@@ -45,7 +45,8 @@ def _seed(n: int, no_phone_every: int) -> dict:
     from subsidy.regions.models import Level, Region
 
     db.session.execute(sa.insert(Region), [
-        {"code": COUNTY, "name": "彭阳县", "level": Level.county, "parent_code": None, "sms_signature": "【彭阳县惠农】"},
+        {"code": COUNTY, "name": "彭阳县", "level": Level.county, "parent_code": None,
+         "sms_signature": "【彭阳县惠农】"},
         {"code": TOWNSHIP, "name": "白阳镇", "level": Level.township, "parent_code": COUNTY, "phone": "0954-7011111"}])
     db.session.execute(sa.insert(Region), [{"code": VILLAGE, "name": "阳洼村", "level": Level.village,
                                             "parent_code": TOWNSHIP}])
@@ -198,7 +199,8 @@ def main() -> None:
     for i, (label, _, note) in enumerate(runs[0]):
         times = [r[i][1] for r in runs]
         medians[label] = statistics.median(times)
-        print(f"  {label:<56} {medians[label] * 1000:8.1f} ms  [{min(times) * 1000:.0f}–{max(times) * 1000:.0f}]  {note}")
+        print(f"  {label:<56} {medians[label] * 1000:8.1f} ms  "
+              f"[{min(times) * 1000:.0f}–{max(times) * 1000:.0f}]  {note}")
     county = medians[COUNTY_APPROVAL]
     part_medians = {name: statistics.median(p.get(name, 0.0) for p in parts) for name in parts[0]}
     part_medians["rest (claim, lookups, savepoint)"] = max(0.0, county - sum(part_medians.values()))

@@ -104,13 +104,15 @@ def main() -> None:
         # The snapshot-based amounts equal the sums over entries and payments they stand for.
         direct_approved = db.session.execute(sa.text(
             "SELECT sum(e.amount) FROM filing_entries e JOIN filings f ON f.id = e.filing_id "
-            "WHERE f.region_code BETWEEN '640425' AND '640425999999' AND f.state IN ('county_approved', 'paid')")).scalar()
+            "WHERE f.region_code BETWEEN '640425' AND '640425999999' "
+            "AND f.state IN ('county_approved', 'paid')")).scalar()
         direct_paid = db.session.execute(sa.text(
             "SELECT sum(amount) FROM payments WHERE region_code BETWEEN '640425' AND '640425999999' "
             "AND status = 'paid'")).scalar()
         timings["(entries scan, for comparison)"] = median_time(lambda: db.session.execute(sa.text(
             "SELECT sum(e.amount) FROM filing_entries e JOIN filings f ON f.id = e.filing_id "
-            "WHERE f.region_code BETWEEN '640425' AND '640425999999' AND f.state IN ('county_approved', 'paid')")).scalar(),
+            "WHERE f.region_code BETWEEN '640425' AND '640425999999' "
+            "AND f.state IN ('county_approved', 'paid')")).scalar(),
             args.runs)
         approved, paid = queries.approved_amounts(code, y, 6)[code], queries.paid_amounts(code, y, 6)[code]
         assert approved == Decimal(str(direct_approved)).quantize(Decimal("0.01")), (approved, direct_approved)

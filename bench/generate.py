@@ -158,7 +158,8 @@ TOWN_FIRST = "东西南北新红古王马杨李石沙柳"
 TOWN_SECOND = "河川塬湾堡庄台沟岔峁"
 
 TABLE_ORDER = [
-    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps", "filing_entries",
+    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
+    "filing_entries",
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
     "mobile_sign_ins", "policies", "cases", "case_events", "case_counters", "audit_events",
@@ -341,7 +342,7 @@ class Province:
             for t_index, (t_code, t_name, _) in enumerate(c["towns"]):
                 regions.append((t_code, t_name, "township", code, f"0954-70{t_index + 10:02d}{t_index:03d}", None))
                 user("township_reviewer", t_code, f"t{t_code}", f"{t_name}审核员")
-            for v_index, (v_code, v_name) in enumerate(c["villages"]):
+            for v_code, v_name in c["villages"]:
                 regions.append((v_code, v_name, "village", v_code[:9], None, None))
                 user("village_clerk", v_code, f"v{v_code}", f"{v_name}经办员", f"139{int(v_code) % 10**8:08d}")
             if code == DEMO_COUNTY and self.big_filing:
@@ -380,7 +381,7 @@ class Province:
 
         hh: dict[int, tuple] = {}   # id -> (village, name, id_number, phone, account, members, land)
         by_village: dict[str, list[int]] = {}
-        for v_index, ((v_code, _), n) in enumerate(zip(villages, counts)):
+        for (v_code, _), n in zip(villages, counts, strict=True):
             ids_here = by_village[v_code] = []
             last_account = None
             big = v_code == BIG_VILLAGE
@@ -400,7 +401,7 @@ class Province:
         self.L.load("households", ["id", "region_code", "head_name", "id_number", "phone", "payout_account", "members",
                                    "land_area_mu", "created_at", "updated_at"],
                     ((hid, *h, REGISTER_AT, REGISTER_AT) for hid, h in hh.items()))
-        for v_index, (v_code, _) in enumerate(villages):
+        for v_code, _ in villages:
             clerk = self.users[v_code]["village_clerk"]
             self.audit(REGISTER_AT, clerk, "household.import", "region", v_code, v_code,
                        {"created": len(by_village[v_code]), "updated": 0, "unchanged": 0})
@@ -629,7 +630,8 @@ class Province:
                 if mu and qty > h[6]:
                     found.append(("quantity_above_land", f"申报 {qty} 亩，超过名册登记的耕地面积 {h[6]} 亩"))
                 if account_uses[h[4]] > 1:
-                    found.append(("shared_account", f"一卡通账号与本县另外 {account_uses[h[4]] - 1} 户相同，请核实是否代领"))
+                    found.append(("shared_account",
+                                  f"一卡通账号与本县另外 {account_uses[h[4]] - 1} 户相同，请核实是否代领"))
                 if hid in watch:
                     found.append(("watch_list", f"户主在比对名单中：{watch[hid][1]}（来源：{watch[hid][2]}）"))
                 if not h[3]:
@@ -668,7 +670,8 @@ class Province:
             pending = [f for f in fs if f["pay_plan"] == "pending"]
             reissues = []  # (failed payment id, entry row, filing)
 
-            def make_batch(kind: str, items, created: datetime, settled_at: datetime | None, of_failed=None):
+            def make_batch(kind: str, items, created: datetime, settled_at: datetime | None, of_failed=None, *,
+                           pid=pid, j=j, reissues=reissues):
                 bid = self.nid("payment_batches")
                 rows = sorted(items, key=lambda x: (x[1]["village"], x[0][0]))
                 imp = self.nid("payment_result_imports") if settled_at else None
@@ -743,7 +746,6 @@ class Province:
         add_days, between = self.workdays
         from subsidy.common.timeutil import CHINA_TZ
 
-        code = c["code"]
         scale = c["households"] / COUNTY_HOUSEHOLDS
         plan = [("inquiry", max(12, round(3542 * scale)), 2936 / 3542, 3),
                 ("complaint", max(6, round(230 * scale)), 196 / 230, 15),
@@ -753,7 +755,7 @@ class Province:
         cases, events, answered = [], [], []
         prefix = {"inquiry": "ZX", "complaint": "TS", "objection": "YY"}
         for kind, count, done_share, days in plan:
-            for i in range(count):
+            for _ in range(count):
                 entry_id = household_id = None
                 if kind == "objection":
                     f = rng.choice(publicized) if publicized else None
@@ -820,7 +822,8 @@ class Province:
                     escalated = assigned[:6] if len(assigned) == 9 else None
                     if escalated:
                         evs.append(("escalated", due + timedelta(hours=1), None, state, state, None, "超期督办"))
-                subject = {"inquiry": "补贴政策咨询", "complaint": "反映补贴发放问题", "objection": "对公示名单有异议"}[kind]
+                subject = {"inquiry": "补贴政策咨询", "complaint": "反映补贴发放问题",
+                           "objection": "对公示名单有异议"}[kind]
                 cases.append((cid, ref, kind, rng.choice(["mobile", "phone", "sms", "visit"]), state,
                               1 + len(evs) - 1, region, household_id, entry_id, name, phone, subject,
                               f"{subject}，请核实答复。", assigned, escalated, 1 if escalated else 0,
@@ -858,7 +861,8 @@ class Province:
             if approved:
                 blocked.add(approved)  # so the cancelled status is there at any size
         self.L.load("sms_opt_outs", ["phone", "source", "note", "created_at", "created_by"],
-                    ((p, "staff", "农户要求退订", REGISTER_AT, self.users[code]["county_admin"][0]) for p in sorted(blocked)))
+                    ((p, "staff", "农户要求退订", REGISTER_AT, self.users[code]["county_admin"][0])
+                     for p in sorted(blocked)))
         forced = list(SMS_STATUSES[:5]) if code == DEMO_COUNTY else []
         segments: dict[tuple, int] = {}
         rows = []
@@ -878,7 +882,7 @@ class Province:
             if f["state"] not in ("county_approved", "paid"):
                 continue
             pname = project_names[f["j"]]
-            for eid, hid, qty, amount in f["rows"]:
+            for eid, hid, _qty, amount in f["rows"]:
                 h = hh[hid]
                 message(f"filing_approved:{f['id']}:{eid}", "filing_approved",
                         {"name": h[1], "project": pname, "amount": str(amount)}, h[3], f["village"], hid, eid, None,
@@ -978,7 +982,8 @@ def sms_outcome(rng, mid: int, phone, blocked: bool, created: datetime, forced: 
     sid = f"SM{mid:032x}"
     sent = created + timedelta(seconds=5)
     if status == "queued":  # a retry after a timeout, waiting for its turn
-        return "queued", 1, 1, created + timedelta(minutes=1), None, None, None, "timeout", "网关超时，稍后重试", None, None
+        return ("queued", 1, 1, created + timedelta(minutes=1), None, None, None, "timeout", "网关超时，稍后重试",
+                None, None)
     if status == "sending":  # claimed by a worker that went away; its lease has run out
         return ("sending", 1, 0, created, "bench-worker", created + timedelta(minutes=2), None, None, None, None,
                 None)

@@ -373,12 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds a scenario (default 20; --small 2)")
     parser.add_argument("--lock-duration", type=float, default=None, help="seconds of the lock test (default 60)")
     parser.add_argument("--runs", type=int, default=None,
-                        help="baseline + farmer page pairs, ABBA, median taken (default 6 of half a scenario each; --small 1)")
+                        help="baseline + farmer page pairs, ABBA, median taken "
+                             "(default 6 of half a scenario each; --small 1)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="threads a worker (gthread)")
     parser.add_argument("--lock-workers", type=int, default=4)
-    parser.add_argument("--lock-threads", type=int, default=4, help="threads a worker of the lock test's gthread server")
+    parser.add_argument("--lock-threads", type=int, default=4,
+                        help="threads a worker of the lock test's gthread server")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=None,
                         help="wrk connections of the page scenarios (default 50; --small 10); the lock test has 50")
@@ -667,7 +669,8 @@ def print_table(report: Report) -> None:
                      f"{r.p99_ms:.0f}", str(r.bad), "" if r.single_ms is None else f"{r.single_ms:.0f}", r.note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for n, row in enumerate(rows):
-        cells = [c.rjust(w) if 2 <= i < len(header) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if 2 <= i < len(header) - 1 else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         print(("  " + "  ".join(cells)).rstrip())
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths[:-1]))

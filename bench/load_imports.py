@@ -343,10 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="a new SQLite file (default: in a temporary directory)")
     parser.add_argument("--small", action="store_true", help="CI: 200-row files, 4 farmers at a time")
     parser.add_argument("--clerks", type=int, default=10)
-    parser.add_argument("--rows", type=int, default=None, help="rows of each clerk's file (default 10,000; --small 200)")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="rows of each clerk's file (default 10,000; --small 200)")
     parser.add_argument("--imports", type=int, default=2, help="imports per clerk: create, then update (default 2)")
-    parser.add_argument("--farmers", type=int, default=None, help="farmers signing in at a time (default 20; --small 4)")
-    parser.add_argument("--per-village", type=int, default=None, help="demo households a village (default 50; --small 10)")
+    parser.add_argument("--farmers", type=int, default=None,
+                        help="farmers signing in at a time (default 20; --small 4)")
+    parser.add_argument("--per-village", type=int, default=None,
+                        help="demo households a village (default 50; --small 10)")
     parser.add_argument("--signins", type=int, default=None,
                         help="farmers keep signing in until the imports are done and this many tried (default: "
                              "2 a farmer at a time)")
@@ -414,7 +417,8 @@ def run(args, url, secret, cast: Cast, files, work: Path, outbox_path: Path, row
 
         done = threading.Event()
         began = time.perf_counter()
-        clerks = [threading.Thread(target=clerk, args=(server.base, cast.tokens[uid], uid, files, args.imports, results))
+        clerks = [threading.Thread(target=clerk,
+                                   args=(server.base, cast.tokens[uid], uid, files, args.imports, results))
                   for uid, _village in cast.clerks]
         farmers = [threading.Thread(target=farmer_loop, args=(server.base, next_farmer, outbox, results, 120.0))
                    for _ in range(concurrent)]

@@ -65,7 +65,8 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.describe = f"gunicorn {workers} × {worker_class}" + (f" × {threads} threads" if worker_class == "gthread" else "")
+        self.describe = (f"gunicorn {workers} × {worker_class}"
+                         + (f" × {threads} threads" if worker_class == "gthread" else ""))
         overrides = {"RATELIMIT_ENABLED": False}
         self.argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", worker_class,
                      "--threads", str(threads), "--bind", f"127.0.0.1:{self.port}", "--timeout", "120",

@@ -109,7 +109,7 @@ def table(figures: list[Figure], small: bool) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header) - 1)]
     lines = []
     for n, r in enumerate(rows):
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  ----")
     return "\n".join(lines)

@@ -21,7 +21,8 @@ def _fail(message: str, code: int = 1):
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, help="village_clerk, township_reviewer, county_reviewer, county_admin, supervisor")
+@click.option("--role", required=True,
+              help="village_clerk, township_reviewer, county_reviewer, county_admin, supervisor")
 @click.option("--region", "region_code", required=True, help="region code (6, 9 or 12 digits)")
 @click.option("--password", required=True)
 @click.option("--name", default="")

@@ -2,6 +2,7 @@
 dict given to `create_app` (tests and scripts). API.md "Settings" lists the public ones."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -144,10 +145,8 @@ def load_settings(app, overrides: dict | None) -> None:
     # the service's own user only, whatever the umask.
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # not ours to change (a shared mount): leave it to the operator
         instance.chmod(0o700)
-    except OSError:  # not ours to change (a shared mount): leave it to the operator
-        pass
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "subsidy.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]

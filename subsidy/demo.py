@@ -29,7 +29,8 @@ TOWNSHIPS = [
 ]
 _FIRST = "阳杨姚崾张李王刘陈马周吴赵孙郭何高罗韩冯"
 _SECOND = ["洼", "坪", "河", "塬", "沟", "岔", "庄", "湾", "川", "台", "岭", "峁", "堡", "渠", "源"]
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+SURNAMES = ("王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏"
+            "薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文")
 GIVEN = "建国明华军平志强伟兰英秀梅玉芳海龙刚红霞福贵德林生荣成斌宏小丽兴旺春花宝山"
 
 DEMO_PASSWORD = "demo2024"
@@ -100,7 +101,8 @@ def _regions() -> int:
 
 
 def _households(per_village: int) -> int:
-    villages = list(db.session.scalars(sa.select(Region.code).where(Region.level == Level.village).order_by(Region.code)))
+    villages = list(db.session.scalars(
+        sa.select(Region.code).where(Region.level == Level.village).order_by(Region.code)))
     existing = set(db.session.scalars(sa.select(Household.id_number)))
     rows = []
     for v_index, vcode in enumerate(villages):
@@ -138,7 +140,8 @@ def _users() -> int:
 
 
 def _projects(year: int) -> int:
-    have = set(db.session.scalars(sa.select(Project.name).where(Project.county_code == COUNTY[0], Project.year == year)))
+    have = set(db.session.scalars(
+        sa.select(Project.name).where(Project.county_code == COUNTY[0], Project.year == year)))
     created = 0
     for name, category, unit, rate, budget, source in PROJECTS:
         if name not in have:

@@ -189,8 +189,8 @@ def billion_laughs(headers: list, row: list) -> io.BytesIO:
     cells = list(row)
     cells[0] = None
     book = workbook([headers, cells], prolog=BILLION_LAUGHS)
-    return _replace(book, SHEET, lambda xml: xml.replace(b'<row r="2">',
-                                                         b'<row r="2"><c r="A2" t="inlineStr"><is><t>&lol9;</t></is></c>'))
+    cell = b'<row r="2"><c r="A2" t="inlineStr"><is><t>&lol9;</t></is></c>'
+    return _replace(book, SHEET, lambda xml: xml.replace(b'<row r="2">', cell))
 
 
 def external_entity(headers: list, row: list) -> io.BytesIO:

@@ -25,7 +25,6 @@ def sms_transitions_guarded(app):
     it is on rather than rely on it silently."""
     with app.app_context():
         assert lifecycle.guarded(db.engine)
-    yield
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ def test_sign_in_and_out(client, county):
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "/%09/evil.example", "/%0a/evil.example", "/%5Cevil.example",
-                                    "/\\evil.example", "https://evil.example/", "/%0d%0a//evil.example", "javascript:x"])
+                                    "/\\evil.example", "https://evil.example/", "/%0d%0a//evil.example",
+                                    "javascript:x"])
 def test_open_redirect_after_login_is_refused(app, county, target):
     user = make_user("village_clerk")
     resp = app.test_client().post(f"/login?next={target}", data={"username": user.username, "password": PASSWORD})
@@ -187,7 +188,8 @@ def test_an_attackers_failures_never_lock_the_owner_out_at_their_own_desk(databa
         assert len(failed) == 3 and {e.region_code for e in failed} == {region}
         assert all('"address":"203.0.113.66"' in e.detail for e in failed)
         # the lock-out of the name at that address is on the record too, once however often it repeats
-        throttled = _db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_throttled")).all()
+        throttled = _db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "user.sign_in_throttled")).all()
         assert len(throttled) == 1 and throttled[0].region_code == region and "203.0.113.66" in throttled[0].detail
 
 

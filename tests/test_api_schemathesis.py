@@ -108,7 +108,8 @@ def test_api_answers_every_generated_request_without_a_server_error(app, client,
                 count += 1
                 response = case.call(app=app, session=client, headers=headers)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                case.validate_response(response, checks=CHECKS if mode.is_positive else CHECKS[:2])
+                # run() is called below, in the same iteration: `mode` is the one it was made for
+                case.validate_response(response, checks=CHECKS if mode.is_positive else CHECKS[:2])  # noqa: B023
 
             try:
                 run()

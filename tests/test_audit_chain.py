@@ -23,7 +23,8 @@ def checkpoint_dir(app, tmp_path, monkeypatch):
 
 def write_events(db, n: int = 8) -> list[int]:
     admin = make_user("county_admin")
-    ids = [record(admin, "household.update", "household", i, region_code="640425100201", after={"phone": f"1390954{i:04d}"}).id
+    ids = [record(admin, "household.update", "household", i, region_code="640425100201",
+                  after={"phone": f"1390954{i:04d}"}).id
            for i in range(n)]
     db.session.commit()
     return ids

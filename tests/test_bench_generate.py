@@ -104,7 +104,7 @@ def _check_rows(url: str, made: dict) -> None:
         assert set(conn.execute(sa.text("SELECT DISTINCT status FROM payments")).scalars()) >= {"paid", "pending",
                                                                                                  "failed"}
 
-        ids, phones = zip(*conn.execute(sa.text("SELECT id_number, phone FROM households")).all())
+        ids, phones = zip(*conn.execute(sa.text("SELECT id_number, phone FROM households")).all(), strict=True)
         assert len(set(ids)) == len(ids)
         for id_number in ids:
             assert check_id_number(id_number) == id_number

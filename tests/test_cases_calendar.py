@@ -290,10 +290,12 @@ def test_calendar_pages_for_the_admin(county, login_as, db):
     assert ok.status_code == 302
     assert not WorkCalendar(COUNTY).is_workday(date(2030, 5, 6))
 
-    resp = client.post("/cases/settings", data={"s-inquiry_days": "5", "s-complaint_days": "20", "s-objection_days": "7"})
+    resp = client.post("/cases/settings",
+                       data={"s-inquiry_days": "5", "s-complaint_days": "20", "s-objection_days": "7"})
     assert resp.status_code == 302
     assert admin.case_days(COUNTY) == {"inquiry": 5, "complaint": 20, "objection": 7}
-    bad = client.post("/cases/settings", data={"s-inquiry_days": "0", "s-complaint_days": "20", "s-objection_days": "7"})
+    bad = client.post("/cases/settings",
+                      data={"s-inquiry_days": "0", "s-complaint_days": "20", "s-objection_days": "7"})
     assert bad.status_code == 422
 
 

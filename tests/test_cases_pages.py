@@ -69,8 +69,9 @@ def test_record_a_phone_call(county, web, db):
     text = bad.get_data(as_text=True)
     assert "请填写标题" in text and "请选择诉求涉及的村或乡镇" in text
     ok = post(web, "/cases/new", {"kind": "inquiry", "channel": "phone", "region_code": VILLAGE,
-                                  "subject": "问补贴标准", "body": "今年玉米补贴每亩多少？", "contact_phone": "13909541234",
-                                  "contact_name": "马大爷", "entry_id": "", "household_id": ""})
+                                  "subject": "问补贴标准", "body": "今年玉米补贴每亩多少？",
+                                  "contact_phone": "13909541234", "contact_name": "马大爷", "entry_id": "",
+                                  "household_id": ""})
     assert ok.status_code == 302
     case = db.session.scalar(sa.select(Case))
     assert ok.headers["Location"].endswith(f"/cases/{case.id}")

@@ -120,8 +120,9 @@ def test_not_received_opens_its_complaint(app, api_as, county):
 def test_the_api_takes_the_case_and_says_the_deadline_is_provisional(county, api_as, frozen, kind):
     entry_id = publicized_entry() if kind == "objection" else None
     api = api_as("township_reviewer", "640425100")
-    resp = api.post("/api/v1/cases", json={"kind": kind, "region_code": VILLAGE, "subject": "问补贴", "body": "什么时候发",
-                                            "contact_phone": "13909541234", "channel": "phone", "entry_id": entry_id})
+    resp = api.post("/api/v1/cases", json={"kind": kind, "region_code": VILLAGE, "subject": "问补贴",
+                                            "body": "什么时候发", "contact_phone": "13909541234", "channel": "phone",
+                                            "entry_id": entry_id})
     assert resp.status_code == 201, resp.json
     assert resp.json["due_provisional"] is True
     assert resp.json["due_at"].startswith("2027-")

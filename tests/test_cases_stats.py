@@ -47,7 +47,7 @@ def build_2017(db):
     bulk inserts built the same way (see tests.cases_support.bulk_cases)."""
     township = make_user("township_reviewer", TOWNSHIP)
     county_user = make_user("county_reviewer", COUNTY)
-    I, C = CaseKind.inquiry, CaseKind.complaint
+    Inq, C = CaseKind.inquiry, CaseKind.complaint
 
     # Through the service: 4 valid inquiries (2 replied on time), 1 rejected; 2 complaints
     # (1 replied on time; 1 about the other township, handled by the county, still open).
@@ -71,21 +71,21 @@ def build_2017(db):
 
     spread = workdays_in(2017, 4) + workdays_in(2017, 9)
     # Inquiries: 3542 valid = 4 real + 3538 bulk; completed 2936 = 3 real + 2933 bulk.
-    bulk_cases(I, 1000, region_code=VILLAGE, assigned=TOWNSHIP, state=S.closed, rating=Rating.very_satisfied,
+    bulk_cases(Inq, 1000, region_code=VILLAGE, assigned=TOWNSHIP, state=S.closed, rating=Rating.very_satisfied,
                received=[china(2017, 1, 1, 7)] + spread)  # 1 Jan 07:00 China time is still 2016 in UTC
-    bulk_cases(I, 800, region_code=VILLAGE_2, assigned=TOWNSHIP, state=S.closed, rating=Rating.satisfied,
+    bulk_cases(Inq, 800, region_code=VILLAGE_2, assigned=TOWNSHIP, state=S.closed, rating=Rating.satisfied,
                received=spread)
-    bulk_cases(I, 100, region_code=OTHER_VILLAGE, assigned=OTHER_TOWNSHIP, state=S.closed,
+    bulk_cases(Inq, 100, region_code=OTHER_VILLAGE, assigned=OTHER_TOWNSHIP, state=S.closed,
                rating=Rating.basically_satisfied, received=spread)
-    bulk_cases(I, 740, region_code=OTHER_VILLAGE, assigned=OTHER_TOWNSHIP, state=S.replied, received=spread)
-    bulk_cases(I, 291, region_code=V101_202, assigned=OTHER_TOWNSHIP, state=S.replied, late=True, received=spread)
-    bulk_cases(I, 2, region_code=V101_202, assigned=V101_202, state=S.closed, rating=Rating.very_satisfied,
+    bulk_cases(Inq, 740, region_code=OTHER_VILLAGE, assigned=OTHER_TOWNSHIP, state=S.replied, received=spread)
+    bulk_cases(Inq, 291, region_code=V101_202, assigned=OTHER_TOWNSHIP, state=S.replied, late=True, received=spread)
+    bulk_cases(Inq, 2, region_code=V101_202, assigned=V101_202, state=S.closed, rating=Rating.very_satisfied,
                received=spread)  # a village handling 3 cases: too few to rank
-    bulk_cases(I, 1, region_code=V101_202, assigned=V101_202, received=[china(2017, 12, 29)])
-    bulk_cases(I, 11, region_code=VILLAGE, assigned=TOWNSHIP, received=days_of(2017, 11, 6, 10))  # overdue
-    bulk_cases(I, 593, region_code=VILLAGE_2, assigned=TOWNSHIP,
+    bulk_cases(Inq, 1, region_code=V101_202, assigned=V101_202, received=[china(2017, 12, 29)])
+    bulk_cases(Inq, 11, region_code=VILLAGE, assigned=TOWNSHIP, received=days_of(2017, 11, 6, 10))  # overdue
+    bulk_cases(Inq, 593, region_code=VILLAGE_2, assigned=TOWNSHIP,
                received=[china(2017, 12, 29), china(2017, 12, 31, 23, 30)])  # not yet due
-    bulk_cases(I, 25, region_code=VILLAGE, assigned=TOWNSHIP, state=S.rejected, received=spread)  # invalid
+    bulk_cases(Inq, 25, region_code=VILLAGE, assigned=TOWNSHIP, state=S.rejected, received=spread)  # invalid
     # Complaints: 230 valid = 2 real + 228 bulk; completed 196 = 1 real + 195 bulk.
     bulk_cases(C, 120, region_code=VILLAGE, assigned=TOWNSHIP, state=S.closed, rating=Rating.satisfied,
                received=spread)
@@ -96,14 +96,14 @@ def build_2017(db):
     bulk_cases(C, 5, region_code=VILLAGE, assigned=TOWNSHIP, state=S.rejected, received=spread)
 
     # Noise that must not count: the years around, and another county.
-    bulk_cases(I, 40, region_code=VILLAGE, assigned=TOWNSHIP, state=S.closed, rating=Rating.dissatisfied,
+    bulk_cases(Inq, 40, region_code=VILLAGE, assigned=TOWNSHIP, state=S.closed, rating=Rating.dissatisfied,
                received=[china(2016, 12, 31, 23)])
-    bulk_cases(I, 60, region_code=VILLAGE, assigned=TOWNSHIP,
+    bulk_cases(Inq, 60, region_code=VILLAGE, assigned=TOWNSHIP,
                received=[china(2018, 1, 1, 0, 30)])  # 2017-12-31 16:30 UTC: 2018 in China
     RegionFactory(code="640402", name="原州区", level=Level.county)
     RegionFactory(code="640402100", name="某镇", level=Level.township, parent_code="640402")
     RegionFactory(code="640402100201", name="某村", level=Level.village, parent_code="640402100")
-    bulk_cases(I, 50, region_code="640402100201", assigned="640402100", state=S.replied, received=spread)
+    bulk_cases(Inq, 50, region_code="640402100201", assigned="640402100", state=S.replied, received=spread)
     db.session.commit()
 
 

@@ -116,8 +116,8 @@ def test_pages_fall_back_to_the_first_page_for_a_bad_page_number(app, value):
             assert r.status_code in (200, 403), (role, page, r.status_code)
 
 
-@pytest.mark.parametrize("page", ["/filings/?project_id={}", "/sms/messages?household_id={}", "/payments/failed?project_id={}",
-                                  "/projects/?year={}"])
+@pytest.mark.parametrize("page", ["/filings/?project_id={}", "/sms/messages?household_id={}",
+                                  "/payments/failed?project_id={}", "/projects/?year={}"])
 def test_page_filters_with_huge_ids_show_the_unfiltered_page(login_as, page):
     web = login_as("county_admin") if "projects" in page or "sms" in page else login_as("county_reviewer")
     assert web.get(page.format("99999999999999999999")).status_code == 200
@@ -215,7 +215,8 @@ def test_the_body_size_limit_still_holds(app, client, county):
 # ---------------------------------------------------------------- empty or non-numeric form ids
 
 
-@pytest.mark.parametrize(("value", "message"), [("abc", "农户编号应为正整数"), ("99999999999999999999", "农户编号不存在"),
+@pytest.mark.parametrize(("value", "message"), [("abc", "农户编号应为正整数"),
+                                            ("99999999999999999999", "农户编号不存在"),
                                             ("2147483648", "农户编号不存在"), ("-3", "农户编号应为正整数")])
 def test_a_case_form_with_a_bad_household_id_shows_the_error_beside_the_field(login_as, value, message):
     web = login_as("village_clerk")
@@ -227,8 +228,8 @@ def test_a_case_form_with_a_bad_household_id_shows_the_error_beside_the_field(lo
 
 def test_an_objection_form_with_an_empty_or_huge_entry_id_is_refused_clearly(login_as):
     web = login_as("village_clerk")
-    data = {"kind": "objection", "channel": "phone", "region_code": "640425100201", "subject": "异议", "body": "不应享受",
-            "contact_phone": "13909541234"}
+    data = {"kind": "objection", "channel": "phone", "region_code": "640425100201", "subject": "异议",
+            "body": "不应享受", "contact_phone": "13909541234"}
     r = web.post("/cases/new", data={**data, "entry_id": ""})
     assert r.status_code == 422 and "请指明" in r.get_data(as_text=True)
     r = web.post("/cases/new", data={**data, "entry_id": "99999999999999999999"})
@@ -266,7 +267,8 @@ def test_a_receipt_sample_form_with_bad_numbers_is_refused_with_a_message(app, f
     r = web.post("/payments/receipts", data={k: v.format(**world["ids"]) for k, v in form.items()},
                  follow_redirects=True)
     text = r.get_data(as_text=True)
-    assert r.status_code == 200 and any(word in text for word in ("请选择项目", "抽查户数应为", "随机种子应为")), text[:500]
+    words = ("请选择项目", "抽查户数应为", "随机种子应为")
+    assert r.status_code == 200 and any(word in text for word in words), text[:500]
 
 
 @pytest.mark.parametrize("form", [{"project_id": ""}, {"project_id": "abc"}, {"project_id": "99999999999999999999"},

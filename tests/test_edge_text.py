@@ -46,7 +46,8 @@ def test_household_names_are_refused_on_the_api_the_form_and_the_import(api_as, 
     if char not in ("\x01", "\x1f"):  # openpyxl cannot write C0 controls into a file at all
         book = make_xlsx(["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)"],
                          [[f"马{char}福", valid_id_number(), "", "", 3, 1]])
-        r = api.post("/api/v1/households/import", data={"file": (book, "农户.xlsx")}, content_type="multipart/form-data")
+        r = api.post("/api/v1/households/import", data={"file": (book, "农户.xlsx")},
+                     content_type="multipart/form-data")
         assert r.status_code == 400 and MESSAGE in r.json["errors"][0]["message"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Household)) == 0
 
@@ -70,7 +71,8 @@ def test_policy_titles_project_names_and_staff_names_are_refused(api_as):
     admin = api_as("county_admin")
     r = admin.post("/api/v1/policies", json={"title": "补贴\u202e政策", "body": "正文", "region_code": "640425"})
     assert r.status_code == 400 and MESSAGE in r.json["error"]["fields"]["title"]
-    r = admin.post("/api/v1/policies", json={"title": "补贴政策", "body": "# 正文\n\n\t缩进\x08", "region_code": "640425"})
+    r = admin.post("/api/v1/policies",
+                   json={"title": "补贴政策", "body": "# 正文\n\n\t缩进\x08", "region_code": "640425"})
     assert r.status_code == 201 and r.json["body"] == "# 正文\n\n\t缩进"
     r = admin.post("/api/v1/projects", json={"name": "地力\x7f补贴", "year": 2024, "category": "cash", "unit": "mu",
                                              "rate": "105.00", "budget": "1000.00", "publicity_days": 7})
@@ -105,8 +107,9 @@ def test_watch_list_names_with_invisible_characters_are_row_errors(api_as):
 
 def test_project_form_names_are_refused_beside_the_field(login_as):
     ProjectFactory()
-    r = login_as("county_admin").post("/projects/new", data={"name": "良种\u200b补贴", "year": "2024", "category": "cash",
-                                                             "unit": "mu", "rate": "10", "publicity_days": "7"})
+    r = login_as("county_admin").post("/projects/new", data={"name": "良种\u200b补贴", "year": "2024",
+                                                             "category": "cash", "unit": "mu", "rate": "10",
+                                                             "publicity_days": "7"})
     assert r.status_code == 422 and "项目名称中含有控制字符或不可见字符" in r.get_data(as_text=True)
 
 
@@ -116,6 +119,7 @@ def test_an_sms_broadcast_loses_control_and_invisible_characters(api_as):
 
     HouseholdFactory(region_code="640425100201", phone="13909541234")
     admin = api_as("county_admin")
-    r = admin.post("/api/v1/sms/broadcasts", json={"region_code": "640425100201", "body": "明天\x07发放\u202e补贴\n请查收"})
+    r = admin.post("/api/v1/sms/broadcasts",
+                   json={"region_code": "640425100201", "body": "明天\x07发放\u202e补贴\n请查收"})
     assert r.status_code == 201, r.json
     assert db.session.get(Broadcast, r.json["id"]).body == "明天发放补贴\n请查收"

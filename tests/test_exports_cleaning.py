@@ -75,7 +75,7 @@ def _batch(names: list[str]):
     batch = payments.create_batch(reviewer, project.id).batch
     db.session.commit()
     pays = list(db.session.scalars(sa.select(Payment).where(Payment.batch_id == batch.id).order_by(Payment.seq)))
-    for payment, name in zip(pays, names):
+    for payment, name in zip(pays, names, strict=True):
         payment.head_name = name
     db.session.commit()
     return reviewer, batch, pays

@@ -24,7 +24,8 @@ def test_good_file_creates_then_updates(api_as, county):
     admin = api_as("county_admin")
     a, b, c = valid_id_number(), valid_id_number(), valid_id_number()
     book = make_xlsx(HEADERS, [[a, "马福", "已故", "民政局"], [b, "杨兰", "财政供养人员", "人社局"],
-                               [c.lower().replace("X", "x"), "李强", "村干部", ""], [c, "李强", "村干部亲属", "组织部"]])
+                               [c.lower().replace("X", "x"), "李强", "村干部", ""],
+                               [c, "李强", "村干部亲属", "组织部"]])
     r = _post(admin, book)
     assert r.status_code == 200, r.json
     assert (r.json["created"], r.json["updated"], r.json["errors"]) == (4, 0, [])

@@ -168,7 +168,8 @@ def test_members_accepts_whole_numbers_from_1_to_50(value, expected):
     assert check_members(value) == expected
 
 
-@pytest.mark.parametrize(("value", "message"), [(0, "1–50"), (51, "1–50"), ("2.5", "整数"), ("四", "整数"), ("", "不能为空")])
+@pytest.mark.parametrize(("value", "message"), [(0, "1–50"), (51, "1–50"), ("2.5", "整数"), ("四", "整数"),
+                                                ("", "不能为空")])
 def test_members_refuses_the_rest(value, message):
     with pytest.raises(ValueError, match=message):
         check_members(value)
@@ -215,7 +216,8 @@ def test_a_clerk_cannot_change_another_villages_household(api_as, login_as, hous
     assert api.patch(f"/api/v1/households/{other.id}", json={"members": 9}).status_code == 404
     page = login_as("village_clerk", "640425100201")
     assert page.get(f"/households/{other.id}/edit").status_code == 404
-    resp = page.post(f"/households/{other.id}/edit", data={"head_name": "改名", "id_number": other.id_number, "members": "9"})
+    resp = page.post(f"/households/{other.id}/edit",
+                     data={"head_name": "改名", "id_number": other.id_number, "members": "9"})
     assert resp.status_code == 404
     db.session.expire_all()
     assert db.session.get(Household, other.id).members == 4

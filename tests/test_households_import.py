@@ -184,7 +184,8 @@ def test_a_renumbered_id_is_imported_with_a_warning(api_as, db, county):
 
 def test_a_clerk_may_only_name_their_own_village(api_as, db):
     api = api_as("village_clerk", CLERK_VILLAGE)
-    resp = upload(api, make_xlsx(HEADERS + ["村代码"], [row() + [CLERK_VILLAGE], row() + ["640425100202"], row() + [None]]))
+    resp = upload(api, make_xlsx(HEADERS + ["村代码"],
+                                 [row() + [CLERK_VILLAGE], row() + ["640425100202"], row() + [None]]))
     assert resp.status_code == 400
     assert [(e["row"], e["field"]) for e in resp.json["errors"]] == [(3, "村代码")]
 

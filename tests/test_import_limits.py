@@ -68,7 +68,8 @@ def _households(api_as, login_as):
     def send(buf, name):
         return api.post("/api/v1/households/import", data={"file": (buf, name)}, content_type="multipart/form-data")
 
-    return Target("households", limits.HOUSEHOLDS, ["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)"],
+    return Target("households", limits.HOUSEHOLDS,
+                  ["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)"],
                   lambda i: [f"农户{i}", valid_id_number(i + 1), "13812345678", "6231000000000000001", 4, 12.5],
                   send, (Household,))
 
@@ -136,7 +137,8 @@ def refused(target: Target, buf: io.BytesIO, *words: str) -> str:
 
 def test_a_zip_bomb_by_ratio_is_refused(target):
     """8 MB of blanks in the sheet, 8 KB compressed: parsed, it is only slow; refused unopened."""
-    message = refused(target, hostile.ratio_bomb(target.headers, target.row(0)), "压缩比", f"上限 {target.limits.ratio}:1")
+    message = refused(target, hostile.ratio_bomb(target.headers, target.row(0)), "压缩比",
+                      f"上限 {target.limits.ratio}:1")
     assert "压缩炸弹" in message
 
 
@@ -181,7 +183,8 @@ def test_a_large_picture_in_the_workbook_is_no_reason_to_refuse_it(target):
     """openpyxl never opens pictures in read-only mode: a 9 MB photo is held by the total only."""
     import os
 
-    resp = target.post(hostile.workbook([target.headers, target.row(0)], parts={"xl/media/image1.png": os.urandom(9 << 20)}))
+    resp = target.post(hostile.workbook([target.headers, target.row(0)],
+                                        parts={"xl/media/image1.png": os.urandom(9 << 20)}))
     assert resp.status_code < 500
     assert "上限" not in resp.get_data(as_text=True)
 
@@ -263,8 +266,8 @@ def test_cells_that_do_not_parse_are_refused(target, cell):
     """A shared string that does not exist, a date or a number that is not one, a reference
     that is not a cell: openpyxl raises as it reads the row."""
     book = hostile.workbook([target.headers, target.row(0)], shared=True)
-    book = hostile._replace(book, hostile.SHEET, lambda xml: xml.replace(b"</sheetData>",
-                                                                          f'<row r="3">{cell}</row></sheetData>'.encode()))
+    row = f'<row r="3">{cell}</row></sheetData>'.encode()
+    book = hostile._replace(book, hostile.SHEET, lambda xml: xml.replace(b"</sheetData>", row))
     refused(target, book, "文件已损坏")
 
 
@@ -364,7 +367,8 @@ def test_a_report_kept_before_it_was_bounded_is_shown_bounded(api_as, login_as, 
     report.pop("problem_total", None)
     imp.report, imp.problems = json.dumps(report, ensure_ascii=False), 3000
     db.session.commit()
-    text = login_as("county_reviewer").get(f"/payments/batches/{target.batch_id}/imports/{imp.id}").get_data(as_text=True)
+    page = login_as("county_reviewer").get(f"/payments/batches/{target.batch_id}/imports/{imp.id}")
+    text = page.get_data(as_text=True)
     assert text.count('<tr class="bad">') == limits.REPORTED_ROWS
     assert "另有 2500 行未列出" in text
 

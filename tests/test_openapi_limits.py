@@ -48,7 +48,8 @@ def _unbounded(name: str, schema: dict, components: dict, seen: set) -> list[str
         out += _unbounded(f"{name}[]", schema.get("items", {}), components, seen)
         if "maxItems" not in schema:
             out.append(name)
-    elif kind == "string" and not any(k in schema for k in ("enum", "pattern", "maxLength", "format")) or kind == "integer" and ("maximum" not in schema or "minimum" not in schema):
+    elif (kind == "string" and not any(k in schema for k in ("enum", "pattern", "maxLength", "format"))
+          or kind == "integer" and ("maximum" not in schema or "minimum" not in schema)):
         out.append(name)
     return out
 
@@ -77,7 +78,8 @@ def test_query_parameters_have_their_real_types_and_bounds(document):
     assert "delivered" in params[("/api/v1/sms/messages", "get", "status")]["enum"]
     assert params[("/api/v1/cases", "get", "state")]["enum"][0] == "open"
     assert params[("/api/v1/payments/batches/{batch_id}/file", "get", "format")]["enum"] == ["xlsx", "csv"]
-    unbounded = [key for key, s in params.items() if not any(k in s for k in ("enum", "pattern", "maxLength", "maximum"))]
+    unbounded = [key for key, s in params.items()
+                 if not any(k in s for k in ("enum", "pattern", "maxLength", "maximum"))]
     assert not unbounded, unbounded
 
 

@@ -70,7 +70,8 @@ def messages(template):
 
 
 def state_of_payments():
-    return [(p.id, p.status, p.bank_ref, p.failure_reason) for p in db.session.scalars(sa.select(Payment).order_by(Payment.id))]
+    return [(p.id, p.status, p.bank_ref, p.failure_reason)
+            for p in db.session.scalars(sa.select(Payment).order_by(Payment.id))]
 
 
 def test_disbursement_ids_check_themselves():
@@ -256,11 +257,10 @@ def test_an_entry_is_never_paid_twice_even_behind_the_services_back(api_as, coun
     post_results(api, b["id"], [(p.disbursement_id, "成功", "", "B1", "1312.50")])
     row = {c: getattr(p, c) for c in ("entry_id", "filing_id", "project_id", "household_id", "region_code",
                                       "head_name", "id_number", "payout_account", "amount")}
-    with pytest.raises(sa.exc.IntegrityError):
-        with db.session.begin_nested():
-            db.session.add(Payment(batch_id=b["id"], seq=2, disbursement_id=ids.make_id("640425", b["id"], 2),
-                                   status=PaymentStatus.pending, **row))
-            db.session.flush()
+    twice = Payment(batch_id=b["id"], seq=2, disbursement_id=ids.make_id("640425", b["id"], 2),
+                    status=PaymentStatus.pending, **row)
+    with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
+        db.session.add(twice)  # flushed as the savepoint is released
     # A paid payment contradicted by a later file is reported, never flipped.
     r = post_results(api, b["id"], [(p.disbursement_id, "失败", "账号错误", "", "1312.50")])
     assert [x["kind"] for x in r.json["problems"]] == ["conflict"]

@@ -23,7 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 @pytest.fixture(autouse=True)
-def _uploads(app, tmp_path, monkeypatch):
+def uploads(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path / "uploads"))
     return tmp_path / "uploads"
 
@@ -160,8 +160,9 @@ def test_script_and_handlers_never_reach_a_page(login_as, client, db):
 
 def test_admin_writes_previews_and_publishes_through_pages(login_as, db):
     admin = login_as("county_admin")
-    resp = admin.post("/policies/new", data={"title": "农机购置补贴", "category": "machinery", "region_code": "640425100",
-                                             "body": "**购机补贴**", "interpretation": "买农机补三成"})
+    resp = admin.post("/policies/new", data={"title": "农机购置补贴", "category": "machinery",
+                                             "region_code": "640425100", "body": "**购机补贴**",
+                                             "interpretation": "买农机补三成"})
     assert resp.status_code == 302
     policy = db.session.scalar(sa.select(Policy))
     assert policy.status is PolicyStatus.draft and policy.region_code == "640425100"
@@ -239,7 +240,7 @@ def _upload(client, pid, data: bytes, name: str):
                        content_type="multipart/form-data")
 
 
-def test_attachment_is_checked_stored_under_a_random_name_and_served_by_the_rules(login_as, client, db, _uploads):
+def test_attachment_is_checked_stored_under_a_random_name_and_served_by_the_rules(login_as, client, db, uploads):
     admin = login_as("county_admin")
     policy = PolicyFactory()
     db.session.commit()
@@ -248,7 +249,7 @@ def test_attachment_is_checked_stored_under_a_random_name_and_served_by_the_rule
     att, png = db.session.scalars(sa.select(PolicyAttachment).order_by(PolicyAttachment.id)).all()
     assert png.content_type == "image/png" and png.stored_name.endswith(".png")
     assert att.content_type == "application/pdf" and att.filename == "文件.pdf" and att.size == len(PDF)
-    stored = Path(_uploads) / "policies" / att.stored_name
+    stored = Path(uploads) / "policies" / att.stored_name
     assert stored.read_bytes() == PDF and "文件" not in att.stored_name and len(att.stored_name) >= 32
     url = f"/m/policies/{policy.id}/files/{att.id}"
     # a draft's file: county staff may preview it, nobody else can see it exists

@@ -100,11 +100,13 @@ def test_demo_load_builds_the_county_once(runner, db):
     villages = db.session.scalar(sa.select(sa.func.count()).select_from(Region).where(Region.level == "village"))
     townships = db.session.scalars(sa.select(Region.name).where(Region.level == "township")).all()
     assert villages == 105 and len(townships) == 12 and "草庙乡" in townships
-    counts = [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project, Policy)]
+    counts = [db.session.scalar(sa.select(sa.func.count()).select_from(t))
+              for t in (Region, Household, Project, Policy)]
     assert counts[1] >= 3 * 105 - 5 and counts[3] == 2
     result = runner.invoke(args=["demo", "load", "--households-per-village", "3"])
     assert result.exit_code == 0
-    assert [db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Region, Household, Project, Policy)] == counts
+    assert [db.session.scalar(sa.select(sa.func.count()).select_from(t))
+            for t in (Region, Household, Project, Policy)] == counts
     assert set(db.session.scalars(sa.select(Policy.status))) == {PolicyStatus.published}
     # every demo ID number passes the GB 11643 checksum
     from stdnum.cn import ric
@@ -124,7 +126,8 @@ def test_demo_logins_work(runner, app, db):
         assert c.get("/home").status_code == 200
 
 
-@pytest.mark.parametrize("role", ["village_clerk", "township_reviewer", "county_reviewer", "county_admin", "supervisor"])
+@pytest.mark.parametrize("role", ["village_clerk", "township_reviewer", "county_reviewer", "county_admin",
+                                  "supervisor"])
 def test_staff_pages_render_for_every_role(login_as, role):
     c = login_as(role)
     for url in ["/home", "/regions/", "/projects/", "/households/"]:

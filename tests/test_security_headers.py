@@ -11,8 +11,8 @@ from subsidy.policies.render import render_markdown
 
 
 def test_staff_pages_and_the_api_send_the_headers(client, county, login_as, api_as):
-    for resp in (login_as("village_clerk").get("/home"), client.get("/login"), api_as("village_clerk").get("/api/v1/regions/640425"),
-                 client.get("/api/v1/openapi.json")):
+    for resp in (login_as("village_clerk").get("/home"), client.get("/login"),
+                 api_as("village_clerk").get("/api/v1/regions/640425"), client.get("/api/v1/openapi.json")):
         csp = resp.headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in csp, resp.request.path
         assert resp.headers.get("X-Content-Type-Options") == "nosniff"

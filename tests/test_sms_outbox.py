@@ -79,7 +79,7 @@ def test_enqueue_select_owes_what_enqueue_bulk_would(db, county):
                   HouseholdFactory(head_name="李" * 25), HouseholdFactory(head_name="李" * 26),
                   HouseholdFactory(phone=None), HouseholdFactory(phone=""), HouseholdFactory()]
     OptOutFactory(phone=households[-1].phone)
-    owe(households[0], key="select:%d" % households[0].id)  # already owed: skipped
+    owe(households[0], key=f"select:{households[0].id}")  # already owed: skipped
     ids = [h.id for h in households]
     source = sa.select((sa.literal("select:") + sa.cast(Household.id, sa.String)).label("key"),
                        Household.phone.label("phone"), Household.region_code.label("region_code"),

@@ -58,7 +58,7 @@ def test_clerk_sees_the_villages_failures_with_the_reason_in_chinese(app, db, lo
 
 def test_resend_waits_for_a_fixed_phone_then_makes_a_new_audited_message(db, login_as):
     household = HouseholdFactory(region_code=VILLAGE)
-    failed = _failed(household, key="filing_approved:3:%d" % household.id)
+    failed = _failed(household, key=f"filing_approved:3:{household.id}")
     db.session.commit()
     clerk = login_as("village_clerk", VILLAGE)
     assert f"/sms/messages/{failed.id}\"" in clerk.get("/sms/problems").get_data(as_text=True)
@@ -111,13 +111,15 @@ def test_opt_outs_are_recorded_by_staff_in_scope_and_shown_on_lists(db, login_as
     assert db.session.get(OptOut, mine.phone) is None
 
 
-@pytest.mark.parametrize("role", ["village_clerk", "township_reviewer", "county_reviewer", "county_admin", "supervisor"])
+@pytest.mark.parametrize("role", ["village_clerk", "township_reviewer", "county_reviewer", "county_admin",
+                                  "supervisor"])
 def test_every_sms_page_renders_for_every_role(db, login_as, api_as, role):
     household = HouseholdFactory(region_code=VILLAGE)
     message = _failed(household)
     OptOutFactory(phone="13812345678")
     db.session.commit()
-    broadcast_id = api_as("county_admin").post("/api/v1/sms/broadcasts", json={"region_code": VILLAGE, "body": "通知"}).json["id"]
+    broadcast = api_as("county_admin").post("/api/v1/sms/broadcasts", json={"region_code": VILLAGE, "body": "通知"})
+    broadcast_id = broadcast.json["id"]
     c = login_as(role)
     for url in ("/sms/", "/sms/problems", "/sms/messages", "/sms/messages?status=failed&template=test", "/sms/opt-outs",
                 "/sms/broadcasts", f"/sms/messages/{message.id}", f"/sms/broadcasts/{broadcast_id}"):

@@ -62,7 +62,7 @@ def test_a_forged_or_tampered_callback_is_refused_and_changes_nothing(client, tw
     elif forgery == "other_message":
         url = url.replace(f"m={message_id}", f"m={message_id + 1}")
     elif forgery == "other_url":
-        url = "https://attacker.example.com/sms/status?m=%d" % message_id
+        url = f"https://attacker.example.com/sms/status?m={message_id}"
         headers = {"X-Twilio-Signature": twilio.sign(url, form)}
     resp = _post(client, url, form, headers)
     assert resp.status_code == 403

@@ -52,8 +52,9 @@ def build_report_county(api_as):
     townships = _clients(api_as, "township_reviewer", sorted({v[:9] for v in villages}))
     with time_machine.travel(T0 - timedelta(days=1), tick=False):
         projects = []
-        for i, (name, unit, rate) in enumerate([("耕地地力保护补贴", "mu", "105.00"), ("基础母牛养殖补贴", "household", "2000.00"),
-                                                 ("农村危房改造补助", "household", "20000.00"), ("草原生态补奖", "household", "500.00")]):
+        for name, unit, rate in [("耕地地力保护补贴", "mu", "105.00"), ("基础母牛养殖补贴", "household", "2000.00"),
+                                 ("农村危房改造补助", "household", "20000.00"),
+                                 ("草原生态补奖", "household", "500.00")]:
             r = admin.post("/api/v1/projects", json={"name": f"2017{name}", "year": 2017, "category": "cash",
                                                      "unit": unit, "rate": rate, "budget": "90000000.00",
                                                      "publicity_days": 7, "fund_source": "中央财政"})
@@ -167,7 +168,7 @@ def insert_report_cases():
     months = [china(2017, m, 12) for m in range(3, 12)]
     villages = ["640425100201", "640425100202"]
     for i, v in enumerate(villages):
-        half = lambda n: n // 2 + (n % 2 if i == 0 else 0)  # noqa: E731
+        half = lambda n, i=i: n // 2 + (n % 2 if i == 0 else 0)  # noqa: E731
         bulk_cases(CaseKind.inquiry, half(2936), region_code=v, assigned=v[:9], received=months,
                    state=CaseState.closed, reply_after_days=1, rating=Rating.satisfied)
         bulk_cases(CaseKind.inquiry, half(3542 - 2936), region_code=v, assigned=v[:9], received=months)

@@ -82,4 +82,5 @@ def create_user(body: UserIn):
        list_response=True, tag="users", query={"q": q_text("username or name"), **PAGING})
 def list_users():
     page, per_page = page_args()
-    return page_json(UserOut, service.list_users(current_actor(), page=page, per_page=per_page, q=request.args.get("q")))
+    users = service.list_users(current_actor(), page=page, per_page=per_page, q=request.args.get("q"))
+    return page_json(UserOut, users)

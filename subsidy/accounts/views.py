@@ -108,7 +108,8 @@ def new_user():
 def set_active(user_id: int):
     active = request.form.get("active") == "1"
     user = service.set_user_active(current_user, user_id, active)
-    flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "success")
+    flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username),
+          "success")
     return redirect(url_for("accounts.users"))
 
 

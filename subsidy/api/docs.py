@@ -88,8 +88,8 @@ def build_openapi() -> dict:
         for code in sorted({400, 401, 403, 404, 409, *op.errors}):
             if code == 401 and op.public and 401 not in op.errors:
                 continue
-            item["responses"][str(code)] = {"description": "Error",
-                                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            error = {"schema": {"$ref": "#/components/schemas/Error"}}
+            item["responses"][str(code)] = {"description": "Error", "content": {"application/json": error}}
         if not op.public:
             item["security"] = [{"bearer": []}]
         paths.setdefault(path, {})[op.method.lower()] = item

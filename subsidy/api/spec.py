@@ -67,7 +67,8 @@ def money_in(label: str = "金额", *, minimum: Decimal | None = Decimal("0"), m
     if minimum is None or minimum < 0:
         pattern = pattern.replace("^", "^-?", 1)
     schema = {"type": "string", "pattern": pattern, "examples": ["105.00"],
-              "description": f"decimal string, at most two decimals, {minimum if minimum is not None else -maximum}..{maximum}"}
+              "description": f"decimal string, at most two decimals, "
+                             f"{minimum if minimum is not None else -maximum}..{maximum}"}
     return Annotated[Decimal, BeforeValidator(_amount(label, maximum, minimum)), WithJsonSchema(schema)]
 
 

@@ -127,7 +127,8 @@ class CheckpointProblem:
     reason: str
 
 
-def check(points: list[tuple[str, Checkpoint]], hashes: dict[int, str], counts: dict[int, int]) -> list[CheckpointProblem]:
+def check(points: list[tuple[str, Checkpoint]], hashes: dict[int, str],
+          counts: dict[int, int]) -> list[CheckpointProblem]:
     """Each checkpoint against the chain: signed with our key, its event still there with the
     same hash, the same number of events up to it."""
     problems = []
@@ -137,7 +138,8 @@ def check(points: list[tuple[str, Checkpoint]], hashes: dict[int, str], counts: 
         elif point.last_id and point.last_id not in hashes:
             problems.append(CheckpointProblem(name, f"event {point.last_id} is gone (the chain was truncated)"))
         elif point.last_id and not hmac.compare_digest(hashes[point.last_id], point.head):
-            problems.append(CheckpointProblem(name, f"event {point.last_id} has another hash (the chain was rewritten)"))
+            problems.append(CheckpointProblem(
+                name, f"event {point.last_id} has another hash (the chain was rewritten)"))
         elif counts.get(point.last_id, 0) != point.count:
             problems.append(CheckpointProblem(name, f"{counts.get(point.last_id, 0)} events up to {point.last_id}, "
                                                     f"the checkpoint counted {point.count} (events removed)"))

@@ -66,7 +66,8 @@ def _county(actor) -> str:
 
 def case_days(county_code: str) -> dict[str, int]:
     settings = db.session.get(CaseSettings, county_code[:6])
-    return {kind.value: (getattr(settings, f"{kind.value}_days") if settings else DEFAULT_DAYS[kind]) for kind in CaseKind}
+    return {kind.value: (getattr(settings, f"{kind.value}_days") if settings else DEFAULT_DAYS[kind])
+            for kind in CaseKind}
 
 
 def update_case_days(actor, **days) -> dict[str, int]:

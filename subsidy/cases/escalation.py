@@ -94,17 +94,20 @@ def run_escalation(now: datetime | None = None) -> EscalationResult:
         rows = []
         for i in range(0, len(ids), 500):
             rows.extend(db.session.execute(
-                sa.select(Case.id, Case.ref_no, Case.assigned_region_code, Case.due_at).where(Case.id.in_(ids[i:i + 500]))
+                sa.select(Case.id, Case.ref_no, Case.assigned_region_code, Case.due_at)
+                .where(Case.id.in_(ids[i:i + 500]))
             ).all())
         reminders = _remind([(r.id, r.ref_no, r.assigned_region_code, local_date(r.due_at).isoformat()) for r in rows],
                             "overdue")
-        audit.record_many(None, [("case.escalate", "case", case_id, region, {"auto": True}) for case_id, region in escalated])
+        audit.record_many(None, [("case.escalate", "case", case_id, region, {"auto": True})
+                                 for case_id, region in escalated])
 
     closed = workflow.apply_bulk(
         Action.close_unrated, [Case.rating.is_(None), Case.replied_at < now - timedelta(days=UNRATED_CLOSE_DAYS)],
         {"closed_at": now}, note=f"答复后 {UNRATED_CLOSE_DAYS} 天未评价，自动归档", now=now)
     if closed:
-        audit.record_many(None, [("case.close", "case", case_id, region, {"unrated": True}) for case_id, region in closed])
+        audit.record_many(None, [("case.close", "case", case_id, region, {"unrated": True})
+                                 for case_id, region in closed])
     db.session.flush()
     return EscalationResult(len(escalated), reminders, len(closed), recomputed)
 
@@ -123,7 +126,8 @@ def escalate_case(actor, case_id: int, reason: str, region_code: str | None = No
     target = routing.tier_above(case.assigned_region_code)
     if region_code:
         target = normalize_code(region_code)
-        if not case.assigned_region_code.startswith(target) or (target == case.assigned_region_code and len(target) > 6):
+        if (not case.assigned_region_code.startswith(target)
+                or (target == case.assigned_region_code and len(target) > 6)):
             raise ValidationError("督办单位应为承办单位的上级", fields={"region_code": "请选择承办单位的上级单位"})
     event = workflow.apply(case, Action.escalate, actor=actor, note=note, from_region=case.assigned_region_code,
                            to_region=target, values={"escalated_to_code": target,

@@ -136,7 +136,8 @@ def transfer_targets(case: Case) -> list[Region]:
     """Units a case may be transferred to (routing.check_transfer's rules, as a list)."""
     from subsidy.cases.routing import accuses
 
-    regions = db.session.scalars(sa.select(Region).where(within(Region.code, case.region_code[:6])).order_by(Region.code))
+    regions = db.session.scalars(
+        sa.select(Region).where(within(Region.code, case.region_code[:6])).order_by(Region.code))
     return [r for r in regions
             if r.code != case.assigned_region_code and not accuses(case.kind, case.region_code, r.code)]
 
@@ -150,7 +151,8 @@ def case_page(actor, case_id: int) -> dict:
     handles = can(actor, Perm.handle_cases) and covers(actor.region_code, case.assigned_region_code)
     events = list(case.events)
     codes = {c for e in events for c in (e.from_region_code, e.to_region_code) if c}
-    names = dict(db.session.execute(sa.select(Region.code, Region.name).where(Region.code.in_(codes))).all()) if codes else {}
+    names = (dict(db.session.execute(sa.select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+             if codes else {})
     return {
         "case": case,
         "events": events,

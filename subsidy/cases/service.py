@@ -6,6 +6,7 @@ proof of who the farmer is instead. State changes go through `subsidy.cases.work
 Nothing here commits."""
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -141,7 +142,8 @@ def _objection_target(entry_id, region: Region | None, errors: dict) -> str | No
     from subsidy.filings.models import Entry, Filing, FilingState
 
     row = db.session.execute(
-        sa.select(Filing.region_code, Filing.state).join(Entry, Entry.filing_id == Filing.id).where(Entry.id == entry_id)
+        sa.select(Filing.region_code, Filing.state).join(Entry, Entry.filing_id == Filing.id)
+        .where(Entry.id == entry_id)
     ).first() if entry_id else None
     if row is None:
         errors["entry_id"] = "请指明对公示名单中哪一户提出异议" if not entry_id else "公示名单中没有这一条"
@@ -199,7 +201,8 @@ def _receive(actor, data: dict, channels, *, now: datetime | None = None, assign
     db.session.add(CaseEvent(case_id=case.id, kind=EventKind.received, at=now, actor_id=getattr(actor, "id", None),
                              actor_name=getattr(actor, "name", None) or FARMER, to_state=CaseState.received.value,
                              to_region_code=assigned,
-                             note=f"{case.channel_label}受理，期限 {days} 个工作日" + ("（暂定）" if due.provisional else "")))
+                             note=f"{case.channel_label}受理，期限 {days} 个工作日"
+                             + ("（暂定）" if due.provisional else "")))
     audit.record(actor or by, "case.receive", "case", case.id, region_code=case.region_code, ref_no=case.ref_no,
                  kind=kind.value, channel=case.channel.value, assigned=assigned, due_at=due.at,
                  due_provisional=due.provisional,
@@ -228,12 +231,11 @@ def _check_farmer_flood(data: dict, now: datetime) -> None:
     not limited."""
     limit = int(current_app.config["CASES_PER_FARMER_PER_DAY"])
     phone = None
-    try:
+    with contextlib.suppress(ValueError):  # the form check reports it
         phone = check_phone(data.get("contact_phone"))
-    except ValueError:
-        pass  # the form check reports it
     if _farmers_cases_today(phone, data.get("household_id"), now) >= limit:
-        raise TooManyRequests(f"今天已提交 {limit} 件诉求，请明天再提交；急事请直接拨打乡镇电话。您填写的内容仍在页面上。")
+        raise TooManyRequests(f"今天已提交 {limit} 件诉求，请明天再提交；急事请直接拨打乡镇电话。"
+                              "您填写的内容仍在页面上。")
 
 
 def _repeated_objection(case: Case) -> Case | None:
@@ -322,8 +324,8 @@ def reply_case(actor, case_id: int, body: str) -> Case:
     # Filed under the handling unit, never the region the case is about: the SMS list of an
     # accused village must not show who complained about it (nor who objected to its list).
     outbox.enqueue("case_replied", key=f"case_replied:{case.id}:{reply_no}", phone=case.contact_phone,
-                   region_code=case.assigned_region_code, context={"ref_no": case.ref_no}, household_id=case.household_id,
-                   case_id=case.id)
+                   region_code=case.assigned_region_code, context={"ref_no": case.ref_no},
+                   household_id=case.household_id, case_id=case.id)
     audit.record(actor, "case.reply", "case", case.id, region_code=case.region_code, late=case.completed_late,
                  reply_no=reply_no)
     return case
@@ -385,9 +387,11 @@ def merge_case(actor, case_id: int, into, reason: str) -> Case:
             (case.kind, case.entry_id if case.kind == CaseKind.objection else None):
         raise ValidationError("只能合并同类诉求（异议须针对名单中的同一户）", fields={"into": "两件诉求不是同一事项"})
     if (target.received_at, target.id) > (case.received_at, case.id):
-        raise ValidationError("只能并入更早受理的诉求", fields={"into": f"{target.ref_no} 晚于本件受理，请在该件上合并"})
+        raise ValidationError("只能并入更早受理的诉求",
+                              fields={"into": f"{target.ref_no} 晚于本件受理，请在该件上合并"})
     if target.state in EXCLUDED_STATES:
-        raise ValidationError("目标诉求已不予受理或已被合并", fields={"into": f"{target.ref_no} 为“{target.state_label}”"})
+        raise ValidationError("目标诉求已不予受理或已被合并",
+                              fields={"into": f"{target.ref_no} 为“{target.state_label}”"})
     _merge(case, target, actor=actor, note=why)
     return case
 

@@ -213,8 +213,8 @@ def statistics_for(actor, *, region_code: str | None = None, year: int | None = 
     }
 
 
-EXPORT_HEADERS = ["类别", "承办单位", "单位代码", "受理（有效）", "办结", "办结率", "按时办结率", "满意率", "超期未办结",
-                  "平均办理工作日", "排名"]
+EXPORT_HEADERS = ["类别", "承办单位", "单位代码", "受理（有效）", "办结", "办结率", "按时办结率", "满意率",
+                  "超期未办结", "平均办理工作日", "排名"]
 
 
 def _pct(value):

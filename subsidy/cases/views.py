@@ -50,7 +50,8 @@ def new():
                 raise
             apply_errors(form, exc)
             return render_template("cases/new.html", form=form), 422
-        flash(_("已受理，编号 %(ref)s，承办单位 %(unit)s。", ref=case.ref_no, unit=case.assigned_region.name), "success")
+        flash(_("已受理，编号 %(ref)s，承办单位 %(unit)s。", ref=case.ref_no, unit=case.assigned_region.name),
+              "success")
         if service.case_visible_to(current_user, case):
             return redirect(url_for("cases.show", case_id=case.id))
         # A complaint about the clerk's own village: recorded, and out of the clerk's sight.
@@ -228,7 +229,8 @@ def calendar_import():
         return _calendar(form.year.data, 422 if exc.status == 400 else exc.status, import_form=form)
     if not result.ok:
         return _calendar(result.year, 422, import_form=form, import_result=result)
-    flash(_("已导入 %(y)s 年日历：%(r)s 个休息日，%(w)s 个调休上班日。", y=result.year, r=result.restdays, w=result.workdays)
+    flash(_("已导入 %(y)s 年日历：%(r)s 个休息日，%(w)s 个调休上班日。",
+            y=result.year, r=result.restdays, w=result.workdays)
           + " " + _recomputed_message(result.recomputed), "success")
     return redirect(url_for("cases.calendar", year=result.year))
 

@@ -61,7 +61,7 @@ def write_csv(headers: list[str], rows: Iterable[Iterable]):
     writer.writerow(safe_row(headers))
     for row in rows:
         writer.writerow(safe_row(row))
-    out = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+    out = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - returned open to the caller
     out.write(text.getvalue().encode("utf-8-sig"))
     out.seek(0)
     return out

@@ -49,7 +49,8 @@ def loads(data: str | bytes, **kwargs):
     except RecursionError:
         raise JSONTooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     if isinstance(value, (dict, list)):
-        opening = data.count(b"[" if isinstance(data, bytes) else "[") + data.count(b"{" if isinstance(data, bytes) else "{")
+        raw = isinstance(data, bytes)
+        opening = data.count(b"[" if raw else "[") + data.count(b"{" if raw else "{")
         if opening > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
             raise JSONTooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
     return value

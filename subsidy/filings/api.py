@@ -296,9 +296,11 @@ def add_note(filing_id: int, entry_id: int, body: NoteIn):
                    round=note.round).model_dump(mode="json")
 
 
-@route("/watchlist/import", "POST", summary="Import the county's watch list from .xlsx (any bad row: nothing written, 400)",
-       response=WatchImportOut, multipart={"file": ".xlsx; first row: 身份证号, 姓名, 类别, 来源; 类别 ∈ 已故, 财政供养人员, "
-                                                   "村干部, 村干部亲属"}, tag="filings")
+@route("/watchlist/import", "POST",
+       summary="Import the county's watch list from .xlsx (any bad row: nothing written, 400)",
+       response=WatchImportOut,
+       multipart={"file": ".xlsx; first row: 身份证号, 姓名, 类别, 来源; "
+                          "类别 ∈ 已故, 财政供养人员, 村干部, 村干部亲属"}, tag="filings")
 def import_watchlist():
     upload = read_upload("file", required=False)
     return import_answer(watchlist.import_watchlist(current_actor(), upload and upload.stream,

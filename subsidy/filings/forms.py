@@ -25,7 +25,8 @@ class ActionForm(FlaskForm):
     comment = TextAreaField("意见", validators=[Optional(), Length(max=2000)])
     reason = TextAreaField("原因", validators=[Optional(), Length(max=2000)])
     to = SelectField("退回到", choices=[SelectChoice("", "—"), SelectChoice("village_filed", "退回乡镇（重新审核）"),
-                                       SelectChoice("draft", "退回村级（修改名单并重新公示）")], validators=[Optional()])
+                                       SelectChoice("draft", "退回村级（修改名单并重新公示）")],
+                     validators=[Optional()])
 
 
 class NoteForm(FlaskForm):

@@ -161,7 +161,8 @@ def check_shared_account(filing, entry_ids=None) -> None:
 def check_watch_list(filing, entry_ids=None) -> None:
     """Head of household on the county's watch list; every category found is named."""
     label = sa.case({c.value: WATCH_LABEL[c] for c in WATCH_LABEL}, value=WatchListEntry.category)
-    item = sa.type_coerce(label, sa.String) + _lit("（来源：") + sa.func.coalesce(WatchListEntry.source, "") + _lit("）")
+    item = (sa.type_coerce(label, sa.String) + _lit("（来源：") + sa.func.coalesce(WatchListEntry.source, "")
+            + _lit("）"))
     stmt = (_base(filing, entry_ids)
             .join(WatchListEntry, sa.and_(WatchListEntry.id_number == Household.id_number,
                                           WatchListEntry.county_code == filing.region_code[:6]))

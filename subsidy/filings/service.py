@@ -46,7 +46,8 @@ def start_filing(actor, project_id: int, region_code: str | None = None) -> Fili
         project = get_project(actor, int(project_id))
     except (TypeError, ValueError):
         raise ValidationError("请选择项目", fields={"project_id": "请选择项目"}) from None
-    existing = db.session.scalar(sa.select(Filing.id).where(Filing.project_id == project.id, Filing.region_code == code))
+    existing = db.session.scalar(
+        sa.select(Filing.id).where(Filing.project_id == project.id, Filing.region_code == code))
     if existing:
         raise Conflict("本村该项目已有备案，不能重复发起", fields={"project_id": f"已有备案（编号 {existing}）"},
                        code="duplicate")
@@ -107,7 +108,8 @@ def _rows_select(where: list):
     township = aliased(Region)
     return (sa.select(Filing.id, Filing.project_id, Filing.region_code, Filing.state, Filing.version,
                       Filing.state_changed_at, Region.name, township.name, Project.name, Project.year,
-                      per_filing(Entry, sa.func.count()), per_filing(Entry, sa.func.coalesce(sa.func.sum(Entry.amount), 0)),
+                      per_filing(Entry, sa.func.count()),
+                      per_filing(Entry, sa.func.coalesce(sa.func.sum(Entry.amount), 0)),
                       per_filing(EntryFlag, sa.func.count()),
                       per_filing(EntryFlag, sa.func.count(sa.distinct(EntryFlag.entry_id))))
             .join(Region, Region.code == Filing.region_code)
@@ -185,7 +187,8 @@ def projects_to_start(actor) -> list[Project]:
     """The county's projects this clerk's village has no filing for yet."""
     if actor.role != Role.village_clerk:
         return []
-    has = sa.exists(sa.select(Filing.id).where(Filing.project_id == Project.id, Filing.region_code == actor.region_code))
+    has = sa.exists(
+        sa.select(Filing.id).where(Filing.project_id == Project.id, Filing.region_code == actor.region_code))
     return list(db.session.scalars(sa.select(Project).where(Project.county_code == actor.region_code[:6], ~has)
                                    .order_by(Project.year.desc(), Project.id)))
 

@@ -247,7 +247,8 @@ def find_mismatches(filing: Filing, snaps: dict[Stage, Snapshot] | None = None,
         if a is not None and b is not None and a.digest != b.digest:
             diff = compare(snapshot_lines(a.id), snapshot_lines(b.id))
             found.append(Mismatch(stage.value, against.value, diff,
-                                  f"{_label(stage.value)}与{_label(against.value)}不一致：{diff.summary() or '摘要不同'}"))
+                                  f"{_label(stage.value)}与{_label(against.value)}不一致："
+                                  f"{diff.summary() or '摘要不同'}"))
     if filing.state != FilingState.draft and snaps:
         last = max(snaps.values(), key=lambda s: s.id)
         live = live_digest(filing.id) if live is None else live

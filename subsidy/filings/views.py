@@ -62,7 +62,8 @@ def start():
             flash(_("已发起备案，请添加农户。"), "success")
             return redirect(url_for("filings.show", filing_id=filing.id))
     result = service.list_filings(current_user, page=1)
-    return render_template("filings/index.html", page=result, form=form, projects=service.projects_to_start(current_user),
+    return render_template("filings/index.html", page=result, form=form,
+                           projects=service.projects_to_start(current_user),
                            queue=0, states=STATE_LABEL, state="", labels=LABELS), 422
 
 

@@ -8,6 +8,8 @@ and source, other rows are created. Writes are set-based (one bulk INSERT, one b
 the import is one audit event with the file's SHA-256."""
 from __future__ import annotations
 
+import contextlib
+
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
@@ -156,8 +158,6 @@ def list_watchlist(actor, *, q: str | None = None, category: str | None = None, 
     if q:
         stmt = stmt.where(sa.or_(WatchListEntry.name.contains(q), WatchListEntry.id_number.startswith(q.upper())))
     if category:
-        try:
+        with contextlib.suppress(ValueError):
             stmt = stmt.where(WatchListEntry.category == WatchCategory(category))
-        except ValueError:
-            pass
     return paginate(stmt.order_by(WatchListEntry.id), page, per_page)

@@ -148,7 +148,8 @@ class _RowParser:
         number = self.number
         first = self.seen.setdefault(value, number)
         if first != number:
-            raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），一人只能登记一户")
+            raise ValueError(f"身份证号与第 {first} 行重复（第 {first} 行和第 {number} 行是同一个身份证号），"
+                             "一人只能登记一户")
         warning = region_code_warning(value)
         if warning:
             self.warnings.add(number, LABEL["id_number"], warning)
@@ -278,7 +279,7 @@ def _result_processors(dialect, columns, description) -> list:
     """(position, function) for each column whose driver value SQLAlchemy would convert
     (on SQLite the area, stored as a float, becomes a Decimal as the model has it)."""
     processors = []
-    for i, (column, described) in enumerate(zip(columns, description)):
+    for i, (column, described) in enumerate(zip(columns, description, strict=True)):
         process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
         if process is not None:
             processors.append((i, process))
@@ -368,7 +369,7 @@ def _recheck_villages(actor, batch: _Batch, checked: set[str], errors: RowErrors
     gone = checked - now
     if not gone:
         return
-    for number, values in zip(batch.numbers, batch.rows):
+    for number, values in zip(batch.numbers, batch.rows, strict=True):
         if values[0] in gone:
             errors.add(number, VILLAGE_CODE.header, "村代码不是您辖区内的村，请核对（该村刚被调整）")
 
@@ -378,7 +379,7 @@ def _write(actor, conn, batch: _Batch, *, filename, sha256, size) -> ImportResul
     now = utcnow()
     rows, numbers = batch.rows, batch.numbers
     total = len(rows)
-    inserts = [values for values, found in zip(rows, batch.found) if not found]
+    inserts = [values for values, found in zip(rows, batch.found, strict=True) if not found]
     created = len(inserts)
     groups: dict[tuple[int, ...], list[tuple]] = {}  # changed positions -> [(id, *new values)]
     for _i, household_id, _id_number, changed, _before, after in batch.changed:
@@ -405,7 +406,7 @@ def _write(actor, conn, batch: _Batch, *, filename, sha256, size) -> ImportResul
         i, household_id, id_number, changed, before, after = records.pop()
         keys = names.get(changed) or names.setdefault(changed, tuple(FIELDS[f] for f in changed))
         changes.append({"id": household_id, "row": numbers[i], "id_number": id_number,
-                        "before": dict(zip(keys, before)), "after": dict(zip(keys, after))})
+                        "before": dict(zip(keys, before, strict=True)), "after": dict(zip(keys, after, strict=True))})
     batch.numbers = numbers = None
     audit.record(actor, "household.import", "household", None, region_code=actor.region_code,
                  filename=filename, sha256=sha256, size=size, rows=total, created=created,
@@ -457,10 +458,10 @@ def _insert(conn, rows: list[tuple], now) -> None:
     names = (*FIELDS, "created_at", "updated_at")
     column_list = ", ".join(names)
     if conn.dialect.name == "postgresql":
-        with _integrity(conn), closing(conn.connection.driver_connection.cursor()) as cursor:
-            with cursor.copy(f"COPY households ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((*row, now, now))
+        with (_integrity(conn), closing(conn.connection.driver_connection.cursor()) as cursor,
+              cursor.copy(f"COPY households ({column_list}) FROM STDIN") as copy):
+            for row in rows:
+                copy.write_row((*row, now, now))
         return
     stamp = _bound(conn.dialect, "updated_at", now)
     params = _bind(conn.dialect, FIELDS, rows, (stamp, stamp))
@@ -491,7 +492,7 @@ def _update(conn, groups: dict[tuple[int, ...], list[tuple]], now) -> None:
             continue
         settings = ", ".join(f"{name} = {mark}" for name in (*names, "updated_at"))
         params = [(*new, stamp, household_id) for household_id, new in
-                  zip((row[0] for row in group), _bind(conn.dialect, names, [row[1:] for row in group]))]
+                  zip((row[0] for row in group), _bind(conn.dialect, names, [row[1:] for row in group]), strict=True)]
         conn.exec_driver_sql(f"UPDATE households SET {settings} WHERE id = {mark}", params)
 
 

@@ -27,7 +27,8 @@ REQUIRED = ("head_name", "id_number", "members")
 AUDITED_FIELDS = FIELDS
 # The register's answer to a number registered in another village: it says that a transfer is
 # needed and never where the number is (the register must not be an ID-number oracle).
-REGISTERED_ELSEWHERE = "该身份证号不能在此登记：此人已在本平台登记为一户。如已迁入，请由县级管理员办理迁户（不能重复登记）"
+REGISTERED_ELSEWHERE = ("该身份证号不能在此登记：此人已在本平台登记为一户。"
+                        "如已迁入，请由县级管理员办理迁户（不能重复登记）")
 
 
 def snapshot(household: Household) -> dict:
@@ -79,7 +80,8 @@ def note_elsewhere_hits(actor, id_numbers: list[str], *, source: str) -> None:
 
 def _refuse_taken(actor, other: Household, village: str | None, id_number: str):
     if other.region_code == village:
-        return Conflict("该身份证号已在本村登记", fields={"id_number": f"该身份证号已在本村登记（户主 {other.head_name}），一人只能登记一户"},
+        return Conflict("该身份证号已在本村登记",
+                        fields={"id_number": f"该身份证号已在本村登记（户主 {other.head_name}），一人只能登记一户"},
                         code="duplicate")
     note_elsewhere_hits(actor, [id_number], source="form")
     return Conflict(REGISTERED_ELSEWHERE, fields={"id_number": REGISTERED_ELSEWHERE}, code="duplicate")
@@ -158,12 +160,14 @@ def transfer_household(actor, household_id: int, region_code, reason: str) -> Ho
     if target == household.region_code:
         raise ValidationError("迁入村与现在的村相同", fields={"region_code": "请选择迁入的村"})
     pending = db.session.execute(
-        sa.select(Filing.id, Project.name).join(Entry, Entry.filing_id == Filing.id).join(Project, Project.id == Filing.project_id)
+        sa.select(Filing.id, Project.name).join(Entry, Entry.filing_id == Filing.id)
+        .join(Project, Project.id == Filing.project_id)
         .where(Entry.household_id == household.id,
                Filing.state.in_([FilingState.draft, FilingState.publicizing, FilingState.village_filed,
                                  FilingState.township_approved]))).first()
     if pending is not None:
-        raise Conflict(f"该户在“{pending.name}”的备案（编号 {pending.id}）中尚未县级审定，请原村先从名单中移除或待审定后再迁户",
+        raise Conflict(f"该户在“{pending.name}”的备案（编号 {pending.id}）中尚未县级审定，"
+                       "请原村先从名单中移除或待审定后再迁户",
                        code="listed_in_open_filing")
     source = household.region_code
     household.region_code = target

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import email.utils
 import json
 import socket
@@ -233,16 +234,15 @@ def _handler_for(fake: FakeTwilio):
 
         def _drop(self) -> None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def _authorised(self) -> bool:
             header = self.headers.get("Authorization", "")
             expected = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
             if header != expected:
-                self._reply(401, {"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
+                self._reply(401, {"code": 20003, "message": "Authenticate",
+                                  "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
                 return False
             return True
 
@@ -286,7 +286,8 @@ def _handler_for(fake: FakeTwilio):
                 time.sleep(fake.latency)
             to = form.get("To", "")
             if not to or not (form.get("From") or form.get("MessagingServiceSid")):
-                return self._error(400, 21604 if not to else 21603, "A 'To' and a 'From' or 'MessagingServiceSid' are required")
+                return self._error(400, 21604 if not to else 21603,
+                                   "A 'To' and a 'From' or 'MessagingServiceSid' are required")
             kind = fake._next_failure(to)
             if kind == "drop":
                 return self._drop()
@@ -319,10 +320,8 @@ def main(argv=None) -> None:
                       auto_callbacks=[s for s in args.callbacks.split(",") if s])
     print(f"FAKE_TWILIO_URL {fake.base_url}", flush=True)
     print(f"TWILIO_ACCOUNT_SID={fake.account_sid} TWILIO_AUTH_TOKEN={fake.auth_token}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         fake._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

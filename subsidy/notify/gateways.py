@@ -209,7 +209,8 @@ class TwilioGateway:
             raise RuntimeError("SMS_GATEWAY=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
         http_client = _twilio_http_client_class()(base_url, timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=http_client)
-        self.sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
+        self.sender = ({"messaging_service_sid": messaging_service_sid} if messaging_service_sid
+                       else {"from_": from_number})
 
     def send(self, message_id: int, to: str, body: str, status_callback: str | None = None) -> SendResult:
         from twilio.base.exceptions import TwilioException, TwilioRestException

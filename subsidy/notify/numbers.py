@@ -94,7 +94,7 @@ def sms_figures(region_code: str, year: int, width: int, *, total: bool = True) 
     for k, *figures in db.session.execute(stmt):
         if figures[0] is None:  # the total of no message at all
             continue
-        messages = {st.value: int(n) for st, n in zip(S, figures)}
+        messages = {st.value: int(n) for st, n in zip(S, figures, strict=False)}
         block = _block(messages, int(figures[-2]), int(figures[-1]))
         if k is None:
             found_total = block

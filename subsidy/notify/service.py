@@ -194,7 +194,8 @@ def list_opt_outs(actor, *, page=1, per_page=50) -> tuple[Page, dict[str, list[H
 # --- pause and resume ------------------------------------------------------------------------
 
 def is_paused(county_code: str) -> bool:
-    return bool(db.session.scalar(sa.select(SendingControl.paused).where(SendingControl.county_code == county_code[:6])))
+    return bool(db.session.scalar(
+        sa.select(SendingControl.paused).where(SendingControl.county_code == county_code[:6])))
 
 
 def set_paused(actor, paused: bool) -> SendingControl:
@@ -232,7 +233,8 @@ def outbox_overview(actor, *, region_code=None, days: int = 14) -> dict:
     code = scope_code(actor, region_code)
     scope = within(Message.region_code, code)
     by_status = {s: 0 for s in S}
-    for status, n in db.session.execute(sa.select(Message.status, sa.func.count()).where(scope).group_by(Message.status)):
+    counts = sa.select(Message.status, sa.func.count()).where(scope).group_by(Message.status)
+    for status, n in db.session.execute(counts):
         by_status[status] = n
     since = utcnow() - timedelta(days=days)
     day = _local_day(Message.created_at).label("day")
@@ -249,7 +251,8 @@ def outbox_overview(actor, *, region_code=None, days: int = 14) -> dict:
     figures = db.session.execute(sa.select(
         sa.func.count().filter(Message.provider_calls > 1),
         sa.func.coalesce(sa.func.sum(Message.provider_calls - 1).filter(Message.provider_calls > 1), 0),
-        sa.func.coalesce(sa.func.sum(Message.segments).filter(Message.status.in_((S.sent, S.delivered, S.undelivered))), 0),
+        sa.func.coalesce(
+            sa.func.sum(Message.segments).filter(Message.status.in_((S.sent, S.delivered, S.undelivered))), 0),
     ).where(scope)).one()
     from subsidy.notify.outbox import signature_for
     from subsidy.notify.templates import samples

@@ -34,9 +34,11 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              "{signature}{village}{name}户{project}发放失败：{reason}。请核对一卡通账号后重新发放。"),
     Template("case_replied", "诉求答复通知", "{signature}您的诉求{ref_no}已答复，请在手机端查看并评价。"),
     Template("case_reminder", "督办提醒", "{signature}诉求{ref_no}已超期，请尽快办理。"),
-    Template("case_merged", "诉求合并通知", "{signature}您的诉求{ref_no}与{into}内容相同，已合并办理，请以{into}的答复为准。"),
+    Template("case_merged", "诉求合并通知",
+             "{signature}您的诉求{ref_no}与{into}内容相同，已合并办理，请以{into}的答复为准。"),
     Template("login_code", "登录验证码", "{signature}验证码{code}，5分钟内有效。请勿告诉他人。"),
-    Template("receipt_check", "到账回访", "{signature}{name}户：{project}{amount}元是否已到账？请在手机端“我的补贴”中确认。"),
+    Template("receipt_check", "到账回访",
+             "{signature}{name}户：{project}{amount}元是否已到账？请在手机端“我的补贴”中确认。"),
     Template("sign_in_alert", "异常登录提醒（管理员、监督员）",
              "{signature}安全提醒：工作人员账号{username}在{minutes}分钟内密码错误{count}次，请核实是否有人冒用。"),
     Template("audit_checkpoint", "审计日志校验码（监督员）",
@@ -55,7 +57,8 @@ NOT_RESENDABLE = frozenset({"login_code"})
 
 # Typical values, to show each template as a farmer will read it, with its segment count.
 SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "amount": "1312.50", "date": "3月5日",
-                  "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123", "into": "ZX2017000120",
+                  "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
+                  "into": "ZX2017000120",
                   "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60,
                   "last_id": 123456, "short": "3f2a9c01b7de"}
 

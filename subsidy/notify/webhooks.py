@@ -36,4 +36,5 @@ def handle_status_callback() -> None:
 
 def handle_inbound() -> None:
     form = request.form
-    status.receive_inbound(form.get("MessageSid") or form.get("SmsSid") or "", form.get("From", ""), form.get("Body", ""))
+    status.receive_inbound(form.get("MessageSid") or form.get("SmsSid") or "", form.get("From", ""),
+                           form.get("Body", ""))

@@ -143,7 +143,8 @@ def _is_postgres() -> bool:
 
 def _require_sqlite_returning() -> None:
     if tuple(int(x) for x in sqlite3.sqlite_version.split(".")[:2]) < (3, 35):
-        raise RuntimeError(f"SQLite {sqlite3.sqlite_version} has no UPDATE … RETURNING (3.35+ needed) for the SMS worker")
+        raise RuntimeError(f"SQLite {sqlite3.sqlite_version} has no UPDATE … RETURNING (3.35+ needed) "
+                           "for the SMS worker")
 
 
 def claim_rows(where, values: dict, returning, limit: int, order_by, event: Event | None = None) -> list:

@@ -120,7 +120,8 @@ def export_batch(batch_id: int):
 
 @route("/payments/batches/<int:batch_id>/results", "POST",
        summary="Import the bank's result file (回盘); a file whose totals do not add up is refused whole (400)",
-       multipart={"file": ".xlsx or .csv; headers 交易流水号, 状态 (成功/失败), 失败原因, 银行流水号, 金额; optional 合计 row"},
+       multipart={"file": ".xlsx or .csv; headers 交易流水号, 状态 (成功/失败), 失败原因, 银行流水号, 金额; "
+                          "optional 合计 row"},
        tag="payments")
 def import_results(batch_id: int):
     upload = read_upload("file", required=False)

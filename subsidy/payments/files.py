@@ -81,7 +81,8 @@ def export_batch(actor, batch_id: int, kind: str = "xlsx") -> ExportFile:
 
     name = f"发放清册_{batch.code}_{date.today():%Y%m%d}"
     if kind == "xlsx":
-        out = write_workbook("发放清册", HEADERS, rows(), widths={0: 26, 1: 12, 2: 22, 3: 24, 4: 14, 5: 24}, text_columns=(0, 2, 3))
+        out = write_workbook("发放清册", HEADERS, rows(), widths={0: 26, 1: 12, 2: 22, 3: 24, 4: 14, 5: 24},
+                             text_columns=(0, 2, 3))
         result = ExportFile(out, name + ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 0)
     else:
         # Amounts go in as Decimal (quantized): written as bare numbers, never prefixed.
@@ -98,7 +99,8 @@ def export_batch(actor, batch_id: int, kind: str = "xlsx") -> ExportFile:
 
 # --- reading a result file ------------------------------------------------------------------
 
-RESULT_COLUMNS = {"交易流水号": "id", "状态": "status", "失败原因": "reason", "银行流水号": "bank_ref", "金额": "amount"}
+RESULT_COLUMNS = {"交易流水号": "id", "状态": "status", "失败原因": "reason", "银行流水号": "bank_ref",
+                  "金额": "amount"}
 RESULT_REQUIRED = ("id", "status", "amount")
 RESULT_IGNORED = ("户名", "身份证号", "账号", "摘要", "序号", "备注", "交易日期", "处理时间")
 STATUS_WORDS = {"成功": "paid", "交易成功": "paid", "失败": "failed", "交易失败": "failed"}
@@ -199,7 +201,8 @@ def parse_result_file(fileobj, filename: str) -> ParsedFile:
                 total_row = ResultRow(number, did, None, "", "", amount)
                 total_count = _count(status_text) if status_text else None
                 if amount is None:
-                    raise ValidationError(f"第 {number} 行：合计金额无法识别，整个文件未导入", fields={"file": "合计金额有误"})
+                    raise ValidationError(f"第 {number} 行：合计金额无法识别，整个文件未导入",
+                                          fields={"file": "合计金额有误"})
                 continue
             row = ResultRow(number, did, STATUS_WORDS.get(status_text), cell_text(get(values, "reason")),
                             cell_text(get(values, "bank_ref")), amount)

@@ -105,7 +105,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)  # the first REPORTED_ROWS
     problem_total: int = 0
     problem_counts: dict[str, int] = field(default_factory=dict)  # every problem, by kind
-    failures: list[dict] = field(default_factory=list)  # {row, disbursement_id, name, reason}: applied failures, the first REPORTED_ROWS
+    # {row, disbursement_id, name, reason}: applied failures, the first REPORTED_ROWS
+    failures: list[dict] = field(default_factory=list)
     filings_paid: list[int] = field(default_factory=list)
     mismatches: list[dict] = field(default_factory=list)  # {filing_id, village, message}
     sms_households: int = 0
@@ -324,7 +325,8 @@ def _settle_filings(actor, batch: PaymentBatch, report: Report) -> None:
     """Every county-approved filing of the batch whose entries (with an amount) are all paid
     goes to `paid` through the workflow, which takes the `paid` snapshot."""
     paid_entry = sa.exists(sa.select(Payment.id).where(Payment.entry_id == Entry.id, Payment.status == P.paid))
-    open_entries = (sa.select(sa.func.count(Entry.id)).where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry)
+    open_entries = (sa.select(sa.func.count(Entry.id))
+                    .where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry)
                     .scalar_subquery())
     candidates = db.session.execute(
         sa.select(Filing.id, Filing.version).where(
@@ -379,7 +381,8 @@ def _log(actor, batch: PaymentBatch, report: Report, filename: str, sha: str) ->
         imp = ResultImport(batch_id=batch.id, imported_by=getattr(actor, "id", None), imported_at=utcnow())
         db.session.add(imp)
     imp.filename, imp.sha256, imp.rows, imp.refused = (filename or "")[:200], sha, report.rows, report.refused
-    imp.paid, imp.failed, imp.unchanged, imp.problems = report.paid, report.failed, report.unchanged, report.problem_total
+    imp.paid, imp.failed = report.paid, report.failed
+    imp.unchanged, imp.problems = report.unchanged, report.problem_total
     db.session.flush()
     report.import_id = imp.id
     imp.report = json.dumps(report.as_dict(), ensure_ascii=False)

@@ -252,7 +252,8 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> Batch
         .where(Payment.batch_id == batch.id, old.payout_account == Payment.payout_account))
     skipped = {"same_account": int(same_account or 0)}
     audit.record(actor, "payment.batch_reissue", "payment_batch", batch.id, region_code=batch.county_code,
-                 project_id=project.id, payment_ids=wanted, payments=count, total=total, same_account=skipped["same_account"])
+                 project_id=project.id, payment_ids=wanted, payments=count, total=total,
+                 same_account=skipped["same_account"])
     return BatchResult(batch, count, total, skipped)
 
 
@@ -378,7 +379,8 @@ def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
         sa.select(Payment.project_id, sa.func.count()).where(Payment.id.in_(latest_failed_select()),
                                                              within(Payment.region_code, actor.region_code))
         .group_by(Payment.project_id)).all())
-    projects = db.session.scalars(sa.select(Project).where(Project.county_code == county, Project.category == Category.cash)
+    projects = db.session.scalars(sa.select(Project)
+                                  .where(Project.county_code == county, Project.category == Category.cash)
                                   .order_by(Project.year.desc(), Project.name))
     return [(p, int(todo.get(p.id, 0)), int(failed.get(p.id, 0))) for p in projects]
 

@@ -44,7 +44,8 @@ def new_batch(project_id: int):
     if request.method == "POST":
         chosen = request.form.getlist("filing_ids")
         try:
-            result = service.create_batch(current_user, project.id, chosen if request.form.get("scope") != "all" else None,
+            result = service.create_batch(current_user, project.id,
+                                          chosen if request.form.get("scope") != "all" else None,
                                           request.form.get("note", ""))
         except DomainError as exc:
             _access(exc)
@@ -53,7 +54,8 @@ def new_batch(project_id: int):
         flash(_("已生成发放批次 %(code)s：%(n)s 笔，合计 %(t)s 元。", code=result.batch.code, n=result.count,
                 t=result.total), "success")
         if result.skipped.get("no_account"):
-            flash(_("另有 %(n)s 户缺少一卡通账号，未列入本批，请村级补录后再发放。", n=result.skipped["no_account"]), "warning")
+            flash(_("另有 %(n)s 户缺少一卡通账号，未列入本批，请村级补录后再发放。", n=result.skipped["no_account"]),
+                  "warning")
         return redirect(url_for("payments.batch", batch_id=result.batch.id))
     return render_template("payments/new_batch.html", project=project, filings=filings, error=None, chosen=set())
 

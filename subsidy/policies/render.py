@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 from subsidy.common.access import safe_next
 
-_md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
+_md = (MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+       .enable(["table", "strikethrough"]))
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "s", "del", "code", "pre",

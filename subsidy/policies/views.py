@@ -81,7 +81,8 @@ def publish(policy_id: int):
     except ValidationError as exc:
         apply_errors(form, exc)
         status = 422
-    if request.method == "POST" and request.form.get("step") == "publish" and form.validate_on_submit() and status == 200:
+    if (request.method == "POST" and request.form.get("step") == "publish" and form.validate_on_submit()
+            and status == 200):
         try:
             policy, sent = service.publish_policy(current_user, policy.id,
                                                   broadcast_body=body if form.broadcast.data else None)

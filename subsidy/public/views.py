@@ -148,20 +148,23 @@ def objection(code: str, entry_id: int):
     who = _who()
     if who is None:
         return redirect(url_for("public.login", next=request.path, mode="phone"))
-    form = {"body": (request.form.get("body") or "").strip(), "contact_name": (request.form.get("contact_name") or "").strip()}
+    form = {"body": (request.form.get("body") or "").strip(),
+            "contact_name": (request.form.get("contact_name") or "").strip()}
     errors: dict[str, str] = {}
     status = 422
     if request.method == "POST":
         try:
             case = cases_bridge.file_objection(household_id=who["household_id"], phone=who["phone"],
                                                village_code=village.code, entry_id=entry_id, body=form["body"],
-                                               contact_name=form["contact_name"], subject=f"对{lst.project}公示名单的异议",
+                                               contact_name=form["contact_name"],
+                                               subject=f"对{lst.project}公示名单的异议",
                                                by=farmer.actor(who["phone"]))
         except (ValidationError, TooManyRequests) as exc:
             # Shown on the same page with what the farmer typed: nothing they wrote is lost.
             errors, status = exc.fields or {"body": exc.message}, (429 if isinstance(exc, TooManyRequests) else 422)
         else:
-            return render_template("public/case_sent.html", case=case, back=url_for("public.village", code=village.code))
+            return render_template("public/case_sent.html", case=case,
+                                   back=url_for("public.village", code=village.code))
     return render_template("public/objection.html", village=village, lst=lst, line=line, form=form,
                            errors=errors), (status if errors else 200)
 
@@ -204,8 +207,10 @@ def _sms_region() -> str:
                deduct_when=throttle.counts_failure)
 def login():
     mode = "phone" if (request.values.get("mode") == "phone") else "login"
-    next_url = _safe_next(request.values.get("next"), url_for("public.me") if mode == "login" else url_for("public.new_case"))
-    form = {"id_number": (request.form.get("id_number") or "").strip(), "phone": (request.form.get("phone") or "").strip()}
+    next_url = _safe_next(request.values.get("next"),
+                          url_for("public.me") if mode == "login" else url_for("public.new_case"))
+    form = {"id_number": (request.form.get("id_number") or "").strip(),
+            "phone": (request.form.get("phone") or "").strip()}
     if request.method == "GET":
         if mode == "login" and farmer.household_id() is not None:
             return redirect(next_url)

@@ -54,7 +54,8 @@ def county_of(code: str) -> str:
 
 def list_regions_under(actor) -> list[Region]:
     """The actor's region and everything under it, in code order (a tree when indented)."""
-    return list(db.session.scalars(sa.select(Region).where(within(Region.code, actor.region_code)).order_by(Region.code)))
+    return list(db.session.scalars(
+        sa.select(Region).where(within(Region.code, actor.region_code)).order_by(Region.code)))
 
 
 def children_with_counts(actor, code: str):

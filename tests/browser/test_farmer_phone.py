@@ -147,7 +147,8 @@ def test_every_mobile_page_fits_a_phone_and_loads_nothing_from_elsewhere(live_se
     approved_filing(VILLAGE, project=ProjectFactory(name="地膜补贴", year=2017), state="publicizing")
     policy = PolicyFactory(title="耕地地力保护补贴实施方案", status=PolicyStatus.published,
                            published_at=datetime(2017, 3, 1, tzinfo=UTC),
-                           body="## 补贴对象\n\n![外部图片](http://203.0.113.7/track.png)\n\n| 项目 | 标准 |\n|---|---|\n"
+                           body="## 补贴对象\n\n![外部图片](http://203.0.113.7/track.png)\n\n"
+                                "| 项目 | 标准 |\n|---|---|\n"
                                 "| 耕地地力保护补贴 | 每亩 105.00 元 |\n\n" + "拥有承包耕地的农户。" * 30,
                            interpretation="**谁能领？** 承包耕地的农户。")
     db.session.commit()
