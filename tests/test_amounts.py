@@ -11,8 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy.extensions import db
-from subsidy.projects.amounts import (default_quantity, default_quantity_sql, standard_amount, standard_amount_sql,
-                                      standard_cents_sql)
+from subsidy.projects.amounts import (
+    default_quantity,
+    default_quantity_sql,
+    standard_amount,
+    standard_amount_sql,
+    standard_cents_sql,
+)
 from subsidy.projects.models import Unit
 
 cents = st.integers(min_value=1, max_value=10_000_000)  # 0.01 … 100,000.00
@@ -38,7 +43,8 @@ def test_known_amounts_in_both_forms(app, rate, quantity, expected):
     assert sql_amount(rate, quantity) == (expected, int(expected * 100))
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rate=rates, quantity=quantities)
 def test_the_two_forms_agree(app, rate, quantity):
     python = standard_amount(rate, quantity)

@@ -11,8 +11,8 @@ import pkgutil
 import pytest
 
 import subsidy
-from subsidy.accounts.permissions import ROLE_PERMS, Perm, can, requires
 from subsidy.accounts.models import Role
+from subsidy.accounts.permissions import ROLE_PERMS, Perm, can, requires
 from subsidy.errors import PermissionDenied
 
 # Edge and plumbing modules: they call services, they are not services.
