@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := subsidy
 
-.PHONY: run test install catalogs db demo bench browser loadgen audit clean
+.PHONY: run test test-fast lint install catalogs db demo bench browser loadgen audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ loadgen:
 
 test: install browser loadgen
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: no browser, no benchmarks, no load tests, no generated API run.
+test-fast: install
+	$(BIN)/python -m pytest -m "not browser and not bench and not load and not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
 
 bench: install loadgen
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
