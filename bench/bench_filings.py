@@ -94,8 +94,8 @@ def _instrument() -> None:
                                                      workflow._check_against_publicized)
     workflow._record = _timed_part("review row + audit event", workflow._record)
     key = (workflow.S.township_approved, workflow.Action.approve)
-    row = workflow.TABLE[key]
-    workflow.TABLE[key] = dataclasses.replace(
+    row = workflow.MACHINE.by_source[key]
+    workflow.MACHINE.by_source[key] = dataclasses.replace(
         row, guards=tuple(_timed_part("budget guard (lock + sums)", g) for g in row.guards),
         effects=tuple(_timed_part("SMS owed (outbox INSERT … SELECT)", e) for e in row.effects))
 

@@ -141,7 +141,7 @@ STATES = ["draft", "publicizing", "village_filed", "township_approved", "county_
 STATE_WEIGHTS = [8, 6, 8, 8, 15, 55]
 SMS_STATUSES = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "cancelled"]
 
-# The workflow's transitions (subsidy.filings.workflow.TABLE): action, tier, from, to, snapshot stage.
+# The workflow's transitions (subsidy.filings.workflow.MACHINE): action, tier, from, to, snapshot stage.
 PUB = ("publicize", "village", "draft", "publicizing", "publicized")
 WDR = ("withdraw", "village", "publicizing", "draft", None)
 SUB = ("submit", "village", "publicizing", "village_filed", "village")

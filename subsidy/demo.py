@@ -198,6 +198,5 @@ def load_demo(households_per_village: int = 50, year: int | None = None) -> str:
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
-    from subsidy.accounts.models import ROLE_LABEL
 
-    return [(u, DEMO_PASSWORD, f"{ROLE_LABEL[r]} @ {code}") for u, _, r, code in DEMO_USERS]
+    return [(u, DEMO_PASSWORD, f"{r.label} @ {code}") for u, _, r, code in DEMO_USERS]

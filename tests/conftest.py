@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 
 from subsidy import create_app
 from subsidy.common.database import reset_postgres_schema
+from subsidy.common.statemachine import Machine
 from subsidy.extensions import db as _db
 from subsidy.notify import lifecycle as sms_lifecycle
 
@@ -52,8 +53,10 @@ def app(database_url, tmp_path_factory):
     with app.app_context():
         upgrade()
         _db.session.remove()
-        # Every SMS status change in the whole suite must go through the transition table.
+        # Every SMS status change in the whole suite must go through the transition table, and
+        # every state of a table with a state machine through its machine.
         sms_lifecycle.guard(_db.engine)
+        Machine.guard(_db.engine)
     yield app
     with app.app_context():
         _db.engine.dispose()

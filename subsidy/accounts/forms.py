@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from subsidy.accounts.models import ROLE_LABEL, Role
+from subsidy.accounts.models import Role
 
 
 class LoginForm(FlaskForm):
@@ -14,7 +14,7 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(3, 40)])
     name = StringField("姓名", validators=[DataRequired("请输入姓名"), Length(max=40)])
-    role = SelectField("角色", choices=[(r.value, ROLE_LABEL[r]) for r in Role])
+    role = SelectField("角色", choices=Role.choices())
     region_code = SelectField("所属区划", validate_choice=False)
     phone = StringField("手机号码", validators=[Optional(), Length(max=20)])
     password = PasswordField("初始密码", validators=[DataRequired("请输入初始密码")])

@@ -1,33 +1,25 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.regions.models import Level, Region
 
 
-class Role(enum.Enum):
-    village_clerk = "village_clerk"
-    township_reviewer = "township_reviewer"
-    county_reviewer = "county_reviewer"
-    county_admin = "county_admin"
-    supervisor = "supervisor"
+class Role(Labelled):
+    village_clerk = "village_clerk", _l("村级经办员")
+    township_reviewer = "township_reviewer", _l("乡镇审核员")
+    county_reviewer = "county_reviewer", _l("县级审核员")
+    county_admin = "county_admin", _l("县级管理员")
+    supervisor = "supervisor", _l("监督员")
 
-
-ROLE_LABEL = {
-    Role.village_clerk: "村级经办员",
-    Role.township_reviewer: "乡镇审核员",
-    Role.county_reviewer: "县级审核员",
-    Role.county_admin: "县级管理员",
-    Role.supervisor: "监督员",
-}
 
 # DESIGN.md §1: the role's tier equals the region's level; a supervisor may sit at any tier.
 ROLE_LEVELS = {
@@ -66,7 +58,7 @@ class User(UserMixin, db.Model):
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABEL[self.role]
+        return self.role.label
 
     @property
     def tier(self) -> Level:

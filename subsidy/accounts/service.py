@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from subsidy.accounts.models import ROLE_LABEL, ROLE_LEVELS, ApiToken, Role, User
+from subsidy.accounts.models import ROLE_LEVELS, ApiToken, Role, User
 from subsidy.accounts.permissions import Perm, require
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
@@ -22,7 +22,6 @@ from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.households.validation import check_phone
-from subsidy.regions.models import LEVEL_LABEL
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
@@ -170,7 +169,7 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
         role = Role(role_value)
     except ValueError:
         role = None
-        fields["role"] = "角色应为：" + "、".join(f"{r.value}（{ROLE_LABEL[r]}）" for r in Role)
+        fields["role"] = "角色应为：" + "、".join(f"{r.value}（{r.label}）" for r in Role)
     try:
         code = normalize_code(region_code)
         region = find_region(code)
@@ -178,7 +177,7 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
         fields["region_code"] = exc.message
         region = None
     if role and region and region.level not in ROLE_LEVELS[role]:
-        fields["role"] = f"{ROLE_LABEL[role]}不能设在{LEVEL_LABEL[region.level]}级（{region.name}）"
+        fields["role"] = f"{role.label}不能设在{region.level.label}级（{region.name}）"
     if fields:
         raise ValidationError("用户信息有误", fields=fields)
     return role, region.code

@@ -22,7 +22,6 @@ from subsidy.cases.calendar import (
 )
 from subsidy.cases.models import (
     COMPLETED_STATES,
-    KIND_LABEL,
     OPEN_STATES,
     Case,
     CaseEvent,
@@ -83,7 +82,7 @@ def update_case_days(actor, **days) -> dict[str, int]:
                 raise ValueError
             values[f"{kind.value}_days"] = value
         except (TypeError, ValueError):
-            errors[f"{kind.value}_days"] = f"{KIND_LABEL[kind]}期限应为 1 到 60 个工作日"
+            errors[f"{kind.value}_days"] = f"{kind.label}期限应为 1 到 60 个工作日"
     if errors:
         raise ValidationError("办理期限有误", fields=errors)
     settings = db.session.get(CaseSettings, county)

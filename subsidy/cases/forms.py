@@ -4,14 +4,14 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 
-from subsidy.cases.models import CHANNEL_LABEL, KIND_LABEL, RATING_LABEL, Channel
+from subsidy.cases.models import CaseKind, Channel, Rating
 from subsidy.cases.service import STAFF_CHANNELS
 from subsidy.common.params import form_id
 
 
 class CaseForm(FlaskForm):
-    kind = SelectField("诉求类别", choices=[(k.value, v) for k, v in KIND_LABEL.items()])
-    channel = SelectField("受理渠道", choices=[(c.value, CHANNEL_LABEL[c]) for c in STAFF_CHANNELS],
+    kind = SelectField("诉求类别", choices=CaseKind.choices())
+    channel = SelectField("受理渠道", choices=Channel.choices(STAFF_CHANNELS),
                           default=Channel.phone.value)
     region_code = SelectField("涉及的村或乡镇", choices=[], validate_choice=False)
     entry_id = StringField("公示名单条目编号（异议必填）")
@@ -60,7 +60,7 @@ class EscalateForm(FlaskForm):
 
 
 class RateForm(FlaskForm):
-    rating = SelectField("回访评价", choices=[(k.value, v) for k, v in RATING_LABEL.items()])
+    rating = SelectField("回访评价", choices=Rating.choices())
     reason = StringField("原因（不满意时必填）")
 
 

@@ -4,110 +4,78 @@ working-day calendar and the per-county deadlines (DESIGN.md "Cases", issue 5).
 `Case.state` is changed only by `subsidy.cases.workflow` (one transition table)."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.regions.models import Region
 
 
-class CaseKind(enum.Enum):
-    inquiry = "inquiry"      # 咨询
-    complaint = "complaint"  # 投诉
-    objection = "objection"  # 异议 on a publicized entry
+class CaseKind(Labelled):
+    inquiry = "inquiry", _l("咨询")  # 咨询
+    complaint = "complaint", _l("投诉")  # 投诉
+    objection = "objection", _l("异议")  # 异议 on a publicized entry
 
 
-KIND_LABEL = {CaseKind.inquiry: "咨询", CaseKind.complaint: "投诉", CaseKind.objection: "异议"}
 # The prefix of the reference number a farmer quotes: ZX-2017-000123.
 KIND_PREFIX = {CaseKind.inquiry: "ZX", CaseKind.complaint: "TS", CaseKind.objection: "YY"}
 
 
-class Channel(enum.Enum):
-    mobile = "mobile"  # the farmers' mobile page
-    sms = "sms"        # a text message, transcribed by staff
-    phone = "phone"    # a call taken by staff
-    visit = "visit"    # at the office
+class Channel(Labelled):
+    mobile = "mobile", _l("手机端")  # the farmers' mobile page
+    sms = "sms", _l("短信")  # a text message, transcribed by staff
+    phone = "phone", _l("电话")  # a call taken by staff
+    visit = "visit", _l("来访")  # at the office
 
 
-CHANNEL_LABEL = {Channel.mobile: "手机端", Channel.sms: "短信", Channel.phone: "电话", Channel.visit: "来访"}
+
+class CaseState(Labelled):
+    received = "received", _l("已受理")  # 已受理: waiting for the handling unit to take it up
+    in_progress = "in_progress", _l("办理中")  # 办理中
+    replied = "replied", _l("已答复")  # 已答复 (办结): waiting for the farmer's rating
+    closed = "closed", _l("已办结")  # 已办结归档: rated, or unrated for 7 days
+    rejected = "rejected", _l("不予受理")  # 不予受理 (invalid: spam, not a matter for the platform): in no rate
+    merged = "merged", _l("已合并")  # 已合并: a duplicate, handled as the earlier case it is linked to; in no rate
 
 
-class CaseState(enum.Enum):
-    received = "received"        # 已受理: waiting for the handling unit to take it up
-    in_progress = "in_progress"  # 办理中
-    replied = "replied"          # 已答复 (办结): waiting for the farmer's rating
-    closed = "closed"            # 已办结归档: rated, or unrated for 7 days
-    rejected = "rejected"        # 不予受理 (invalid: spam, not a matter for the platform): in no rate
-    merged = "merged"            # 已合并: a duplicate, handled as the earlier case it is linked to; in no rate
-
-
-STATE_LABEL = {
-    CaseState.received: "已受理",
-    CaseState.in_progress: "办理中",
-    CaseState.replied: "已答复",
-    CaseState.closed: "已办结",
-    CaseState.rejected: "不予受理",
-    CaseState.merged: "已合并",
-}
 OPEN_STATES = (CaseState.received, CaseState.in_progress)
 COMPLETED_STATES = (CaseState.replied, CaseState.closed)
 # Cases that count nowhere (DESIGN.md §6 "Duplicate cases"): neither received nor completed.
 EXCLUDED_STATES = (CaseState.rejected, CaseState.merged)
 
 
-class Rating(enum.Enum):
-    very_satisfied = "very_satisfied"
-    satisfied = "satisfied"
-    basically_satisfied = "basically_satisfied"
-    dissatisfied = "dissatisfied"
-    very_dissatisfied = "very_dissatisfied"
+class Rating(Labelled):
+    very_satisfied = "very_satisfied", _l("非常满意")
+    satisfied = "satisfied", _l("满意")
+    basically_satisfied = "basically_satisfied", _l("基本满意")
+    dissatisfied = "dissatisfied", _l("不满意")
+    very_dissatisfied = "very_dissatisfied", _l("非常不满意")
 
 
-RATING_LABEL = {
-    Rating.very_satisfied: "非常满意",
-    Rating.satisfied: "满意",
-    Rating.basically_satisfied: "基本满意",
-    Rating.dissatisfied: "不满意",
-    Rating.very_dissatisfied: "非常不满意",
-}
 # 满意率 = (满意 + 非常满意) ÷ rated (DESIGN.md "Cases").
 SATISFIED = (Rating.very_satisfied, Rating.satisfied)
 # 不满意 or worse reopens the case (issue 5).
 UNSATISFIED = (Rating.dissatisfied, Rating.very_dissatisfied)
 
 
-class EventKind(enum.Enum):
-    received = "received"
-    accepted = "accepted"
-    transferred = "transferred"
-    replied = "replied"
-    escalated = "escalated"
-    rated = "rated"
-    reopened = "reopened"
-    rejected = "rejected"
-    closed = "closed"
-    deadline_changed = "deadline_changed"
-    merged = "merged"
+class EventKind(Labelled):
+    received = "received", _l("受理")
+    accepted = "accepted", _l("开始办理")
+    transferred = "transferred", _l("转办")
+    replied = "replied", _l("答复（办结）")
+    escalated = "escalated", _l("督办")
+    rated = "rated", _l("回访评价")
+    reopened = "reopened", _l("重新办理")
+    rejected = "rejected", _l("不予受理")
+    closed = "closed", _l("归档")
+    deadline_changed = "deadline_changed", _l("期限调整")
+    merged = "merged", _l("合并")
 
-
-EVENT_LABEL = {
-    EventKind.received: "受理",
-    EventKind.accepted: "开始办理",
-    EventKind.transferred: "转办",
-    EventKind.replied: "答复（办结）",
-    EventKind.escalated: "督办",
-    EventKind.rated: "回访评价",
-    EventKind.reopened: "重新办理",
-    EventKind.rejected: "不予受理",
-    EventKind.closed: "归档",
-    EventKind.deadline_changed: "期限调整",
-    EventKind.merged: "合并",
-}
 
 
 class Case(db.Model):
@@ -193,19 +161,19 @@ class Case(db.Model):
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABEL[self.kind]
+        return self.kind.label
 
     @property
     def state_label(self) -> str:
-        return STATE_LABEL[self.state]
+        return self.state.label
 
     @property
     def channel_label(self) -> str:
-        return CHANNEL_LABEL[self.channel]
+        return self.channel.label
 
     @property
     def rating_label(self) -> str:
-        return RATING_LABEL[self.rating] if self.rating else ""
+        return self.rating.label if self.rating else ""
 
     @property
     def is_open(self) -> bool:
@@ -239,7 +207,7 @@ class CaseEvent(db.Model):
 
     @property
     def label(self) -> str:
-        return EVENT_LABEL[self.kind]
+        return self.kind.label
 
 
 class CaseCounter(db.Model):

@@ -22,7 +22,6 @@ from subsidy.cases.models import (
     EXCLUDED_STATES,
     KIND_PREFIX,
     OPEN_STATES,
-    RATING_LABEL,
     UNSATISFIED,
     Case,
     CaseCounter,
@@ -414,8 +413,8 @@ def parse_rating(value) -> Rating:
     """A rating given as its code (satisfied) or its label (满意)."""
     if isinstance(value, Rating):
         return value
-    for rating, label in RATING_LABEL.items():
-        if value in (rating.value, label):
+    for rating in Rating:
+        if value in (rating.value, str(rating.label)):
             return rating
     raise ValidationError("请选择评价", fields={"rating": "评价应为：非常满意、满意、基本满意、不满意、非常不满意"})
 
@@ -426,7 +425,7 @@ def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str, by=None
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
         raise ValidationError("原因太长", fields={"reason": f"不超过 {MAX_REASON} 字"})
-    label = RATING_LABEL[rating]
+    label = rating.label
     rated = {"rating": rating, "rating_reason": reason or None, "rated_at": now}
     if rating in UNSATISFIED:
         if not reason:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require
 from subsidy.cases.calendar import start_of_local_day
-from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, KIND_LABEL, OPEN_STATES, SATISFIED, Case, CaseKind
+from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, OPEN_STATES, SATISFIED, Case, CaseKind
 from subsidy.common.params import check_year
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.common.xlsx import write_workbook
@@ -184,7 +184,7 @@ def kind_tables(region_code: str, year: int, *, sort: str, descending: bool) -> 
     """The statistics page: a table per kind (and all kinds together), a row per unit."""
     tables = [("全部诉求", unit_table(region_code, year, sort=sort, descending=descending))]
     for kind in CaseKind:
-        tables.append((KIND_LABEL[kind], unit_table(region_code, year, kind=kind, sort=sort, descending=descending)))
+        tables.append((kind.label, unit_table(region_code, year, kind=kind, sort=sort, descending=descending)))
     return tables
 
 

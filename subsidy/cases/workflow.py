@@ -16,40 +16,28 @@ UPDATE … WHERE state IN (sources of the action) … RETURNING id, so a second 
 finds nothing left to change."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from subsidy.cases.models import STATE_LABEL, Case, CaseEvent, CaseState, EventKind
+from subsidy.cases.models import Case, CaseEvent, CaseState, EventKind
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import InvalidTransition, StaleVersion
 from subsidy.extensions import db
 
 
-class Action(enum.Enum):
-    accept = "accept"
-    reply = "reply"
-    transfer = "transfer"
-    reject = "reject"
-    escalate = "escalate"
-    close_rated = "close_rated"      # the farmer (or staff on a return call) rated it satisfied
-    reopen = "reopen"                # rated 不满意 or 非常不满意
-    close_unrated = "close_unrated"  # replied and unrated for 7 days
-    merge = "merge"                  # a duplicate, merged into the earlier case it repeats
+class Action(Labelled):
+    accept = "accept", _l("开始办理")
+    reply = "reply", _l("答复")
+    transfer = "transfer", _l("转办")
+    reject = "reject", _l("作不予受理")
+    escalate = "escalate", _l("督办")
+    close_rated = "close_rated", _l("评价")  # the farmer (or staff on a return call) rated it satisfied
+    reopen = "reopen", _l("评价")  # rated 不满意 or 非常不满意
+    close_unrated = "close_unrated", _l("归档")  # replied and unrated for 7 days
+    merge = "merge", _l("合并")  # a duplicate, merged into the earlier case it repeats
 
-
-ACTION_LABEL = {
-    Action.accept: "开始办理",
-    Action.reply: "答复",
-    Action.transfer: "转办",
-    Action.reject: "作不予受理",
-    Action.escalate: "督办",
-    Action.close_rated: "评价",
-    Action.reopen: "评价",
-    Action.close_unrated: "归档",
-    Action.merge: "合并",
-}
 
 S = CaseState
 # (from state, action) -> (to state, event written on the timeline)
@@ -86,7 +74,7 @@ def allowed_actions(case: Case) -> set[Action]:
 def check(case: Case, action: Action) -> None:
     """Refuse, with the state named, an action the table does not allow from the case's state."""
     if (case.state, action) not in TRANSITIONS:
-        raise InvalidTransition(f"该诉求当前为“{STATE_LABEL[case.state]}”，不能{ACTION_LABEL[action]}",
+        raise InvalidTransition(f"该诉求当前为“{case.state.label}”，不能{action.label}",
                                 fields={"state": case.state.value})
 
 

@@ -3,7 +3,7 @@ the Chinese text the county reads); other catalogues live in translations/<lang>
 from __future__ import annotations
 
 from babel import support
-from flask import g, has_app_context, request, session
+from flask import g, has_app_context, has_request_context, request, session
 from flask_babel import get_translations
 
 SUPPORTED = ("zh", "en")
@@ -11,7 +11,10 @@ SUPPORTED = ("zh", "en")
 
 def select_locale() -> str:
     """`?lang=en` switches for the session; otherwise Chinese, whatever the browser says,
-    because county staff work in Chinese even on English-language machines."""
+    because county staff work in Chinese even on English-language machines. Outside a request
+    (a command, the SMS worker) Chinese."""
+    if not has_request_context():
+        return "zh"
     lang = request.args.get("lang")
     if lang in SUPPORTED:
         session["lang"] = lang

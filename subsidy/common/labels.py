@@ -32,6 +32,12 @@ class Labelled(enum.Enum):
     def __str__(self) -> str:
         return str(self.label)
 
+    @property
+    def source(self) -> str:
+        """The label as written (Chinese), untranslated: for what is stored or sent (a risk
+        flag's explanation, an SMS), never shown in a reader's language."""
+        return self.label._args[0] if hasattr(self.label, "_args") else str(self.label)
+
     @classmethod
     def choices(cls, members=None) -> list[tuple[str, str]]:
         """(value, label) pairs, for a select field."""
@@ -40,4 +46,4 @@ class Labelled(enum.Enum):
     @classmethod
     def by_label(cls) -> dict[str, Labelled]:
         """Members by their Chinese label as written (spreadsheets name them so)."""
-        return {m.label._args[0] if hasattr(m.label, "_args") else str(m.label): m for m in cls}
+        return {m.source: m for m in cls}

@@ -144,9 +144,14 @@ class Machine:
         return rule
 
     def authorize(self, actor, rule: Rule, who: str | None = None) -> None:
-        """403 unless `actor` may take `rule`; `who` names who may, for the message."""
-        if not self.may(actor, rule):
+        """403 unless `actor` may take `rule`, saying what is missing: the permission (`who`
+        names those who hold it) or the tier."""
+        from subsidy.accounts.permissions import can
+
+        if rule.internal or rule.farmer or actor is None or (rule.perm is not None and not can(actor, rule.perm)):
             raise PermissionDenied(f"“{_label(rule.action)}”须由{who}操作" if who else "您的角色无权进行此操作")
+        if rule.tier is not None and actor.tier != rule.tier:
+            raise PermissionDenied(f"“{_label(rule.action)}”须在{_label(rule.tier)}级操作")
 
     # --- changing state ----------------------------------------------------------------------
 

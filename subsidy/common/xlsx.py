@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 
+from flask_babel.speaklater import LazyString
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -352,12 +353,13 @@ def write_workbook(sheet_title: str, headers: list[str], rows: Iterable[Iterable
     ws.freeze_panes = "A2"
     header_cells = []
     for title in headers:
-        cell = WriteOnlyCell(ws, value=title)
+        cell = WriteOnlyCell(ws, value=str(title))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         header_cells.append(cell)
     ws.append(header_cells)
     for row in rows:
-        ws.append([_cell(ws, v) if v.__class__ is str else v for v in row])
+        ws.append([_cell(ws, v) if v.__class__ is str else _cell(ws, str(v)) if isinstance(v, LazyString) else v
+                   for v in row])
     out = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - returned open to the caller
     wb.save(out)
     out.seek(0)

@@ -1,10 +1,9 @@
 """The village clerk's household list (DESIGN.md: "edited only by the village while the filing
 is a draft"): add by search, add the whole village at once, change, delete.
 
-Quantity comes from the register: 亩 of land for per-亩 projects, household members for
-per-person projects, 1 for per-household projects; per-head and per-item projects start at 1
-and the clerk corrects it. Amount = rate × quantity, rounded half up to the cent; the clerk may
-change it, and an amount above rate × quantity is flagged (risk.py), never silently accepted."""
+Quantity and amount start from the amount rule (`subsidy.projects.amounts`): the register's
+quantity and rate × quantity. The clerk may change either; an amount above the standard is
+flagged (risk.py), never silently accepted."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -12,11 +11,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from subsidy.accounts.models import Role
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, can, requires
 from subsidy.audit import service as audit
+from subsidy.common.database import lock_rows
 from subsidy.common.model_base import UTCDateTime
-from subsidy.common.money import MONEY_MAX, parse_amount, quantize
+from subsidy.common.money import MONEY_MAX, parse_amount
 from subsidy.common.params import form_id
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
@@ -24,23 +23,30 @@ from subsidy.extensions import db
 from subsidy.filings import risk
 from subsidy.filings.models import Entry, EntryFlag, Filing, FilingState
 from subsidy.households.models import Household
-from subsidy.projects.models import Project, Unit
+from subsidy.projects import amounts
+from subsidy.projects.models import Project
 from subsidy.regions.models import Region
-from subsidy.regions.scope import ensure_visible
+from subsidy.regions.scope import get_visible
 
 MAX_QUANTITY = Decimal("100000")
 
 
+# The list is edited only while the filing is a draft (DESIGN.md), by its village's clerk.
+EDITABLE_STATES = frozenset({FilingState.draft})
+
+
+def can_edit(actor, filing: Filing) -> bool:
+    return (can(actor, Perm.edit_filings) and actor.region_code == filing.region_code
+            and filing.state in EDITABLE_STATES)
+
+
+@requires(Perm.edit_filings)
 def editable_filing(actor, filing_id: int) -> Filing:
     """The filing, if `actor` is its village's clerk and it is a draft."""
-    require(actor, Perm.edit_filings)
-    filing = db.session.get(Filing, filing_id)
-    if filing is None:
-        raise NotFound("备案不存在")
-    ensure_visible(actor, filing.region_code, "备案")
-    if actor.role != Role.village_clerk or actor.region_code != filing.region_code:
+    filing = get_visible(actor, Filing, filing_id, "备案")
+    if actor.region_code != filing.region_code:
         raise PermissionDenied("只有本村的村级经办员可以修改名单")
-    if filing.state != FilingState.draft:
+    if filing.state not in EDITABLE_STATES:
         raise InvalidTransition("只有草稿状态的备案可以修改名单；公示中的名单请先撤回公示")
     return filing
 
@@ -61,24 +67,12 @@ def _hold_households(*where) -> None:
     account changed meanwhile would not see the uncommitted entry, so would leave the filing's
     list stamp as it was (migration 0009) and a digest cached under it stale. Taken before the
     filing is marked: both writers then lock households before stamps, never the reverse."""
-    db.session.execute(sa.select(Household.id).where(*where).order_by(Household.id).with_for_update(read=True))
-
-
-def default_quantity(project: Project, household: Household) -> Decimal:
-    if project.unit == Unit.mu:
-        return quantize(household.land_area_mu or Decimal(0))
-    if project.unit == Unit.person:
-        return Decimal(household.members or 1)
-    return Decimal(1)
-
-
-def standard_amount(project: Project, quantity: Decimal) -> Decimal:
-    return quantize(project.rate * quantity)
+    db.session.execute(lock_rows(sa.select(Household.id).where(*where).order_by(Household.id), read=True))
 
 
 def _quantity(value, project: Project, household: Household) -> Decimal:
     if value in (None, ""):
-        q = default_quantity(project, household)
+        q = amounts.default_quantity(project.unit, household.land_area_mu, household.members)
         if q <= 0:
             raise ValidationError("该户名册中的耕地面积为 0，请填写数量", fields={"quantity": "请填写数量"})
         return q
@@ -90,7 +84,7 @@ def _quantity(value, project: Project, household: Household) -> Decimal:
 
 def _amount(value, project: Project, quantity: Decimal) -> Decimal:
     if value in (None, ""):
-        return standard_amount(project, quantity)
+        return amounts.standard_amount(project.rate, quantity)
     try:
         return parse_amount(value, label="金额", maximum=MONEY_MAX)
     except ValueError as exc:
@@ -125,6 +119,7 @@ def _flush_unique(obj) -> None:
         raise Conflict("该户已在本项目的备案中", code="duplicate") from None
 
 
+@requires(Perm.edit_filings)
 def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -> Entry:
     filing = editable_filing(actor, filing_id)
     household = _household_of_village(filing, household_id)
@@ -145,13 +140,14 @@ def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -
     return entry
 
 
+@requires(Perm.edit_filings)
 def update_entry(actor, filing_id: int, entry_id: int, quantity=None, amount=None) -> Entry:
     filing = editable_filing(actor, filing_id)
     entry = _entry_of(filing, entry_id)
     household = db.session.get(Household, entry.household_id)
     q = entry.quantity if quantity in (None, "") else _quantity(quantity, filing.project, household)
     if amount in (None, ""):
-        a = standard_amount(filing.project, q) if q != entry.quantity else entry.amount
+        a = amounts.standard_amount(filing.project.rate, q) if q != entry.quantity else entry.amount
     else:
         a = _amount(amount, filing.project, q)
     before = {"quantity": entry.quantity, "amount": entry.amount}
@@ -166,6 +162,7 @@ def update_entry(actor, filing_id: int, entry_id: int, quantity=None, amount=Non
     return entry
 
 
+@requires(Perm.edit_filings)
 def delete_entry(actor, filing_id: int, entry_id: int) -> None:
     filing = editable_filing(actor, filing_id)
     entry = _entry_of(filing, entry_id)
@@ -185,24 +182,16 @@ def _entry_of(filing: Filing, entry_id) -> Entry:
     return entry
 
 
-def _quantity_sql(project: Project):
-    if project.unit == Unit.mu:
-        return Household.land_area_mu
-    if project.unit == Unit.person:
-        return Household.members
-    return sa.literal(1)
-
-
+@requires(Perm.edit_filings)
 def add_all_households(actor, filing_id: int) -> dict:
     """Every household of the village not yet listed for this project, in one INSERT … SELECT.
     Households listed in another village's filing of the project, and households without land
     for a per-亩 project, are left out and counted."""
     filing = editable_filing(actor, filing_id)
     project = filing.project
-    qty = _quantity_sql(project)
+    qty = amounts.default_quantity_sql(project.unit, Household.land_area_mu, Household.members)
     taken = sa.exists(sa.select(Entry.id).where(Entry.project_id == project.id, Entry.household_id == Household.id))
-    rate_cents = int(project.rate * 100)
-    amount = ((rate_cents * risk.cents(qty) + 50) // 100) / 100.0
+    amount = amounts.standard_amount_sql(sa.literal(project.rate, Project.rate.type), qty)
     now = sa.literal(utcnow(), UTCDateTime())
     source = (sa.select(sa.literal(filing.id), sa.literal(project.id), Household.id, qty, amount, now,
                         sa.literal(actor.id), now)
@@ -226,6 +215,7 @@ def add_all_households(actor, filing_id: int) -> dict:
     return summary
 
 
+@requires(Perm.edit_filings)
 def search_candidates(actor, filing: Filing, q: str, limit: int = 20) -> list[Household]:
     """Households of the filing's village matching `q` that no filing of the project lists yet."""
     from subsidy.households.service import search_statement

@@ -1,13 +1,13 @@
 """Filings and what hangs off them (DESIGN.md "Three-level filing and review")."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import Area, Money, enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
@@ -15,97 +15,54 @@ from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
 
 
-class FilingState(enum.Enum):
-    draft = "draft"                          # the village edits the list
-    publicizing = "publicizing"              # 公示: the list is on the village board
-    village_filed = "village_filed"          # 村级备案: waiting for the township
-    township_approved = "township_approved"  # 乡镇审核通过: waiting for the county
-    county_approved = "county_approved"      # 县级审定: to be paid
-    paid = "paid"                            # paid through payment batches
+class FilingState(Labelled):
+    draft = "draft", _l("草稿")  # the village edits the list
+    publicizing = "publicizing", _l("公示中")  # 公示: the list is on the village board
+    village_filed = "village_filed", _l("村级已备案")  # 村级备案: waiting for the township
+    township_approved = "township_approved", _l("乡镇已审核")  # 乡镇审核通过: waiting for the county
+    county_approved = "county_approved", _l("县级已审定")  # 县级审定: to be paid
+    paid = "paid", _l("已发放")  # paid through payment batches
 
 
-STATE_LABEL = {
-    FilingState.draft: "草稿",
-    FilingState.publicizing: "公示中",
-    FilingState.village_filed: "村级已备案",
-    FilingState.township_approved: "乡镇已审核",
-    FilingState.county_approved: "县级已审定",
-    FilingState.paid: "已发放",
-}
+
+class Action(Labelled):
+    publicize = "publicize", _l("公示")
+    withdraw = "withdraw", _l("撤回公示")
+    submit = "submit", _l("村级备案")
+    approve = "approve", _l("审核通过")
+    return_ = "return", _l("退回")
+    pay = "pay", _l("发放完成")  # driven by the payments area, never by a page or the API
 
 
-class Action(enum.Enum):
-    publicize = "publicize"
-    withdraw = "withdraw"
-    submit = "submit"
-    approve = "approve"
-    return_ = "return"
-    pay = "pay"  # driven by the payments area, never by a page or the API
 
-
-ACTION_LABEL = {
-    Action.publicize: "公示",
-    Action.withdraw: "撤回公示",
-    Action.submit: "村级备案",
-    Action.approve: "审核通过",
-    Action.return_: "退回",
-    Action.pay: "发放完成",
-}
-
-
-class Stage(enum.Enum):
+class Stage(Labelled):
     """The list as each tier filed it (备案快照)."""
 
-    publicized = "publicized"
-    village = "village"
-    township = "township"
-    county = "county"
-    paid = "paid"
+    publicized = "publicized", _l("公示名单")
+    village = "village", _l("村级备案")
+    township = "township", _l("乡镇审核")
+    county = "county", _l("县级审定")
+    paid = "paid", _l("发放")
 
 
-STAGE_LABEL = {
-    Stage.publicized: "公示名单",
-    Stage.village: "村级备案",
-    Stage.township: "乡镇审核",
-    Stage.county: "县级审定",
-    Stage.paid: "发放",
-}
+
+class FlagCode(Labelled):
+    invalid_id = "invalid_id", _l("身份证号无效")
+    duplicate_id = "duplicate_id", _l("身份证号重复申报")
+    amount_above_rate = "amount_above_rate", _l("金额超标准")
+    quantity_above_land = "quantity_above_land", _l("数量超登记面积")
+    shared_account = "shared_account", _l("一卡通账号多户共用")
+    watch_list = "watch_list", _l("比对名单人员")
+    no_phone = "no_phone", _l("无手机号码")
 
 
-class FlagCode(enum.Enum):
-    invalid_id = "invalid_id"
-    duplicate_id = "duplicate_id"
-    amount_above_rate = "amount_above_rate"
-    quantity_above_land = "quantity_above_land"
-    shared_account = "shared_account"
-    watch_list = "watch_list"
-    no_phone = "no_phone"
 
+class WatchCategory(Labelled):
+    deceased = "deceased", _l("已故")
+    public_payroll = "public_payroll", _l("财政供养人员")
+    village_cadre = "village_cadre", _l("村干部")
+    cadre_relative = "cadre_relative", _l("村干部亲属")
 
-FLAG_LABEL = {
-    FlagCode.invalid_id: "身份证号无效",
-    FlagCode.duplicate_id: "身份证号重复申报",
-    FlagCode.amount_above_rate: "金额超标准",
-    FlagCode.quantity_above_land: "数量超登记面积",
-    FlagCode.shared_account: "一卡通账号多户共用",
-    FlagCode.watch_list: "比对名单人员",
-    FlagCode.no_phone: "无手机号码",
-}
-
-
-class WatchCategory(enum.Enum):
-    deceased = "deceased"
-    public_payroll = "public_payroll"
-    village_cadre = "village_cadre"
-    cadre_relative = "cadre_relative"
-
-
-WATCH_LABEL = {
-    WatchCategory.deceased: "已故",
-    WatchCategory.public_payroll: "财政供养人员",
-    WatchCategory.village_cadre: "村干部",
-    WatchCategory.cadre_relative: "村干部亲属",
-}
 
 
 def _state_enum(name: str) -> sa.Enum:
@@ -151,7 +108,7 @@ class Filing(db.Model):
 
     @property
     def state_label(self) -> str:
-        return STATE_LABEL[self.state]
+        return self.state.label
 
 
 class ListStamp(db.Model):
@@ -300,4 +257,4 @@ class WatchListEntry(db.Model):
 
     @property
     def category_label(self) -> str:
-        return WATCH_LABEL[self.category]
+        return self.category.label

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from subsidy.common.database import cents_to_money, two_decimals
 from subsidy.common.model_base import UTCDateTime
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.filings.models import WATCH_LABEL, Entry, EntryFlag, Filing, FlagCode, WatchListEntry
+from subsidy.filings.models import Entry, EntryFlag, Filing, FlagCode, WatchCategory, WatchListEntry
 from subsidy.households.models import Household
 from subsidy.households.validation import id_number_problem
+from subsidy.projects.amounts import cents, standard_cents_sql
 from subsidy.projects.models import Project, Unit
 from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range
@@ -34,30 +36,8 @@ from subsidy.regions.scope import code_range
 _COLUMNS = ["filing_id", "entry_id", "code", "explanation", "created_at"]
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def cents(expr):
-    """A decimal column as integer cents, so comparisons never meet binary floating point
-    (SQLite keeps NUMERIC as REAL)."""
-    return sa.cast(sa.func.round(expr * 100), sa.BigInteger)
-
-
-def expected_cents(rate, quantity):
-    """rate × quantity rounded half up to the cent, exactly, in integer arithmetic."""
-    return (cents(rate) * cents(quantity) + 50) // 100
-
-
 def _text(expr):
     return sa.type_coerce(sa.cast(expr, sa.String), sa.String)
-
-
-def _money_text(expr):
-    """Two-decimal text of a number, inside SQL (for explanations)."""
-    if _dialect() == "postgresql":
-        return sa.type_coerce(sa.func.to_char(expr, "FM999999999990.00"), sa.String)
-    return sa.type_coerce(sa.func.printf("%.2f", expr), sa.String)
 
 
 def _lit(text: str):
@@ -126,12 +106,12 @@ def check_duplicate_id(filing, entry_ids=None) -> None:
 
 
 def check_amount_above_rate(filing, entry_ids=None) -> None:
-    expected = expected_cents(Project.rate, Entry.quantity)
+    expected = standard_cents_sql(Project.rate, Entry.quantity)
     stmt = (_base(filing, entry_ids).join(Project, Project.id == Entry.project_id)
             .where(cents(Entry.amount) > expected)
-            .add_columns((_lit("申报金额 ") + _money_text(Entry.amount) + _lit(" 元，高于补贴标准×数量 = ")
-                          + _money_text(Project.rate) + _lit("×") + _money_text(Entry.quantity) + _lit(" = ")
-                          + _money_text(expected / 100.0) + _lit(" 元")).label("explanation")))
+            .add_columns((_lit("申报金额 ") + two_decimals(Entry.amount) + _lit(" 元，高于补贴标准×数量 = ")
+                          + two_decimals(Project.rate) + _lit("×") + two_decimals(Entry.quantity) + _lit(" = ")
+                          + two_decimals(cents_to_money(expected)) + _lit(" 元")).label("explanation")))
     _insert(filing, FlagCode.amount_above_rate, stmt)
 
 
@@ -139,8 +119,8 @@ def check_quantity_above_land(filing, entry_ids=None) -> None:
     if filing.project.unit != Unit.mu:
         return
     stmt = (_base(filing, entry_ids).where(cents(Entry.quantity) > cents(Household.land_area_mu))
-            .add_columns((_lit("申报 ") + _money_text(Entry.quantity) + _lit(" 亩，超过名册登记的耕地面积 ")
-                          + _money_text(Household.land_area_mu) + _lit(" 亩")).label("explanation")))
+            .add_columns((_lit("申报 ") + two_decimals(Entry.quantity) + _lit(" 亩，超过名册登记的耕地面积 ")
+                          + two_decimals(Household.land_area_mu) + _lit(" 亩")).label("explanation")))
     _insert(filing, FlagCode.quantity_above_land, stmt)
 
 
@@ -160,7 +140,7 @@ def check_shared_account(filing, entry_ids=None) -> None:
 
 def check_watch_list(filing, entry_ids=None) -> None:
     """Head of household on the county's watch list; every category found is named."""
-    label = sa.case({c.value: WATCH_LABEL[c] for c in WATCH_LABEL}, value=WatchListEntry.category)
+    label = sa.case({c.value: c.source for c in WatchCategory}, value=WatchListEntry.category)
     item = (sa.type_coerce(label, sa.String) + _lit("（来源：") + sa.func.coalesce(WatchListEntry.source, "")
             + _lit("）"))
     stmt = (_base(filing, entry_ids)

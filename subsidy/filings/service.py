@@ -11,8 +11,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from subsidy.accounts.models import Role
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, can, exempt, requires
 from subsidy.audit import service as audit
 from subsidy.common.money import quantize
 from subsidy.common.pagination import Page, clamp
@@ -21,23 +20,18 @@ from subsidy.extensions import db
 from subsidy.filings import snapshots, workflow
 from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, FilingState, Review
 from subsidy.households.models import Household
+from subsidy.projects import amounts
 from subsidy.projects.models import Project
 from subsidy.projects.service import get_project
 from subsidy.regions.models import Level, Region
-from subsidy.regions.scope import covers, ensure_visible, normalize_code, within
+from subsidy.regions.scope import covers, ensure_visible, get_visible, normalize_code, within
 
 S = FilingState
-# The state in which a filing waits for each reviewing tier (DESIGN.md transition table).
-WAITING_FOR = {Role.township_reviewer: S.village_filed, Role.county_reviewer: S.township_approved}
-# When reviewers may write notes on entries.
-NOTE_STATES = {Role.township_reviewer: {S.village_filed}, Role.county_reviewer: {S.village_filed, S.township_approved}}
 
 
+@requires(Perm.edit_filings)
 def start_filing(actor, project_id: int, region_code: str | None = None) -> Filing:
     """A new draft filing of `project_id` for the clerk's village (one per project and village)."""
-    require(actor, Perm.edit_filings)
-    if actor.role != Role.village_clerk:
-        raise PermissionDenied("只有村级经办员可以发起备案")
     code = normalize_code(region_code) if region_code else actor.region_code
     ensure_visible(actor, code, "村")
     if code != actor.region_code:
@@ -62,13 +56,9 @@ def start_filing(actor, project_id: int, region_code: str | None = None) -> Fili
     return filing
 
 
+@requires(Perm.view_filings)
 def get_filing(actor, filing_id: int) -> Filing:
-    require(actor, Perm.view_filings)
-    filing = db.session.get(Filing, filing_id)
-    if filing is None:
-        raise NotFound("备案不存在")
-    ensure_visible(actor, filing.region_code, "备案")
-    return filing
+    return get_visible(actor, Filing, filing_id, "备案")
 
 
 # --- lists and the queue: one aggregated query each ---------------------------------------
@@ -92,9 +82,7 @@ class FilingRow:
 
     @property
     def state_label(self) -> str:
-        from subsidy.filings.models import STATE_LABEL
-
-        return STATE_LABEL[self.state]
+        return self.state.label
 
 
 def _rows_select(where: list):
@@ -151,8 +139,8 @@ def _paged_rows(where: list, order: tuple, page, per_page) -> Page:
     return Page(_as_rows(db.session.execute(stmt)), page, per_page, total)
 
 
+@requires(Perm.view_filings)
 def list_filings(actor, *, state=None, project_id=None, region_code=None, page=1, per_page=50) -> Page:
-    require(actor, Perm.view_filings)
     where = _conditions(actor, state=state, project_id=project_id, region_code=region_code)
     return _paged_rows(where, (Filing.state_changed_at.desc(), Filing.id.desc()), page, per_page)
 
@@ -160,32 +148,33 @@ def list_filings(actor, *, state=None, project_id=None, region_code=None, page=1
 def _queue_conditions(actor) -> list | None:
     """What 待我审核 selects for `actor`: filings in their region waiting for their tier (None:
     no tier reviews there)."""
-    state = WAITING_FOR.get(actor.role)
-    if state is None:
+    states = workflow.waiting_states(actor)
+    if not states:
         return None
-    return [within(Filing.region_code, actor.region_code), Filing.state == state]
+    return [within(Filing.region_code, actor.region_code), Filing.state.in_(states)]
 
 
+@requires(Perm.review_filings)
 def review_queue(actor, *, page=1, per_page=50) -> Page:
     """待我审核: filings waiting for the actor's tier in the actor's region, oldest first, a page
     at a time (after a deadline a county has hundreds waiting)."""
-    require(actor, Perm.review_filings)
     where = _queue_conditions(actor)
     if where is None:
         return Page([], 1, per_page, 0)
     return _paged_rows(where, (Filing.state_changed_at, Filing.id), page, per_page)
 
 
+@requires(Perm.review_filings)
 def queue_size(actor) -> int:
     """How many filings wait for the actor's tier (the count on the 备案审核 page's button)."""
-    require(actor, Perm.review_filings)
     where = _queue_conditions(actor)
     return 0 if where is None else db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
 
 
+@exempt("an empty list for those who may not file: the filings page asks it of every role")
 def projects_to_start(actor) -> list[Project]:
     """The county's projects this clerk's village has no filing for yet."""
-    if actor.role != Role.village_clerk:
+    if not can(actor, Perm.edit_filings):
         return []
     has = sa.exists(
         sa.select(Filing.id).where(Filing.project_id == Project.id, Filing.region_code == actor.region_code))
@@ -262,7 +251,8 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
     lines = [{"entry": SimpleNamespace(id=r.id, household_id=r.household_id, quantity=r.quantity, amount=r.amount),
               "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
                                            phone=r.phone, payout_account=r.payout_account),
-              "flags": flags[r.id], "notes": notes[r.id], "standard": quantize(rate * r.quantity)} for r in rows]
+              "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.standard_amount(rate, r.quantity)}
+             for r in rows]
     return lines, (len(lines) if page is None else total)
 
 
@@ -270,6 +260,7 @@ def reviews(filing: Filing) -> list[Review]:
     return list(db.session.scalars(sa.select(Review).where(Review.filing_id == filing.id).order_by(Review.id)))
 
 
+@requires(Perm.view_filings)
 def detail(actor, filing_id: int) -> dict:
     """Everything GET /filings/{id} answers (API.md), with the snapshot mismatches."""
     filing = get_filing(actor, filing_id)
@@ -280,10 +271,11 @@ def detail(actor, filing_id: int) -> dict:
     }
 
 
+@requires(Perm.view_filings)
 def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq=None) -> dict:
     """What the filing / review page shows; the entries are paged, the rest is whole. `hq`
     searches the village register for households to add (the clerk, while a draft)."""
-    from subsidy.filings.entries import search_candidates
+    from subsidy.filings.entries import can_edit, search_candidates
 
     filing = get_filing(actor, filing_id)
     # Always one page: a 5,000-entry list rendered whole is a 5 MB page (issue 8's load test).
@@ -293,7 +285,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     snaps = snapshots.round_snapshots(filing)
     live = snapshots.cached_live_digest(filing.id)
     page_no, per_page = clamp(page, ENTRIES_PER_PAGE, default=ENTRIES_PER_PAGE)
-    can_edit = actor.role == Role.village_clerk and actor.region_code == filing.region_code and filing.state == S.draft
+    editable = can_edit(actor, filing)
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
         "totals": filing_totals, "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
@@ -301,20 +293,20 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
         "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,
         "actions": workflow.available_actions(actor, filing),
         "budget": budget(filing, filing_totals["amount"]) if actor.tier == Level.county else None,
-        "can_edit": can_edit, "can_note": can_note(actor, filing),
-        "candidates": search_candidates(actor, filing, hq) if can_edit and hq else [],
+        "can_edit": editable, "can_note": can_note(actor, filing),
+        "candidates": search_candidates(actor, filing, hq) if editable and hq else [],
     }
 
 
 # --- reviewers' notes ---------------------------------------------------------------------
 
 def can_note(actor, filing: Filing) -> bool:
-    return filing.state in NOTE_STATES.get(actor.role, set()) and covers(actor.region_code, filing.region_code)
+    return filing.state in workflow.note_states(actor) and covers(actor.region_code, filing.region_code)
 
 
+@requires(Perm.review_filings)
 def add_note(actor, filing_id: int, entry_id: int, note: str) -> EntryNote:
     """A reviewer's note on an entry (it answers the entry's risk flags; DESIGN.md)."""
-    require(actor, Perm.review_filings)
     filing = get_filing(actor, filing_id)
     text = (note or "").strip()
     if not text:

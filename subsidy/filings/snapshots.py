@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from cachetools import LRUCache
 from flask import current_app
 
+from subsidy.common.database import two_decimals
 from subsidy.common.money import quantize
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.filings.models import STAGE_LABEL, Entry, Filing, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
+from subsidy.filings.models import Entry, Filing, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
 
 FIELD_LABEL = {"id_number": "身份证号", "quantity": "数量", "amount": "金额", "payout_account": "一卡通账号",
@@ -57,13 +58,6 @@ def digest_of(lines: list[Line]) -> Digest:
     lines = sorted(lines, key=lambda x: x.household_id)
     h = hashlib.sha256("\n".join(line.canonical() for line in lines).encode())
     return Digest(h.hexdigest(), len(lines), quantize(sum((x.amount for x in lines), Decimal("0"))))
-
-
-def two_decimals(expr):
-    """A number as text with two decimals, by the database (equal to `money.fmt`)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.type_coerce(sa.func.to_char(expr, "FM999999999990.00"), sa.String)
-    return sa.type_coerce(sa.func.printf("%.2f", expr), sa.String)
 
 
 def _canonical_sql(household_id, id_number, quantity, amount, payout_account):
@@ -230,7 +224,7 @@ class Mismatch:
 
 
 def _label(stage: str) -> str:
-    return "当前名单" if stage == "current" else STAGE_LABEL[Stage(stage)]
+    return "当前名单" if stage == "current" else str(Stage(stage).label)
 
 
 def find_mismatches(filing: Filing, snaps: dict[Stage, Snapshot] | None = None,

@@ -17,9 +17,7 @@ from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from subsidy.filings import entries, notice, service, watchlist, workflow
 from subsidy.filings.forms import ActionForm, AddEntryForm, EntryEditForm, NoteForm, StartFilingForm, WatchImportForm
-from subsidy.filings.models import ACTION_LABEL, FLAG_LABEL, STAGE_LABEL, STATE_LABEL, WATCH_LABEL
-from subsidy.filings.snapshots import FIELD_LABEL
-from subsidy.regions.models import LEVEL_LABEL
+from subsidy.filings.models import FilingState
 
 bp = Blueprint("filings", __name__)
 
@@ -27,8 +25,6 @@ register_nav("filings.index", "备案审核", Perm.view_filings)
 register_nav("filings.queue", "待我审核", Perm.review_filings)
 register_nav("filings.watchlist", "比对名单", Perm.manage_watchlist)
 
-LABELS = {"state": STATE_LABEL, "action": ACTION_LABEL, "stage": STAGE_LABEL, "flag": FLAG_LABEL,
-          "watch": WATCH_LABEL, "tier": LEVEL_LABEL, "field": FIELD_LABEL}
 
 
 def _reraise_if_access(exc: DomainError) -> None:
@@ -45,7 +41,7 @@ def index():
     form.project_id.choices = [SelectChoice(p.id, f"{p.year} {p.name}") for p in projects]
     queue = service.queue_size(current_user) if can(current_user, Perm.review_filings) else 0
     return render_template("filings/index.html", page=result, form=form, projects=projects, queue=queue,
-                           states=STATE_LABEL, state=request.args.get("state", ""), labels=LABELS)
+                           states=FilingState, state=request.args.get("state", ""))
 
 
 @bp.route("/filings/new", methods=["POST"])
@@ -64,13 +60,13 @@ def start():
     result = service.list_filings(current_user, page=1)
     return render_template("filings/index.html", page=result, form=form,
                            projects=service.projects_to_start(current_user),
-                           queue=0, states=STATE_LABEL, state="", labels=LABELS), 422
+                           queue=0, states=FilingState, state=""), 422
 
 
 @bp.route("/filings/queue")
 def queue():
     result = service.review_queue(current_user, page=request.args.get("page"))
-    return render_template("filings/queue.html", page=result, labels=LABELS)
+    return render_template("filings/queue.html", page=result)
 
 
 def _page(filing_id: int, status: int = 200, *, error: str | None = None, **forms):
@@ -80,7 +76,7 @@ def _page(filing_id: int, status: int = 200, *, error: str | None = None, **form
     action_form = forms.pop("action_form", None) or ActionForm(formdata=None, version=data["filing"].version)
     return render_template("filings/show.html", **data, hq=hq, error=error, action_form=action_form,
                            add_form=forms.pop("add_form", None) or AddEntryForm(formdata=None),
-                           failed_action=forms.pop("failed_action", None), labels=LABELS), status
+                           failed_action=forms.pop("failed_action", None)), status
 
 
 @bp.route("/filings/<int:filing_id>")
@@ -166,8 +162,8 @@ def act(filing_id: int, action: str):
                                   comment=form.comment.data, reason=form.reason.data, to=form.to.data or None)
     except DomainError as exc:
         return _refused(filing_id, exc, form, action_form=form, failed_action=action)
-    flash(_("操作成功：%(a)s。备案现为“%(s)s”。", a=_(ACTION_LABEL[workflow.parse_action(action)]),
-            s=_(STATE_LABEL[filing.state])), "success")
+    flash(_("操作成功：%(a)s。备案现为“%(s)s”。", a=workflow.parse_action(action).label, s=filing.state.label),
+          "success")
     if can(current_user, Perm.review_filings):
         return redirect(url_for("filings.queue"))  # the reviewer's next filing
     return redirect(url_for("filings.show", filing_id=filing_id))
@@ -184,7 +180,7 @@ def watchlist_index():
     result = watchlist.list_watchlist(current_user, q=request.args.get("q"), category=request.args.get("category"),
                                       page=request.args.get("page"))
     return render_template("filings/watchlist.html", page=result, form=WatchImportForm(), result=None,
-                           q=request.args.get("q", ""), labels=LABELS)
+                           q=request.args.get("q", ""))
 
 
 @bp.route("/watchlist/import", methods=["POST"])
@@ -205,5 +201,5 @@ def watchlist_import():
         flash(_("导入完成：新增 %(c)s 人，更新 %(u)s 人。", c=result.created, u=result.updated), "success")
         return redirect(url_for("filings.watchlist"))
     page = watchlist.list_watchlist(current_user, page=1)
-    return render_template("filings/watchlist.html", page=page, form=form, result=result, q="", labels=LABELS), status
+    return render_template("filings/watchlist.html", page=page, form=form, result=result, q=""), status
 

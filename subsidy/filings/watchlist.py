@@ -31,12 +31,12 @@ from subsidy.common.xlsx import (
 )
 from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
-from subsidy.filings.models import WATCH_LABEL, WatchCategory, WatchListEntry
+from subsidy.filings.models import WatchCategory, WatchListEntry
 from subsidy.households.validation import check_id_number
 
 HEADERS = {"身份证号": "id_number", "姓名": "name", "类别": "category", "来源": "source"}
 LABEL = {v: k for k, v in HEADERS.items()}
-CATEGORY_BY_LABEL = {label: cat for cat, label in WATCH_LABEL.items()}
+CATEGORY_BY_LABEL = WatchCategory.by_label()  # 类别 as the county's file writes it
 MAX_ROWS = WATCHLIST.rows
 CHUNK = 900
 
@@ -63,7 +63,7 @@ def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowEr
     label = cell_text(cells[columns["category"]]).replace(" ", "")
     category = CATEGORY_BY_LABEL.get(label)
     if category is None:
-        errors.add(number, LABEL["category"], f"类别应为 {'、'.join(WATCH_LABEL.values())} 之一")
+        errors.add(number, LABEL["category"], f"类别应为 {'、'.join(str(c.label) for c in WatchCategory)} 之一")
         ok = False
     values["category"] = category
     source = cell_text(cells[columns["source"]]) if "source" in columns else ""

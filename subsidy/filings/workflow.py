@@ -1,17 +1,23 @@
-"""The transition table of a filing: the ONLY code that changes `Filing.state`.
+"""The state machine of a filing: the only code that changes `Filing.state`.
 
-DESIGN.md "Three-level filing and review" is the law; `TABLE` below is that table, row by row.
+DESIGN.md "Three-level filing and review" is the law; `MACHINE` below is that table, row by row
+(one engine for every table: `subsidy.common.statemachine`; docs/architecture.md shows them).
 Every transition, in this order:
 
-1. finds the filing in the actor's region (else 404), the row for (state, action) (else 409),
-   checks the actor's role and tier against the row (else 403), the version the actor saw
-   (else 409 stale) and the reason where the row wants one (else 400);
+1. finds the filing in the actor's region (else 404), checks the version the actor saw (else
+   409 stale: of several acting at once, the losers hear that the filing moved on), the row
+   for (state, action) (else 409), the actor's permission and tier (else 403) and the reason
+   where the row wants one (else 400);
 2. claims the transition with one conditional UPDATE (`… WHERE id = :id AND version = :v`):
    of two reviewers acting at once exactly one changes a row, the other gets StaleVersion (on
    PostgreSQL the second UPDATE waits for the first to commit, then matches nothing);
 3. runs the row's guards and takes its snapshot; a refusal here undoes the claim (SAVEPOINT);
 4. writes the review record and the audit event, and the row's effects (SMS at 审定).
-Services flush, never commit: the request (or command) commits once."""
+Services flush, never commit: the request (or command) commits once.
+
+A row's `extra`: `reason` (a reason is required), `recheck` (rerun the risk checks first),
+`prepare` (changes made before the snapshot: the publicity period), `stage` (the snapshot
+taken), `must_equal_publicized` (the list must be the one the village publicized)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,30 +26,21 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from subsidy.accounts.models import ROLE_LABEL, Role
+from subsidy.accounts.models import ROLE_LEVELS
+from subsidy.accounts.permissions import Perm, exempt, holders
 from subsidy.audit import service as audit
+from subsidy.common.database import lock_rows, two_decimals
 from subsidy.common.money import fmt, quantize
+from subsidy.common.statemachine import Machine, Rule
 from subsidy.common.timeutil import to_local, utcnow
-from subsidy.errors import InvalidTransition, NotFound, PermissionDenied, StaleVersion, ValidationError
+from subsidy.errors import InvalidTransition, NotFound, StaleVersion, ValidationError
 from subsidy.extensions import db
 from subsidy.filings import risk, snapshots
-from subsidy.filings.models import (
-    ACTION_LABEL,
-    STATE_LABEL,
-    Action,
-    Entry,
-    EntryFlag,
-    EntryNote,
-    Filing,
-    FilingState,
-    Review,
-    Snapshot,
-    Stage,
-)
+from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
 from subsidy.filings.objections import open_objection_count
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
-from subsidy.regions.models import LEVEL_LABEL, Level
+from subsidy.regions.models import Level
 from subsidy.regions.scope import covers, ensure_visible
 
 S = FilingState
@@ -53,7 +50,7 @@ S = FilingState
 class Context:
     filing: Filing
     actor: object
-    transition: Transition
+    rule: Rule
     to: FilingState
     from_state: FilingState
     comment: str
@@ -63,23 +60,6 @@ class Context:
 
 
 Guard = Callable[[Context], None]
-
-
-@dataclass(frozen=True)
-class Transition:
-    source: FilingState
-    action: Action
-    targets: tuple[FilingState, ...]  # more than one: the actor says which (`to`)
-    role: Role
-    tier: Level
-    reason: bool = False              # a reason is required
-    recheck: bool = False             # rerun the risk checks first
-    guards: tuple[Guard, ...] = ()
-    prepare: tuple[Guard, ...] = ()    # changes made before the snapshot (the publicity period)
-    stage: Stage | None = None        # snapshot taken
-    must_equal_publicized: bool = False
-    effects: tuple[Guard, ...] = ()   # after the snapshot (the SMS)
-    internal: bool = False            # driven by another area (payments), not by a page or the API
 
 
 # --- guards -------------------------------------------------------------------------------
@@ -139,7 +119,7 @@ def filing_total(filing_id: int):
 def within_budget(ctx: Context) -> None:
     project = ctx.filing.project
     # Serialise 审定 of one project's filings, so two at once cannot both fit the same money.
-    db.session.execute(sa.select(Project.id).where(Project.id == project.id).with_for_update())
+    db.session.execute(lock_rows(sa.select(Project.id).where(Project.id == project.id)))
     approved = approved_total(project.id, except_filing=ctx.filing.id)
     this = filing_total(ctx.filing.id)
     ctx.detail.update(budget=project.budget, approved_before=approved, amount=this)
@@ -171,7 +151,7 @@ def notify_households(ctx: Context) -> None:
     rows = (sa.select((sa.literal(f"filing_approved:{f.id}:", sa.String) + sa.cast(Entry.id, sa.String)).label("key"),
                       Household.phone.label("phone"), sa.literal(f.region_code, sa.String).label("region_code"),
                       Entry.household_id.label("household_id"), Entry.id.label("entry_id"),
-                      Household.head_name.label("name"), snapshots.two_decimals(Entry.amount).label("amount"))
+                      Household.head_name.label("name"), two_decimals(Entry.amount).label("amount"))
             .join(Household, Household.id == Entry.household_id).where(Entry.filing_id == f.id))
     ctx.detail["sms_enqueued"] = enqueue_select("filing_approved", rows, signature_region=f.region_code,
                                                 constants={"project": f.project.name})
@@ -179,29 +159,37 @@ def notify_households(ctx: Context) -> None:
 
 # --- the table ----------------------------------------------------------------------------
 
-TABLE: dict[tuple[FilingState, Action], Transition] = {(t.source, t.action): t for t in [
-    Transition(S.draft, Action.publicize, (S.publicizing,), Role.village_clerk, Level.village,
-               guards=(has_entries,), prepare=(start_publicity,), stage=Stage.publicized, recheck=True),
-    Transition(S.publicizing, Action.withdraw, (S.draft,), Role.village_clerk, Level.village, reason=True),
-    Transition(S.publicizing, Action.submit, (S.village_filed,), Role.village_clerk, Level.village,
-               guards=(publicity_over, no_open_objection, list_unchanged), stage=Stage.village,
-               must_equal_publicized=True, recheck=True),
-    Transition(S.village_filed, Action.approve, (S.township_approved,), Role.township_reviewer, Level.township,
-               recheck=True, guards=(every_flag_noted,), stage=Stage.township, must_equal_publicized=True),
-    Transition(S.village_filed, Action.return_, (S.draft,), Role.township_reviewer, Level.township, reason=True),
-    Transition(S.township_approved, Action.approve, (S.county_approved,), Role.county_reviewer, Level.county,
-               recheck=True, guards=(within_budget,), stage=Stage.county, must_equal_publicized=True,
-               effects=(notify_households,)),
-    Transition(S.township_approved, Action.return_, (S.village_filed, S.draft), Role.county_reviewer, Level.county,
-               reason=True),
-    Transition(S.county_approved, Action.pay, (S.paid,), Role.county_reviewer, Level.county, stage=Stage.paid,
-               internal=True),
-]}
+def _review(action: Action, sources, target, tier: Level, **kw) -> Rule:
+    return Rule(action, sources, target, perm=Perm.review_filings, tier=tier, **kw)
 
-PUBLIC_ACTIONS = frozenset(a for (_, a), t in TABLE.items() if not t.internal)
+
+def _village(action: Action, sources, target, **kw) -> Rule:
+    return Rule(action, sources, target, perm=Perm.edit_filings, tier=Level.village, **kw)
+
+
+MACHINE = Machine("filing", state=Filing.state, version=Filing.version, noun="备案", rules=[
+    _village(Action.publicize, (S.draft,), S.publicizing, guards=(has_entries,),
+             extra={"prepare": (start_publicity,), "stage": Stage.publicized, "recheck": True}),
+    _village(Action.withdraw, (S.publicizing,), S.draft, extra={"reason": True}),
+    _village(Action.submit, (S.publicizing,), S.village_filed,
+             guards=(publicity_over, no_open_objection, list_unchanged),
+             extra={"stage": Stage.village, "must_equal_publicized": True, "recheck": True}),
+    _review(Action.approve, (S.village_filed,), S.township_approved, Level.township, guards=(every_flag_noted,),
+            extra={"stage": Stage.township, "must_equal_publicized": True, "recheck": True}),
+    _review(Action.return_, (S.village_filed,), S.draft, Level.township, extra={"reason": True}),
+    _review(Action.approve, (S.township_approved,), S.county_approved, Level.county, guards=(within_budget,),
+            effects=(notify_households,),
+            extra={"stage": Stage.county, "must_equal_publicized": True, "recheck": True}),
+    _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county, extra={"reason": True}),
+    # Driven by the payments area when the last payment of the filing is answered.
+    Rule(Action.pay, (S.county_approved,), S.paid, tier=Level.county, internal=True, extra={"stage": Stage.paid}),
+])
+
+PUBLIC_ACTIONS = frozenset(r.action for r in MACHINE.rules if not r.internal)
 # `to` of the county's return: a state, or the tier it goes back to.
 TO_ALIASES = {"township": S.village_filed, "village": S.draft}
-TO_LABEL = {S.village_filed: "退回乡镇", S.draft: "退回村级"}
+# The order in which a list climbs the review tiers (the approvals, from the table).
+REVIEW_ORDER = [s for r in MACHINE.rules_for(Action.approve) for s in r.sources]
 
 
 def parse_action(action: str | Action) -> Action:
@@ -212,46 +200,51 @@ def parse_action(action: str | Action) -> Action:
                                                                        "approve 或 return"}) from None
 
 
-def _parse_to(t: Transition, to) -> FilingState:
+def _parse_to(rule: Rule, to) -> FilingState:
     if to in (None, ""):
-        if len(t.targets) > 1:
+        if len(rule.targets) > 1:
             raise ValidationError("请选择退回到哪一级", fields={"to": "退回乡镇（village_filed）或退回村级（draft）"})
-        return t.targets[0]
+        return rule.targets[0]
     try:
         state = TO_ALIASES.get(to) or (to if isinstance(to, FilingState) else FilingState(to))
     except ValueError:
         state = None
-    if state not in t.targets:
-        allowed = "、".join(s.value for s in t.targets)
+    if state not in rule.targets:
+        allowed = "、".join(s.value for s in rule.targets)
         raise ValidationError("退回去向不正确", fields={"to": f"应为 {allowed}"})
     return state
 
 
-def allowed_for(actor, t: Transition, filing: Filing) -> bool:
-    return (actor is not None and actor.role == t.role and actor.tier == t.tier
-            and covers(actor.region_code, filing.region_code))
-
-
-def available_actions(actor, filing: Filing) -> list[Transition]:
+@exempt("a question, not an act: the rules the table lets this actor take (their buttons)")
+def available_actions(actor, filing: Filing) -> list[Rule]:
     """The rows the actor may attempt now (for buttons); guards still decide."""
-    return [t for (state, _), t in TABLE.items()
-            if state == filing.state and not t.internal and allowed_for(actor, t, filing)]
+    if not covers(actor.region_code, filing.region_code):
+        return []
+    return MACHINE.actions_for(actor, filing.state)
 
 
-def _refuse_state(filing: Filing, action: Action) -> InvalidTransition:
-    return InvalidTransition(f"备案当前为“{STATE_LABEL[filing.state]}”，不能{ACTION_LABEL[action]}")
+@exempt("a question, not an act: derived from the table for the actor's queue")
+def waiting_states(actor) -> set[FilingState]:
+    """The states in which a filing waits for `actor`'s tier (its 待我审核)."""
+    return MACHINE.states_acting(actor, [Action.approve, Action.return_])
 
 
-def _claim(filing: Filing, version: int, to: FilingState, now: datetime) -> None:
-    result = db.session.execute(
-        sa.update(Filing).where(Filing.id == filing.id, Filing.version == version)
-        .values(state=to, version=Filing.version + 1, state_changed_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        raise StaleVersion("备案刚被他人处理过，您看到的已不是最新状态；请刷新页面后重试")
-    db.session.expire(filing)
+@exempt("a question, not an act: derived from the table for the actor's notes")
+def note_states(actor) -> set[FilingState]:
+    """When a reviewer may write notes on entries: while the list is under review at their tier
+    or below it (a county reviewer may note what the township is still looking at)."""
+    waiting = waiting_states(actor)
+    reached = [i for i, state in enumerate(REVIEW_ORDER) if state in waiting]
+    return set(REVIEW_ORDER[:reached[-1] + 1]) if reached else set()
 
 
+def _who(rule: Rule) -> str:
+    """The roles that take `rule`, for a refusal ("须由乡镇审核员操作")."""
+    roles = [r for r in holders(rule.perm) if rule.tier is None or rule.tier in ROLE_LEVELS[r]] if rule.perm else []
+    return "、".join(str(r.label) for r in roles) or "其他人员"
+
+
+@exempt("each row of the table names its permission and tier, checked by MACHINE.authorize")
 def perform(actor, filing_id: int, action, *, version, comment: str | None = None, reason: str | None = None,
             to=None, internal: bool = False) -> Filing:
     """Apply one row of the table to a filing on behalf of `actor`; see the module docstring."""
@@ -268,38 +261,38 @@ def perform(actor, filing_id: int, action, *, version, comment: str | None = Non
         raise ValidationError("缺少版本号", fields={"version": "请提交您看到的备案版本号"}) from None
     if version != filing.version:
         raise StaleVersion(f"备案已被他人处理（当前版本 {filing.version}，您看到的是 {version}）；请刷新页面后重试")
-    t = TABLE.get((filing.state, action))
-    if t is None or (t.internal and not internal):
-        if action == Action.pay and not internal:
-            raise InvalidTransition("发放状态由发放批次自动更新，不能手工操作")
-        raise _refuse_state(filing, action)
-    if actor.role != t.role:
-        raise PermissionDenied(f"“{ACTION_LABEL[action]}”须由{ROLE_LABEL[t.role]}操作")
-    if actor.tier != t.tier:
-        raise PermissionDenied(f"“{ACTION_LABEL[action]}”须在{LEVEL_LABEL[t.tier]}级操作")
+    if action == Action.pay and not internal:
+        raise InvalidTransition("发放状态由发放批次自动更新，不能手工操作")
+    rule = MACHINE.check(filing.state, action, internal=internal)
+    if not internal:
+        MACHINE.authorize(actor, rule, who=_who(rule))
     text = (reason or "").strip() or (comment or "").strip()
-    if t.reason and not text:
+    if rule.extra.get("reason") and not text:
         label = "撤回" if action == Action.withdraw else "退回"
         raise ValidationError(f"请填写{label}原因", fields={"reason": f"{label}必须说明原因"})
     if len(text) > 2000:
         raise ValidationError("意见太长", fields={"comment": "不超过 2000 字"})
-    to = _parse_to(t, to)
+    to = _parse_to(rule, to)
 
     now = utcnow()
-    ctx = Context(filing, actor, t, to, filing.state, text, now)
+    ctx = Context(filing, actor, rule, to, filing.state, text, now)
     with db.session.begin_nested():  # a refusal below undoes the claim and everything after it
-        _claim(filing, version, to, now)
-        if t.recheck:
+        MACHINE.claim(filing.id, rule, source=filing.state, target=to, version=version,
+                      values={"state_changed_at": now},
+                      stale="刚被他人处理过，您看到的已不是最新状态；请刷新页面后重试")
+        db.session.expire(filing)
+        if rule.extra.get("recheck"):
             ctx.detail["flags"] = risk.run_checks(filing)
-        for guard in t.guards:
+        for guard in rule.guards:
             guard(ctx)
-        for step in t.prepare:
+        for step in rule.extra.get("prepare", ()):
             step(ctx)
-        if t.stage is not None:
-            ctx.snapshot = snapshots.take_snapshot(filing, t.stage, actor)
-            if t.must_equal_publicized:
+        stage = rule.extra.get("stage")
+        if stage is not None:
+            ctx.snapshot = snapshots.take_snapshot(filing, stage, actor)
+            if rule.extra.get("must_equal_publicized"):
                 _check_against_publicized(filing, ctx.snapshot)
-        for effect in t.effects:
+        for effect in rule.effects:
             effect(ctx)
         _record(ctx)
     return filing
@@ -315,12 +308,12 @@ def _check_against_publicized(filing: Filing, snap: Snapshot) -> None:
     if publicized.digest != snap.digest:
         diff = snapshots.compare(snapshots.snapshot_lines(publicized.id), snapshots.snapshot_lines(snap.id))
         raise InvalidTransition(f"名单与公示名单不一致（{diff.summary() or '摘要不同'}），不能"
-                                f"{ACTION_LABEL[Action.submit] if snap.stage == Stage.village else '审核通过'}；"
+                                f"{Action.submit.label if snap.stage == Stage.village else '审核通过'}；"
                                 "请退回村级核实后重新公示")
 
 
 def _record(ctx: Context) -> None:
-    f, t = ctx.filing, ctx.transition
+    f, t = ctx.filing, ctx.rule
     review = Review(filing_id=f.id, tier=t.tier, action=t.action, actor_id=getattr(ctx.actor, "id", None),
                     actor_name=getattr(ctx.actor, "name", None) or getattr(ctx.actor, "username", "system"),
                     comment=ctx.comment, at=ctx.now, from_state=ctx.from_state, to_state=ctx.to, version=f.version)

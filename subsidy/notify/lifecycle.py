@@ -93,9 +93,7 @@ def allowed(source: MessageStatus, event: Event) -> bool:
 def check(source: MessageStatus, event: Event) -> MessageStatus:
     """The state `event` moves a message in `source` to; InvalidTransition if it may not."""
     if not allowed(source, event):
-        from subsidy.notify.service import STATUS_LABEL
-
-        raise InvalidTransition(f"短信当前为“{STATUS_LABEL[source]}”，不能改为“{STATUS_LABEL[target(event)]}”"
+        raise InvalidTransition(f"短信当前为“{source.label}”，不能改为“{target(event).label}”"
                                 f"（{event.value}）", fields={"status": source.value})
     return target(event)
 

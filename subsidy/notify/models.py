@@ -1,24 +1,24 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 
 
-class MessageStatus(enum.Enum):
-    queued = "queued"            # waiting to be sent, retries included
-    sending = "sending"          # claimed by a worker holding a lease
-    sent = "sent"                # accepted by the provider
-    delivered = "delivered"      # the handset confirmed
-    undelivered = "undelivered"  # the carrier could not deliver
-    failed = "failed"            # gave up: permanent error, attempts exhausted, or no phone
-    cancelled = "cancelled"      # not sent on purpose: opted out, or cancelled by staff
+class MessageStatus(Labelled):
+    queued = "queued", _l("待发送")                 # waiting to be sent, retries included
+    sending = "sending", _l("发送中")               # claimed by a worker holding a lease
+    sent = "sent", _l("已发出")                     # accepted by the provider
+    delivered = "delivered", _l("已送达")           # the handset confirmed
+    undelivered = "undelivered", _l("未送达")       # the carrier could not deliver
+    failed = "failed", _l("发送失败")               # gave up: permanent error, attempts exhausted, or no phone
+    cancelled = "cancelled", _l("未发送")           # not sent on purpose: opted out, or cancelled by staff
 
 
 FINAL_STATUSES = frozenset({MessageStatus.delivered, MessageStatus.undelivered, MessageStatus.failed,

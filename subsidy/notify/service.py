@@ -23,10 +23,6 @@ from subsidy.regions.scope import ensure_visible, normalize_code, within
 
 S = MessageStatus
 PROBLEM_STATUSES = (S.failed, S.cancelled, S.undelivered)
-STATUS_LABEL = {
-    S.queued: "待发送", S.sending: "发送中", S.sent: "已发出", S.delivered: "已送达",
-    S.undelivered: "未送达", S.failed: "发送失败", S.cancelled: "未发送",
-}
 
 
 def scope_code(actor, region_code: str | None) -> str:

@@ -17,9 +17,7 @@ from subsidy.notify import broadcast as broadcasts
 from subsidy.notify import service, webhooks
 from subsidy.notify.forms import BroadcastForm, OptOutForm
 from subsidy.notify.models import MessageStatus
-from subsidy.notify.service import STATUS_LABEL
 from subsidy.notify.templates import TEMPLATES
-from subsidy.regions.models import LEVEL_LABEL
 from subsidy.regions.service import list_regions_under
 
 bp = Blueprint("notify", __name__)
@@ -30,7 +28,6 @@ register_nav("notify.index", "短信通知", Perm.view_sms)
 def _labels(state):
     # Globals, not a context processor: imported macros do not see the context.
     state.app.jinja_env.globals.update(
-        sms_status_label=lambda s: STATUS_LABEL.get(s, s),
         sms_template_label=lambda name: TEMPLATES[name].label if name in TEMPLATES else name)
 
 
@@ -130,7 +127,7 @@ def resume():
 
 def _broadcast_form() -> BroadcastForm:
     form = BroadcastForm()
-    form.region_code.choices = [(r.code, f"{'　' * ((len(r.code) - 6) // 3)}{r.name}（{_(LEVEL_LABEL[r.level])}）")
+    form.region_code.choices = [(r.code, f"{'　' * ((len(r.code) - 6) // 3)}{r.name}（{r.level.label}）")
                                 for r in list_regions_under(current_user)]
     return form
 

@@ -9,46 +9,40 @@ DESIGN.md "Payments" and issue 7. Rules that can live in the schema live there:
 """
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import Money, enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.projects.models import Project
 
 
-class BatchStatus(enum.Enum):
-    open = "open"              # created (and exported): waiting for the bank's results
-    settled = "settled"        # every payment has a result, paid or failed
-    cancelled = "cancelled"    # withdrawn before any result arrived
+class BatchStatus(Labelled):
+    open = "open", _l("待回盘")  # created (and exported): waiting for the bank's results
+    settled = "settled", _l("已回盘")  # every payment has a result, paid or failed
+    cancelled = "cancelled", _l("已作废")  # withdrawn before any result arrived
 
 
-BATCH_STATUS_LABEL = {BatchStatus.open: "待回盘", BatchStatus.settled: "已回盘", BatchStatus.cancelled: "已作废"}
+
+class PaymentStatus(Labelled):
+    pending = "pending", _l("待回盘")  # in an open batch, no result yet
+    paid = "paid", _l("已发放")  # the bank says 成功
+    failed = "failed", _l("发放失败")  # the bank says 失败, with its reason
+    cancelled = "cancelled", _l("已作废")  # its batch was withdrawn before the bank paid anything
 
 
-class PaymentStatus(enum.Enum):
-    pending = "pending"        # in an open batch, no result yet
-    paid = "paid"              # the bank says 成功
-    failed = "failed"          # the bank says 失败, with its reason
-    cancelled = "cancelled"    # its batch was withdrawn before the bank paid anything
-
-
-PAYMENT_STATUS_LABEL = {PaymentStatus.pending: "待回盘", PaymentStatus.paid: "已发放",
-                        PaymentStatus.failed: "发放失败", PaymentStatus.cancelled: "已作废"}
 LIVE_STATUSES = ("pending", "paid")  # at most one live payment per entry (partial unique index)
 
 
-class ReceiptAnswer(enum.Enum):
-    confirmed = "confirmed"    # 我已收到
-    denied = "denied"          # 没有收到
+class ReceiptAnswer(Labelled):
+    confirmed = "confirmed", _l("已确认收到")  # 我已收到
+    denied = "denied", _l("反映没有收到")  # 没有收到
 
-
-RECEIPT_LABEL = {ReceiptAnswer.confirmed: "已确认收到", ReceiptAnswer.denied: "反映没有收到"}
 
 
 class PaymentBatch(db.Model):
@@ -78,7 +72,7 @@ class PaymentBatch(db.Model):
 
     @property
     def status_label(self) -> str:
-        return BATCH_STATUS_LABEL[self.status]
+        return self.status.label
 
     @property
     def code(self) -> str:
@@ -134,7 +128,7 @@ class Payment(db.Model):
 
     @property
     def status_label(self) -> str:
-        return PAYMENT_STATUS_LABEL[self.status]
+        return self.status.label
 
 
 class ResultImport(db.Model):

@@ -11,7 +11,7 @@ from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload
 from subsidy.errors import DomainError, NotFound, PermissionDenied
 from subsidy.payments import files, receipts, results, service
-from subsidy.payments.models import PAYMENT_STATUS_LABEL, RECEIPT_LABEL, PaymentStatus
+from subsidy.payments.models import PaymentStatus
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 register_nav("payments.index", "资金发放", Perm.view_payments)
@@ -21,11 +21,6 @@ def _access(exc: DomainError) -> None:
     """Refusals of who or where are pages of their own (403/404), never a flash on another page."""
     if isinstance(exc, (PermissionDenied, NotFound)):
         raise exc
-
-
-@bp.app_context_processor
-def _labels():
-    return {"PAYMENT_STATUS_LABEL": PAYMENT_STATUS_LABEL, "RECEIPT_LABEL": RECEIPT_LABEL}
 
 
 @bp.route("/")

@@ -3,12 +3,12 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
-from subsidy.policies.models import CATEGORY_LABEL, PolicyCategory
+from subsidy.policies.models import PolicyCategory
 
 
 class PolicyForm(FlaskForm):
     title = StringField("政策标题", validators=[DataRequired("请填写政策标题")])
-    category = SelectField("类别", choices=[(c.value, CATEGORY_LABEL[c]) for c in PolicyCategory])
+    category = SelectField("类别", choices=PolicyCategory.choices())
     region_code = SelectField("适用范围", choices=[])
     effective_from = DateField("生效日期", validators=[Optional()])
     effective_to = DateField("失效日期", validators=[Optional()])

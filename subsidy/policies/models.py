@@ -1,52 +1,35 @@
 """Benefit policies (惠民政策) and their attachments (issue 6)."""
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.regions.models import Region
 
 
-class PolicyStatus(enum.Enum):
-    draft = "draft"            # the county admin writes and previews it; farmers never see it
-    published = "published"    # on the mobile pages of every household it applies to
-    withdrawn = "withdrawn"    # 废止: taken down with a reason; final (write a new one to replace it)
+class PolicyStatus(Labelled):
+    draft = "draft", _l("草稿")  # the county admin writes and previews it; farmers never see it
+    published = "published", _l("已发布")  # on the mobile pages of every household it applies to
+    withdrawn = "withdrawn", _l("已撤回")  # 废止: taken down with a reason; final (write a new one to replace it)
 
 
-STATUS_LABEL = {
-    PolicyStatus.draft: "草稿",
-    PolicyStatus.published: "已发布",
-    PolicyStatus.withdrawn: "已撤回",
-}
 
+class PolicyCategory(Labelled):
+    planting = "planting", _l("种植补贴")
+    livestock = "livestock", _l("养殖补贴")
+    machinery = "machinery", _l("农机购置补贴")
+    insurance = "insurance", _l("农业保险")
+    social = "social", _l("社会保障")
+    housing = "housing", _l("危房改造")
+    revitalization = "revitalization", _l("乡村振兴")
+    other = "other", _l("其他")
 
-class PolicyCategory(enum.Enum):
-    planting = "planting"
-    livestock = "livestock"
-    machinery = "machinery"
-    insurance = "insurance"
-    social = "social"
-    housing = "housing"
-    revitalization = "revitalization"
-    other = "other"
-
-
-CATEGORY_LABEL = {
-    PolicyCategory.planting: "种植补贴",
-    PolicyCategory.livestock: "养殖补贴",
-    PolicyCategory.machinery: "农机购置补贴",
-    PolicyCategory.insurance: "农业保险",
-    PolicyCategory.social: "社会保障",
-    PolicyCategory.housing: "危房改造",
-    PolicyCategory.revitalization: "乡村振兴",
-    PolicyCategory.other: "其他",
-}
 
 
 class Policy(db.Model):
@@ -88,11 +71,11 @@ class Policy(db.Model):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABEL[self.status]
+        return self.status.label
 
     @property
     def category_label(self) -> str:
-        return CATEGORY_LABEL[self.category]
+        return self.category.label
 
 
 class PolicyAttachment(db.Model):

@@ -18,7 +18,7 @@ from subsidy.common.text import clean_multiline, has_forbidden, invisible_messag
 from subsidy.common.timeutil import CHINA_TZ, utcnow
 from subsidy.errors import InvalidTransition, NotFound, ValidationError
 from subsidy.extensions import db
-from subsidy.policies.models import STATUS_LABEL, Policy, PolicyCategory, PolicyStatus
+from subsidy.policies.models import Policy, PolicyCategory, PolicyStatus
 from subsidy.regions.models import Region
 from subsidy.regions.scope import covers, normalize_code, within
 from subsidy.regions.service import county_of
@@ -119,7 +119,7 @@ def update_policy(actor, policy_id: int, **data) -> Policy:
     require(actor, Perm.manage_policies)
     policy = get_policy(actor, policy_id)
     if policy.status is not PolicyStatus.draft:
-        raise InvalidTransition(f"政策{STATUS_LABEL[policy.status]}，不能再修改；如需更正，请撤回后另写一条新政策发布")
+        raise InvalidTransition(f"政策{policy.status.label}，不能再修改；如需更正，请撤回后另写一条新政策发布")
     values = _validate(actor, data)
     changed = sorted(k for k, v in values.items() if getattr(policy, k) != v)
     for key in changed:
@@ -170,7 +170,7 @@ def _transition(actor, policy: Policy, action: str, **values) -> PolicyStatus:
     of two admins pressing the button at once, exactly one wins (the other gets 409)."""
     target = TRANSITIONS.get((policy.status, action))
     if target is None:
-        raise InvalidTransition(f"政策{STATUS_LABEL[policy.status]}，不能{ACTION_LABEL.get(action, action)}")
+        raise InvalidTransition(f"政策{policy.status.label}，不能{ACTION_LABEL.get(action, action)}")
     values["status"] = target
     values["updated_at"] = utcnow()
     result = db.session.execute(

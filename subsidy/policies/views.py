@@ -11,7 +11,7 @@ from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, ValidationError
 from subsidy.policies import attachments, broadcast, service
 from subsidy.policies.forms import AttachmentForm, PolicyForm, PublishForm, WithdrawForm
-from subsidy.policies.models import STATUS_LABEL, PolicyStatus
+from subsidy.policies.models import PolicyStatus
 from subsidy.policies.render import render_markdown
 from subsidy.public import qr
 from subsidy.regions.service import list_regions_under
@@ -26,7 +26,7 @@ def index():
     result = service.list_policies(current_user, status=status, q=request.args.get("q"), page=request.args.get("page"))
     return render_template("policies/index.html", page=result, status=status, q=request.args.get("q", ""),
                            counts=service.status_counts(current_user),
-                           statuses=[(s.value, STATUS_LABEL[s]) for s in PolicyStatus])
+                           statuses=PolicyStatus.choices())
 
 
 def _form(policy=None) -> PolicyForm:

@@ -2,14 +2,14 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
-from subsidy.projects.models import CATEGORY_LABEL, UNIT_LABEL, Category, Unit
+from subsidy.projects.models import Category, Unit
 
 
 class ProjectForm(FlaskForm):
     name = StringField("项目名称", validators=[DataRequired("请填写项目名称")])
     year = IntegerField("年度", validators=[DataRequired("请填写年度")])
-    category = SelectField("类别", choices=[(c.value, CATEGORY_LABEL[c]) for c in Category])
-    unit = SelectField("补贴单位", choices=[(u.value, UNIT_LABEL[u]) for u in Unit])
+    category = SelectField("类别", choices=Category.choices())
+    unit = SelectField("补贴单位", choices=Unit.choices())
     rate = DecimalField("补贴标准（元/单位）", places=2, validators=[DataRequired("请填写补贴标准")])
     budget = DecimalField("预算（元）", places=2, validators=[Optional()])
     publicity_days = IntegerField("公示天数", default=7, validators=[DataRequired("请填写公示天数")])

@@ -1,32 +1,29 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import Money, enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 
 
-class Category(enum.Enum):
-    cash = "cash"          # money paid to the 一卡通 account
-    material = "material"  # goods handed out (e.g. 地膜), valued at the rate
+class Category(Labelled):
+    cash = "cash", _l("现金补贴")  # money paid to the 一卡通 account
+    material = "material", _l("实物补贴")  # goods handed out (e.g. 地膜), valued at the rate
 
 
-class Unit(enum.Enum):
-    household = "household"
-    mu = "mu"
-    head = "head"
-    person = "person"
-    item = "item"
+class Unit(Labelled):
+    household = "household", _l("户")
+    mu = "mu", _l("亩")
+    head = "head", _l("头")
+    person = "person", _l("人")
+    item = "item", _l("件")
 
-
-CATEGORY_LABEL = {Category.cash: "现金补贴", Category.material: "实物补贴"}
-UNIT_LABEL = {Unit.household: "户", Unit.mu: "亩", Unit.head: "头", Unit.person: "人", Unit.item: "件"}
 
 
 class Project(db.Model):
@@ -55,8 +52,8 @@ class Project(db.Model):
 
     @property
     def unit_label(self) -> str:
-        return UNIT_LABEL[self.unit]
+        return self.unit.label
 
     @property
     def category_label(self) -> str:
-        return CATEGORY_LABEL[self.category]
+        return self.category.label

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from subsidy.cases import service as cases
-from subsidy.cases.models import KIND_LABEL, OPEN_STATES, RATING_LABEL, STATE_LABEL, Case, CaseKind, CaseState, Rating
+from subsidy.cases.models import OPEN_STATES, Case, CaseKind, CaseState, Rating
 from subsidy.errors import ValidationError
 
-RATINGS: list[tuple[str, str]] = [(r.value, RATING_LABEL[r]) for r in Rating]
+RATINGS: list[tuple[str, str]] = Rating.choices()
 FARMER_KINDS = (CaseKind.inquiry, CaseKind.complaint)
 
 
@@ -49,10 +49,10 @@ def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
         said = [Reply(at, note, unit) for at, note in replies.get(case_id, ())]
         said = said or ([Reply(replied_at, reply_body, unit)] if reply_body else [])
         is_open = state in OPEN_STATES
-        out.append(CaseView(case_id, ref_no, KIND_LABEL[kind], subject, body, STATE_LABEL[state], received_at,
+        out.append(CaseView(case_id, ref_no, kind.label, subject, body, state.label, received_at,
                             due_at if is_open else None, is_open and bool(due_provisional), said,
                             state is CaseState.replied,
-                            RATING_LABEL[rating] if rating and state is CaseState.closed else ""))
+                            rating.label if rating and state is CaseState.closed else ""))
     return out
 
 

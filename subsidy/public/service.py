@@ -21,7 +21,7 @@ from subsidy.filings.models import Entry, Filing, FilingState
 from subsidy.households.models import Household
 from subsidy.notify.models import Message
 from subsidy.payments.lookup import join_shown_payment, payment_view
-from subsidy.projects.models import UNIT_LABEL, Project
+from subsidy.projects.models import Project
 from subsidy.public.models import MobileSignIn
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
@@ -91,7 +91,7 @@ def my_entries(household_id: int) -> list[MyEntry]:
     for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account,
          *shown) in plain_rows(_MY_ENTRIES, {"household_id": household_id}):
         label, tone, advice = STAGES[state]
-        item = MyEntry(entry_id, year, project, UNIT_LABEL[unit], quantity, amount, state,
+        item = MyEntry(entry_id, year, project, unit.label, quantity, amount, state,
                        label, tone, advice, village, publicity_ends_at=ends_at)
         payment = payment_view(*shown)
         if payment is not None and payment.status == "failed":

@@ -17,7 +17,7 @@ from subsidy.extensions import db, limiter
 from subsidy.payments import receipts
 from subsidy.policies import attachments as policy_files
 from subsidy.policies import service as policies
-from subsidy.policies.models import CATEGORY_LABEL, PolicyCategory, PolicyStatus
+from subsidy.policies.models import PolicyCategory, PolicyStatus
 from subsidy.policies.render import render_markdown
 from subsidy.public import cases_bridge, farmer, qr, service
 from subsidy.public.models import CodePurpose
@@ -102,7 +102,7 @@ def policy_list():
     category, q = request.args.get("category") or None, (request.args.get("q") or "").strip()
     result = policies.list_public(code, category=category, q=q, page=request.args.get("page"))
     return render_template("public/policies.html", page=result, region=service.find_region(code),
-                           categories=[(c.value, CATEGORY_LABEL[c]) for c in PolicyCategory],
+                           categories=PolicyCategory.choices(),
                            counts=policies.public_category_counts(code), category=category, q=q)
 
 

@@ -1,23 +1,21 @@
 from __future__ import annotations
 
-import enum
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import enum_column
 from subsidy.extensions import db
 
 
-class Level(enum.Enum):
-    county = "county"
-    township = "township"
-    village = "village"
+class Level(Labelled):
+    county = "county", _l("县")
+    township = "township", _l("乡镇")
+    village = "village", _l("村")
 
 
 # Significant digits of a code at each level (DESIGN.md "Jurisdiction").
 CODE_LENGTH = {Level.county: 6, Level.township: 9, Level.village: 12}
-LEVEL_LABEL = {Level.county: "县", Level.township: "乡镇", Level.village: "村"}
 
 
 class Region(db.Model):

@@ -47,3 +47,17 @@ def ensure_visible(actor, code: str | None, what: str = "记录"):
     clerk cannot probe which ID numbers another village has."""
     if not covers(actor.region_code, code):
         raise NotFound(f"{what}不存在或不在您的管辖范围内")
+
+
+def get_visible(actor, model, object_id, what: str = "记录", *, scope: str = "region_code"):
+    """The `model` row `object_id` if it lies in the actor's region (its `scope` attribute holds
+    the code), else NotFound, as if it did not exist: the one get-or-404 of every service."""
+    from subsidy.extensions import db
+
+    try:
+        obj = db.session.get(model, int(object_id)) if object_id is not None else None
+    except (TypeError, ValueError):
+        obj = None
+    if obj is None or not covers(actor.region_code, getattr(obj, scope)):
+        raise NotFound(f"{what}不存在或不在您的管辖范围内")
+    return obj
