@@ -12,7 +12,7 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from subsidy.accounts.models import ROLE_LEVELS, ApiToken, Role, User
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, require, requires
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
 from subsidy.common.database import regardless
@@ -22,7 +22,7 @@ from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.households.validation import check_phone
-from subsidy.regions.scope import ensure_visible, normalize_code, within
+from subsidy.regions.scope import ensure_visible, get_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
@@ -183,6 +183,7 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
     return role, region.code
 
 
+@exempt("checks manage_users itself: the shell (`flask users create`) calls it with no actor, as the installer")
 def create_user(actor, *, username: str, password: str, name: str, role, region_code: str,
                 phone: str | None = None) -> User:
     """County admins create staff in their county (API.md POST /users)."""
@@ -223,21 +224,14 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
     return user
 
 
-def _managed_user(actor, user_id: int) -> User:
-    require(actor, Perm.manage_users)
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("用户不存在")
-    ensure_visible(actor, user.region_code, "用户")
-    return user
-
-
+@requires(Perm.manage_users)
 def get_user(actor, user_id: int) -> User:
-    return _managed_user(actor, user_id)
+    return get_visible(actor, User, user_id, "用户")
 
 
+@requires(Perm.manage_users)
 def set_user_active(actor, user_id: int, active: bool) -> User:
-    user = _managed_user(actor, user_id)
+    user = get_user(actor, user_id)
     if user.id == actor.id and not active:
         raise PermissionDenied("不能停用自己的账号")
     if user.active != active:
@@ -249,8 +243,9 @@ def set_user_active(actor, user_id: int, active: bool) -> User:
     return user
 
 
+@requires(Perm.manage_users)
 def reset_password(actor, user_id: int, new_password: str) -> User:
-    user = _managed_user(actor, user_id)
+    user = get_user(actor, user_id)
     check_password_strength(new_password, user)
     user.password_hash = generate_password_hash(new_password)
     user.session_epoch += 1
@@ -259,6 +254,7 @@ def reset_password(actor, user_id: int, new_password: str) -> User:
     return user
 
 
+@exempt("one's own account: every signed-in user may change their own password")
 def change_own_password(actor, current_password: str, new_password: str) -> None:
     """A new password ends every other session and every API token of the account: whoever
     learned the old one keeps nothing they obtained with it."""
@@ -279,6 +275,7 @@ def _revoke_tokens(user_id: int, token_id: int | None = None) -> int:
     return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
 
 
+@exempt("one's own session: every signed-in user may sign out")
 def sign_out(actor, address: str) -> None:
     """退出: the session ends on the server (the epoch every request checks moves on), so a copy
     of the session or remember-me cookie taken before it opens nothing after it; every device
@@ -287,6 +284,7 @@ def sign_out(actor, address: str) -> None:
     audit.record(actor, "user.sign_out", "user", actor.id, region_code=actor.region_code, address=address)
 
 
+@exempt("one's own tokens: every user of the API may withdraw them")
 def revoke_own_tokens(actor, token_id: int | None = None) -> int:
     """Withdraw one of one's own API tokens (the one in use, from the API) or all of them."""
     revoked = _revoke_tokens(actor.id, token_id)
@@ -295,8 +293,8 @@ def revoke_own_tokens(actor, token_id: int | None = None) -> int:
     return revoked
 
 
+@requires(Perm.manage_users)
 def list_users(actor, *, page=1, per_page=50, q: str | None = None) -> Page:
-    require(actor, Perm.manage_users)
     stmt = sa.select(User).where(within(User.region_code, actor.region_code))
     if q:
         like = f"%{q.strip()}%"

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from subsidy.accounts.models import Role, User
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
 from subsidy.common.timeutil import local_today, utcnow
@@ -112,9 +112,9 @@ def _send_to_supervisors(point: Checkpoint) -> None:
         for uid, phone, region in rows])
 
 
+@requires(Perm.view_audit)
 def download(actor) -> Checkpoint:
     """A checkpoint of the chain as it is now, for a supervisor to keep; the download is audited."""
-    require(actor, Perm.view_audit)
     point = current()
     audit.record(actor, "audit.checkpoint_download", "audit_checkpoint", point.last_id,
                  region_code=actor.region_code, count=point.count, head=point.head)
@@ -177,9 +177,9 @@ def verify_all(extra: list[tuple[str, Checkpoint]] = ()) -> FullVerification:
     return FullVerification(result, len(points), problems)
 
 
+@requires(Perm.view_audit)
 def verify_for(actor) -> FullVerification:
     """The supervisor's 校验 button: the same check as `flask audit verify`, audited."""
-    require(actor, Perm.view_audit)
     outcome = verify_all()
     audit.record(actor, "audit.verify", "audit_chain", None, region_code=actor.region_code, ok=outcome.ok,
                  checked=outcome.chain.checked, checkpoints=outcome.checkpoints,

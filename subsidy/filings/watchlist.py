@@ -12,7 +12,7 @@ import contextlib
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, require, requires
 from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
 from subsidy.common.limits import WATCHLIST
@@ -80,11 +80,11 @@ def _parse_row(number: int, cells: tuple, columns: dict[str, int], errors: RowEr
     return values if ok else None
 
 
+@requires(Perm.manage_watchlist)
 def import_watchlist(actor, fileobj, filename: str | None) -> ImportResult:
     """Read and check the file in the read phase (no write lock held on SQLite), then, in the
     write phase, look up what the county's list holds now and insert or update."""
     with read_phase():
-        require(actor, Perm.manage_watchlist)
         if fileobj is None or not filename:
             raise ValidationError("请选择要上传的 .xlsx 文件", fields={"file": "请选择文件"})
         check_filename(filename)
@@ -151,8 +151,8 @@ def _upsert(actor, county: str, rows: list[dict]) -> tuple[int, int]:
     return len(inserts), len(updates)
 
 
+@requires(Perm.manage_watchlist)
 def list_watchlist(actor, *, q: str | None = None, category: str | None = None, page=1, per_page=50) -> Page:
-    require(actor, Perm.manage_watchlist)
     stmt = sa.select(WatchListEntry).where(WatchListEntry.county_code == actor.region_code[:6])
     q = (q or "").strip()
     if q:

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.xlsx import save_to_temp, style_header_row, write_workbook
 from subsidy.extensions import db
@@ -36,10 +36,10 @@ class WorkbookFile:
     count: int = 0
 
 
+@requires(Perm.export_households)
 def export_households(actor, *, region_code: str | None = None, q: str | None = None) -> WorkbookFile:
     """The register under the actor's region (narrowed by `region_code` and `q` as the list
     page is) as .xlsx; one audit event `household.export` with the filter and the count."""
-    require(actor, Perm.export_households)
     stmt = search_statement(actor, region_code or None, q)
     stmt = (stmt.with_only_columns(*(getattr(Household, c.key) for c in COLUMNS), Household.region_code, Region.name)
             .join_from(Household, Region, Region.code == Household.region_code)
@@ -80,10 +80,10 @@ NOTES = [
 ]
 
 
+@requires(Perm.edit_households)
 def import_template(actor) -> WorkbookFile:
     """The blank import workbook: headers on the first sheet (nothing else, since the first
     sheet is what gets imported), rules and an example on "填写说明"."""
-    require(actor, Perm.edit_households)
     above_village = len(actor.region_code) != 12
     columns = [*COLUMNS, VILLAGE_CODE] if above_village else list(COLUMNS)
     headers, widths, text_columns = layout(columns)

@@ -30,7 +30,7 @@ from operator import ne
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, require, requires
 from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
 from subsidy.common.limits import HOUSEHOLDS
@@ -286,14 +286,15 @@ def _result_processors(dialect, columns, description) -> list:
     return processors
 
 
+@requires(Perm.edit_households)
 def import_requirements(actor) -> dict:
     """What the import page tells the user: the headers expected of them."""
-    require(actor, Perm.edit_households)
     needs_village = len(actor.region_code) != 12
     headers = [c.header for c in COLUMNS] + ([VILLAGE_CODE.header] if needs_village else [])
     return {"headers": headers, "needs_village_code": needs_village, "max_rows": MAX_IMPORT_ROWS}
 
 
+@requires(Perm.edit_households)
 def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     """Check every row of the workbook, then create or update households in bulk; with any
     error, write nothing and return the errors (see the module docstring).
@@ -305,7 +306,6 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     up only then, under the lock; an ID number registered meanwhile is a 409)."""
     errors, warnings = RowErrors(), RowErrors()
     with read_phase():
-        require(actor, Perm.edit_households)
         require_file(fileobj)
         check_filename(filename)
         spooled, sha256, size = spool_upload(fileobj)

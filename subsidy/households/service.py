@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from subsidy.accounts.models import User
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
 from subsidy.common.database import regardless
@@ -35,6 +35,7 @@ def snapshot(household: Household) -> dict:
     return {f: getattr(household, f) for f in AUDITED_FIELDS}
 
 
+@exempt("a lookup for the services that place a household, which declare their own permission")
 def resolve_village(actor, region_code) -> str:
     """The village a household goes in: the clerk's own, or one under the actor's region."""
     if not region_code:
@@ -59,6 +60,7 @@ def _id_taken(id_number: str, except_id: int | None = None) -> Household | None:
     return db.session.scalar(stmt)
 
 
+@exempt("records a refusal for the registering services, which declare edit_households themselves")
 def note_elsewhere_hits(actor, id_numbers: list[str], *, source: str) -> None:
     """Numbers this actor tried to register that another village holds: audited (a clerk
     probing the register shows up for the supervisor) even though the attempt is refused, and
@@ -87,8 +89,8 @@ def _refuse_taken(actor, other: Household, village: str | None, id_number: str):
     return Conflict(REGISTERED_ELSEWHERE, fields={"id_number": REGISTERED_ELSEWHERE}, code="duplicate")
 
 
+@requires(Perm.edit_households)
 def create_household(actor, **data) -> Household:
-    require(actor, Perm.edit_households)
     values, errors = clean_household(data)
     for field in REQUIRED:
         if field not in data and field not in errors:
@@ -110,8 +112,8 @@ def create_household(actor, **data) -> Household:
     return household
 
 
+@requires(Perm.view_register)
 def get_household(actor, household_id: int) -> Household:
-    require(actor, Perm.view_register)
     household = db.session.get(Household, household_id)
     if household is None:
         raise NotFound("农户不存在")
@@ -119,8 +121,8 @@ def get_household(actor, household_id: int) -> Household:
     return household
 
 
+@requires(Perm.edit_households)
 def update_household(actor, household_id: int, **data) -> Household:
-    require(actor, Perm.edit_households)
     household = get_household(actor, household_id)
     values, errors = clean_household(data)
     if data.get("region_code") and data["region_code"] != household.region_code:
@@ -142,6 +144,7 @@ def update_household(actor, household_id: int, **data) -> Household:
     return household
 
 
+@requires(Perm.transfer_households)
 def transfer_household(actor, household_id: int, region_code, reason: str) -> Household:
     """迁户 (DESIGN.md §6): a household that moved to another village is moved, never registered
     again, so that its subsidies, payments and cases stay with it. The county admin moves within
@@ -149,7 +152,6 @@ def transfer_household(actor, household_id: int, region_code, reason: str) -> Ho
     old village (the village must first take it off its list, or the county decide)."""
     from subsidy.filings.models import Entry, Filing, FilingState
 
-    require(actor, Perm.transfer_households)
     household = get_household(actor, household_id)
     why = (reason or "").strip()
     if not why:
@@ -179,6 +181,7 @@ def transfer_household(actor, household_id: int, region_code, reason: str) -> Ho
     return household
 
 
+@exempt("a question, not an act: an empty list for those who may not transfer")
 def transfer_targets(actor, household: Household) -> list:
     """The villages the actor may move `household` to (none when the actor may not move it)."""
     from subsidy.accounts.permissions import can
@@ -189,10 +192,10 @@ def transfer_targets(actor, household: Household) -> list:
     return [v for v in list_villages(actor) if v.code != household.region_code]
 
 
+@requires(Perm.view_register)
 def search_statement(actor, region_code: str | None = None, q: str | None = None):
     """Households under the actor's region (narrowed to `region_code` if given), matching
     `q` by name, ID number or phone."""
-    require(actor, Perm.view_register)
     code = actor.region_code
     if region_code:
         code = normalize_code(region_code)
@@ -208,15 +211,16 @@ def search_statement(actor, region_code: str | None = None, q: str | None = None
     return stmt
 
 
+@requires(Perm.view_register)
 def list_households(actor, *, region_code=None, q=None, page=1, per_page=50) -> Page:
     stmt = search_statement(actor, region_code, q).order_by(Household.region_code, Household.id)
     return paginate(stmt, page, per_page)
 
 
+@requires(Perm.edit_households)
 def villages_for_edit(actor) -> list:
     """The villages a household form may place a household in (the clerk's own village, or
     every village under a county admin); refuses users who may not edit the register."""
     from subsidy.regions.service import list_villages
 
-    require(actor, Perm.edit_households)
     return list_villages(actor)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.money import MONEY_MAX, parse_amount
 from subsidy.common.pagination import Page, paginate
@@ -60,8 +60,8 @@ def _validate(data: dict) -> dict:
     return out
 
 
+@requires(Perm.manage_projects)
 def create_project(actor, **data) -> Project:
-    require(actor, Perm.manage_projects)
     values = _validate(data)
     county = county_of(actor.region_code)
     exists = db.session.scalar(sa.select(sa.func.count()).select_from(Project).where(
@@ -75,8 +75,8 @@ def create_project(actor, **data) -> Project:
     return project
 
 
+@requires(Perm.manage_projects)
 def update_project(actor, project_id: int, **data) -> Project:
-    require(actor, Perm.manage_projects)
     project = get_project(actor, project_id)
     values = _validate(data)
     before = {k: getattr(project, k) for k in values}
@@ -89,8 +89,8 @@ def update_project(actor, project_id: int, **data) -> Project:
     return project
 
 
+@requires(Perm.view_projects)
 def get_project(actor, project_id: int) -> Project:
-    require(actor, Perm.view_projects)
     project = db.session.get(Project, project_id)
     # Projects belong to a county; everyone in that county may read them.
     if project is None or project.county_code != county_of(actor.region_code):
@@ -98,15 +98,15 @@ def get_project(actor, project_id: int) -> Project:
     return project
 
 
+@requires(Perm.manage_projects)
 def project_for_edit(actor, project_id: int | None) -> Project | None:
     """The project to edit (None: a new one), if the actor may manage projects at all: the
     form is not even shown to those who may not submit it."""
-    require(actor, Perm.manage_projects)
     return get_project(actor, project_id) if project_id else None
 
 
+@requires(Perm.view_projects)
 def list_projects(actor, *, year: int | None = None, page=1, per_page=50) -> Page:
-    require(actor, Perm.view_projects)
     stmt = sa.select(Project).where(Project.county_code == county_of(actor.region_code))
     if year:
         stmt = stmt.where(Project.year == year)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.common.database import plain_rows
 from subsidy.common.masking import account_tail, mask_id_number, mask_name
 from subsidy.errors import NotFound
@@ -298,9 +298,9 @@ class CoverageRow:
         return _rate(self.signed_in, self.households)
 
 
+@requires(Perm.view_register)
 def coverage_by_village(actor, region_code: str | None = None) -> tuple[dict, list[CoverageRow]]:
     """Coverage per village under the actor's region (or a region under it), one GROUP BY."""
-    require(actor, Perm.view_register)
     code = normalize_code(region_code) if region_code else actor.region_code
     ensure_visible(actor, code, "行政区划")
     counts = {code: (n, s) for code, n, s in db.session.execute(
@@ -320,11 +320,11 @@ class Poster:
     url: str
 
 
+@requires(Perm.view_register)
 def posters(actor, region_code: str | None = None) -> list[Poster]:
     """One A4 poster per village under the region (a township prints all its villages at once)."""
     from subsidy.public.qr import village_url
 
-    require(actor, Perm.view_register)
     code = normalize_code(region_code) if region_code else actor.region_code
     ensure_visible(actor, code, "行政区划")
     villages = villages_of(code) if len(code) < 12 else [get_village(code)]

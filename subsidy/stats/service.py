@@ -27,7 +27,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.common.database import read_phase
 from subsidy.common.money import fmt
 from subsidy.common.params import check_year
@@ -43,6 +43,7 @@ from subsidy.stats import cache, queries
 CASE_KINDS = ("inquiries", "complaints", "objections")
 
 
+@requires(Perm.view_dashboard)
 def region_overview(actor) -> dict:
     code = actor.region_code
     hh = db.session.execute(
@@ -155,6 +156,7 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
 
 # --- the summary ------------------------------------------------------------------------------
 
+@exempt("parses the dashboard's arguments for summary/dashboard, which require view_dashboard")
 def parse_args(actor, region_code, year) -> tuple[str, int]:
     code = normalize_code(region_code) if region_code not in (None, "") else actor.region_code
     ensure_visible(actor, code, "行政区划")
@@ -194,10 +196,10 @@ def own_figures(code: str, year: int, width: int, money: dict | None = None) -> 
                 "paid": paid.get(k, Decimal("0.00")), "open_flags": flags.get(k, 0)} for k in keys}
 
 
+@requires(Perm.view_dashboard)
 def summary(actor, region_code=None, year=None, *, refresh: bool = False) -> dict:
     """API.md `/stats/summary` for a region in the actor's scope, plus `as_of` (when it was
     computed) and `cached` (true when served from the refreshed summary, see `stats.cache`)."""
-    require(actor, Perm.view_dashboard)
     code, year = parse_args(actor, region_code, year)
     return summary_of(code, year, refresh=refresh)
 
@@ -264,8 +266,8 @@ class Dashboard:
     cached: bool = False
 
 
+@requires(Perm.view_dashboard)
 def dashboard(actor, region_code=None, year=None, *, refresh: bool = False) -> Dashboard:
-    require(actor, Perm.view_dashboard)
     code, year = parse_args(actor, region_code, year)
     region = db.session.get(Region, code)
     if region is None:
@@ -383,6 +385,7 @@ def _months(code: str, year: int) -> list[dict]:
     return queries.cases_by_month(code, year)
 
 
+@requires(Perm.view_dashboard)
 def years_available(actor) -> list[int]:
     years = set(db.session.scalars(sa.select(Project.year).where(Project.county_code == county_of(actor.region_code))
                                    .distinct()))
