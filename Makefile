@@ -6,16 +6,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := subsidy
 
-.PHONY: run test test-fast lint install catalogs db demo bench browser loadgen audit clean
+.PHONY: run test test-fast lint requirements install catalogs-update catalogs db demo bench browser loadgen audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall only when a requirements file changed.
+# Reinstall only when a requirements file changed. Both files are compiled (make requirements)
+# and carry every package's hashes, so pip installs exactly what was reviewed.
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
+
+# After editing requirements.in or requirements-dev.in (the short lists of direct dependencies).
+requirements: $(VENV)/.installed
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 install: $(VENV)/.installed catalogs instance/config.py
 
@@ -23,6 +31,11 @@ install: $(VENV)/.installed catalogs instance/config.py
 catalogs: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel compile -d translations -f >/dev/null; fi
+
+# After changing Chinese text: extract (labels of enums are lazy strings: -k _l) and update.
+catalogs-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 # Per-installation secret keys, made once, readable by the owner only; the app refuses to start
 # on the built-in SECRET_KEY.

@@ -7,7 +7,7 @@ Every step goes through the same service functions as the pages and commits, as 
 would. `--fresh` (required when DATABASE_URL is set) drops and recreates the schema (or removes
 the SQLite file) before each run: use a database made for the benchmark. Prints the median time
 of each step over `--repeat` runs and the county approval (审定) by part, and records the
-county approval for issue 8's table (target < 1 s); asserts nothing about speed."""
+county approval for the target table (target < 1 s); asserts nothing about speed."""
 from __future__ import annotations
 
 import argparse

@@ -1,8 +1,8 @@
-"""Benchmark: household import and export against bare loops over the same rows (issue 8).
+"""Benchmark: household import and export against bare loops over the same rows.
 
     python bench/bench_households.py [N] [--runs R] [--database-url URL] [--reset] [--profile]
 
-N defaults to 100,000 (the size of issue 8's targets). Without a URL (or DATABASE_URL in the
+N defaults to 100,000 (the size of the targets). Without a URL (or DATABASE_URL in the
 environment) a fresh SQLite file in a temporary directory is used. A PostgreSQL database must
 be empty, or be named with --reset, which DROPS its public schema: point it at a scratch
 database only.
@@ -65,7 +65,7 @@ from subsidy.common.database import reset_postgres_schema  # noqa: E402
 from subsidy.demo import make_id_number  # noqa: E402
 
 HEADERS = ["户主姓名", "身份证号", "手机号码", "一卡通账号", "家庭人口", "耕地面积(亩)", "村代码"]
-TARGET_SIZE = 100_000  # the size issue 8's targets are stated for; smaller runs are not judged
+TARGET_SIZE = 100_000  # the size the targets are stated for; smaller runs are not judged
 COLUMNS = ("region_code", "head_name", "id_number", "phone", "payout_account", "members", "land_area_mu",
            "created_at", "updated_at")
 

@@ -1,4 +1,4 @@
-"""A synthetic province for the benchmarks of issue 8, written with bulk paths.
+"""A synthetic province for the benchmarks, written with bulk paths.
 
     python -m bench.generate [--households N] [--seed S] [--database-url URL] [--reset] [--big-filing K]
     python bench/generate.py  ...                                   (the same)

@@ -1,4 +1,4 @@
-"""Load tests (issue 8): wrk against gunicorn on 127.0.0.1, bounded in time.
+"""Load tests: wrk against gunicorn on 127.0.0.1, bounded in time.
 
     python bench/load.py                                   # SQLite, a county of 50,000 households
     python bench/load.py --small                           # CI: tiny data, 2 s a scenario
@@ -75,7 +75,7 @@ import sqlalchemy as sa  # noqa: E402
 from bench.loadserver import CONNECTIONS, USER_AGENT, Run, Server, get, request_line  # noqa: E402
 from bench.report import Figure, record  # noqa: E402
 
-# Staff pages are loaded by staff: issue 8 states 50 clients for the farmers' page only. A
+# Staff pages are loaded by staff: the target states 50 clients for the farmers' page only. A
 # province's county reviewers and supervisors number in the tens and rarely load the same heavy
 # page at the same second; 10 at once on one 2-core machine is a busy morning.
 STAFF_CONNECTIONS = 10

@@ -1,4 +1,4 @@
-"""One figure of issue 8's target table, as each benchmark reports it to `bench.run`.
+"""One figure of the target table, as each benchmark reports it to `bench.run`.
 
 A benchmark prints its own detail for a reader, and calls `record(...)` once per figure of the
 target table. When `bench.run` starts it, `BENCH_REPORT` names a JSON-lines file the records are

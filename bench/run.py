@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark of issue 8 on SQLite and on PostgreSQL, then one table.
+"""`make bench`: every benchmark on SQLite and on PostgreSQL, then one table.
 
     python -m bench.run                       # full sizes (a province of 1,000,000 households on PostgreSQL)
     python -m bench.run --small               # the sizes CI runs (so the benchmarks cannot rot)
@@ -31,7 +31,7 @@ from bench.report import DATABASE_ENV, REPORT_ENV, Figure, read  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-# The rows of issue 8's target table, in its order: key → what the figure is.
+# The rows of the target table, in its order: key → what the figure is.
 TARGETS = [
     ("household_import", "household import ÷ bare read of the same file"),
     ("household_import_memory", "household import, peak memory"),
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--- {title} ({label}): {time.perf_counter() - t0:.0f} s, exit {done.returncode}", flush=True)
             if done.returncode:
                 failed.append(f"{title} ({label})")
-    print(f"\n=== issue 8 targets ({'small sizes: CI smoke run, no target judged' if args.small else 'full sizes'}; "
+    print(f"\n=== targets ({'small sizes: CI smoke run, no target judged' if args.small else 'full sizes'}; "
           f"{time.perf_counter() - started:.0f} s in all)")
     print(table(read(report), args.small))
     if failed:

@@ -1,4 +1,4 @@
-"""Command-line interface (API.md "Command line"). `db upgrade` comes from Flask-Migrate."""
+"""Command-line interface (docs/operations.md "Command line"). `db upgrade` comes from Flask-Migrate."""
 from __future__ import annotations
 
 import sys
@@ -12,6 +12,7 @@ from subsidy.extensions import db
 users_cli = AppGroup("users", help="Staff accounts.")
 audit_cli = AppGroup("audit", help="The audit chain.")
 demo_cli = AppGroup("demo", help="The demo county.")
+docs_cli = AppGroup("docs", help="The documents written from the code.")
 
 
 def _fail(message: str, code: int = 1):
@@ -116,8 +117,29 @@ def demo_logins():
     click.echo("")
 
 
+@docs_cli.command("tables")
+@click.option("--check", is_flag=True, help="exit 1 if docs/tables.md differs from the code, writing nothing")
+def docs_tables(check):
+    """Write docs/tables.md: the state machines and the role → permission table."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from subsidy.common.docs import render
+
+    path = Path(current_app.root_path).parent / "docs" / "tables.md"
+    text = render()
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            _fail(f"{path} is out of date: run `flask docs tables`")
+        return
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
 def register_cli(app):
     app.cli.add_command(users_cli)
+    app.cli.add_command(docs_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     from subsidy.cases.cli import cases_cli

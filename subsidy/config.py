@@ -1,5 +1,5 @@
 """Settings: defaults here, then `instance/config.py`, then environment variables, then the
-dict given to `create_app` (tests and scripts). API.md "Settings" lists the public ones."""
+dict given to `create_app` (tests and scripts). docs/operations.md "Settings" lists the public ones."""
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +16,7 @@ class Defaults:
     # PostgreSQL planner settings for the app's sessions (space-separated name=value). The
     # default random_page_cost (4.0) prices disk seeks of spinning disks: with it, a filing's
     # 5,000 entries are joined to a million households by scanning them all (160 ms) instead of
-    # 5,000 index look-ups (19 ms), measured by issue 8's benchmarks. Empty: the server's own.
+    # 5,000 index look-ups (19 ms), measured by the benchmarks. Empty: the server's own.
     POSTGRES_SESSION_SETTINGS = "random_page_cost=1.1"
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     # The audit chain's HMAC key (subsidy.audit): never in the database. Empty: derived from
@@ -48,7 +48,7 @@ class Defaults:
     ID_ELSEWHERE_PER_HOUR = 10  # answers "registered in another village" per user (subsidy.households)
     PER_PAGE = 50
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front of the app
-    # Farmers' mobile pages (issue 6); see subsidy.public
+    # Farmers' mobile pages; see subsidy.public
     MOBILE_SESSION_MINUTES = 120
     # Per address: a flood cap on code requests (farmers behind a carrier's NAT share one
     # address; the per-number limits of subsidy.public.signin protect each farmer), and failed
@@ -59,7 +59,7 @@ class Defaults:
     MOBILE_CODE_MIN_SECONDS = 0.3  # every code request answers no faster than this (no timing oracle)
     UPLOAD_FOLDER: str | None = None  # default instance/uploads
     POLICY_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
-    # SMS (issue 3); see subsidy.notify
+    # SMS; see subsidy.notify
     SMS_GATEWAY = "console"
     TWILIO_ACCOUNT_SID = ""
     TWILIO_AUTH_TOKEN = ""
@@ -75,7 +75,7 @@ class Defaults:
     SMS_POLL_SECONDS = 2.0  # worker's sleep when nothing is due
     SMS_STUCK_SENT_SECONDS = 6 * 3600  # a message `sent` this long without a final status is looked up
     TWILIO_TIMEOUT_SECONDS = 10.0  # per HTTP call to Twilio; a timeout is retried (ambiguous)
-    # Supervision figures (issue 7, subsidy.stats.cache): a computation slower than STATS_SLOW_SECONDS is
+    # Supervision figures (subsidy.stats.cache): a computation slower than STATS_SLOW_SECONDS is
     # kept and served for STATS_CACHE_SECONDS with its time shown; faster ones are always live.
     STATS_SLOW_SECONDS = 1.0
     STATS_CACHE_SECONDS = 600

@@ -20,6 +20,8 @@ from bench.generate import BIG_VILLAGE, generate
 from tests.bench_support import scratch_postgres
 from tests.conftest import RequestIsolatingClient
 
+pytestmark = pytest.mark.bench
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 N, BIG = 600, 50
 

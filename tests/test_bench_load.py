@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {"healthz", "farmer_my_subsidies", "review_queue", "review_page", "dashboard", "stats_summary",
              "sqlite_lock"}
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.load, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

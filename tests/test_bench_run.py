@@ -15,6 +15,8 @@ from bench.report import read
 from bench.run import TARGETS
 from tests.bench_support import scratch_postgres
 
+pytestmark = pytest.mark.bench
+
 ROOT = Path(__file__).resolve().parent.parent
 # Figures that exist on one database only.
 SQLITE_ONLY = {"sqlite_locked"}

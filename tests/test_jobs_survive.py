@@ -244,6 +244,7 @@ def _sent_once_each(messages, twilio) -> None:  # noqa: F811
     assert {m.status for m in all_messages()} == {S.sent}
 
 
+@pytest.mark.slow  # waits out a held lock
 def test_the_sms_worker_waits_out_a_locked_database(app, county, twilio, caplog):  # noqa: F811
     if backend(app) != "sqlite":
         pytest.skip("SQLite's write lock; PostgreSQL: the next test")

@@ -58,6 +58,7 @@ def crawl(client, start: list[str], limit: int = 400) -> dict[str, str]:
     return seen
 
 
+@pytest.mark.slow  # walks every page and endpoint
 def test_a_clerk_with_every_page_and_the_api_cannot_obtain_a_farmers_code(app, db, county, login_as, api_as):
     household, code = farmer_asks_for_a_code(app, db)
     message = db.session.scalar(sa.select(Message).where(Message.template == "login_code"))

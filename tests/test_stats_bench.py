@@ -15,6 +15,8 @@ import pytest
 
 from bench.generate import generate
 
+pytestmark = pytest.mark.bench
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

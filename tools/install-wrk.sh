@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs wrk, the HTTP load generator that bench/load.py drives against gunicorn on 127.0.0.1
-# (issue 8's load tests). Debian's package (wrk 4.1.0, with LuaJIT) is used: wrk has no wheel on
+#. Debian's package (wrk 4.1.0, with LuaJIT) is used: wrk has no wheel on
 # PyPI and nothing may be downloaded from elsewhere. Idempotent; needs root or sudo.
 set -euo pipefail
 WRK="${WRK_PATH:-wrk}"

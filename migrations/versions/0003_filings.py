@@ -1,4 +1,4 @@
-"""filings: three-level filing and review (issue 4)
+"""filings: three-level filing and review
 
 Revision ID: 0003
 Revises: 0002

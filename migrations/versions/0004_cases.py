@@ -1,4 +1,4 @@
-"""cases: inquiries, complaints and objections (issue 5)
+"""cases: inquiries, complaints and objections
 
 Revision ID: 0004
 Revises: 0003

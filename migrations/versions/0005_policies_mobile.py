@@ -1,4 +1,4 @@
-"""policies and the farmers' mobile pages (issue 6): policies, policy_attachments,
+"""policies and the farmers' mobile pages: policies, policy_attachments,
 mobile_login_codes, mobile_sign_ins
 
 Revision ID: 0005

@@ -1,4 +1,4 @@
-"""payments: batches, payments, bank result imports, receipt checks; stats cache (issue 7)
+"""payments: batches, payments, bank result imports, receipt checks; stats cache
 
 Revision ID: 0006
 Revises: 0005

@@ -1,4 +1,4 @@
-"""filings and SMS outbox: indexes for county approval and the SMS worker (issue 8)
+"""filings and SMS outbox: indexes for county approval and the SMS worker
 
 A county approval owes one SMS per household in one INSERT … SELECT (5,000 rows for a large
 filing); each index of sms_messages is written for every row. The indexes on template,

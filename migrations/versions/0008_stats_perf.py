@@ -1,4 +1,4 @@
-"""stats: indexes for the dashboard and /stats/summary at province scale (issue 8)
+"""stats: indexes for the dashboard and /stats/summary at province scale
 
 Revision ID: 0008
 Revises: 0007

@@ -1,4 +1,4 @@
-"""filing_list_stamps: replaced by triggers whenever a filing's live list changes (issue 8)
+"""filing_list_stamps: replaced by triggers whenever a filing's live list changes
 
 The review page compares the live list with the last snapshot on every view (a change made
 behind the workflow's back must show at once); at 5,000 entries that digest is most of the

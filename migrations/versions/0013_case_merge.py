@@ -1,6 +1,6 @@
 """cases: duplicates merged into the earlier case (state `merged`, `merged_into_id`)
 
-DESIGN.md §6 "Duplicate cases": the handling unit merges a duplicate into the earlier case;
+docs/design.md "Cases": the handling unit merges a duplicate into the earlier case;
 merged cases count neither as received nor as completed, and need no finding. A farmer's
 repeated objection to the same entry is merged at once.
 

@@ -1,4 +1,4 @@
-"""API: tokens and users (API.md)."""
+"""API: tokens and users (docs/api.md)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -21,7 +21,7 @@ class Role(Labelled):
     supervisor = "supervisor", _l("监督员")
 
 
-# DESIGN.md §1: the role's tier equals the region's level; a supervisor may sit at any tier.
+# docs/design.md "People": the role's tier equals the region's level; a supervisor may sit at any tier.
 ROLE_LEVELS = {
     Role.village_clerk: {Level.village},
     Role.township_reviewer: {Level.township},
@@ -69,7 +69,7 @@ class User(UserMixin, db.Model):
 
 
 class ApiToken(db.Model):
-    """Bearer tokens for /api/v1, stored as SHA-256 digests (API.md "Auth")."""
+    """Bearer tokens for /api/v1, stored as SHA-256 digests (docs/api.md "Auth")."""
 
     __tablename__ = "api_tokens"
 

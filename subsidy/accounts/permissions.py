@@ -1,4 +1,4 @@
-"""Who may do what: one table from role to permissions (DESIGN.md §1), and the decorator that
+"""Who may do what: one table from role to permissions (docs/design.md "People"), and the decorator that
 declares and checks the permission of every public service function.
 
 Region is the other half of every check and lives in `subsidy.regions.scope`. A permission
@@ -86,7 +86,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_filings, P.manage_watchlist, P.view_policies, P.manage_policies, P.view_payments, P.view_dashboard,
         P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.manage_calendar,
     }),
-    # Supervisors read everything in their region and change nothing but 督办 (DESIGN.md §1).
+    # Supervisors read everything in their region and change nothing but 督办 (docs/design.md "People").
     Role.supervisor: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_audit, P.view_sms,
         P.view_filings, P.view_policies, P.view_payments, P.view_dashboard,

@@ -69,7 +69,7 @@ def record_failed_sign_in(username: str | None, address: str) -> None:
     """A failed staff sign-in, audited under the account's region (an unknown name has none)
     although the request answers an error (`regardless`), and, when one account has failed
     LOGIN_ALERT_FAILURES times within LOGIN_ALERT_MINUTES from any addresses, one alert per
-    window to its county's admins and supervisors (DESIGN.md §6: an alert instead of a lock-out
+    window to its county's admins and supervisors (docs/design.md §6: an alert instead of a lock-out
     that anyone could inflict on the county reviewer)."""
     name = (username or "").strip()[:40]
     address = (address or "")[:64]
@@ -186,7 +186,7 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
 @exempt("checks manage_users itself: the shell (`flask users create`) calls it with no actor, as the installer")
 def create_user(actor, *, username: str, password: str, name: str, role, region_code: str,
                 phone: str | None = None) -> User:
-    """County admins create staff in their county (API.md POST /users)."""
+    """County admins create staff in their county (docs/api.md POST /users)."""
     if actor is not None:  # None: the shell (`flask users create`), trusted like the installer
         require(actor, Perm.manage_users)
     username = (username or "").strip()

@@ -1,4 +1,4 @@
-"""JSON API v1 (API.md). Each area's `api.py` adds its routes to this blueprint with
+"""JSON API v1 (docs/api.md). Each area's `api.py` adds its routes to this blueprint with
 `subsidy.api.spec.route`, which also feeds the generated OpenAPI document."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The API's error shape (API.md): {"error": {"code", "message", "fields"}}."""
+"""The API's error shape (docs/api.md): {"error": {"code", "message", "fields"}}."""
 from __future__ import annotations
 
 from flask import jsonify

@@ -39,7 +39,7 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
-# Money and areas travel as strings with two decimals (API.md).
+# Money and areas travel as strings with two decimals (docs/api.md).
 MoneyStr = Annotated[Decimal, PlainSerializer(fmt, return_type=str)]
 
 # ---- bounded input types: the limits the code enforces, stated in the OpenAPI document too.
@@ -190,7 +190,7 @@ def route(rule: str, method: str, *, summary: str, body=None, response=None, sta
 
 
 def page_json(model: type[BaseModel], page) -> dict:
-    """API.md "Lists": {"items": [...], "page", "per_page", "total"}."""
+    """docs/api.md "Lists": {"items": [...], "page", "per_page", "total"}."""
     return {"items": [model.model_validate(x, from_attributes=True).model_dump(mode="json") for x in page.items],
             "page": page.page, "per_page": page.per_page, "total": page.total}
 
@@ -227,7 +227,7 @@ PAGING = {"page": Q_PAGE, "per_page": Q_PER_PAGE}
 
 
 def import_answer(result):
-    """API.md imports: {created, updated, errors}; with any bad row nothing is written and the
+    """docs/api.md imports: {created, updated, errors}; with any bad row nothing is written and the
     answer is 400 carrying both shapes at once, the rows and the standard error envelope, so a
     generic client sees an error and a specific one sees which rows to fix."""
     body = result.as_dict()

@@ -1,1 +1,1 @@
-"""Append-only audit log, chained by hash (DESIGN.md "Audit")."""
+"""Append-only audit log, chained by hash (docs/design.md "Audit")."""

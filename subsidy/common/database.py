@@ -169,7 +169,7 @@ def reset_postgres_schema(url: str) -> None:
 def plain_rows(stmt, params: dict | None = None):
     """A select of columns run on the session's connection (in its transaction) without the
     ORM's result processing: 30–50 µs less a statement on either database, a tenth of the
-    farmer's "my subsidies" page, which every farmer's phone opens (issue 8's load test)."""
+    farmer's "my subsidies" page, which every farmer's phone opens."""
     from subsidy.extensions import db
 
     return db.session.connection().execute(stmt, params or {})

@@ -24,7 +24,7 @@ def select_locale() -> str:
 def _translations():
     """The request's catalogue, looked up once per request rather than once per message: a
     review page or a queue translates over a thousand labels, and Flask-Babel's own lookup
-    (context, locale, cache) per call was most of their rendering time (issue 8's profile).
+    (context, locale, cache) per call was most of their rendering time.
     Kept beside Flask-Babel's own per-request state and tied to the locale it chose, so that
     whatever resets that (a new request, `flask_babel.refresh`) resets this too."""
     if not has_app_context():

@@ -41,7 +41,7 @@ RATIO_FLOOR = 1 * MB
 # an honest part opens its root element within its first hundred bytes.
 PROLOG_BYTES = 64 * 1024
 
-# The household register (issue 2; issue 8 benchmarks 100,000 rows): 7 columns of the template,
+# The household register (bench/bench_households.py imports 100,000 rows): 7 columns of the template,
 # some room for a clerk's own notes; names, numbers and codes are short.
 HOUSEHOLDS = SheetLimits(rows=100_000, columns=30, cell_chars=500, sheet_bytes=128 * MB,
                          shared_strings_bytes=32 * MB)

@@ -1,4 +1,4 @@
-"""Masking for public display (publicity boards, notices): DESIGN.md "Farmers' mobile pages".
+"""Masking for public display (publicity boards, notices): docs/design.md "Farmers' mobile pages".
 
 The board shows enough for a villager to recognise a neighbour and object, never enough to
 impersonate one."""

@@ -23,7 +23,7 @@ from subsidy.errors import ValidationError
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL, the id columns of every table
 MAX_BIGINT = 2**63 - 1  # BIGINT columns (a receipt sample's seed)
 MAX_PAGE = 10**9  # a page beyond any list; keeps (page - 1) × per_page far inside 64 bits
-MAX_PER_PAGE = 200  # API.md "Lists"
+MAX_PER_PAGE = 200  # docs/api.md "Lists"
 YEAR_MIN, YEAR_MAX = 2000, 2100  # years the platform knows (projects, statistics, the calendar)
 
 

@@ -1,4 +1,4 @@
-"""Throttling of sign-in attempts by failures, never by successes (DESIGN.md §6).
+"""Throttling of sign-in attempts by failures, never by successes (docs/design.md §6).
 
 A county office or a carrier's NAT puts many honest people behind one address: counting their
 successful sign-ins would refuse the 21st clerk of the morning. So the limits at the edge

@@ -1,6 +1,6 @@
 """Spreadsheet plumbing shared by every .xlsx import and export (households, watch list, bank files).
 
-API.md "Spreadsheet imports": the first sheet is read, its first row holds the column headers,
+docs/api.md "Spreadsheet imports": the first sheet is read, its first row holds the column headers,
 rows are numbered as in the spreadsheet (the first data row is row 2). Files are read with
 openpyxl's read-only mode, one row at a time, so a large file never sits in memory as a
 workbook; exports are written in write-only mode from an iterator of rows.
@@ -53,7 +53,7 @@ HEADER_FILL = PatternFill("solid", fgColor="F0F3F7")
 
 
 class UploadTooLarge(DomainError):
-    """The request body exceeded MAX_CONTENT_LENGTH (API.md: 413)."""
+    """The request body exceeded MAX_CONTENT_LENGTH (docs/api.md: 413)."""
 
     status = 413
     code = "too_large"
@@ -129,7 +129,7 @@ class RowErrors:
 
 @dataclass
 class ImportResult:
-    """The answer of an all-or-nothing spreadsheet import (API.md: {created, updated, errors})."""
+    """The answer of an all-or-nothing spreadsheet import (docs/api.md: {created, updated, errors})."""
 
     created: int = 0
     updated: int = 0
@@ -245,7 +245,7 @@ class SheetReader:
         return values
 
     def __iter__(self) -> Iterator[tuple[int, tuple]]:
-        # Runs once per row of files up to 100,000 rows (issue 8): kept to plain loops.
+        # Runs once per row of files up to 100,000 rows: kept to plain loops.
         width = len(self.headers)
         limits = self.limits
         columns, chars, allowed = limits.columns, limits.cell_chars, limits.rows

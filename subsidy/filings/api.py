@@ -1,4 +1,4 @@
-"""API: filings and the watch list (API.md `/filings…`, `/watchlist/import`).
+"""API: filings and the watch list (docs/api.md `/filings…`, `/watchlist/import`).
 
 Same service functions as the pages, so the API can never allow what a page refuses."""
 from __future__ import annotations
@@ -188,7 +188,7 @@ def _entry_json(line: dict) -> dict:
 
 
 def _filing_list(result) -> dict:
-    """A page of `service.FilingRow`s as API.md's list envelope."""
+    """A page of `service.FilingRow`s as docs/api.md's list envelope."""
     items = [FilingListItem(id=r.id, project_id=r.project_id, project_name=r.project_name, region_code=r.region_code,
                             village_name=r.village_name, state=r.state, version=r.version, households=r.households,
                             total_amount=r.total_amount, flagged_entries=r.flagged_entries,

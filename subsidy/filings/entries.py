@@ -1,4 +1,4 @@
-"""The village clerk's household list (DESIGN.md: "edited only by the village while the filing
+"""The village clerk's household list (docs/design.md: "edited only by the village while the filing
 is a draft"): add by search, add the whole village at once, change, delete.
 
 Quantity and amount start from the amount rule (`subsidy.projects.amounts`): the register's
@@ -31,7 +31,7 @@ from subsidy.regions.scope import get_visible
 MAX_QUANTITY = Decimal("100000")
 
 
-# The list is edited only while the filing is a draft (DESIGN.md), by its village's clerk.
+# The list is edited only while the filing is a draft (docs/design.md), by its village's clerk.
 EDITABLE_STATES = frozenset({FilingState.draft})
 
 

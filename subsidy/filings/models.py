@@ -1,4 +1,4 @@
-"""Filings and what hangs off them (DESIGN.md "Three-level filing and review")."""
+"""Filings and what hangs off them (docs/design.md "Three-level filing and review")."""
 from __future__ import annotations
 
 from datetime import datetime

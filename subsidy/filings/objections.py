@@ -1,6 +1,6 @@
 """Open objections (异议) against a filing: the guard "no open objection" of 村级备案.
 
-Objections are cases of kind `objection` on a filing's entries (issue 5); the cases area
+Objections are cases of kind `objection` on a filing's entries; the cases area
 owns the rule of what "open" means."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Risk checks on a filing's entries (DESIGN.md "Three-level filing and review", risk checks).
+"""Risk checks on a filing's entries (docs/design.md "Three-level filing and review", risk checks).
 
 Each check is one set-based statement (INSERT … SELECT) over the filing's entries; none loads
 an entry per row. They run when a filing is publicized and again at each review, and on a single

@@ -262,7 +262,7 @@ def reviews(filing: Filing) -> list[Review]:
 
 @requires(Perm.view_filings)
 def detail(actor, filing_id: int) -> dict:
-    """Everything GET /filings/{id} answers (API.md), with the snapshot mismatches."""
+    """Everything GET /filings/{id} answers (docs/api.md), with the snapshot mismatches."""
     filing = get_filing(actor, filing_id)
     lines, _ = entry_lines(filing)
     return {
@@ -278,7 +278,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     from subsidy.filings.entries import can_edit, search_candidates
 
     filing = get_filing(actor, filing_id)
-    # Always one page: a 5,000-entry list rendered whole is a 5 MB page (issue 8's load test).
+    # Always one page: a 5,000-entry list rendered whole is a 5 MB page.
     filing_totals = totals(filing)
     lines, total = entry_lines(filing, page=page or 1, flagged_only=flagged_only, q=q,
                                total=None if flagged_only or q else filing_totals["households"])
@@ -307,7 +307,7 @@ def can_note(actor, filing: Filing) -> bool:
 
 @requires(Perm.review_filings)
 def add_note(actor, filing_id: int, entry_id: int, note: str) -> EntryNote:
-    """A reviewer's note on an entry (it answers the entry's risk flags; DESIGN.md)."""
+    """A reviewer's note on an entry (it answers the entry's risk flags; docs/design.md)."""
     filing = get_filing(actor, filing_id)
     text = (note or "").strip()
     if not text:

@@ -1,6 +1,6 @@
 """备案快照: the list as each tier filed it, and the comparison of two lists.
 
-DESIGN.md "Three-level filing and review": a snapshot is a canonical SHA-256 digest of the entry
+docs/design.md "Three-level filing and review": a snapshot is a canonical SHA-256 digest of the entry
 list (household, ID number, quantity, amount, payout account) with count and total. The lines
 are kept too (copied set-based, INSERT … SELECT) so that a difference can be shown line by line.
 
@@ -229,7 +229,7 @@ def _label(stage: str) -> str:
 
 def find_mismatches(filing: Filing, snaps: dict[Stage, Snapshot] | None = None,
                     live: Digest | None = None) -> list[Mismatch]:
-    """Every difference the platform must show loudly (DESIGN.md): a tier's snapshot that differs
+    """Every difference the platform must show loudly (docs/design.md): a tier's snapshot that differs
     from the publicized list, the paid list that differs from the approved one, and the live list
     that differs from the last snapshot (a change made behind the workflow's back)."""
     snaps = round_snapshots(filing) if snaps is None else snaps

@@ -1,5 +1,5 @@
 """The county's watch list (比对名单): deceased persons, people on the public payroll, village
-cadres and their relatives (DESIGN.md risk checks; API.md POST /watchlist/import).
+cadres and their relatives (docs/design.md risk checks; docs/api.md POST /watchlist/import).
 
 Import rules, as the household import: the first sheet, headers 身份证号, 姓名, 类别, 来源 in
 row 1; every row is checked first and any error writes nothing, answering {row, field, message}

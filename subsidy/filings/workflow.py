@@ -1,6 +1,6 @@
 """The state machine of a filing: the only code that changes `Filing.state`.
 
-DESIGN.md "Three-level filing and review" is the law; `MACHINE` below is that table, row by row
+docs/design.md "Three-level filing and review" is the law; `MACHINE` below is that table, row by row
 (one engine for every table: `subsidy.common.statemachine`; docs/architecture.md shows them).
 Every transition, in this order:
 
@@ -299,7 +299,7 @@ def perform(actor, filing_id: int, action, *, version, comment: str | None = Non
 
 
 def _check_against_publicized(filing: Filing, snap: Snapshot) -> None:
-    """DESIGN.md: the list a tier files must be the list the village publicized."""
+    """docs/design.md: the list a tier files must be the list the village publicized."""
     publicized = db.session.scalar(sa.select(Snapshot).where(
         Snapshot.filing_id == filing.id, Snapshot.round == filing.round, Snapshot.stage == Stage.publicized)
         .order_by(Snapshot.id.desc()).limit(1))

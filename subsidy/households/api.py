@@ -1,4 +1,4 @@
-"""API: the household register (API.md /households)."""
+"""API: the household register (docs/api.md /households)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,5 @@
 """The register's spreadsheet columns, shared by the import, the template and the export so
-that an export can be re-imported unchanged (API.md "Spreadsheet imports")."""
+that an export can be re-imported unchanged (docs/api.md "Spreadsheet imports")."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,7 +2,7 @@
 
 The export streams rows from a `yield_per` query into an openpyxl write-only workbook, with the
 import's headers plus 村代码 and 村名, so an export can be corrected and imported back. Exports
-of personal data are audited (issue 2 "Households")."""
+of personal data are audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass

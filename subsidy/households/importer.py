@@ -1,5 +1,5 @@
-"""Importing the household register from .xlsx (issue 2 "Households", API.md
-"POST /households/import" and "Spreadsheet imports").
+"""Importing the household register from .xlsx (docs/api.md
+"Spreadsheet imports").
 
 Rules:
 - the first sheet is read row by row (openpyxl read-only); row 1 holds the headers, which may
@@ -12,8 +12,8 @@ Rules:
 - the writes are set-based and the import is one audit event `household.import` with the file's
   name and SHA-256, the counts, and for each changed household the fields before and after.
 
-Speed and memory (issue 8: 100,000 rows in at most 1.5 times a bare read of the file, under
-300 MB): the reading is openpyxl's and cannot be cut, so everything else is kept small beside
+Speed and memory (bench/bench_households.py: 100,000 rows in at most 1.5 times a bare read of
+the file, under 300 MB): the reading is openpyxl's and cannot be cut, so everything else is kept small beside
 it. Rows are checked in one tight loop into plain tuples (columns whose values repeat, such as
 家庭人口, 耕地面积 and 村代码, are checked once per distinct value); the registered households
 are looked up in large chunks and compared as they arrive; new households go in through the

@@ -146,7 +146,7 @@ def update_household(actor, household_id: int, **data) -> Household:
 
 @requires(Perm.transfer_households)
 def transfer_household(actor, household_id: int, region_code, reason: str) -> Household:
-    """迁户 (DESIGN.md §6): a household that moved to another village is moved, never registered
+    """迁户 (docs/design.md §6): a household that moved to another village is moved, never registered
     again, so that its subsidies, payments and cases stay with it. The county admin moves within
     the county. Refused while a filing that lists the household is still under review in its
     old village (the village must first take it off its list, or the county decide)."""

@@ -96,7 +96,7 @@ def _id_problem(text: str) -> str | None:
 
 def id_number_problem(value) -> str | None:
     """Why `value` is not a GB 11643-1999 citizen ID number, naming the part that is wrong
-    (DESIGN.md §6: 地区码不存在, 出生日期无效 and 校验位不正确 are different messages), or None.
+    (docs/design.md §6: 地区码不存在, 出生日期无效 and 校验位不正确 are different messages), or None.
     A code that exists or existed is accepted whatever the birth year: people born before a
     renumbering are issued numbers under the new code (see `id_number_warning`)."""
     return _id_problem(_text(value).upper())

@@ -1,5 +1,5 @@
 """The standard amount of an entry, in one place, in its two forms (docs/architecture.md
-"The amount rule").
+"Amounts").
 
 - The default quantity of a household for a project is read from the register: its 亩 of land
   for a per-亩 project, its members for a per-person one, 1 for the other units (per household;

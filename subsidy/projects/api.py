@@ -1,4 +1,4 @@
-"""API: subsidy projects (API.md POST /projects)."""
+"""API: subsidy projects (docs/api.md POST /projects)."""
 from __future__ import annotations
 
 from decimal import Decimal

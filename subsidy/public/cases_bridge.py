@@ -1,5 +1,4 @@
-"""The farmer's side of the cases area (issue 5's `submit_case`, `rate_case`, and the farmer's
-own cases): ask, complain, object to a publicized entry, read replies, rate them.
+"""The farmer's side of the cases area: ask, complain, object to a publicized entry, read replies, rate them.
 
 Who the farmer is comes from the farmer session only (the household signed in, or the mobile
 number confirmed by code); the cases service answers a case that is not theirs as not found.

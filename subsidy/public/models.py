@@ -1,4 +1,4 @@
-"""What the farmers' mobile pages keep (issue 6): sign-in codes and first sign-ins."""
+"""What the farmers' mobile pages keep: sign-in codes and first sign-ins."""
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,4 @@
-"""QR codes (the `qrcode` package, SVG) for the addresses printed on paper (API.md "Public
+"""QR codes (the `qrcode` package, SVG) for the addresses printed on paper (docs/api.md "Public
 pages"): a village's board and a policy. They encode PUBLIC_BASE_URL + the page's path, the
 address farmers' phones reach the platform at, never the address a staff member browses."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the farmers' pages read (issue 6): the village board, "my subsidies", the SMS sent to a
+"""What the farmers' pages read: the village board, "my subsidies", the SMS sent to a
 household, and mobile coverage for /stats/summary and the county.
 
 The farmer is not a staff user: these functions take the signed-in household's id (from the
@@ -59,7 +59,7 @@ class MyEntry:
     publicity_ends_at: datetime | None = None
     paid_at: datetime | None = None
     account_tail: str = ""
-    payment_id: int | None = None  # set when 我已收到 / 没有收到 apply (issue 7)
+    payment_id: int | None = None  # set when 我已收到 / 没有收到 apply
     receipt: str | None = None
 
 
@@ -214,7 +214,7 @@ class Board:
 
 def village_board(code: str) -> Board:
     """The village's publicity board: lists being publicized, and the approved lists of the
-    village's two latest project years, with names and ID numbers masked (DESIGN.md: 张*华,
+    village's two latest project years, with names and ID numbers masked (docs/design.md: 张*华,
     640425********1234)."""
     village = get_village(code)
     filings = list(db.session.scalars(
@@ -281,7 +281,7 @@ def mobile_summaries(region_code: str, width: int) -> tuple[dict[str, dict], dic
 
 
 def mobile_summary(region_code: str) -> dict:
-    """API.md `mobile` block: households under the region, those that have ever signed in on
+    """docs/api.md `mobile` block: households under the region, those that have ever signed in on
     the mobile pages, and the rate (3 decimals, null when there are no households)."""
     code = normalize_code(region_code)
     return mobile_summaries(code, len(code))[1]

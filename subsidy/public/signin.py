@@ -1,4 +1,4 @@
-"""Farmers prove who they are with an SMS code (issue 6; DESIGN.md "Farmers' mobile pages").
+"""Farmers prove who they are with an SMS code (docs/design.md "Farmers' mobile pages").
 
 Sign-in: ID number + mobile number. If they match a household, a 6-digit code goes to that
 mobile through the outbox (template `login_code`). Rules:

@@ -1,5 +1,5 @@
 """Staff pages about the farmers' side: mobile coverage per village, and the printable QR
-posters a township puts up in every village (issue 6)."""
+posters a township puts up in every village."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request

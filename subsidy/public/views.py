@@ -1,4 +1,4 @@
-"""The farmers' mobile pages under /m/ and the QR codes under /qr/ (API.md "Public pages": these
+"""The farmers' mobile pages under /m/ and the QR codes under /qr/ (docs/api.md "Public pages": these
 addresses are printed on paper, so they never change). Every view here is `@public`: a farmer
 has no staff account; who they are comes from `subsidy.public.farmer` (ID number + SMS code)."""
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _http_error(exc: HTTPException):
 
 @bp.after_request
 def _headers(response):
-    # Nothing on these pages comes from another host (issue 6); the browser is told so too.
+    # Nothing on these pages comes from another host; the browser is told so too.
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; "
@@ -286,7 +286,7 @@ def me():
 @bp.route("/m/payments/<int:payment_id>/receipt", methods=["POST"])
 @public
 def receipt(payment_id: int):
-    """回访 (issue 7): the farmer says whether paid money arrived. 没有收到 opens a complaint for
+    """回访: the farmer says whether paid money arrived. 没有收到 opens a complaint for
     the county, after a confirmation page. The household is the signed-in one, never one named
     in the request."""
     hh = farmer.household_id()

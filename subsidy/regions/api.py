@@ -1,4 +1,4 @@
-"""API: regions (API.md GET /regions/{code})."""
+"""API: regions (docs/api.md GET /regions/{code})."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

@@ -14,7 +14,7 @@ class Level(Labelled):
     village = "village", _l("村")
 
 
-# Significant digits of a code at each level (DESIGN.md "Jurisdiction").
+# Significant digits of a code at each level (docs/design.md "Jurisdiction").
 CODE_LENGTH = {Level.county: 6, Level.township: 9, Level.village: 12}
 
 

@@ -1,6 +1,6 @@
 """Jurisdiction: the one place where "everything under a region" is decided.
 
-DESIGN.md "Jurisdiction": a region's scope is a code range. Codes are digit strings in their
+docs/design.md "Jurisdiction": a region's scope is a code range. Codes are digit strings in their
 short form (6, 9 or 12 digits); every string that starts with a prefix P lies in
 [P, P + '9' * (12 - len(P))] and no other digit string does, so one indexed range covers both
 village-level rows (12-digit `region_code`) and the regions table itself. Every query that

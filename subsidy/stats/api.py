@@ -1,4 +1,4 @@
-"""API: `/stats/summary` (API.md), from the same functions as the dashboard."""
+"""API: `/stats/summary` (docs/api.md), from the same functions as the dashboard."""
 from __future__ import annotations
 
 from flask import request
@@ -8,7 +8,7 @@ from subsidy.common.access import current_actor
 from subsidy.stats import service
 
 
-@route("/stats/summary", "GET", summary="Headline figures of a region in a year (report figures, API.md)",
+@route("/stats/summary", "GET", summary="Headline figures of a region in a year (report figures, docs/api.md)",
        tag="stats", query={"region_code": {**Q_REGION, "description": "6, 9 or 12 digits; default: the user's "
                                                                        "region (404 outside it)"},
                            "year": Q_YEAR})

@@ -1,4 +1,4 @@
-"""A refreshed summary for figures too slow to compute on every view (issue 7)."""
+"""A refreshed summary for figures too slow to compute on every view."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,7 +1,6 @@
 """The supervision figures (监管驾驶舱) and `/api/v1/stats/summary`, from one set of queries.
 
-API.md `/stats/summary` fixes the blocks and their field names; DESIGN.md and the report
-(seeds/003) the meaning:
+docs/api.md `/stats/summary` fixes the blocks and their field names; docs/design.md (the report's figures) the meaning:
 
 - villages: villages (行政村) under the region on the platform (the regions table);
 - filings.filed: filings of the year's projects that reached 村级备案 (village_filed) or any
@@ -198,7 +197,7 @@ def own_figures(code: str, year: int, width: int, money: dict | None = None) -> 
 
 @requires(Perm.view_dashboard)
 def summary(actor, region_code=None, year=None, *, refresh: bool = False) -> dict:
-    """API.md `/stats/summary` for a region in the actor's scope, plus `as_of` (when it was
+    """docs/api.md `/stats/summary` for a region in the actor's scope, plus `as_of` (when it was
     computed) and `cached` (true when served from the refreshed summary, see `stats.cache`)."""
     code, year = parse_args(actor, region_code, year)
     return summary_of(code, year, refresh=refresh)
