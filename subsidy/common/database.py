@@ -263,3 +263,19 @@ def advisory_lock(key: int) -> None:
         from subsidy.extensions import db
 
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def add_unique(obj, conflict: Exception) -> None:
+    """Add and flush `obj` inside a SAVEPOINT: a unique constraint it breaks (another request
+    inserted the same row a moment before) raises `conflict`, a 409 the user understands, not a
+    500, and leaves the request's transaction usable."""
+    import sqlalchemy as sa
+
+    from subsidy.extensions import db
+
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise conflict from None

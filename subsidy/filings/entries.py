@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from subsidy.accounts.permissions import Perm, can, exempt, requires
 from subsidy.audit import service as audit
-from subsidy.common.database import lock_rows
+from subsidy.common.database import add_unique, lock_rows
 from subsidy.common.model_base import UTCDateTime
 from subsidy.common.money import MONEY_MAX, parse_amount
 from subsidy.common.params import form_id
@@ -110,15 +110,6 @@ def _already_filed(project_id: int, household_id: int) -> str | None:
         .where(Entry.project_id == project_id, Entry.household_id == household_id))
 
 
-def _flush_unique(obj) -> None:
-    """Flush a new entry; a concurrent insert of the same household becomes a 409, not a 500."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(obj)
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict("该户已在本项目的备案中", code="duplicate") from None
-
 
 @requires(Perm.edit_filings)
 def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -> Entry:
@@ -134,7 +125,7 @@ def add_entry(actor, filing_id: int, household_id, quantity=None, amount=None) -
     _mark_changed(filing)
     entry = Entry(filing_id=filing.id, project_id=filing.project_id, household_id=household.id, quantity=q, amount=a,
                   created_by=actor.id)
-    _flush_unique(entry)
+    add_unique(entry, Conflict("该户已在本项目的备案中", code="duplicate"))
     risk.run_checks(filing, [entry.id])
     audit.record(actor, "filing.entry_add", "filing", filing.id, region_code=filing.region_code, entry_id=entry.id,
                  household_id=household.id, quantity=q, amount=a)

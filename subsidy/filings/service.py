@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from subsidy.accounts.permissions import Perm, can, exempt, requires
 from subsidy.audit import service as audit
+from subsidy.common.database import add_unique
 from subsidy.common.money import quantize
 from subsidy.common.pagination import Page, clamp
 from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
@@ -46,12 +47,7 @@ def start_filing(actor, project_id: int, region_code: str | None = None) -> Fili
         raise Conflict("本村该项目已有备案，不能重复发起", fields={"project_id": f"已有备案（编号 {existing}）"},
                        code="duplicate")
     filing = Filing(project_id=project.id, region_code=code, created_by=actor.id, list_changed=True)
-    try:
-        with db.session.begin_nested():
-            db.session.add(filing)
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict("本村该项目已有备案，不能重复发起", code="duplicate") from None
+    add_unique(filing, Conflict("本村该项目已有备案，不能重复发起", code="duplicate"))
     audit.record(actor, "filing.create", "filing", filing.id, region_code=code, project_id=project.id)
     return filing
 

@@ -104,10 +104,6 @@ def pending() -> dict | None:
     return _live(session.get(PENDING_KEY))
 
 
-def clear_pending() -> None:
-    session.pop(PENDING_KEY, None)
-
-
 def remember_region(code: str) -> None:
     """The village (or county) the visitor last came through, to show its policies at home."""
     session[REGION_KEY] = code

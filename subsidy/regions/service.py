@@ -47,10 +47,6 @@ def count_villages(code: str) -> int:
     )
 
 
-def township_of(village_code: str) -> str:
-    return village_code[:9]
-
-
 def county_of(code: str) -> str:
     return code[:6]
 
