@@ -305,6 +305,11 @@ def cancel_batch(actor, batch_id: int, reason: str) -> PaymentBatch:
     return batch
 
 
+@exempt("a question, not an act: the batch actions the table lets this actor take now (its buttons)")
+def batch_actions(actor, batch: PaymentBatch) -> set[str]:
+    return {rule.action.value for rule in lifecycle.BATCHES.actions_for(actor, batch.status)}
+
+
 # --- reading --------------------------------------------------------------------------------
 
 @requires(Perm.view_payments)
