@@ -1,4 +1,4 @@
-"""Disbursement (issue 7): approval → batch → bank file → result file → re-issue → paid snapshot."""
+"""Disbursement: approval → batch → bank file → result file → re-issue → paid snapshot."""
 from __future__ import annotations
 
 import csv

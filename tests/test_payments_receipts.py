@@ -1,4 +1,4 @@
-"""回访 (issue 7 "Receipt check"): the farmer's answer, the county's reproducible sample."""
+"""回访 (the receipt check): the farmer's answer, the county's reproducible sample."""
 from __future__ import annotations
 
 from datetime import timedelta

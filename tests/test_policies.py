@@ -1,4 +1,4 @@
-"""Benefit policies (issue 6): the county admin writes, previews, publishes, withdraws; text is
+"""Benefit policies: the county admin writes, previews, publishes, withdraws; text is
 sanitised; attachments are checked and served by the rules; `policies_published` counts."""
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Disbursement (issue 7): payment batches, the bank's files, reconciliation, receipt checks."""
+"""Disbursement: payment batches, the bank's files, reconciliation, receipt checks."""

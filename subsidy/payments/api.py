@@ -1,4 +1,4 @@
-"""API: payment batches, the bank's files, re-issue (issue 7). Same services as the pages."""
+"""API: payment batches, the bank's files, re-issue. Same services as the pages."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.csvfile import CSV_MIMETYPE, write_csv
 from subsidy.common.money import quantize, to_decimal
@@ -33,7 +34,7 @@ from subsidy.common.xlsx import RowErrors, SheetReader, cell_text, map_headers, 
 from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
 from subsidy.payments.models import BatchStatus, Payment, PaymentStatus
-from subsidy.payments.service import _require_county_reviewer, get_batch
+from subsidy.payments.service import county_only, get_batch
 
 HEADERS = ["交易流水号", "户名", "身份证号", "账号", "金额", "摘要"]
 TOTAL_LABELS = {"合计", "总计"}
@@ -62,9 +63,10 @@ def _rows(batch) -> Iterator[tuple]:
         yield did, name, id_number, account, quantize(amount), memo
 
 
+@requires(Perm.manage_payments)
 def export_batch(actor, batch_id: int, kind: str = "xlsx") -> ExportFile:
     """The batch file for the bank, audited; refused for a withdrawn batch."""
-    _require_county_reviewer(actor)
+    county_only(actor)
     batch = get_batch(actor, batch_id)
     if batch.status == BatchStatus.cancelled:
         raise Conflict("批次已作废，不能导出")

@@ -1,5 +1,6 @@
-"""The transition tables of a payment and of a batch: the only code that changes
-`Payment.status` or `PaymentBatch.status` (issue 7, the house rule "one place per state").
+"""The state machines of a payment and of a batch: the only code that changes `Payment.status`
+or `PaymentBatch.status` (one engine for every table: `subsidy.common.statemachine`;
+docs/architecture.md "State machines" shows them).
 
     payment:  pending ──bank says 成功──▶ paid
               pending ──bank says 失败──▶ failed      (re-issued as a new payment, never reopened)
@@ -8,6 +9,11 @@
     batch:    open ──every payment answered──▶ settled
               open ──withdrawn (作废), before any answer──▶ cancelled
 
+The bank's results and a batch's settlement are taken by the result import, never by a page or
+the API (`internal` rows); a payment is cancelled only with its batch. Changes of many payments
+are set-based (`PAYMENTS.update`: the WHERE holds the states the action leaves), a batch's one
+row is claimed (`BATCHES.claim`).
+
 A bank result that contradicts one already recorded is not a transition: the result import
 reports it (subsidy.payments.results) and changes nothing. Callers hold the batch row locked
 (`lock_batch`) while they read statuses and apply a change, so two imports of one batch cannot
@@ -15,86 +21,93 @@ both apply the same pending payment.
 """
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from subsidy.errors import InvalidTransition
+from subsidy.accounts.permissions import Perm
+from subsidy.common.database import lock_rows
+from subsidy.common.labels import Labelled, _l
+from subsidy.common.statemachine import Machine, Rule
 from subsidy.extensions import db
 from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus
+from subsidy.regions.models import Level
 
 
-class PaymentEvent(enum.Enum):
-    bank_paid = "bank_paid"
-    bank_failed = "bank_failed"
-    batch_cancelled = "batch_cancelled"
+class PaymentEvent(Labelled):
+    bank_paid = "bank_paid", _l("记为发放成功")
+    bank_failed = "bank_failed", _l("记为发放失败")
+    batch_cancelled = "batch_cancelled", _l("随批次作废")
 
 
-class BatchEvent(enum.Enum):
-    settle = "settle"
-    cancel = "cancel"
+class BatchEvent(Labelled):
+    settle = "settle", _l("回盘完毕")
+    cancel = "cancel", _l("作废")
 
 
 P, B = PaymentStatus, BatchStatus
-PAYMENT_TRANSITIONS: dict[tuple[PaymentStatus, PaymentEvent], PaymentStatus] = {
-    (P.pending, PaymentEvent.bank_paid): P.paid,
-    (P.pending, PaymentEvent.bank_failed): P.failed,
-    (P.pending, PaymentEvent.batch_cancelled): P.cancelled,
-}
-BATCH_TRANSITIONS: dict[tuple[BatchStatus, BatchEvent], BatchStatus] = {
-    (B.open, BatchEvent.settle): B.settled,
-    (B.open, BatchEvent.cancel): B.cancelled,
-}
+_PAYMENT = Payment.__table__.c
 
+PAYMENTS = Machine("payment", state=Payment.status, noun="发放记录", rules=[
+    Rule(PaymentEvent.bank_paid, (P.pending,), P.paid, internal=True),
+    Rule(PaymentEvent.bank_failed, (P.pending,), P.failed, internal=True),
+    # Only with its batch (cancel_batch), which the batch's own row authorises.
+    Rule(PaymentEvent.batch_cancelled, (P.pending,), P.cancelled, internal=True),
+])
 
-def payment_sources(event: PaymentEvent) -> list[PaymentStatus]:
-    return [state for (state, ev) in PAYMENT_TRANSITIONS if ev == event]
+BATCHES = Machine("payment_batch", state=PaymentBatch.status, noun="批次", rules=[
+    Rule(BatchEvent.settle, (B.open,), B.settled, internal=True),
+    Rule(BatchEvent.cancel, (B.open,), B.cancelled, perm=Perm.manage_payments, tier=Level.county),
+])
 
-
-def payment_target(current: PaymentStatus, event: PaymentEvent) -> PaymentStatus:
-    try:
-        return PAYMENT_TRANSITIONS[(current, event)]
-    except KeyError:
-        raise InvalidTransition(f"发放记录状态为“{current.value}”，不能执行此操作") from None
+# The column a batch's change stamps beside its state.
+_STAMP = {BatchEvent.settle: "settled_at", BatchEvent.cancel: "cancelled_at"}
 
 
 def lock_batch(batch: PaymentBatch) -> PaymentBatch:
     """Serialise changes to one batch (PostgreSQL row lock; SQLite writers are serialised by
     BEGIN IMMEDIATE already) and re-read its status under the lock."""
-    db.session.execute(sa.select(PaymentBatch.id).where(PaymentBatch.id == batch.id).with_for_update())
+    db.session.execute(lock_rows(sa.select(PaymentBatch.id).where(PaymentBatch.id == batch.id)))
     db.session.refresh(batch)
     return batch
 
 
+# One executemany per bank result: the payment by key, the columns a result sets as binds.
+_RESULT_COLUMNS = ("bank_ref", "failure_reason", "result_at", "result_import_id")
+
+
+def _result_statement(event: PaymentEvent):
+    return PAYMENTS.update(event, _PAYMENT.id == sa.bindparam("r_id"),
+                           **{name: sa.bindparam(f"r_{name}") for name in _RESULT_COLUMNS})
+
+
 def apply_bank_results(results: list[dict]) -> None:
     """Each dict: the payment (`payment`), its `event` (bank_paid / bank_failed) and the columns
-    the result sets. One executemany by primary key; the table is checked for every row first."""
-    updates = []
+    the result sets. The table is checked for every row first; then one executemany per event,
+    whose WHERE also holds the states the event leaves."""
+    by_event: dict[PaymentEvent, list[dict]] = {}
     for r in results:
         p, event = r.pop("payment"), r.pop("event")
-        updates.append({"id": p.id, "status": payment_target(p.status, event), **r})
-    for i in range(0, len(updates), 500):
-        db.session.execute(sa.update(Payment), updates[i:i + 500])
+        PAYMENTS.check(p.status, event, internal=True)
+        by_event.setdefault(event, []).append(
+            {"r_id": p.id, **{f"r_{name}": r.get(name) for name in _RESULT_COLUMNS}})
+    for event, rows in by_event.items():
+        stmt = _result_statement(event)
+        for i in range(0, len(rows), 500):
+            db.session.execute(stmt, rows[i:i + 500])
 
 
 def cancel_payments(batch: PaymentBatch, now: datetime) -> int:
-    event = PaymentEvent.batch_cancelled
+    """Every payment of the batch the table lets go with it, in one UPDATE."""
     return db.session.execute(
-        sa.update(Payment).where(Payment.batch_id == batch.id, Payment.status.in_(payment_sources(event)))
-        .values(status=PAYMENT_TRANSITIONS[(P.pending, event)], result_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        PAYMENTS.update(PaymentEvent.batch_cancelled, _PAYMENT.batch_id == batch.id, result_at=now)).rowcount
 
 
 def move_batch(batch: PaymentBatch, event: BatchEvent, now: datetime, **fields) -> None:
-    try:
-        batch.status = BATCH_TRANSITIONS[(batch.status, event)]
-    except KeyError:
-        raise InvalidTransition(f"批次{batch.status_label}，不能执行此操作") from None
-    if event is BatchEvent.settle:
-        batch.settled_at = now
-    else:
-        batch.cancelled_at = now
-    for name, value in fields.items():
-        setattr(batch, name, value)
-    db.session.flush()
+    """Claim the batch's row along `event` (409 if the table has no such row for its status),
+    stamping when, with `fields` in the same UPDATE."""
+    rule = BATCHES.check(batch.status, event, internal=True)
+    values = {_STAMP[event]: now, **fields}
+    BATCHES.claim(batch.id, rule, source=batch.status, values=values,
+                  stale="刚刚已被他人处理，请刷新页面后重试")
+    db.session.refresh(batch)

@@ -1,4 +1,4 @@
-"""What the farmers' "my subsidies" page learns about each entry's money (issue 7).
+"""What the farmers' "my subsidies" page learns about each entry's money.
 
 Per entry: the paid payment if there is one, else the latest one not cancelled, which the page
 reads only when it failed (the bank refused and nothing newer is pending); a payment still

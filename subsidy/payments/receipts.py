@@ -1,4 +1,4 @@
-"""回访: did the money reach the farmer? (issue 7 "Receipt check")
+"""回访: did the money reach the farmer? (DESIGN.md "Payments": the receipt check)
 
 Money that never reaches the farmer (冒领, 截留) is the fraud that matters most, and only the
 farmer can reveal it. Two ways in:
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.money import fmt
 from subsidy.common.params import MAX_BIGINT, parse_int
@@ -31,9 +31,9 @@ from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.notify.outbox import enqueue_bulk
 from subsidy.payments.models import Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember
-from subsidy.payments.service import _require_county_reviewer, chosen_project
+from subsidy.payments.service import chosen_project, county_only
 from subsidy.regions.models import Region
-from subsidy.regions.scope import ensure_visible, within
+from subsidy.regions.scope import get_visible, within
 
 P = PaymentStatus
 MAX_SAMPLE = 5000
@@ -115,9 +115,10 @@ def _draw(population: list[int], size: int, seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(population, min(size, len(population))))
 
 
+@requires(Perm.manage_payments)
 def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
     """Pick `size` paid payments of the project at random (seeded) and owe each a receipt-check SMS."""
-    _require_county_reviewer(actor)
+    county_only(actor)
     project = chosen_project(actor, project_id)
     if size in (None, ""):
         raise ValidationError("请填写抽查户数", fields={"size": "应为整数"})
@@ -157,13 +158,9 @@ def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
     return sample
 
 
+@requires(Perm.view_payments)
 def get_sample(actor, sample_id: int) -> ReceiptSample:
-    require(actor, Perm.view_payments)
-    sample = db.session.get(ReceiptSample, sample_id)
-    if sample is None:
-        raise NotFound("抽查记录不存在")
-    ensure_visible(actor, sample.region_code, "抽查记录")
-    return sample
+    return get_visible(actor, ReceiptSample, sample_id, "抽查记录")
 
 
 def redraw_matches(sample: ReceiptSample) -> bool:
@@ -187,6 +184,7 @@ class VillageAnswers:
         return self.sampled - self.confirmed - self.denied
 
 
+@requires(Perm.view_payments)
 def sample_results(actor, sample_id: int) -> tuple[ReceiptSample, list[VillageAnswers]]:
     """Per village: sampled, confirmed, denied, unanswered (one GROUP BY)."""
     sample = get_sample(actor, sample_id)
@@ -201,17 +199,17 @@ def sample_results(actor, sample_id: int) -> tuple[ReceiptSample, list[VillageAn
     return sample, [VillageAnswers(code, name, n, int(c), int(d)) for code, name, n, c, d in rows]
 
 
+@requires(Perm.view_payments)
 def list_samples(actor, project_id: int | None = None) -> list[ReceiptSample]:
-    require(actor, Perm.view_payments)
     stmt = sa.select(ReceiptSample).where(within(ReceiptSample.region_code, actor.region_code[:6]))
     if project_id:
         stmt = stmt.where(ReceiptSample.project_id == project_id)
     return list(db.session.scalars(stmt.order_by(ReceiptSample.id.desc()).limit(100)))
 
 
+@requires(Perm.view_payments)
 def receipt_figures(actor, project_id: int) -> dict:
     """Every answer given for the project's paid payments in the actor's region, sampled or not."""
-    require(actor, Perm.view_payments)
     one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
     paid, confirmed, denied = db.session.execute(
         sa.select(sa.func.count(), one(Payment.receipt == ReceiptAnswer.confirmed),

@@ -40,8 +40,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from subsidy.accounts.models import Role, User
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
+from subsidy.common.labels import Labelled, _l
 from subsidy.common.limits import BANK_RESULTS, REPORTED_ROWS
 from subsidy.common.masking import account_tail
 from subsidy.common.money import fmt, quantize
@@ -57,23 +59,28 @@ from subsidy.notify.outbox import enqueue_bulk
 from subsidy.payments import ids, lifecycle
 from subsidy.payments.files import parse_result_file
 from subsidy.payments.lifecycle import BatchEvent, PaymentEvent
-from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus, ResultImport
-from subsidy.payments.service import _require_county_reviewer, cents, from_cents, get_batch
+from subsidy.payments.models import Payment, PaymentBatch, PaymentStatus, ResultImport
+from subsidy.payments.service import cents, county_only, from_cents, get_batch
 from subsidy.regions.models import Region
 
 P = PaymentStatus
 _CHUNK = 1000
 
-PROBLEM_LABEL = {
-    "malformed": "交易流水号格式或校验位错误",
-    "unknown": "交易流水号不存在",
-    "other_batch": "属于其他批次",
-    "duplicate": "同一交易流水号出现多次",
-    "amount_mismatch": "金额与发放金额不符",
-    "invalid": "内容无法识别",
-    "cancelled": "批次已作废",
-    "conflict": "与已记录的结果矛盾",
-}
+class ProblemKind(Labelled):
+    """What is wrong with a row of a result file (a report's `kind`)."""
+
+    malformed = "malformed", _l("交易流水号格式或校验位错误")
+    unknown = "unknown", _l("交易流水号不存在")
+    other_batch = "other_batch", _l("属于其他批次")
+    duplicate = "duplicate", _l("同一交易流水号出现多次")
+    amount_mismatch = "amount_mismatch", _l("金额与发放金额不符")
+    invalid = "invalid", _l("内容无法识别")
+    cancelled = "cancelled", _l("批次已作废")
+    conflict = "conflict", _l("与已记录的结果矛盾")
+
+
+# The report keeps a problem's kind as its value; a page shows its label.
+PROBLEM_LABEL = {kind.value: kind.label for kind in ProblemKind}
 
 
 @dataclass
@@ -142,6 +149,7 @@ def _load_payments(dids: list[str]) -> dict[str, sa.Row]:
     return found
 
 
+@requires(Perm.manage_payments)
 def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
     """Match, check and apply a result file to a batch; see the module docstring.
 
@@ -149,7 +157,7 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
     lock; a batch's file may run to a million rows); the write phase then locks the batch and
     matches the rows against the payments as they stand."""
     with read_phase():
-        _require_county_reviewer(actor)
+        county_only(actor)
         get_batch(actor, batch_id)  # out of scope or unknown: answered before the file is read
         require_file(fileobj)
         check_upload_name(filename)
@@ -160,7 +168,7 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
             with sheet_limits(BANK_RESULTS):  # the reader payments.files builds takes these caps
                 parsed = parse_result_file(spooled, filename)
 
-    _require_county_reviewer(actor)
+    county_only(actor)
     batch = lifecycle.lock_batch(get_batch(actor, batch_id))
     report = Report(batch.id, rows=len(parsed.rows))
     earlier = db.session.scalar(sa.select(ResultImport.id).where(ResultImport.batch_id == batch.id,
@@ -267,7 +275,7 @@ def _apply(actor, batch: PaymentBatch, to_apply, report: Report) -> None:
         report.sms_clerks, report.villages_without_clerk_phone = _notify_clerks(batch, failed_ids)
     pending = db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
         Payment.batch_id == batch.id, Payment.status == P.pending))
-    if pending == 0 and batch.status == BatchStatus.open:
+    if pending == 0 and lifecycle.BATCHES.allows(batch.status, BatchEvent.settle):
         lifecycle.move_batch(batch, BatchEvent.settle, now)
     _settle_filings(actor, batch, report)
 
@@ -393,6 +401,7 @@ def _log(actor, batch: PaymentBatch, report: Report, filename: str, sha: str) ->
                  problems=report.problem_counts, filings_paid=report.filings_paid, repeat_of=report.repeat_of)
 
 
+@requires(Perm.view_payments)
 def get_import(actor, batch_id: int, import_id: int) -> tuple[PaymentBatch, ResultImport, dict]:
     batch = get_batch(actor, batch_id)
     imp = db.session.get(ResultImport, import_id)
@@ -408,6 +417,7 @@ def get_import(actor, batch_id: int, import_id: int) -> tuple[PaymentBatch, Resu
     return batch, imp, report
 
 
+@requires(Perm.view_payments)
 def list_imports(actor, batch_id: int) -> list[ResultImport]:
     batch = get_batch(actor, batch_id)
     return list(db.session.scalars(sa.select(ResultImport).where(ResultImport.batch_id == batch.id)

@@ -1,6 +1,6 @@
 """Payment batches: made from county-approved filings, re-issued for failures, withdrawn, read.
 
-DESIGN.md "Payments", issue 7. A batch belongs to one project (the bank file's 摘要 names it,
+DESIGN.md "Payments". A batch belongs to one project (the bank file's 摘要 names it,
 the money comes from its fund) and to the county of the reviewer who makes it. Creation is one
 INSERT … SELECT: one payment per entry, numbered in village then entry order, with the
 household's name, ID number and payout account and the entry's amount copied at that moment.
@@ -23,8 +23,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit import service as audit
+from subsidy.common.database import lock_rows
 from subsidy.common.money import quantize
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.params import MAX_ID, form_ids, parse_int
@@ -35,10 +36,11 @@ from subsidy.filings.models import Entry, Filing, FilingState
 from subsidy.households.models import Household
 from subsidy.payments import ids, lifecycle
 from subsidy.payments.lifecycle import BatchEvent
-from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus
+from subsidy.payments.models import Payment, PaymentBatch, PaymentStatus
 from subsidy.projects.models import Category, Project
 from subsidy.projects.service import get_project
-from subsidy.regions.scope import ensure_visible, within
+from subsidy.regions.models import Level
+from subsidy.regions.scope import ensure_visible, get_visible, within
 
 P = PaymentStatus
 _COLUMNS = ["batch_id", "seq", "disbursement_id", "entry_id", "filing_id", "project_id", "household_id",
@@ -63,12 +65,15 @@ class BatchResult:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries left out
 
 
-def _require_county_reviewer(actor) -> None:
-    require(actor, Perm.manage_payments)
-    if len(actor.region_code) != 6:
+@exempt("a check itself: the county tier that goes with the declared Perm.manage_payments")
+def county_only(actor) -> None:
+    """Batches, bank files and receipt checks are the county's (the permission is declared on
+    each function; this is the tier): a reviewer's account placed below the county is refused."""
+    if actor.tier != Level.county:
         raise PermissionDenied("发放须由县级审核员操作")
 
 
+@requires(Perm.view_payments)
 def chosen_project(actor, project_id) -> Project:
     """The project picked in a form or named in a body; anything but an id is "请选择项目"."""
     number = parse_int(project_id, 1, MAX_ID) if project_id not in (None, "") else None
@@ -83,7 +88,7 @@ def _cash_project(actor, project_id) -> Project:
         raise ValidationError("实物补贴项目不经银行发放，不能生成发放批次", fields={"project_id": "不是现金补贴项目"})
     # Serialise batch making per project (as 审定 does): the unique index would catch a race
     # anyway, this makes the second reviewer wait and then see what the first one took.
-    db.session.execute(sa.select(Project.id).where(Project.id == project.id).with_for_update())
+    db.session.execute(lock_rows(sa.select(Project.id).where(Project.id == project.id)))
     return project
 
 
@@ -160,10 +165,11 @@ def _has_payment(*statuses):
     return sa.exists(q)
 
 
+@requires(Perm.manage_payments)
 def create_batch(actor, project_id, filing_ids=None, note: str = "") -> BatchResult:
     """A batch of every unpaid entry of the chosen county-approved filings (all of the project's
     in the actor's county when `filing_ids` is None)."""
-    _require_county_reviewer(actor)
+    county_only(actor)
     project = _cash_project(actor, project_id)
     wanted = _check_filings(actor, project, filing_ids)
     cond = _scope(actor, project, wanted)
@@ -215,10 +221,11 @@ def latest_failed_select():
                                   later.status != P.cancelled))))
 
 
+@requires(Perm.manage_payments)
 def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> BatchResult:
     """A new batch of the failed payments of a project (or the chosen ones), and only those:
     each with the household's account as the register holds it now."""
-    _require_county_reviewer(actor)
+    county_only(actor)
     project = _cash_project(actor, project_id)
     failed = (latest_failed_select().where(Payment.project_id == project.id)
               .add_columns(Payment.entry_id).subquery("f"))
@@ -275,15 +282,16 @@ def _check_reissuable(actor, project: Project, wanted: list[int]) -> None:
             raise Conflict(f"{p.head_name}（{p.disbursement_id}）已重新发放过，不能再次发放")
 
 
+@requires(Perm.manage_payments)
 def cancel_batch(actor, batch_id: int, reason: str) -> PaymentBatch:
     """Withdraw a batch the bank has not answered for (作废): every payment is cancelled, its
     entries can go into a new batch. Refused once any result was recorded."""
-    _require_county_reviewer(actor)
+    county_only(actor)
     batch = lifecycle.lock_batch(get_batch(actor, batch_id))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("请填写作废原因", fields={"reason": "必填"})
-    if batch.status != BatchStatus.open:
+    if not lifecycle.BATCHES.allows(batch.status, BatchEvent.cancel):
         raise Conflict(f"批次{batch.status_label}，不能作废")
     answered = db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
         Payment.batch_id == batch.id, Payment.status != P.pending))
@@ -297,25 +305,30 @@ def cancel_batch(actor, batch_id: int, reason: str) -> PaymentBatch:
     return batch
 
 
+@exempt("a question, not an act: the batch actions the table lets this actor take now (its buttons)")
+def batch_actions(actor, batch: PaymentBatch) -> set[str]:
+    return {rule.action.value for rule in lifecycle.BATCHES.actions_for(actor, batch.status)}
+
+
 # --- reading --------------------------------------------------------------------------------
 
+@requires(Perm.view_payments)
 def get_batch(actor, batch_id: int) -> PaymentBatch:
-    require(actor, Perm.view_payments)
+    # A batch is the county's; staff below the county see it only if it pays someone of theirs
+    # (and then only their own payments, see list_payments).
+    if actor.tier == Level.county:
+        return get_visible(actor, PaymentBatch, batch_id, "发放批次", scope="county_code")
     batch = db.session.get(PaymentBatch, batch_id)
     if batch is None:
         raise NotFound("发放批次不存在")
-    # A batch is the county's; staff below the county see it only if it pays someone of theirs
-    # (and then only their own payments, see list_payments).
-    if len(actor.region_code) == 6:
-        ensure_visible(actor, batch.county_code, "发放批次")
-    elif not db.session.scalar(sa.select(sa.exists(sa.select(Payment.id).where(
+    if not db.session.scalar(sa.select(sa.exists(sa.select(Payment.id).where(
             Payment.batch_id == batch.id, within(Payment.region_code, actor.region_code))))):
         raise NotFound("发放批次不存在或不在您的管辖范围内")
     return batch
 
 
+@requires(Perm.view_payments)
 def list_batches(actor, *, project_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
-    require(actor, Perm.view_payments)
     stmt = sa.select(PaymentBatch).where(PaymentBatch.county_code == actor.region_code[:6])
     if len(actor.region_code) != 6:
         stmt = stmt.where(sa.exists(sa.select(Payment.id).where(Payment.batch_id == PaymentBatch.id,
@@ -337,6 +350,7 @@ def batch_counts(batch_id: int, region_code: str | None = None) -> dict:
     return out
 
 
+@requires(Perm.view_payments)
 def list_payments(actor, batch_id: int, *, status: str | None = None, q: str | None = None, page: int = 1,
                   per_page: int = 100) -> Page:
     batch = get_batch(actor, batch_id)
@@ -353,10 +367,10 @@ def list_payments(actor, batch_id: int, *, status: str | None = None, q: str | N
     return paginate(stmt.order_by(Payment.seq), page, per_page)
 
 
+@requires(Perm.view_payments)
 def failed_waiting(actor, *, project_id: int | None = None, limit: int = 500) -> list[tuple[Payment, str | None]]:
     """发放失败待处理: failed payments not yet re-issued in the actor's region, each with the
     household's account as registered now (a changed account means the village fixed it)."""
-    require(actor, Perm.view_payments)
     stmt = (sa.select(Payment, Household.payout_account)
             .join(Household, Household.id == Payment.household_id)
             .where(Payment.id.in_(latest_failed_select()), within(Payment.region_code, actor.region_code)))
@@ -365,9 +379,9 @@ def failed_waiting(actor, *, project_id: int | None = None, limit: int = 500) ->
     return [(p, acct) for p, acct in db.session.execute(stmt.order_by(Payment.region_code, Payment.id).limit(limit))]
 
 
+@requires(Perm.view_payments)
 def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
     """Cash projects of the county with (entries waiting for a first payment, failures waiting)."""
-    require(actor, Perm.view_payments)
     county = actor.region_code[:6]
     waiting = (sa.select(Filing.project_id, sa.func.count(Entry.id))
                .join(Entry, Entry.filing_id == Filing.id)
@@ -385,9 +399,9 @@ def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
     return [(p, int(todo.get(p.id, 0)), int(failed.get(p.id, 0))) for p in projects]
 
 
+@requires(Perm.view_payments)
 def approved_filings(actor, project_id: int) -> list[dict]:
     """County-approved filings of a project with what each still has to pay (for choosing)."""
-    require(actor, Perm.view_payments)
     from subsidy.regions.models import Region
 
     rows = db.session.execute(

@@ -62,7 +62,8 @@ def batch(batch_id: int):
                                  q=request.args.get("q"), page=request.args.get("page"))
     return render_template("payments/batch.html", batch=b, page=page,
                            counts=service.batch_counts(b.id, current_user.region_code),
-                           imports=results.list_imports(current_user, b.id), statuses=list(PaymentStatus))
+                           imports=results.list_imports(current_user, b.id), statuses=list(PaymentStatus),
+                           actions=service.batch_actions(current_user, b))
 
 
 @bp.route("/batches/<int:batch_id>/export", methods=["POST"])

@@ -1,4 +1,4 @@
-"""Benefit policies (惠民政策, issue 6).
+"""Benefit policies (惠民政策).
 
 models.py       Policy, PolicyAttachment
 service.py      write, read, the status transition table, public reading, `policies_published`

@@ -1,4 +1,4 @@
-"""Attachments of a policy: a PDF or image of the official document (issue 6).
+"""Attachments of a policy: a PDF or image of the official document.
 
 Files are stored under `UPLOAD_FOLDER` (default instance/uploads) with a random name; the
 uploaded name is kept only for display. The type is decided by the file's first bytes, not by
@@ -13,12 +13,12 @@ from pathlib import Path
 
 from flask import current_app
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit import service as audit
 from subsidy.errors import InvalidTransition, NotFound, ValidationError
 from subsidy.extensions import db
-from subsidy.policies.models import Policy, PolicyAttachment, PolicyStatus
-from subsidy.policies.service import can_preview, get_policy
+from subsidy.policies.models import Policy, PolicyAction, PolicyAttachment, PolicyStatus
+from subsidy.policies.service import MACHINE, can_preview, get_policy
 
 MAX_PER_POLICY = 10
 # content type -> (magic prefix, extensions accepted)
@@ -58,11 +58,12 @@ def _clean_name(filename: str) -> str:
     return name[-200:] or "附件"
 
 
+@requires(Perm.manage_policies)
 def add_attachment(actor, policy_id: int, stream, filename: str) -> PolicyAttachment:
-    """Store one uploaded file on a draft policy. `stream` is a binary file object."""
-    require(actor, Perm.manage_policies)
+    """Store one uploaded file on a draft policy (the table's `edit` row). `stream` is a
+    binary file object."""
     policy = get_policy(actor, policy_id)
-    if policy.status is not PolicyStatus.draft:
+    if not MACHINE.allows(policy.status, PolicyAction.edit):
         raise InvalidTransition("只有草稿可以添加附件")
     if len(policy.attachments) >= MAX_PER_POLICY:
         raise ValidationError(f"每条政策最多 {MAX_PER_POLICY} 个附件", fields={"file": "附件太多"})
@@ -88,12 +89,12 @@ def add_attachment(actor, policy_id: int, stream, filename: str) -> PolicyAttach
     return attachment
 
 
+@requires(Perm.manage_policies)
 def remove_attachment(actor, policy_id: int, attachment_id: int) -> None:
     """Remove a file from a draft. The file on disk stays (the audit names its digest) until
     an operator clears orphans; a rolled-back request then loses nothing."""
-    require(actor, Perm.manage_policies)
     policy = get_policy(actor, policy_id)
-    if policy.status is not PolicyStatus.draft:
+    if not MACHINE.allows(policy.status, PolicyAction.edit):
         raise InvalidTransition("只有草稿可以删除附件")
     attachment = db.session.get(PolicyAttachment, attachment_id)
     if attachment is None or attachment.policy_id != policy.id:
@@ -104,6 +105,7 @@ def remove_attachment(actor, policy_id: int, attachment_id: int) -> None:
                  attachment_id=attachment_id, filename=attachment.filename)
 
 
+@exempt("a published policy's files are public; a draft's only for its county's staff (can_preview)")
 def open_attachment(actor, policy_id: int, attachment_id: int) -> tuple[PolicyAttachment, Path]:
     """The attachment and its file, for anyone if the policy is published, else for staff of
     the policy's county only (a 404 for everybody else, drafts do not exist for them)."""

@@ -1,12 +1,13 @@
 """The SMS that may go with a newly published policy: one message to every household the
-policy applies to, through the notification service's broadcast (subsidy.notify.broadcast,
-issue 3): households under the policy's region with a valid mobile number that has not opted
-out. The admin sees the exact text, its segment count, the recipients and the total segments
-(what the county pays for) before confirming."""
+policy applies to, through the notification service's broadcast (subsidy.notify.broadcast):
+households under the policy's region with a valid mobile number that has not opted out. The
+admin sees the exact text, its segment count, the recipients and the total segments (what the
+county pays for) before confirming."""
 from __future__ import annotations
 
 from flask import current_app
 
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.notify import broadcast as notify_broadcast
 
 
@@ -22,6 +23,7 @@ def _field(exc):
     return exc
 
 
+@requires(Perm.broadcast_sms)
 def preview(actor, policy, body: str) -> dict:
     from subsidy.errors import ValidationError
 
@@ -34,6 +36,7 @@ def preview(actor, policy, body: str) -> dict:
             "opted_out": p.opted_out}
 
 
+@requires(Perm.broadcast_sms)
 def send(actor, policy, body: str) -> dict:
     """Owe the messages in the caller's transaction (the publish request's)."""
     from subsidy.errors import ValidationError

@@ -1,4 +1,4 @@
-"""Benefit policies (惠民政策) and their attachments (issue 6)."""
+"""Benefit policies (惠民政策) and their attachments."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -18,6 +18,14 @@ class PolicyStatus(Labelled):
     published = "published", _l("已发布")  # on the mobile pages of every household it applies to
     withdrawn = "withdrawn", _l("已撤回")  # 废止: taken down with a reason; final (write a new one to replace it)
 
+
+
+class PolicyAction(Labelled):
+    """What the county admin does to a policy (the rows of `subsidy.policies.service.MACHINE`)."""
+
+    edit = "edit", _l("修改")  # a draft's text, region, dates and attachments
+    publish = "publish", _l("发布")
+    withdraw = "withdraw", _l("撤回")
 
 
 class PolicyCategory(Labelled):

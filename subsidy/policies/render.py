@@ -1,4 +1,4 @@
-"""Policy text: Markdown in, sanitised HTML out (issue 6: "no script ever reaches a page").
+"""Policy text: Markdown in, sanitised HTML out (no script ever reaches a page).
 
 markdown-it-py renders the Markdown (raw HTML passes through it, so a pasted `<br>` or table
 still works), then nh3 (the Ammonia sanitiser) keeps only an allow-list of tags and attributes:

@@ -1,8 +1,12 @@
 """Benefit policies (惠民政策): the county admin writes, previews, publishes and withdraws them;
-every tier reads them; farmers read the published ones on the mobile pages (issue 6).
+every tier reads them; farmers read the published ones on the mobile pages.
 
 A policy applies to one region (the county, a township or a village) and so to every household
-under it. The only code that changes `Policy.status` is `_transition`, driven by `TRANSITIONS`."""
+under it. The only code that changes `Policy.status` is `_transition`, driven by `MACHINE` (one
+engine for every table: `subsidy.common.statemachine`; docs/architecture.md shows them):
+
+    draft ──publish──▶ published ──withdraw──▶ withdrawn
+    draft ──edit (the state stays)"""
 from __future__ import annotations
 
 import contextlib
@@ -11,14 +15,15 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from subsidy.accounts.permissions import Perm, can, require
+from subsidy.accounts.permissions import Perm, can, exempt, require, requires
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
+from subsidy.common.statemachine import Machine, Rule
 from subsidy.common.text import clean_multiline, has_forbidden, invisible_message
 from subsidy.common.timeutil import CHINA_TZ, utcnow
-from subsidy.errors import InvalidTransition, NotFound, ValidationError
+from subsidy.errors import InvalidTransition, NotFound, StaleVersion, ValidationError
 from subsidy.extensions import db
-from subsidy.policies.models import Policy, PolicyCategory, PolicyStatus
+from subsidy.policies.models import Policy, PolicyAction, PolicyCategory, PolicyStatus
 from subsidy.regions.models import Region
 from subsidy.regions.scope import covers, normalize_code, within
 from subsidy.regions.service import county_of
@@ -27,12 +32,15 @@ TITLE_MAX = 120
 BODY_MAX = 100_000
 REASON_MAX = 500
 
-# The transition table: (status, action) -> new status. Anything else is refused.
-TRANSITIONS: dict[tuple[PolicyStatus, str], PolicyStatus] = {
-    (PolicyStatus.draft, "publish"): PolicyStatus.published,
-    (PolicyStatus.published, "withdraw"): PolicyStatus.withdrawn,
-}
-ACTION_LABEL = {"publish": "发布", "withdraw": "撤回", "edit": "修改"}
+S, A = PolicyStatus, PolicyAction
+MACHINE = Machine("policy", state=Policy.status, noun="政策", rules=[
+    # What farmers have read is never rewritten behind them: only a draft changes.
+    Rule(A.edit, (S.draft,), None, perm=Perm.manage_policies),
+    Rule(A.publish, (S.draft,), S.published, perm=Perm.manage_policies),
+    Rule(A.withdraw, (S.published,), S.withdrawn, perm=Perm.manage_policies),
+])
+# How a page or the API is told that the table has no row for the policy's state.
+REFUSAL = {A.edit: "政策{state}，不能再修改；如需更正，请撤回后另写一条新政策发布"}
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -97,13 +105,14 @@ def _validate(actor, data: dict) -> dict:
 
 # --- staff: write, read ------------------------------------------------------------------------
 
+@requires(Perm.manage_policies)
 def check_may_write(actor) -> None:
-    require(actor, Perm.manage_policies)
+    """The policy form's door: the declared permission is the whole check."""
 
 
+@requires(Perm.manage_policies)
 def create_policy(actor, **data) -> Policy:
     """A new draft in the admin's county (API.md POST /policies)."""
-    require(actor, Perm.manage_policies)
     values = _validate(actor, data)
     policy = Policy(county_code=county_of(actor.region_code), created_by=actor.id, status=PolicyStatus.draft,
                     **values)
@@ -114,33 +123,33 @@ def create_policy(actor, **data) -> Policy:
     return policy
 
 
+@requires(Perm.manage_policies)
 def update_policy(actor, policy_id: int, **data) -> Policy:
-    """Only a draft can change: what farmers have read is never rewritten behind them."""
-    require(actor, Perm.manage_policies)
+    """Only a draft can change (the table's `edit` row): what farmers have read is never
+    rewritten behind them. The changed fields are claimed with the draft state, so a policy
+    published meanwhile is not edited after all."""
     policy = get_policy(actor, policy_id)
-    if policy.status is not PolicyStatus.draft:
-        raise InvalidTransition(f"政策{policy.status.label}，不能再修改；如需更正，请撤回后另写一条新政策发布")
+    rule_for(actor, policy, A.edit)
     values = _validate(actor, data)
     changed = sorted(k for k, v in values.items() if getattr(policy, k) != v)
-    for key in changed:
-        setattr(policy, key, values[key])
     if changed:
+        _transition(actor, policy, A.edit, **{k: values[k] for k in changed})
         audit.record(actor, "policy.update", "policy", policy.id, region_code=policy.region_code, changed=changed)
-    db.session.flush()
     return policy
 
 
+@requires(Perm.view_policies)
 def get_policy(actor, policy_id: int) -> Policy:
-    """A policy of the actor's county (404 otherwise, as for every object out of scope)."""
-    require(actor, Perm.view_policies)
+    """A policy of the actor's county (404 otherwise, as for every object out of scope). Not
+    `get_visible`: a policy is read by every tier of its county, not only above its region."""
     policy = db.session.get(Policy, policy_id)
     if policy is None or policy.county_code != county_of(actor.region_code):
         raise NotFound("政策不存在")
     return policy
 
 
+@requires(Perm.view_policies)
 def list_policies(actor, *, status: str | None = None, q: str | None = None, page=1, per_page=50) -> Page:
-    require(actor, Perm.view_policies)
     stmt = sa.select(Policy).where(Policy.county_code == county_of(actor.region_code))
     if status:
         try:
@@ -154,8 +163,8 @@ def list_policies(actor, *, status: str | None = None, q: str | None = None, pag
     return paginate(stmt.order_by(order.desc(), Policy.id.desc()), page, per_page)
 
 
+@requires(Perm.view_policies)
 def status_counts(actor) -> dict[str, int]:
-    require(actor, Perm.view_policies)
     rows = db.session.execute(sa.select(Policy.status, sa.func.count()).where(
         Policy.county_code == county_of(actor.region_code)).group_by(Policy.status)).all()
     counts = {s.value: 0 for s in PolicyStatus}
@@ -165,35 +174,53 @@ def status_counts(actor) -> dict[str, int]:
 
 # --- the transition table ----------------------------------------------------------------------
 
-def _transition(actor, policy: Policy, action: str, **values) -> PolicyStatus:
-    """Apply one row of TRANSITIONS with the fields that go with it, in one conditional UPDATE:
+@exempt("a check itself: the row of the table for the policy's state, with the row's permission")
+def rule_for(actor, policy: Policy, action: PolicyAction) -> Rule:
+    """The row of MACHINE for the policy's state and `action` (409 if there is none) that
+    `actor` may take (403 otherwise)."""
+    rule = MACHINE.rule(policy.status, action)
+    if rule is None:
+        text = REFUSAL.get(action, "政策{state}，不能{action}")
+        raise InvalidTransition(text.format(state=policy.status.label, action=action.label))
+    MACHINE.authorize(actor, rule)
+    return rule
+
+
+@exempt("a question, not an act: the actions the table lets this actor take now (a page's buttons)")
+def available_actions(actor, policy: Policy) -> set[str]:
+    """The values of the actions `actor` may take on `policy` in its state."""
+    if not can_preview(actor, policy):
+        return set()
+    return {rule.action.value for rule in MACHINE.actions_for(actor, policy.status)}
+
+
+def _transition(actor, policy: Policy, action: PolicyAction, **values) -> PolicyStatus:
+    """Apply one row of MACHINE with the fields that go with it, in one conditional UPDATE:
     of two admins pressing the button at once, exactly one wins (the other gets 409)."""
-    target = TRANSITIONS.get((policy.status, action))
-    if target is None:
-        raise InvalidTransition(f"政策{policy.status.label}，不能{ACTION_LABEL.get(action, action)}")
-    values["status"] = target
+    rule = rule_for(actor, policy, action)
+    source = policy.status
     values["updated_at"] = utcnow()
-    result = db.session.execute(
-        sa.update(Policy).where(Policy.id == policy.id, Policy.status == policy.status)
-        .values(**values).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        raise InvalidTransition("政策状态已被他人修改，请刷新后重试")
-    for key, value in values.items():
+    try:
+        MACHINE.claim(policy.id, rule, source=source, values=values, stale="状态已被他人修改，请刷新后重试")
+    except StaleVersion as exc:
+        raise InvalidTransition(exc.message) from None
+    target = rule.target_from(source)
+    for key, value in {**values, "status": target}.items():
         set_committed_value(policy, key, value)
     return target
 
 
+@requires(Perm.manage_policies)
 def publish_policy(actor, policy_id: int, *, broadcast_body: str | None = None) -> tuple[Policy, dict | None]:
     """Publish a draft (date and publisher recorded). With `broadcast_body`, also owe every
     household the policy applies to an SMS through the notification service; returns what was
     queued ({"messages", "segments_each", ...}) or None."""
-    require(actor, Perm.manage_policies)
     policy = get_policy(actor, policy_id)
     from_status = policy.status
     broadcast_body = (broadcast_body or "").strip()
     if broadcast_body:
         require(actor, Perm.broadcast_sms)
-    _transition(actor, policy, "publish", published_at=utcnow(), published_by=actor.id)
+    _transition(actor, policy, A.publish, published_at=utcnow(), published_by=actor.id)
     audit.record(actor, "policy.publish", "policy", policy.id, region_code=policy.region_code,
                  from_status=from_status, to_status=policy.status, broadcast=bool(broadcast_body))
     sent = None
@@ -204,8 +231,8 @@ def publish_policy(actor, policy_id: int, *, broadcast_body: str | None = None) 
     return policy, sent
 
 
+@requires(Perm.manage_policies)
 def withdraw_policy(actor, policy_id: int, reason: str) -> Policy:
-    require(actor, Perm.manage_policies)
     policy = get_policy(actor, policy_id)
     reason = (reason or "").strip()
     if not reason:
@@ -213,7 +240,7 @@ def withdraw_policy(actor, policy_id: int, reason: str) -> Policy:
     if len(reason) > REASON_MAX:
         raise ValidationError("撤回原因太长", fields={"reason": f"不超过 {REASON_MAX} 字"})
     from_status = policy.status
-    _transition(actor, policy, "withdraw", withdrawn_at=utcnow(), withdrawn_by=actor.id, withdrawn_reason=reason)
+    _transition(actor, policy, A.withdraw, withdrawn_at=utcnow(), withdrawn_by=actor.id, withdrawn_reason=reason)
     audit.record(actor, "policy.withdraw", "policy", policy.id, region_code=policy.region_code,
                  from_status=from_status, to_status=policy.status, reason=reason)
     return policy
@@ -269,6 +296,7 @@ def get_public(policy_id: int) -> Policy:
     return policy
 
 
+@exempt("a question, not an act: whether the actor may open a draft, asked by pages and files")
 def can_preview(actor, policy: Policy) -> bool:
     """Staff of the policy's county may open a draft (preview) and its attachments."""
     return can(actor, Perm.view_policies) and policy.county_code == county_of(actor.region_code)

@@ -65,7 +65,7 @@ def show(policy_id: int):
     return render_template("policies/show.html", policy=policy, body=render_markdown(policy.body),
                            interpretation=render_markdown(policy.interpretation),
                            upload_form=AttachmentForm(), withdraw_form=WithdrawForm(),
-                           public_url=qr.policy_url(policy.id))
+                           public_url=qr.policy_url(policy.id), actions=service.available_actions(current_user, policy))
 
 
 @bp.route("/policies/<int:policy_id>/publish", methods=["GET", "POST"])
@@ -123,7 +123,8 @@ def upload(policy_id: int):
         policy = service.get_policy(current_user, policy_id)
         return render_template("policies/show.html", policy=policy, body=render_markdown(policy.body),
                                interpretation=render_markdown(policy.interpretation), upload_form=form,
-                               withdraw_form=WithdrawForm(), public_url=qr.policy_url(policy.id)), 422
+                               withdraw_form=WithdrawForm(), public_url=qr.policy_url(policy.id),
+                               actions=service.available_actions(current_user, policy)), 422
     flash(_("已上传附件。"), "success")
     return redirect(url_for("policies.show", policy_id=policy_id))
 
