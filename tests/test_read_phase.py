@@ -15,7 +15,8 @@ from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.notify.models import OptOut
-from subsidy.payments.models import Payment, PaymentStatus
+from subsidy.payments.lifecycle import PAYMENTS, PaymentEvent
+from subsidy.payments.models import Payment
 from tests import hostile_xlsx as hostile
 from tests.factories import HouseholdFactory, valid_id_number
 from tests.test_import_limits import IMPORTS
@@ -192,8 +193,8 @@ def test_a_payment_recorded_during_the_parse_is_judged_as_it_then_stands(api_as,
     target = IMPORTS["bank_results"](api_as, login_as)
     rows = [target.row(i) for i in range(3)] + [["合计", "3笔", "", "", "3937.50"]]
     first = db.session.scalar(sa.select(Payment.id).where(Payment.disbursement_id == rows[0][0]))
-    recorded = (sa.update(Payment.__table__).where(Payment.__table__.c.id == first)
-                .values(status=PaymentStatus.paid, bank_ref="EARLIER", result_at=utcnow() - timedelta(minutes=1)))
+    recorded = PAYMENTS.update(PaymentEvent.bank_paid, Payment.__table__.c.id == first, bank_ref="EARLIER",
+                               result_at=utcnow() - timedelta(minutes=1))
     seen = _during_parse(monkeypatch, "bank_results", lambda: _commit_elsewhere(recorded))
     resp = target.post(hostile.workbook([target.headers, *rows]))
     assert seen == [True]
