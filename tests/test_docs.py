@@ -26,7 +26,8 @@ def test_every_cited_document_and_section_exists():
             doc = ROOT / "docs" / name
             if not doc.exists():
                 missing.append(f"{path.relative_to(ROOT)}: docs/{name}")
-            elif section and not re.search(rf"^#+ .*{re.escape(section)}", doc.read_text(encoding="utf-8"), re.M):
+            elif section and not re.search(rf"^#+ .*{re.escape(' '.join(section.split()))}",
+                                           doc.read_text(encoding="utf-8"), re.M):
                 missing.append(f'{path.relative_to(ROOT)}: docs/{name} "{section}"')
     assert missing == []
 
