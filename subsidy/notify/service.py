@@ -230,12 +230,15 @@ class _LocalDay(FunctionElement):
 
 @compiles(_LocalDay)
 def _local_day_sqlite(element, compiler, **kw):
-    return compiler.process(sa.func.date(*element.clauses, "+8 hours"), **kw)
+    # Literal constants, not bind parameters: the expression is rendered once in the SELECT and
+    # once in the GROUP BY, and must read the same in both.
+    return compiler.process(sa.func.date(*element.clauses, sa.literal_column("'+8 hours'")), **kw)
 
 
 @compiles(_LocalDay, "postgresql")
 def _local_day_postgresql(element, compiler, **kw):
-    return compiler.process(sa.func.date(sa.func.timezone("Asia/Shanghai", *element.clauses)), **kw)
+    return compiler.process(sa.func.date(sa.func.timezone(sa.literal_column("'Asia/Shanghai'"), *element.clauses)),
+                            **kw)
 
 
 def _local_day(column):
