@@ -7,7 +7,7 @@ directory is used. A PostgreSQL database must be empty, or be named with --reset
 its public schema: point it at a scratch database only.
 
 It builds the schema through the migrations, loads the demo regions (105 villages), inserts
-N households with phones in bulk, starts the fake Twilio (subsidy.notify.fake_twilio) in its
+N households with phones in bulk, starts the fake Twilio (tools.fake_twilio) in its
 own process, and then, R times (the machine is noisy: medians count):
   enqueue   the county admin's broadcast to all N households (one INSERT … SELECT), committed
   drain     the worker (`Worker().run_once()`, what `flask sms worker --once` runs), K
@@ -51,7 +51,7 @@ BODY = "本周六上午9点在村委会召开耕地地力保护补贴政策宣�
 
 
 def start_fake() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "subsidy.notify.fake_twilio", "--port", "0"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tools.fake_twilio", "--port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("FAKE_TWILIO_URL "):
@@ -165,9 +165,9 @@ def main() -> None:
     from subsidy.demo import load_demo
     from subsidy.extensions import db
     from subsidy.notify.broadcast import create_broadcast
-    from subsidy.notify.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
     from subsidy.notify.models import Message, MessageStatus
     from subsidy.regions.models import Level, Region
+    from tools.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
     settings = {"DATABASE_URL": url, "SECRET_KEY": "bench", "SMS_GATEWAY": "twilio",
                 "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_BASE_URL": fake_url,

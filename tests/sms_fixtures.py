@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from subsidy.common.statemachine import Machine
 from subsidy.extensions import db
-from subsidy.notify import lifecycle
-from subsidy.notify.fake_twilio import FakeTwilio
 from subsidy.notify.models import Message
 from subsidy.notify.outbox import enqueue
+from tools.fake_twilio import FakeTwilio
 
 PUBLIC = "https://huinong.example.gov.cn"
 T0 = datetime(2030, 3, 4, 1, 0, tzinfo=UTC)  # 09:00 in the county; after any real "now"
@@ -19,12 +19,14 @@ T0 = datetime(2030, 3, 4, 1, 0, tzinfo=UTC)  # 09:00 in the county; after any re
 
 @pytest.fixture(autouse=True)
 def sms_transitions_guarded(app):
-    """The transition table's guard is on for the whole suite (tests/conftest.py): a change of a
-    message's status made anywhere but through `subsidy.notify.lifecycle` (an UPDATE written
-    by hand, an ORM attribute set and flushed) raises `lifecycle.Bypass`. The SMS tests check
-    it is on rather than rely on it silently."""
+    """The state machines' guard is on for the whole suite (tests/conftest.py): a change of a
+    message's status made anywhere but through `subsidy.notify.lifecycle.MACHINE` (an UPDATE
+    written by hand, an ORM attribute set and flushed) raises `statemachine.Bypass`. The SMS
+    tests check it is on, and covers the SMS table, rather than rely on it silently."""
+    from subsidy.notify.lifecycle import MACHINE
+
     with app.app_context():
-        assert lifecycle.guarded(db.engine)
+        assert Machine.guarded(db.engine) and Machine.registry["sms"] is MACHINE
 
 
 @pytest.fixture

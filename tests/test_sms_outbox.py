@@ -106,4 +106,4 @@ def test_enqueue_select_owes_what_enqueue_bulk_would(db, county):
 def test_render_sql_refuses_a_template_that_may_be_gsm7(db):
     """Its segments would depend on each row's characters: such a template stays on the row path."""
     with pytest.raises(ValueError, match="GSM-7"):
-        render_sql("test", "[HN]", {}, {"body": Household.head_name}, "sqlite")
+        render_sql("test", "[HN]", {}, {"body": Household.head_name})

@@ -79,22 +79,22 @@ class Message(db.Model):
         sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 
-    # What the village clerk reads about a message that was not sent (issue 3 "Staff pages").
+    # What the village clerk reads about a message that was not sent (a lazy label).
     @property
-    def problem_kind(self) -> str | None:
+    def problem_kind(self):
         from subsidy.notify.gateways import FIX_PHONE_CODES
 
         if self.status not in (MessageStatus.failed, MessageStatus.cancelled, MessageStatus.undelivered):
             return None
         if self.error_code == "no_phone":
-            return "无手机号码"
+            return _l("无手机号码")
         if self.error_code in FIX_PHONE_CODES:
-            return "号码有误"
+            return _l("号码有误")
         if self.error_code in ("opted_out", "21610", "30004"):
-            return "已退订"
+            return _l("已退订")
         if self.status == MessageStatus.undelivered:
-            return "未送达"
-        return "发送失败" if self.status == MessageStatus.failed else "未发送"
+            return _l("未送达")
+        return _l("发送失败") if self.status == MessageStatus.failed else _l("未发送")
 
     @property
     def needs_new_phone(self) -> bool:

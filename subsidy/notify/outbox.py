@@ -13,9 +13,8 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from subsidy.common.database import upsert_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.notify.models import Message, MessageStatus, OptOut
@@ -57,10 +56,8 @@ def _existing_keys(keys: list[str]) -> set[str]:
 
 
 def _insert(rows: list[dict]) -> None:
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # ON CONFLICT covers a concurrent enqueue of the same event that committed after our check.
-    stmt = insert(Message).on_conflict_do_nothing(index_elements=["key"])
+    stmt = upsert_insert(Message).on_conflict_do_nothing(index_elements=["key"])
     for i in range(0, len(rows), _CHUNK):
         db.session.execute(stmt, rows[i:i + _CHUNK])
 
@@ -86,22 +83,21 @@ def enqueue_select(template: str, source: sa.Select, *, signature_region: str, c
     """Owe one message per row of `source` in one INSERT … SELECT, the same contract as
     `enqueue_bulk` (keys already owed skipped, no phone → failed, opted out → cancelled): the
     database renders each body from the template, so owing 5,000 messages is one statement,
-    not 5,000 rows sent from Python (issue 8: a county approval of 5,000 households).
+    not 5,000 rows sent from Python (a county approval owes 5,000 households at once).
 
     `source` yields labelled columns `key`, `phone`, `region_code`, `household_id`, `entry_id`
     (optionally `case_id`) and one per template field not in `constants`; the signature is the
     county's of `signature_region`. For templates whose own text is not GSM-7 (all Chinese ones);
     see `templates.render_sql`. Returns how many rows were added."""
     constants = constants or {}
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # A function of this connection (SQLite has no UTF-16 length); registering is cheap.
-        db.session.connection().connection.driver_connection.create_function(
-            SQLITE_UTF16_FUNCTION, 1, utf16_units, deterministic=True)
+    driver = db.session.connection().connection.driver_connection
+    if hasattr(driver, "create_function"):
+        # SQLite has no UTF-16 length: a function of this connection (registering is cheap).
+        driver.create_function(SQLITE_UTF16_FUNCTION, 1, utf16_units, deterministic=True)
     signature = signature_for(signature_region)
     src = source.subquery("src")
     columns = {name: src.c[name] for name in fields_of(template) if name != "signature" and name not in constants}
-    body, segments = render_sql(template, signature, constants, columns, dialect)
+    body, segments = render_sql(template, signature, constants, columns)
     phone = sa.func.nullif(src.c.phone, "")
     case_id = src.c.case_id if "case_id" in src.c else sa.cast(sa.null(), sa.Integer)
     select = sa.select(src.c.key, sa.literal(template, sa.String), body, segments, phone, src.c.region_code,
@@ -122,8 +118,7 @@ def enqueue_select(template: str, source: sa.Select, *, signature_region: str, c
         sa.literal(0), sa.literal(0), now, now, when(now, now, sa.null()),
         when(NO_PHONE[0], OPTED_OUT[0], sa.null()), when(NO_PHONE[1], OPTED_OUT[1], sa.null()),
     ).where(sa.true())  # SQLite: a WHERE before ON CONFLICT keeps the upsert unambiguous
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Message.__table__).from_select(
+    stmt = upsert_insert(Message.__table__).from_select(
         ["key", "template", "body", "segments", "to_phone", "region_code", "household_id", "entry_id", "case_id",
          "status", "attempts", "provider_calls", "next_attempt_at", "created_at", "status_at", "error_code",
          "error_message"], select).on_conflict_do_nothing(index_elements=["key"])

@@ -1,4 +1,4 @@
-"""Staff operations on SMS (issue 3 "Staff pages", "Opt-outs"): lists of messages, the
+"""Staff operations on SMS (the staff pages, opt-outs): lists of messages, the
 village clerk's resend once a phone is fixed, opt-outs (退订), the county's pause switch and
 its outbox figures. Services check permission and scope, audit, and flush; never commit."""
 from __future__ import annotations
@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import local_today, utcnow
@@ -25,7 +27,7 @@ S = MessageStatus
 PROBLEM_STATUSES = (S.failed, S.cancelled, S.undelivered)
 
 
-def scope_code(actor, region_code: str | None) -> str:
+def _scope_code(actor, region_code: str | None) -> str:
     """The actor's region, or a region under it they asked for."""
     if not region_code:
         return actor.region_code
@@ -43,10 +45,10 @@ def parse_status(value: str | None) -> MessageStatus | None:
         raise ValidationError("短信状态不正确", fields={"status": "应为 " + "、".join(s.value for s in S)}) from None
 
 
+@requires(Perm.view_sms)
 def list_messages(actor, *, region_code=None, status=None, template=None, household_id=None,
                   page=1, per_page=50) -> Page:
-    require(actor, Perm.view_sms)
-    stmt = sa.select(Message).where(within(Message.region_code, scope_code(actor, region_code)))
+    stmt = sa.select(Message).where(within(Message.region_code, _scope_code(actor, region_code)))
     status = parse_status(status) if isinstance(status, str) or status is None else status
     if status is not None:
         stmt = stmt.where(Message.status == status)
@@ -57,19 +59,19 @@ def list_messages(actor, *, region_code=None, status=None, template=None, househ
     return paginate(stmt.order_by(Message.id.desc()), page, per_page)
 
 
+@requires(Perm.view_sms)
 def problem_messages(actor, *, region_code=None, page=1, per_page=50) -> Page:
     """Messages that were not sent and not yet resent: what the village clerk has to fix."""
-    require(actor, Perm.view_sms)
     stmt = (sa.select(Message)
-            .where(within(Message.region_code, scope_code(actor, region_code)),
+            .where(within(Message.region_code, _scope_code(actor, region_code)),
                    Message.status.in_(PROBLEM_STATUSES), Message.replaced_by_id.is_(None),
                    Message.template.not_in(NOT_RESENDABLE))
             .order_by(Message.region_code, Message.id.desc()))
     return paginate(stmt, page, per_page)
 
 
+@requires(Perm.view_sms)
 def get_message(actor, message_id: int) -> Message:
-    require(actor, Perm.view_sms)
     message = db.session.get(Message, message_id)
     if message is None:
         raise NotFound("短信不存在")
@@ -91,10 +93,10 @@ def opted_out_among(phones) -> set[str]:
     return set(db.session.scalars(sa.select(OptOut.phone).where(OptOut.phone.in_(phones))))
 
 
+@requires(Perm.handle_sms)
 def resend_message(actor, message_id: int) -> Message:
     """Owe the farmer the same text again, as a new message (new key), once whatever stopped
     the first one is fixed: the household's phone corrected, the attempts exhausted."""
-    require(actor, Perm.handle_sms)
     message = get_message(actor, message_id)
     if (message.status not in PROBLEM_STATUSES or message.replaced_by_id is not None
             or message.template in NOT_RESENDABLE):
@@ -142,8 +144,8 @@ def _opt_out_region(actor, phone: str) -> str:
     return actor.region_code
 
 
+@requires(Perm.handle_sms)
 def record_opt_out(actor, phone, note: str = "") -> OptOut:
-    require(actor, Perm.handle_sms)
     phone = _clean_phone(phone)
     region_code = _opt_out_region(actor, phone)
     existing = db.session.get(OptOut, phone)
@@ -156,9 +158,9 @@ def record_opt_out(actor, phone, note: str = "") -> OptOut:
     return opt_out
 
 
+@requires(Perm.handle_sms)
 def remove_opt_out(actor, phone) -> None:
     """The farmer asked to receive texts again."""
-    require(actor, Perm.handle_sms)
     phone = _clean_phone(phone)
     region_code = _opt_out_region(actor, phone)
     opt_out = db.session.get(OptOut, phone)
@@ -169,10 +171,10 @@ def remove_opt_out(actor, phone) -> None:
     audit.record(actor, "sms.opt_in", "sms_opt_out", phone, region_code=region_code, source=opt_out.source)
 
 
+@requires(Perm.view_sms)
 def list_opt_outs(actor, *, page=1, per_page=50) -> tuple[Page, dict[str, list[Household]]]:
     """Opt-outs of numbers used by households in the actor's region (county staff also see
     numbers in no register), with those households."""
-    require(actor, Perm.view_sms)
     in_scope = sa.exists().where(Household.phone == OptOut.phone, within(Household.region_code, actor.region_code))
     cond = in_scope
     if len(actor.region_code) == 6:
@@ -194,10 +196,10 @@ def is_paused(county_code: str) -> bool:
         sa.select(SendingControl.paused).where(SendingControl.county_code == county_code[:6])))
 
 
+@requires(Perm.manage_sms)
 def set_paused(actor, paused: bool) -> SendingControl:
     """The county stops (or resumes) all sending, e.g. after a wrong broadcast. Messages stay
     queued while paused; the worker skips them and checks again before each send."""
-    require(actor, Perm.manage_sms)
     if len(actor.region_code) != 6:
         raise PermissionDenied("只有县级可以暂停或恢复短信发送")
     control = db.session.get(SendingControl, actor.region_code)
@@ -217,16 +219,36 @@ def set_paused(actor, paused: bool) -> SendingControl:
 
 # --- the county's outbox ----------------------------------------------------------------------
 
+class _LocalDay(FunctionElement):
+    """SQL: the China-time calendar day of a UTC timestamp (each database's SQL chosen by
+    SQLAlchemy's compiler, not by a test of the dialect here)."""
+
+    type = sa.Date()
+    name = "local_day"
+    inherit_cache = True
+
+
+@compiles(_LocalDay)
+def _local_day_sqlite(element, compiler, **kw):
+    # Literal constants, not bind parameters: the expression is rendered once in the SELECT and
+    # once in the GROUP BY, and must read the same in both.
+    return compiler.process(sa.func.date(*element.clauses, sa.literal_column("'+8 hours'")), **kw)
+
+
+@compiles(_LocalDay, "postgresql")
+def _local_day_postgresql(element, compiler, **kw):
+    return compiler.process(sa.func.date(sa.func.timezone(sa.literal_column("'Asia/Shanghai'"), *element.clauses)),
+                            **kw)
+
+
 def _local_day(column):
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.date(sa.func.timezone("Asia/Shanghai", column))
-    return sa.func.date(column, "+8 hours")
+    return _LocalDay(column)
 
 
+@requires(Perm.view_sms)
 def outbox_overview(actor, *, region_code=None, days: int = 14) -> dict:
     """Counts by status, by day (China time) and by template, set-based (GROUP BY)."""
-    require(actor, Perm.view_sms)
-    code = scope_code(actor, region_code)
+    code = _scope_code(actor, region_code)
     scope = within(Message.region_code, code)
     by_status = {s: 0 for s in S}
     counts = sa.select(Message.status, sa.func.count()).where(scope).group_by(Message.status)

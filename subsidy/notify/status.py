@@ -1,4 +1,4 @@
-"""Delivery status and inbound texts from Twilio (issue 3 "Delivery status", "Inbound SMS").
+"""Delivery status and inbound texts from Twilio (DESIGN.md "SMS (Twilio)").
 
 Signature: Twilio signs each webhook with HMAC-SHA1 (base64) over the URL it requested plus
 the sorted form pairs, keyed by the auth token; `RequestValidator` checks it over the WHOLE
@@ -12,7 +12,7 @@ it builds the callback URL), whatever the proxies in between.
 
 Status: updates arrive duplicated and out of order. A status only moves forward
 (queued < sending < sent < delivered | undelivered | failed); a final status is never
-overwritten. Both rules are the `reported_*` rows of the transition table (`lifecycle`), and
+overwritten. Both rules are the `reported_*` rows of the state machine (`lifecycle.MACHINE`), and
 the change is one conditional UPDATE built from it, so two callbacks racing apply once.
 """
 from __future__ import annotations
@@ -20,17 +20,16 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from twilio.request_validator import RequestValidator
 
 from subsidy.audit import service as audit
+from subsidy.common.database import upsert_insert
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_phone
-from subsidy.notify import lifecycle
 from subsidy.notify.gateways import reason_for
+from subsidy.notify.lifecycle import MACHINE, REPORTED
 from subsidy.notify.models import InboundMessage, Message, MessageStatus, OptOut
 
 log = logging.getLogger("subsidy.sms")
@@ -98,20 +97,11 @@ def apply_status(message_id: int | None, sid: str | None, provider_status: str |
     if not row.provider_sid and sid:
         values.update(provider_sid=sid, sent_at=now, lease_owner=None, lease_expires_at=None,
                       provider_calls=_at_least(M.c.provider_calls, 1))
-    event = lifecycle.REPORTED[target]
-    return bool(db.session.execute(lifecycle.update(event, M.c.id == row.id, **values)).rowcount)
+    return bool(db.session.execute(MACHINE.update(REPORTED[target], M.c.id == row.id, **values)).rowcount)
 
 
 def _at_least(column, n: int):
     return sa.case((column < n, n), else_=column)
-
-
-def _sqlite() -> bool:
-    return db.session.get_bind().dialect.name == "sqlite"
-
-
-def _insert(model):
-    return (sqlite_insert if _sqlite() else pg_insert)(model)
 
 
 def household_for_phone(phone: str) -> int | None:
@@ -134,12 +124,12 @@ def receive_inbound(sid: str, from_phone: str, body: str) -> InboundMessage | No
         return None
     phone = normalise_phone(from_phone)
     household_id = household_for_phone(phone) if phone else None
-    db.session.execute(_insert(InboundMessage).values(
+    db.session.execute(upsert_insert(InboundMessage).values(
         provider_sid=sid[:64], from_phone=phone, body=body or "", household_id=household_id,
         received_at=utcnow(), handled=False).on_conflict_do_nothing(index_elements=["provider_sid"]))
     text = (body or "").strip().upper()
     if phone and (text in OPT_OUT_WORDS or "退订" in text):
-        added = db.session.execute(_insert(OptOut).values(
+        added = db.session.execute(upsert_insert(OptOut).values(
             phone=phone, source="inbound", note=f"农户短信回复“{body.strip()[:40]}”", created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["phone"]).returning(OptOut.phone)).first()
         if added is not None:

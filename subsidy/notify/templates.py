@@ -9,6 +9,10 @@ import string
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from subsidy.common.labels import _l
 
 # GSM 03.38 basic character set; the extension table characters count double.
 _GSM_BASIC = set(
@@ -21,30 +25,30 @@ _GSM_EXT = set("^{}\\[~]|€\f")
 @dataclass(frozen=True)
 class Template:
     name: str
-    label: str
+    label: object  # a lazy string (`_l`): what staff read, in the language of the request
     text: str  # str.format placeholders; {signature} is always available
 
 
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
-    Template("filing_approved", "补贴审定通知",
+    Template("filing_approved", _l("补贴审定通知"),
              "{signature}{name}户：您的{project}{amount}元已经县级审定，发放后将另行短信通知。"),
-    Template("payment_paid", "补贴到账通知",
+    Template("payment_paid", _l("补贴到账通知"),
              "{signature}{name}户：{project}{amount}元已于{date}发放至尾号{tail}的一卡通，请查收。未收到请回访或拨打乡镇电话。"),
-    Template("payment_failed_clerk", "发放失败提醒（经办员）",
+    Template("payment_failed_clerk", _l("发放失败提醒（经办员）"),
              "{signature}{village}{name}户{project}发放失败：{reason}。请核对一卡通账号后重新发放。"),
-    Template("case_replied", "诉求答复通知", "{signature}您的诉求{ref_no}已答复，请在手机端查看并评价。"),
-    Template("case_reminder", "督办提醒", "{signature}诉求{ref_no}已超期，请尽快办理。"),
-    Template("case_merged", "诉求合并通知",
+    Template("case_replied", _l("诉求答复通知"), "{signature}您的诉求{ref_no}已答复，请在手机端查看并评价。"),
+    Template("case_reminder", _l("督办提醒"), "{signature}诉求{ref_no}已超期，请尽快办理。"),
+    Template("case_merged", _l("诉求合并通知"),
              "{signature}您的诉求{ref_no}与{into}内容相同，已合并办理，请以{into}的答复为准。"),
-    Template("login_code", "登录验证码", "{signature}验证码{code}，5分钟内有效。请勿告诉他人。"),
-    Template("receipt_check", "到账回访",
+    Template("login_code", _l("登录验证码"), "{signature}验证码{code}，5分钟内有效。请勿告诉他人。"),
+    Template("receipt_check", _l("到账回访"),
              "{signature}{name}户：{project}{amount}元是否已到账？请在手机端“我的补贴”中确认。"),
-    Template("sign_in_alert", "异常登录提醒（管理员、监督员）",
+    Template("sign_in_alert", _l("异常登录提醒（管理员、监督员）"),
              "{signature}安全提醒：工作人员账号{username}在{minutes}分钟内密码错误{count}次，请核实是否有人冒用。"),
-    Template("audit_checkpoint", "审计日志校验码（监督员）",
+    Template("audit_checkpoint", _l("审计日志校验码（监督员）"),
              "{signature}审计日志{date}校验点：共{count}条，末条{last_id}，校验码{short}。请保存备查。"),
-    Template("broadcast", "群发通知", "{signature}{body}"),
-    Template("test", "测试短信", "{signature}{body}"),
+    Template("broadcast", _l("群发通知"), "{signature}{body}"),
+    Template("test", _l("测试短信"), "{signature}{body}"),
 ]}
 
 
@@ -100,7 +104,8 @@ def render(template_name: str, signature: str, context: dict) -> str:
 
 # Characters outside the Basic Multilingual Plane (rare hanzi of CJK Extension B and later, in
 # some names) take two UTF-16 code units; PostgreSQL counts code points, so they are counted
-# apart. SQLite has no such function: `outbox` gives it `utf16_units` below.
+# apart. SQLite has no such function: `outbox` gives it `utf16_units` below. Each database's
+# SQL is chosen by SQLAlchemy's compiler (`Utf16Units`), not by a test of the dialect here.
 _ASTRAL_RE = "[\\U00010000-\\U0010FFFF]"
 SQLITE_UTF16_FUNCTION = "sms_utf16_units"
 
@@ -114,7 +119,28 @@ def fields_of(template_name: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(TEMPLATES[template_name].text) if name]
 
 
-def render_sql(template_name: str, signature: str, constants: dict, columns: dict, dialect: str):
+class Utf16Units(FunctionElement):
+    """SQL: the length of a text in UTF-16 code units (what an SMS segment counts)."""
+
+    type = sa.Integer()
+    name = "utf16_units"
+    inherit_cache = True
+
+
+@compiles(Utf16Units)
+def _utf16_units_function(element, compiler, **kw):
+    # SQLite (and any database without the PostgreSQL form): the function `outbox` registers.
+    return compiler.process(getattr(sa.func, SQLITE_UTF16_FUNCTION)(*element.clauses, type_=sa.Integer), **kw)
+
+
+@compiles(Utf16Units, "postgresql")
+def _utf16_units_postgresql(element, compiler, **kw):
+    expr = list(element.clauses)[0]
+    units = sa.func.char_length(expr) * 2 - sa.func.char_length(sa.func.regexp_replace(expr, _ASTRAL_RE, "", "g"))
+    return compiler.process(units, **kw)
+
+
+def render_sql(template_name: str, signature: str, constants: dict, columns: dict):
     """The template rendered by the database: (body, segments) as SQL expressions, equal to
     `render` and `segment_count` of the same values. `signature` and `constants` are filled in
     here, `columns` (field name → SQL expression) per row.
@@ -157,11 +183,5 @@ def render_sql(template_name: str, signature: str, constants: dict, columns: dic
     units = sa.literal(utf16_units(fixed), sa.Integer)
     for part in parts:
         if not isinstance(part, str):
-            units = units + _utf16_units_sql(part, dialect)
+            units = units + Utf16Units(part)
     return body, sa.case((units <= 70, 1), else_=(units + 66) // 67)
-
-
-def _utf16_units_sql(expr, dialect: str):
-    if dialect == "postgresql":
-        return sa.func.char_length(expr) * 2 - sa.func.char_length(sa.func.regexp_replace(expr, _ASTRAL_RE, "", "g"))
-    return getattr(sa.func, SQLITE_UTF16_FUNCTION)(expr, type_=sa.Integer)

@@ -1,4 +1,4 @@
-"""SMS pages (issue 3 "Staff pages", "Broadcast") and the Twilio webhooks (/sms/status,
+"""SMS pages (the staff pages, the broadcast) and the Twilio webhooks (/sms/status,
 /sms/inbound). Views parse input, call a service function and render; the request commits."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SMS worker (`flask sms worker [--once]`): DESIGN.md "SMS (Twilio)", issue 3 "Worker".
+"""The SMS worker (`flask sms worker [--once]`): DESIGN.md "SMS (Twilio)".
 
 One batch goes like this, and nothing else holds a transaction open:
 
@@ -28,7 +28,7 @@ A crash between a provider call and its record (the process killed, the database
 at-least-once, as before, with a window of at most one record group (≤ SMS_BATCH_SIZE
 messages, ≤ `record_every` seconds plus the next claim) instead of one message (the per-
 message commits cost 3-4 round trips and a synchronous commit each, most of the worker's
-time on PostgreSQL; issue 8): those messages stay `sending`
+time on PostgreSQL): those messages stay `sending`
 under the dead lease and are claimed again once it expires. Twilio has no idempotency key
 for creating a message, so what prevents the second send is the status callback: its URL
 carries our message id (`/sms/status?m=<id>`), and Twilio posts `queued`/`sent` within
@@ -42,7 +42,7 @@ Transient failures are retried with exponential backoff and full jitter,
 stop at once with the reason. `attempts` counts claims, so a message whose worker keeps dying
 still ends (failed, "lease_expired") instead of looping. The worker is an edge: it commits
 itself and writes no audit event per message (staff actions are audited in `service`).
-Every status change goes through the transition table (`lifecycle`).
+Every status change goes through the state machine (`lifecycle.MACHINE`).
 
 The database going away ("database is locked" past the busy timeout on SQLite, a dropped
 connection or a restart on PostgreSQL) does not end the worker: each step's transaction (claim,
@@ -64,15 +64,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from subsidy.common.database import lock_rows, upsert_insert
 from subsidy.common.jobs import Retry, Stopped
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
 from subsidy.households.validation import to_e164
-from subsidy.notify import gateways, lifecycle, sealed
-from subsidy.notify.lifecycle import Event
+from subsidy.notify import gateways, sealed
+from subsidy.notify.lifecycle import MACHINE, Event
 from subsidy.notify.models import Message, MessageStatus, OptOut, SendingControl
 from subsidy.notify.outbox import OPTED_OUT
 from subsidy.notify.templates import OPT_OUT_EXEMPT
@@ -137,31 +136,30 @@ class Outcome:
     opt_out: bool = False  # the provider said 21610: remember the number
 
 
-def _is_postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
-def _require_sqlite_returning() -> None:
-    if tuple(int(x) for x in sqlite3.sqlite_version.split(".")[:2]) < (3, 35):
-        raise RuntimeError(f"SQLite {sqlite3.sqlite_version} has no UPDATE … RETURNING (3.35+ needed) "
-                           "for the SMS worker")
+def _require_update_returning() -> None:
+    """The claim is one UPDATE … RETURNING (SQLite needs 3.35+); say so plainly if it cannot be."""
+    if not db.session.get_bind().dialect.update_returning:
+        raise RuntimeError(f"this database has no UPDATE … RETURNING (SQLite {sqlite3.sqlite_version}: "
+                           "3.35+ needed) for the SMS worker")
 
 
 def claim_rows(where, values: dict, returning, limit: int, order_by, event: Event | None = None) -> list:
     """Atomically mark up to `limit` rows matching `where` with `values`; return `returning`,
     in one statement. With `event`, the UPDATE is that transition (`values` must not name the
-    status; `where` must hold `lifecycle.from_allowed(event)`); without, it leaves the status
-    alone. The caller commits."""
-    if _is_postgres():
-        sub = (sa.select(M.c.id).where(where).order_by(*order_by).limit(limit)
-               .with_for_update(skip_locked=True).scalar_subquery())
-    else:
-        _require_sqlite_returning()
-        sub = sa.select(M.c.id).where(where).order_by(*order_by).limit(limit).scalar_subquery()
+    status; `where` must hold `MACHINE.from_allowed(event)`); without, it leaves the status
+    alone. The caller commits.
+
+    The picked ids are locked and skipped by other workers where the database has row locks
+    (PostgreSQL: FOR UPDATE SKIP LOCKED); SQLite's single writer needs none. The state is
+    checked where the rows are picked (`sources_checked`): repeated outside, SQLite's planner
+    walks the status index over the whole queue instead of looking the picked ids up."""
+    _require_update_returning()
+    sub = lock_rows(sa.select(M.c.id).where(where).order_by(*order_by).limit(limit),
+                    skip_locked=True).scalar_subquery()
     if event is None:
         stmt = sa.update(M).where(M.c.id.in_(sub)).values(**values)
     else:
-        stmt = lifecycle.update(event, M.c.id.in_(sub), sources_checked=True, **values)
+        stmt = MACHINE.update(event, M.c.id.in_(sub), sources_checked=True, **values)
     return list(db.session.execute(stmt.returning(*returning)))
 
 
@@ -188,13 +186,13 @@ _DONE = {"lease_owner": None, "lease_expires_at": None,
 _ERROR = {"error_code": _bind("m_code", M.c.error_code), "error_message": _bind("m_text", M.c.error_message)}
 _FINAL = {"status_at": _bind("m_now", M.c.status_at), **_ERROR, **_DONE}
 _RECORD = {
-    Event.accepted: lifecycle.update(Event.accepted, *_MINE, provider_sid=_bind("m_sid", M.c.provider_sid),
+    Event.accepted: MACHINE.update(Event.accepted, *_MINE, provider_sid=_bind("m_sid", M.c.provider_sid),
                                      sent_at=_bind("m_now", M.c.sent_at), error_code=None, error_message=None, **_DONE),
-    Event.retry: lifecycle.update(Event.retry, *_MINE, next_attempt_at=_bind("m_next", M.c.next_attempt_at),
+    Event.retry: MACHINE.update(Event.retry, *_MINE, next_attempt_at=_bind("m_next", M.c.next_attempt_at),
                                   **_ERROR, **_DONE),
-    Event.give_up: lifecycle.update(Event.give_up, *_MINE, **_FINAL),
-    Event.opt_out: lifecycle.update(Event.opt_out, *_MINE, **_FINAL),
-    Event.release: lifecycle.update(Event.release, *_MINE, lease_owner=None, lease_expires_at=None,
+    Event.give_up: MACHINE.update(Event.give_up, *_MINE, **_FINAL),
+    Event.opt_out: MACHINE.update(Event.opt_out, *_MINE, **_FINAL),
+    Event.release: MACHINE.update(Event.release, *_MINE, lease_owner=None, lease_expires_at=None,
                                     attempts=M.c.attempts - 1),
 }
 _COUNTED = {Event.accepted: "sent", Event.retry: "retried", Event.give_up: "failed", Event.opt_out: "cancelled",
@@ -251,11 +249,11 @@ class Worker:
                 self._apply(record, counted)
                 not_paused = sa.and_(sa.true(), *(sa.not_(within(M.c.region_code, county))
                                                   for county in sorted(paused_counties())))
-                rows = claim_rows(sa.and_(lifecycle.from_allowed(Event.reclaim), M.c.lease_expires_at <= before,
+                rows = claim_rows(sa.and_(MACHINE.from_allowed(Event.reclaim), M.c.lease_expires_at <= before,
                                           not_paused),
                                   values, returning, limit, (M.c.lease_expires_at,), event=Event.reclaim)
                 if len(rows) < limit:
-                    rows += claim_rows(sa.and_(lifecycle.from_allowed(Event.claim), M.c.next_attempt_at <= before,
+                    rows += claim_rows(sa.and_(MACHINE.from_allowed(Event.claim), M.c.next_attempt_at <= before,
                                                not_paused),
                                        values, returning, limit - len(rows), (M.c.next_attempt_at,), event=Event.claim)
                 db.session.commit()
@@ -481,9 +479,8 @@ class Worker:
         phones = sorted({o.message.to_phone for o in outcomes if o.opt_out})
         if not phones:
             return
-        insert = pg_insert if _is_postgres() else sqlite_insert
         now = utcnow()
-        db.session.execute(insert(OptOut).values([
+        db.session.execute(upsert_insert(OptOut).values([
             {"phone": p, "source": "provider", "note": "短信平台退订（21610）", "created_at": now} for p in phones
         ]).on_conflict_do_nothing(index_elements=["phone"]))
 

@@ -1,4 +1,4 @@
-"""A fake Twilio for tests, benchmarks and local demos (issue 3, "A fake Twilio").
+"""A fake Twilio for tests, benchmarks and local demos (never imported by the platform itself).
 
 A small threaded HTTP server on 127.0.0.1 that answers the two calls the platform makes,
 `POST /2010-04-01/Accounts/{sid}/Messages.json` (201 with `sid` and `status`, like Twilio)
@@ -11,7 +11,7 @@ builds or posts status callbacks signed with the auth token, as Twilio does.
 Run stand-alone for a demo, with `make run` serving on 127.0.0.1:5000 (the default
 PUBLIC_BASE_URL, where the fake posts its signed delivery callbacks):
 
-    python -m subsidy.notify.fake_twilio --port 8765 --callbacks sent,delivered
+    python -m tools.fake_twilio --port 8765 --callbacks sent,delivered
     SMS_GATEWAY=twilio TWILIO_BASE_URL=http://127.0.0.1:8765 TWILIO_ACCOUNT_SID=AC$(printf 'f%.0s' {1..32}) \
       TWILIO_AUTH_TOKEN=fake-twilio-auth-token TWILIO_FROM_NUMBER=+15005550006 flask sms worker
 
