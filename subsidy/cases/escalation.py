@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from subsidy.accounts.models import Role, User
-from subsidy.accounts.permissions import requires
+from subsidy.accounts.models import User
+from subsidy.accounts.permissions import holders, requires
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
 from subsidy.cases.calendar import local_date, start_of_local_day
@@ -31,7 +31,8 @@ from subsidy.notify import outbox
 from subsidy.regions.scope import normalize_code
 
 UNRATED_CLOSE_DAYS = 7
-HANDLER_ROLES = (Role.village_clerk, Role.township_reviewer, Role.county_reviewer, Role.county_admin)
+# Reminded: the staff of the handling unit who may reply (the roles the reply row names).
+HANDLER_ROLES = tuple(holders(perm_of(Action.reply)))
 
 
 @dataclass

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, requires
 from subsidy.cases.calendar import start_of_local_day
-from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, OPEN_STATES, SATISFIED, Case, CaseKind
+from subsidy.cases.models import SATISFIED, Case, CaseKind
+from subsidy.cases.workflow import COMPLETED_STATES, EXCLUDED_STATES, OPEN_STATES
 from subsidy.common.params import check_year
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.common.xlsx import write_workbook
