@@ -11,6 +11,7 @@ import time_machine
 
 from subsidy.cases import service
 from subsidy.cases.calendar import WorkCalendar, local_date
+from subsidy.cases.deadlines import DEFAULT_DAYS
 from subsidy.cases.models import (
     KIND_PREFIX,
     Case,
@@ -80,7 +81,7 @@ def bulk_cases(kind: CaseKind, count: int, *, region_code: str, assigned: str, r
     if count == 0:
         return 0
     cal = WorkCalendar(region_code)
-    days = days or service.DEFAULT_DAYS[kind]
+    days = days or DEFAULT_DAYS[kind]
     year = local_date(received[0]).year
     numbers = _next_numbers(kind, year, count)
     rows, deadlines = [], {}

@@ -1,4 +1,4 @@
-"""Deadlines in working days on China's calendar (issue 5): 调休 make-up days, the county's
+"""Deadlines in working days on China's calendar: 调休 make-up days, the county's
 override table, years no calendar covers, recomputation when the calendar changes."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from subsidy.cases import admin
+from subsidy.cases import deadlines
 from subsidy.cases.calendar import WorkCalendar, package_covers
 from subsidy.cases.models import CaseEvent, EventKind, WorkCalendarDay
 from subsidy.common.timeutil import CHINA_TZ
@@ -123,7 +123,7 @@ def test_provisional_deadlines_are_recomputed_when_the_year_is_loaded(county, cl
     # The State Council's real 2027 arrangement (here: 4 Jan off too, Sat 9 Jan worked).
     book = calendar_file([("2027-01-01", "休息日", "元旦"), ("2027-01-04", "休息日", "元旦"),
                           ("2027-01-09", "工作日", "调休")])
-    result = admin.import_calendar(admin_user, book, "2027.xlsx", 2027)
+    result = deadlines.import_calendar(admin_user, book, "2027.xlsx", 2027)
     db.session.commit()
     assert result.ok and result.recomputed.changed == 2
     db.session.refresh(case)
@@ -186,8 +186,8 @@ def test_the_calendar_template_is_prefilled_with_the_statutory_holidays(county, 
 def test_an_override_wins_over_the_package(county, admin_user):
     cal = WorkCalendar(COUNTY)
     assert cal.is_workday(date(2024, 2, 19))
-    admin.set_calendar_day(admin_user, "2024-02-19", False, "县里调整")
-    admin.set_calendar_day(admin_user, date(2024, 2, 17), True, "加班")
+    deadlines.set_calendar_day(admin_user, "2024-02-19", False, "县里调整")
+    deadlines.set_calendar_day(admin_user, date(2024, 2, 17), True, "加班")
     cal = WorkCalendar(COUNTY)
     assert not cal.is_workday(date(2024, 2, 19))
     assert cal.is_workday(date(2024, 2, 17))
@@ -207,7 +207,7 @@ def test_calendar_change_recomputes_open_deadlines_only(county, clerk, admin_use
     db.session.commit()
     old_done_due = done.due_at
 
-    result = admin.set_calendar_day(admin_user, "2024-02-19", False, "县里调整")
+    result = deadlines.set_calendar_day(admin_user, "2024-02-19", False, "县里调整")
     db.session.commit()
     assert result.changed == 1
     db.session.refresh(open_case)
@@ -218,7 +218,7 @@ def test_calendar_change_recomputes_open_deadlines_only(county, clerk, admin_use
                                                          CaseEvent.kind == EventKind.deadline_changed))
     assert "2024-02-19" in event.note and "2024-02-20" in event.note
 
-    admin.delete_calendar_day(admin_user, "2024-02-19")
+    deadlines.delete_calendar_day(admin_user, "2024-02-19")
     db.session.commit()
     db.session.refresh(open_case)
     assert due_local(open_case) == end_of(2024, 2, 19)
@@ -226,7 +226,7 @@ def test_calendar_change_recomputes_open_deadlines_only(county, clerk, admin_use
 
 def test_only_the_county_admin_edits_the_calendar(county, clerk):
     with pytest.raises(PermissionDenied):
-        admin.set_calendar_day(clerk, "2024-02-19", False, "")
+        deadlines.set_calendar_day(clerk, "2024-02-19", False, "")
 
 
 # ---------------------------------------------------------------- a new year from .xlsx
@@ -243,7 +243,7 @@ def test_importing_a_year_covers_it(county, admin_user, clerk, db):
         ("2030/2/4", "休息日", "春节"),
         ("2030年2月5日", "休息日", "春节"),
     ])
-    result = admin.import_calendar(admin_user, book, "2030年日历.xlsx", 2030)
+    result = deadlines.import_calendar(admin_user, book, "2030年日历.xlsx", 2030)
     db.session.commit()
     assert result.ok and result.restdays == 3 and result.workdays == 1
     cal = WorkCalendar(COUNTY)
@@ -265,7 +265,7 @@ def test_a_bad_calendar_file_writes_nothing(county, admin_user, db):
         ("2030-13-01", "休息日", ""),           # no such date
         ("2030-02-04", "放半天", ""),           # unknown type
     ])
-    result = admin.import_calendar(admin_user, book, "2030.xlsx", 2030)
+    result = deadlines.import_calendar(admin_user, book, "2030.xlsx", 2030)
     db.session.commit()
     assert not result.ok
     assert sorted(e["row"] for e in result.errors.items) == [3, 4, 5, 6]
@@ -293,14 +293,14 @@ def test_calendar_pages_for_the_admin(county, login_as, db):
     resp = client.post("/cases/settings",
                        data={"s-inquiry_days": "5", "s-complaint_days": "20", "s-objection_days": "7"})
     assert resp.status_code == 302
-    assert admin.case_days(COUNTY) == {"inquiry": 5, "complaint": 20, "objection": 7}
+    assert deadlines.case_days(COUNTY) == {"inquiry": 5, "complaint": 20, "objection": 7}
     bad = client.post("/cases/settings",
                       data={"s-inquiry_days": "0", "s-complaint_days": "20", "s-objection_days": "7"})
     assert bad.status_code == 422
 
 
 def test_county_limits_apply_to_new_cases(county, admin_user, clerk, db):
-    admin.update_case_days(admin_user, inquiry_days=5, complaint_days=10, objection_days=5)
+    deadlines.update_case_days(admin_user, inquiry_days=5, complaint_days=10, objection_days=5)
     case = record(clerk, at=china(2024, 2, 8))
     assert case.due_days == 5 and due_local(case) == end_of(2024, 2, 21)
 

@@ -1,4 +1,4 @@
-"""督办 (issue 5 "Escalation"): the nightly command marks overdue cases the day after their
+"""督办 (DESIGN.md "Cases"): the nightly command marks overdue cases the day after their
 deadline, escalates them to the tier above and reminds the handling unit, once; a supervisor's
 督办 with a note; replied cases unrated for 7 days are closed."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Objections (异议) on publicized entries: routed to the reviewing township, counted for the
-filing's 村级备案 guard, listed for its review page (issue 5 "Objections and filings")."""
+filing's 村级备案 guard, listed for its review page (DESIGN.md "Cases")."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Staff pages for cases (issue 5 "Staff pages"): the unit's queue, the case page and its
+"""Staff pages for cases (DESIGN.md "Cases"): the unit's queue, the case page and its
 forms, recording a case taken by phone or at the office."""
 from __future__ import annotations
 

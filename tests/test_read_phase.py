@@ -127,7 +127,7 @@ def _during_parse(monkeypatch, name: str, action) -> list:
 
         monkeypatch.setattr(files, "ResultRow", wrap(files.ResultRow))
     else:
-        from subsidy.cases import admin
+        from subsidy.cases import deadlines as admin
 
         monkeypatch.setattr(admin, "parse_day", wrap(admin.parse_day))
     return seen

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from subsidy.cases import admin
+from subsidy.cases import deadlines as admin
 from subsidy.errors import ValidationError
 from subsidy.households.validation import check_id_number, check_phone
 from tests.factories import make_user, valid_id_number

@@ -14,7 +14,7 @@ Which days are working days, for a county:
    weekend, are rest days, Monday to Friday otherwise. The State Council's 调休 make-up days
    of such a year are not known yet, so a deadline that reaches into it is marked provisional
    (`Case.due_provisional`, 暂定) and recomputed when the year's calendar is loaded or the
-   package learns it (`subsidy.cases.admin.recompute_deadlines`).
+   package learns it (`subsidy.cases.deadlines.recompute_deadlines`).
 
 A case is therefore always taken: no year ever refuses a farmer (the refusal that did, until
 the package's last year ran out in December 2026, lost the farmer's typed text with it).

@@ -40,7 +40,7 @@ def escalate():
 def recompute(county_code):
     """Recompute deadlines: a county's open and provisional ones (after a calendar change made
     outside the app), or without COUNTY_CODE every county's provisional ones."""
-    from subsidy.cases.admin import recompute_deadlines, recompute_provisional_deadlines
+    from subsidy.cases.deadlines import recompute_deadlines, recompute_provisional_deadlines
 
     results = ({county_code[:6]: recompute_deadlines(county_code)} if county_code
                else recompute_provisional_deadlines())
@@ -59,7 +59,7 @@ def calendar_template(year: int, path: str):
     """Write the .xlsx to fill in for YEAR's calendar, pre-filled with its statutory holidays."""
     import shutil
 
-    from subsidy.cases.admin import calendar_template as template
+    from subsidy.cases.deadlines import calendar_template as template
 
     book, _name = template(None, year)
     with open(path, "wb") as out:
@@ -75,7 +75,7 @@ def calendar_template(year: int, path: str):
 def calendar_import(county_code: str, year: int, path: str):
     """Load YEAR's calendar (.xlsx: 日期, 类型, 说明) for a county, as the calendar page does: the
     year's overrides replaced, the year marked complete, deadlines recomputed. Any bad row: nothing."""
-    from subsidy.cases.admin import import_calendar
+    from subsidy.cases.deadlines import import_calendar
     from subsidy.errors import DomainError
 
     try:

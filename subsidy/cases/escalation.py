@@ -1,5 +1,5 @@
 """督办: overdue cases escalated by the nightly command, and a supervisor's 督办 with a note
-(issue 5 "Escalation"). Also closes replied cases left unrated for 7 days.
+(DESIGN.md "Cases"). Also closes replied cases left unrated for 7 days.
 
 `run_escalation` is idempotent: a case is escalated once per deadline — the UPDATE only takes
 cases not yet marked overdue (`overdue_at IS NULL`) and returns the ones it took, so a second
@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from subsidy.accounts.models import Role, User
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.models import User
+from subsidy.accounts.permissions import holders, requires
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
 from subsidy.cases.calendar import local_date, start_of_local_day
-from subsidy.cases.models import Case, CaseState
+from subsidy.cases.deadlines import recompute_provisional_deadlines
+from subsidy.cases.models import Case
 from subsidy.cases.queries import get_case
-from subsidy.cases.workflow import Action
+from subsidy.cases.workflow import MACHINE, Action, perm_of
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
@@ -30,7 +31,8 @@ from subsidy.notify import outbox
 from subsidy.regions.scope import normalize_code
 
 UNRATED_CLOSE_DAYS = 7
-HANDLER_ROLES = (Role.village_clerk, Role.township_reviewer, Role.county_reviewer, Role.county_admin)
+# Reminded: the staff of the handling unit who may reply (the roles the reply row names).
+HANDLER_ROLES = tuple(holders(perm_of(Action.reply)))
 
 
 @dataclass
@@ -74,8 +76,6 @@ def _remind(cases: list[tuple[int, str, str, str]], tag: str) -> int:
 
 def run_escalation(now: datetime | None = None) -> EscalationResult:
     """The cron job `flask cases escalate`: see the module docstring."""
-    from subsidy.cases.admin import recompute_provisional_deadlines
-
     now = now or utcnow()
     # First make final any provisional deadline whose year the calendar now knows (an upgraded
     # package), so that what is found overdue below is judged against the final deadline.
@@ -112,10 +112,10 @@ def run_escalation(now: datetime | None = None) -> EscalationResult:
     return EscalationResult(len(escalated), reminders, len(closed), recomputed)
 
 
+@requires(perm_of(Action.escalate))
 def escalate_case(actor, case_id: int, reason: str, region_code: str | None = None) -> Case:
     """A supervisor's 督办 with a note: the case goes on the queue of the unit above its
     handling unit (or of `region_code`, a unit above it) and the handling unit is reminded."""
-    require(actor, Perm.escalate_cases)
     case = get_case(actor, case_id)
     note = (reason or "").strip()
     if not note:
@@ -138,4 +138,4 @@ def escalate_case(actor, case_id: int, reason: str, region_code: str | None = No
 
 
 def is_escalatable(case: Case) -> bool:
-    return case.state in (CaseState.received, CaseState.in_progress)
+    return MACHINE.allows(case.state, Action.escalate)

@@ -1,7 +1,9 @@
 """Cases: inquiries (咨询), complaints (投诉) and objections (异议), with their timeline, the
-working-day calendar and the per-county deadlines (DESIGN.md "Cases", issue 5).
+working-day calendar and the per-county deadlines (DESIGN.md "Cases").
 
-`Case.state` is changed only by `subsidy.cases.workflow` (one transition table)."""
+`Case.state` is changed only by `subsidy.cases.workflow` (one transition table), which also
+says which states are open, completed or counted nowhere: `OPEN_STATES`, `COMPLETED_STATES`
+and `EXCLUDED_STATES` are read from there (imported from here as well, for other areas)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -43,10 +45,17 @@ class CaseState(Labelled):
     merged = "merged", _l("已合并")  # 已合并: a duplicate, handled as the earlier case it is linked to; in no rate
 
 
-OPEN_STATES = (CaseState.received, CaseState.in_progress)
-COMPLETED_STATES = (CaseState.replied, CaseState.closed)
-# Cases that count nowhere (DESIGN.md §6 "Duplicate cases"): neither received nor completed.
-EXCLUDED_STATES = (CaseState.rejected, CaseState.merged)
+_DERIVED = ("OPEN_STATES", "COMPLETED_STATES", "EXCLUDED_STATES")
+
+
+def __getattr__(name: str):
+    """The sets of states derived from the transition table (the table needs these models,
+    so they are looked up there when first asked for, not defined twice)."""
+    if name in _DERIVED:
+        from subsidy.cases import workflow
+
+        return getattr(workflow, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Rating(Labelled):
@@ -59,7 +68,7 @@ class Rating(Labelled):
 
 # 满意率 = (满意 + 非常满意) ÷ rated (DESIGN.md "Cases").
 SATISFIED = (Rating.very_satisfied, Rating.satisfied)
-# 不满意 or worse reopens the case (issue 5).
+# 不满意 or worse reopens the case.
 UNSATISFIED = (Rating.dissatisfied, Rating.very_dissatisfied)
 
 
@@ -177,6 +186,8 @@ class Case(db.Model):
 
     @property
     def is_open(self) -> bool:
+        from subsidy.cases.workflow import OPEN_STATES
+
         return self.state in OPEN_STATES
 
     def is_overdue(self, now: datetime | None = None) -> bool:

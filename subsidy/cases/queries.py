@@ -1,4 +1,4 @@
-"""Which cases a staff user sees, and the queue of a handling unit (issue 5 "Staff pages").
+"""Which cases a staff user sees, and the queue of a handling unit (DESIGN.md "Cases").
 
 A user sees a case when it concerns a region under theirs, or when it is handled by (or
 escalated to) a unit under theirs — except a complaint about the user's own region: a
@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
-from subsidy.cases.models import OPEN_STATES, Case, CaseKind, CaseState
+from subsidy.accounts.permissions import Perm, exempt, requires
+from subsidy.cases import workflow
+from subsidy.cases.deadlines import calendar_warnings
+from subsidy.cases.models import Case, CaseKind, CaseState
+from subsidy.cases.routing import accuses
+from subsidy.cases.workflow import OPEN_STATES, Action
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import NotFound, ValidationError
@@ -24,6 +28,7 @@ def _own_prefixes(code: str) -> list[str]:
     return [code[:n] for n in (6, 9, 12) if n <= len(code)]
 
 
+@exempt("builds the SQL of what the actor sees; its callers declare view_cases")
 def visible_condition(actor):
     """SQL: the cases `actor` may see (see the module docstring)."""
     code = actor.region_code
@@ -33,6 +38,7 @@ def visible_condition(actor):
     return sa.and_(in_scope, sa.not_(accusing_me))
 
 
+@exempt("a question on one loaded case; its callers declare view_cases")
 def is_visible(actor, case: Case) -> bool:
     """Python twin of `visible_condition` for one loaded case."""
     code = actor.region_code
@@ -41,9 +47,15 @@ def is_visible(actor, case: Case) -> bool:
     return in_scope and not accusing_me
 
 
+@requires(Perm.view_cases)
 def get_case(actor, case_id: int) -> Case:
-    require(actor, Perm.view_cases)
-    case = db.session.get(Case, case_id)
+    """The case if the actor may see it, else 404. Not `get_visible`: a case is seen through
+    either of two regions (the one it concerns, its handling unit), less the complaints
+    about the actor's own region."""
+    try:
+        case = db.session.get(Case, int(case_id))
+    except (TypeError, ValueError):
+        case = None
     if case is None or not is_visible(actor, case):
         raise NotFound("诉求不存在或不在您的管辖范围内")
     return case
@@ -58,6 +70,7 @@ def _parse_enum(enum_cls, value, field: str):
         raise ValidationError("筛选条件不正确", fields={field: "取值不在允许范围内"}) from None
 
 
+@requires(Perm.view_cases)
 def list_statement(actor, *, scope: str = "mine", kind=None, state=None, region_code=None, overdue: bool = False):
     """Cases for the queue page and GET /cases.
 
@@ -65,7 +78,6 @@ def list_statement(actor, *, scope: str = "mine", kind=None, state=None, region_
     escalated to it; "all": every case the actor may see. `state` "open" (the default of the
     queue) or a CaseState value narrows further; `region_code` narrows to a village or
     township the cases concern; `overdue` keeps only open cases past their deadline."""
-    require(actor, Perm.view_cases)
     stmt = sa.select(Case).where(visible_condition(actor))
     if scope == "mine":
         stmt = stmt.where(sa.or_(Case.assigned_region_code == actor.region_code,
@@ -92,13 +104,14 @@ def list_statement(actor, *, scope: str = "mine", kind=None, state=None, region_
     return stmt.order_by(is_open, Case.due_at, Case.id)
 
 
+@requires(Perm.view_cases)
 def list_cases(actor, *, page=1, per_page=50, **filters) -> Page:
     return paginate(list_statement(actor, **filters), page, per_page)
 
 
+@requires(Perm.view_cases)
 def open_counts(actor) -> dict[str, int]:
     """Open cases of the actor's unit (own and escalated) and how many are overdue."""
-    require(actor, Perm.view_cases)
     mine = sa.and_(visible_condition(actor), Case.state.in_(OPEN_STATES),
                    sa.or_(Case.assigned_region_code == actor.region_code,
                           Case.escalated_to_code == actor.region_code))
@@ -112,17 +125,17 @@ def open_counts(actor) -> dict[str, int]:
 # ---------------------------------------------------------------- what the pages show
 
 
+@requires(Perm.view_cases)
 def county_regions(actor) -> list[Region]:
     """The county's townships and villages (and the county), for choosing what a case concerns."""
     county = actor.region_code[:6]
     return list(db.session.scalars(sa.select(Region).where(within(Region.code, county)).order_by(Region.code)))
 
 
+@requires(Perm.view_cases)
 def queue_page(actor, *, scope="mine", kind=None, state="open", region_code=None, overdue=False, page=1) -> dict:
     """The queue of the actor's unit (or everything they see), with counts, filters and the
     calendar warnings the county admin must act on."""
-    from subsidy.cases.admin import calendar_warnings
-
     result = list_cases(actor, scope=scope, kind=kind, state=state, region_code=region_code, overdue=overdue,
                         page=page)
     villages = list(db.session.scalars(
@@ -134,21 +147,18 @@ def queue_page(actor, *, scope="mine", kind=None, state="open", region_code=None
 
 def transfer_targets(case: Case) -> list[Region]:
     """Units a case may be transferred to (routing.check_transfer's rules, as a list)."""
-    from subsidy.cases.routing import accuses
-
     regions = db.session.scalars(
         sa.select(Region).where(within(Region.code, case.region_code[:6])).order_by(Region.code))
     return [r for r in regions
             if r.code != case.assigned_region_code and not accuses(case.kind, case.region_code, r.code)]
 
 
+@requires(Perm.view_cases)
 def case_page(actor, case_id: int) -> dict:
-    """A case with its timeline and what this actor may do with it now."""
-    from subsidy.accounts.permissions import can
-    from subsidy.cases.workflow import Action, allowed
-
+    """A case with its timeline and what this actor may do with it now (the rows of the table
+    the actor may take on it: the page's buttons)."""
     case = get_case(actor, case_id)
-    handles = can(actor, Perm.handle_cases) and covers(actor.region_code, case.assigned_region_code)
+    actions = workflow.actions_for(actor, case)
     events = list(case.events)
     codes = {c for e in events for c in (e.from_region_code, e.to_region_code) if c}
     names = (dict(db.session.execute(sa.select(Region.code, Region.name).where(Region.code.in_(codes))).all())
@@ -158,14 +168,7 @@ def case_page(actor, case_id: int) -> dict:
         "events": events,
         "region_names": names,
         "now": utcnow(),
-        "can_accept": handles and allowed(case, Action.accept),
-        "can_reply": handles and allowed(case, Action.reply),
-        "can_transfer": handles and allowed(case, Action.transfer),
-        "can_reject": handles and allowed(case, Action.reject),
-        "can_merge": handles and allowed(case, Action.merge),
+        "actions": {a.value for a in actions},
         "merged_into": db.session.get(Case, case.merged_into_id) if case.merged_into_id else None,
-        "can_escalate": can(actor, Perm.escalate_cases) and allowed(case, Action.escalate),
-        "can_rate": (can(actor, Perm.record_cases) and allowed(case, Action.close_rated)
-                     and actor.region_code != case.assigned_region_code),
-        "targets": transfer_targets(case) if handles and allowed(case, Action.transfer) else [],
+        "targets": transfer_targets(case) if Action.transfer in actions else [],
     }

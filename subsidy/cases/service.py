@@ -1,9 +1,9 @@
-"""Cases: receive, accept, reply, transfer, reject, rate (issue 5; DESIGN.md "Cases").
+"""Cases: receive, accept, reply, transfer, reject, rate (DESIGN.md "Cases").
 
-Staff functions take the acting user first and check the role (`Perm`) and the region; the
-farmer's functions (`submit_case`, `rate_case`) are for the mobile pages (issue 6) and take a
-proof of who the farmer is instead. State changes go through `subsidy.cases.workflow`.
-Nothing here commits."""
+Staff functions take the acting user first and declare the permission the table's rows name
+(`workflow.perm_of`), then check the region; the farmer's functions (`submit_case`,
+`rate_case`) are for the mobile pages and take a proof of who the farmer is instead. State
+changes go through `subsidy.cases.workflow` (its MACHINE). Nothing here commits."""
 from __future__ import annotations
 
 import contextlib
@@ -11,56 +11,43 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit import service as audit
 from subsidy.cases import routing, workflow
 from subsidy.cases.calendar import WorkCalendar, local_date, start_of_local_day
+from subsidy.cases.deadlines import days_for
 from subsidy.cases.models import (
-    EXCLUDED_STATES,
     KIND_PREFIX,
-    OPEN_STATES,
     UNSATISFIED,
     Case,
     CaseCounter,
     CaseEvent,
     CaseKind,
-    CaseSettings,
     CaseState,
     Channel,
     EventKind,
     Rating,
 )
 from subsidy.cases.queries import get_case, is_visible
-from subsidy.cases.workflow import Action
-from subsidy.common.database import plain_rows
+from subsidy.cases.workflow import EXCLUDED_STATES, OPEN_STATES, Action, perm_of
+from subsidy.common.database import plain_rows, upsert_insert
 from subsidy.common.text import clean_multiline, single_line
 from subsidy.common.timeutil import utcnow
-from subsidy.errors import NotFound, PermissionDenied, TooManyRequests, ValidationError
+from subsidy.errors import NotFound, TooManyRequests, ValidationError
 from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.households.validation import check_phone
 from subsidy.notify import outbox
 from subsidy.regions.models import Region
-from subsidy.regions.scope import covers, normalize_code
+from subsidy.regions.scope import normalize_code
 
-DEFAULT_DAYS = {CaseKind.inquiry: 3, CaseKind.objection: 5, CaseKind.complaint: 15}
 STAFF_CHANNELS = (Channel.phone, Channel.visit, Channel.sms)
 MAX_SUBJECT, MAX_BODY, MAX_REASON = 100, 5000, 1000
 FARMER = "农户"
 
 
 # ---------------------------------------------------------------- settings and numbers
-
-
-def days_for(county_code: str, kind: CaseKind) -> int:
-    """The county's limit in working days for a kind of case (issue 5 defaults 3 / 15 / 5)."""
-    settings = db.session.get(CaseSettings, county_code[:6])
-    if settings is None:
-        return DEFAULT_DAYS[kind]
-    return getattr(settings, f"{kind.value}_days")
 
 
 def next_ref_no(kind: CaseKind, year: int) -> str:
@@ -72,8 +59,7 @@ def next_ref_no(kind: CaseKind, year: int) -> str:
             .execution_options(synchronize_session=False))
     number = db.session.execute(bump).scalar()
     if number is None:
-        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(insert(CaseCounter).values(kind=kind, year=year, last=0)
+        db.session.execute(upsert_insert(CaseCounter).values(kind=kind, year=year, last=0)
                            .on_conflict_do_nothing(index_elements=["kind", "year"]))
         number = db.session.execute(bump).scalar()
     return f"{KIND_PREFIX[kind]}-{year}-{number:06d}"
@@ -249,9 +235,9 @@ def _repeated_objection(case: Case) -> Case | None:
         Case.state.in_(OPEN_STATES), sa.or_(*who)).order_by(Case.id).limit(1))
 
 
+@requires(Perm.record_cases)
 def record_case(actor, **data) -> Case:
     """A case taken by staff on the phone, at the office, or from a farmer's text message."""
-    require(actor, Perm.record_cases)
     return _receive(actor, data, STAFF_CHANNELS)
 
 
@@ -272,9 +258,9 @@ def submit_case(*, by=None, **data) -> Case:
 def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: str | None,
                            household_id: int | None = None, entry_id: int | None = None,
                            payment_id: int | None = None, by=None) -> Case:
-    """A farmer's 没有收到 on a paid subsidy (issue 7): a complaint about the village's payment,
-    handled by the county, which disburses. Linked to the entry paid; the phone may be missing
-    (the household then hears back through the village)."""
+    """A farmer's 没有收到 on a paid subsidy (the payments area's receipt check): a complaint
+    about the village's payment, handled by the county, which disburses. Linked to the entry
+    paid; the phone may be missing (the household then hears back through the village)."""
     return _receive(None, {"kind": CaseKind.complaint, "channel": Channel.mobile, "region_code": region_code,
                            "subject": subject[:MAX_SUBJECT], "body": body, "contact_phone": phone,
                            "household_id": household_id, "entry_id": entry_id},
@@ -285,12 +271,11 @@ def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: 
 # ---------------------------------------------------------------- handling
 
 
-def _handled_case(actor, case_id: int) -> Case:
-    """A case the actor may work on: the handling unit, or a unit above it."""
-    require(actor, Perm.handle_cases)
+def _handled_case(actor, case_id: int, action: Action) -> Case:
+    """A case the actor may take `action` on (the handling unit, or a unit above it), else
+    404 or 403, before what they sent or the case's state is looked at."""
     case = get_case(actor, case_id)
-    if not covers(actor.region_code, case.assigned_region_code):
-        raise PermissionDenied("只有承办单位或其上级单位可以办理此诉求")
+    workflow.admit(actor, case, action)
     return case
 
 
@@ -301,17 +286,19 @@ def _reason(value, label: str = "原因", field: str = "reason", limit: int = MA
         raise ValidationError(str(exc), fields={field: str(exc)}) from None
 
 
+@requires(perm_of(Action.accept))
 def accept_case(actor, case_id: int, note: str = "") -> Case:
-    case = _handled_case(actor, case_id)
+    case = _handled_case(actor, case_id, Action.accept)
     now = utcnow()
     workflow.apply(case, Action.accept, actor=actor, note=note or "", now=now, values={"accepted_at": now})
     audit.record(actor, "case.accept", "case", case.id, region_code=case.region_code)
     return case
 
 
+@requires(perm_of(Action.reply))
 def reply_case(actor, case_id: int, body: str) -> Case:
     """答复 = 办结: the case is completed; late if after its deadline; the farmer gets an SMS."""
-    case = _handled_case(actor, case_id)
+    case = _handled_case(actor, case_id, Action.reply)
     text = _reason(body, "答复内容", "body", MAX_BODY)
     now = utcnow()
     worked = WorkCalendar(case.region_code).working_days_between(local_date(case.received_at), local_date(now))
@@ -330,8 +317,9 @@ def reply_case(actor, case_id: int, body: str) -> Case:
     return case
 
 
+@requires(perm_of(Action.transfer))
 def transfer_case(actor, case_id: int, region_code: str | None, reason: str) -> Case:
-    case = _handled_case(actor, case_id)
+    case = _handled_case(actor, case_id, Action.transfer)
     why = _reason(reason)
     if not region_code:
         raise ValidationError("请选择转办单位", fields={"region_code": "请选择转办单位"})
@@ -351,9 +339,10 @@ def transfer_case(actor, case_id: int, region_code: str | None, reason: str) -> 
     return case
 
 
+@requires(perm_of(Action.reject))
 def reject_case(actor, case_id: int, reason: str) -> Case:
     """不予受理: spam, duplicate, not a matter for the platform. Excluded from every rate."""
-    case = _handled_case(actor, case_id)
+    case = _handled_case(actor, case_id, Action.reject)
     why = _reason(reason)
     now = utcnow()
     workflow.apply(case, Action.reject, actor=actor, note=why, now=now,
@@ -373,11 +362,12 @@ def _merge(case: Case, into: Case, *, actor, actor_name: str | None = None, note
                  into_ref_no=into.ref_no, note=note)
 
 
+@requires(perm_of(Action.merge))
 def merge_case(actor, case_id: int, into, reason: str) -> Case:
     """合并: the handling unit closes a duplicate by merging it into the earlier case it repeats
     (DESIGN.md §6): same kind (an objection, the same entry), received earlier, still standing.
     The merged case counts in no rate, and its farmer is told which number answers it."""
-    case = _handled_case(actor, case_id)
+    case = _handled_case(actor, case_id, Action.merge)
     why = _reason(reason)
     target = _find_case(actor, into)
     if target.id == case.id:
@@ -451,7 +441,7 @@ def _apply_rating(case: Case, rating, reason, *, actor, actor_name: str, by=None
 
 def rate_case(case: Case | int, rating, reason: str | None = None, *, household_id: int | None = None,
               phone: str | None = None, by=None) -> Case:
-    """The farmer's rating from the mobile page (issue 6). The farmer proves the case is theirs
+    """The farmer's rating from the mobile page. The farmer proves the case is theirs
     by the household they signed in as, or the phone number their SMS code went to; a case
     that is not theirs is answered as not found."""
     if not isinstance(case, Case):
@@ -465,13 +455,12 @@ def rate_case(case: Case | int, rating, reason: str | None = None, *, household_
     return _apply_rating(case, rating, reason, actor=None, actor_name=FARMER, by=by)
 
 
+@requires(perm_of(Action.close_rated, Action.reopen))
 def record_rating(actor, case_id: int, rating, reason: str | None = None) -> Case:
     """A rating taken by staff on a return call (回访). Not by the handling unit itself:
-    a unit does not grade its own reply."""
-    require(actor, Perm.record_cases)
+    a unit does not grade its own reply (the rows' guard)."""
     case = get_case(actor, case_id)
-    if actor.region_code == case.assigned_region_code:
-        raise PermissionDenied("承办单位不能为自己的答复登记评价，请由上级或其他单位回访")
+    workflow.admit(actor, case, Action.close_rated)
     return _apply_rating(case, rating, reason, actor=actor, actor_name=actor.name)
 
 
@@ -480,7 +469,7 @@ def record_rating(actor, case_id: int, rating, reason: str | None = None) -> Cas
 
 def count_open_objections(filing_id: int) -> int:
     """Open objections (received or in progress) on the entries of a filing: the filing's
-    村级备案 is refused while this is above 0 (issue 5 "Objections and filings")."""
+    村级备案 is refused while this is above 0 (DESIGN.md "Cases", objections and filings)."""
     from subsidy.filings.models import Entry
 
     return db.session.scalar(
@@ -516,7 +505,7 @@ _FARMER_REPLIES = (
 
 
 def cases_for_farmer(household_id: int | None, phone: str | None) -> tuple[list[sa.Row], dict[int, list[sa.Row]]]:
-    """A farmer's own cases for "my cases" on the mobile page (issue 6): the household's and
+    """A farmer's own cases for "my cases" on the mobile page: the household's and
     those sent from its confirmed number (a None parameter matches nothing), newest first, as
     rows (… , the assigned unit's name), with their replies (at, note) by case id."""
     if household_id is None and not phone:
@@ -529,5 +518,6 @@ def cases_for_farmer(household_id: int | None, phone: str | None) -> tuple[list[
     return rows, replies
 
 
+@exempt("a question on a case the actor just recorded: may they see it now")
 def case_visible_to(actor, case: Case) -> bool:
     return is_visible(actor, case)

@@ -1,5 +1,4 @@
-"""Completion statistics (办结率, 按时办结率, 满意率): issue 5 "Completion statistics",
-DESIGN.md "Cases", API.md `/stats/summary`.
+"""Completion statistics (办结率, 按时办结率, 满意率): DESIGN.md "Cases", API.md `/stats/summary`.
 
 For the cases received in a period (by the China-time day of receipt):
 - received   valid cases received (rejected ones — spam — and merged duplicates count nowhere)
@@ -23,9 +22,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, require
+from subsidy.accounts.permissions import Perm, requires
 from subsidy.cases.calendar import start_of_local_day
-from subsidy.cases.models import COMPLETED_STATES, EXCLUDED_STATES, OPEN_STATES, SATISFIED, Case, CaseKind
+from subsidy.cases.models import SATISFIED, Case, CaseKind
+from subsidy.cases.workflow import COMPLETED_STATES, EXCLUDED_STATES, OPEN_STATES
 from subsidy.common.params import check_year
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.common.xlsx import write_workbook
@@ -35,7 +35,7 @@ from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
-# Units with fewer valid cases than this are shown but not ranked (issue 5).
+# Units with fewer valid cases than this are shown but not ranked (too few to compare fairly).
 MIN_CASES_TO_RANK = 5
 SUMMARY_KEYS = {CaseKind.inquiry: "inquiries", CaseKind.complaint: "complaints", CaseKind.objection: "objections"}
 SORT_KEYS = ("code", "received", "completed", "completion_rate", "on_time_rate", "satisfaction_rate", "overdue_open",
@@ -192,7 +192,6 @@ def kind_tables(region_code: str, year: int, *, sort: str, descending: bool) -> 
 
 
 def _scope(actor, region_code: str | None) -> str:
-    require(actor, Perm.view_case_stats)
     code = normalize_code(region_code) if region_code else actor.region_code
     ensure_visible(actor, code, "行政区划")
     if len(code) == 12:
@@ -200,6 +199,7 @@ def _scope(actor, region_code: str | None) -> str:
     return code
 
 
+@requires(Perm.view_case_stats)
 def statistics_for(actor, *, region_code: str | None = None, year: int | None = None, sort: str = "completion_rate",
                    descending: bool = True) -> dict:
     """Everything the statistics page shows: the summary per kind and the per-unit tables."""
@@ -221,6 +221,7 @@ def _pct(value):
     return "" if value is None else value
 
 
+@requires(Perm.view_case_stats)
 def export_statistics(actor, *, region_code: str | None = None, year: int | None = None):
     """The per-unit tables as one .xlsx sheet (rates as fractions, formatted by the reader)."""
     data = statistics_for(actor, region_code=region_code, year=year, sort="code", descending=False)

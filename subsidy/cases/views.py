@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
-from subsidy.cases import admin, escalation, queries, service, stats
+from subsidy.cases import deadlines, escalation, queries, service, stats
 from subsidy.cases.forms import (
     CalendarDayForm,
     CalendarImportForm,
@@ -162,7 +162,7 @@ def statistics_export():
 
 
 def _calendar(year=None, status=200, **forms):
-    data = admin.calendar_overview(current_user, year)
+    data = deadlines.calendar_overview(current_user, year)
     forms.setdefault("day_form", CalendarDayForm(prefix="d"))
     forms.setdefault("import_form", CalendarImportForm(prefix="i", year=data["year"]))
     forms.setdefault("days_form", CaseDaysForm(prefix="s", data={f"{k}_days": v for k, v in data["days"].items()}))
@@ -184,7 +184,7 @@ def calendar():
 @bp.route("/cases/calendar/template.xlsx")
 def calendar_template():
     year = request.args.get("year", type=int)
-    book, filename = admin.calendar_template(current_user, year)
+    book, filename = deadlines.calendar_template(current_user, year)
     return send_xlsx(book, filename)
 
 
@@ -193,16 +193,17 @@ def calendar_day():
     form = CalendarDayForm(prefix="d")
     try:
         if request.form.get("delete"):
-            result = admin.delete_calendar_day(current_user, form.day.data)
+            result = deadlines.delete_calendar_day(current_user, form.day.data)
         else:
-            result = admin.set_calendar_day(current_user, form.day.data, form.is_workday.data == "1", form.note.data)
+            result = deadlines.set_calendar_day(current_user, form.day.data, form.is_workday.data == "1",
+                                                form.note.data)
     except DomainError as exc:
         if exc.status != 400:
             raise
         apply_errors(form, exc)
         return _calendar(request.args.get("year", type=int), 422, day_form=form)
     flash(_recomputed_message(result), "success")
-    return redirect(url_for("cases.calendar", year=admin.parse_day(form.day.data).year))
+    return redirect(url_for("cases.calendar", year=deadlines.parse_day(form.day.data).year))
 
 
 @bp.route("/cases/calendar/year", methods=["POST"])
@@ -211,7 +212,7 @@ def calendar_year():
     if year is None:
         flash(_("年份不正确。"), "danger")
         return redirect(url_for("cases.calendar"))
-    result = admin.mark_year(current_user, year, request.form.get("complete") == "1")
+    result = deadlines.mark_year(current_user, year, request.form.get("complete") == "1")
     flash(_recomputed_message(result), "success")
     return redirect(url_for("cases.calendar", year=year))
 
@@ -221,7 +222,7 @@ def calendar_import():
     form = CalendarImportForm(prefix="i")
     try:
         upload = read_upload("i-file")
-        result = admin.import_calendar(current_user, upload.stream, upload.filename, form.year.data)
+        result = deadlines.import_calendar(current_user, upload.stream, upload.filename, form.year.data)
     except DomainError as exc:
         if exc.status not in (400, 413):
             raise
@@ -239,7 +240,7 @@ def calendar_import():
 def settings():
     form = CaseDaysForm(prefix="s")
     try:
-        admin.update_case_days(current_user, **{k: v for k, v in form.data.items() if k != "csrf_token"})
+        deadlines.update_case_days(current_user, **{k: v for k, v in form.data.items() if k != "csrf_token"})
     except DomainError as exc:
         if exc.status != 400:
             raise

@@ -1,6 +1,9 @@
-"""The county admin's side of cases: time limits per kind, and the working-day calendar
-(overrides edited day by day or loaded for a whole year from .xlsx). Every calendar change
-recomputes the deadlines of the county's open cases (issue 5 "Deadlines")."""
+"""Deadlines of cases: the county's time limits per kind, the working-day calendar (overrides
+edited day by day or loaded for a whole year from .xlsx) and the deadlines reckoned from them.
+Every calendar change recomputes the deadlines of the county's open cases (DESIGN.md "Cases").
+
+It depends on the models and the calendar only: the receiving service and the queue import it,
+never the other way round."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -9,7 +12,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, can, require
+from subsidy.accounts.permissions import Perm, can, exempt, require, requires
 from subsidy.audit import service as audit
 from subsidy.cases.calendar import (
     WARN_AHEAD_DAYS,
@@ -21,8 +24,6 @@ from subsidy.cases.calendar import (
     uncovered_years_ahead,
 )
 from subsidy.cases.models import (
-    COMPLETED_STATES,
-    OPEN_STATES,
     Case,
     CaseEvent,
     CaseKind,
@@ -31,7 +32,7 @@ from subsidy.cases.models import (
     WorkCalendarDay,
     WorkCalendarYear,
 )
-from subsidy.cases.service import DEFAULT_DAYS
+from subsidy.cases.workflow import COMPLETED_STATES, OPEN_STATES
 from subsidy.common.database import read_phase
 from subsidy.common.limits import CALENDAR
 from subsidy.common.params import YEAR_MAX, YEAR_MIN, check_year
@@ -53,6 +54,7 @@ CALENDAR_HEADERS = {"日期": "day", "类型": "type", "说明": "note"}
 WORKDAY_WORDS = {"工作日": True, "上班": True, "班": True, "休息日": False, "休息": False, "放假": False,
                  "节假日": False, "假": False}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+DEFAULT_DAYS = {CaseKind.inquiry: 3, CaseKind.objection: 5, CaseKind.complaint: 15}
 
 
 def _county(actor) -> str:
@@ -63,12 +65,21 @@ def _county(actor) -> str:
 # ---------------------------------------------------------------- time limits
 
 
+def days_for(county_code: str, kind: CaseKind) -> int:
+    """The county's limit in working days for a kind of case (defaults 3 / 15 / 5)."""
+    settings = db.session.get(CaseSettings, county_code[:6])
+    if settings is None:
+        return DEFAULT_DAYS[kind]
+    return getattr(settings, f"{kind.value}_days")
+
+
 def case_days(county_code: str) -> dict[str, int]:
     settings = db.session.get(CaseSettings, county_code[:6])
     return {kind.value: (getattr(settings, f"{kind.value}_days") if settings else DEFAULT_DAYS[kind])
             for kind in CaseKind}
 
 
+@requires(Perm.manage_calendar)
 def update_case_days(actor, **days) -> dict[str, int]:
     """Set the county's limits in working days. They apply to cases received from now on: a
     case keeps the limit it was received with."""
@@ -170,6 +181,7 @@ def recompute_provisional_deadlines() -> dict[str, Recomputed]:
 # ---------------------------------------------------------------- the calendar
 
 
+@requires(Perm.manage_calendar)
 def calendar_overview(actor, year: int | None = None) -> dict:
     county = _county(actor)
     year = check_year(year or local_today().year)
@@ -188,6 +200,7 @@ def calendar_overview(actor, year: int | None = None) -> dict:
             "days": case_days(county), "warnings": calendar_warnings(actor)}
 
 
+@exempt("the shell passes no actor; a staff actor must manage the calendar (checked inside)")
 def calendar_template(actor, year: int | None = None):
     """The .xlsx to fill in for a year's calendar (日期, 类型, 说明), pre-filled with the statutory
     holidays the platform reckons for that year, so that the admin only corrects it from the
@@ -230,6 +243,7 @@ def _parse_day(value) -> date:
     raise ValueError("日期格式不正确，应为 2027-01-01")
 
 
+@requires(Perm.manage_calendar)
 def set_calendar_day(actor, day, is_workday, note: str = "") -> Recomputed:
     """Add or change one override (a holiday, a make-up workday, a regional holiday)."""
     county = _county(actor)
@@ -247,6 +261,7 @@ def set_calendar_day(actor, day, is_workday, note: str = "") -> Recomputed:
     return _after_change(actor, county, "calendar.set_day", day=day.isoformat(), is_workday=bool(is_workday), note=note)
 
 
+@requires(Perm.manage_calendar)
 def delete_calendar_day(actor, day) -> Recomputed:
     county = _county(actor)
     try:
@@ -261,6 +276,7 @@ def delete_calendar_day(actor, day) -> Recomputed:
     return _after_change(actor, county, "calendar.delete_day", day=day.isoformat())
 
 
+@requires(Perm.manage_calendar)
 def mark_year(actor, year: int, complete: bool) -> Recomputed:
     """Declare that the overrides of `year` list every holiday and make-up workday of it (or
     take that back): a year the package does not know is covered only once marked."""
@@ -332,6 +348,7 @@ def _importing_county(actor, county_code: str | None) -> str:
     return code
 
 
+@exempt("the shell passes no actor and a county; a staff actor must manage the calendar (checked inside)")
 def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: str | None = None) -> CalendarImport:
     """Load a year's holidays and make-up workdays from .xlsx (headers 日期, 类型 工作日/休息日,
     说明). It replaces that year's overrides and marks the year complete; any bad row and
@@ -372,6 +389,7 @@ def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: 
     return result
 
 
+@exempt("a question: nothing for one who may not view cases; the advice depends on manage_calendar")
 def calendar_warnings(actor) -> list[str]:
     """What staff must be told: a year starting within WARN_AHEAD_DAYS (or the current one) that
     no calendar covers, so deadlines in it are only provisional until its calendar is loaded."""
