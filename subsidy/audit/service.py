@@ -23,6 +23,7 @@ from sqlalchemy.orm import defer
 
 from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit.models import AuditEvent
+from subsidy.common.database import advisory_lock
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
@@ -67,10 +68,8 @@ def _digest(prev_hash: str, at: datetime, actor_id, actor: str, action: str, obj
 
 
 def _lock_chain_head() -> str:
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-    last = session.execute(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    advisory_lock(_AUDIT_LOCK_KEY)
+    last = db.session.execute(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     return last or GENESIS
 
 

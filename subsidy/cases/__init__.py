@@ -1,4 +1,4 @@
-"""Cases: inquiries (咨询), complaints (投诉) and objections (异议) — DESIGN.md "Cases".
+"""Cases: inquiries (咨询), complaints (投诉) and objections (异议) — docs/design.md "Cases".
 
 models.py     Case, CaseEvent, counters, per-county time limits, calendar overrides
 workflow.py   the state machine (MACHINE): the only code that changes Case.state

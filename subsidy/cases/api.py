@@ -1,4 +1,4 @@
-"""API: cases (API.md `/cases…`)."""
+"""API: cases (docs/api.md `/cases…`)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""Working days on China's calendar, per county (DESIGN.md "Cases": deadlines in working days).
+"""Working days on China's calendar, per county (docs/design.md "Cases": deadlines in working days).
 
 Which days are working days, for a county:
 1. an override row of that county (`WorkCalendarDay`) wins: the county admin's corrections and

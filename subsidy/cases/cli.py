@@ -1,4 +1,4 @@
-"""`flask cases …` (API.md "Command line")."""
+"""`flask cases …` (docs/operations.md "Command line")."""
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,6 @@
 """Deadlines of cases: the county's time limits per kind, the working-day calendar (overrides
 edited day by day or loaded for a whole year from .xlsx) and the deadlines reckoned from them.
-Every calendar change recomputes the deadlines of the county's open cases (DESIGN.md "Cases").
+Every calendar change recomputes the deadlines of the county's open cases (docs/design.md "Cases").
 
 It depends on the models and the calendar only: the receiving service and the queue import it,
 never the other way round."""

@@ -1,5 +1,5 @@
 """督办: overdue cases escalated by the nightly command, and a supervisor's 督办 with a note
-(DESIGN.md "Cases"). Also closes replied cases left unrated for 7 days.
+(docs/design.md "Cases"). Also closes replied cases left unrated for 7 days.
 
 `run_escalation` is idempotent: a case is escalated once per deadline — the UPDATE only takes
 cases not yet marked overdue (`overdue_at IS NULL`) and returns the ones it took, so a second
@@ -23,7 +23,7 @@ from subsidy.cases.calendar import local_date, start_of_local_day
 from subsidy.cases.deadlines import recompute_provisional_deadlines
 from subsidy.cases.models import Case
 from subsidy.cases.queries import get_case
-from subsidy.cases.workflow import MACHINE, Action, perm_of
+from subsidy.cases.workflow import Action, perm_of
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
@@ -135,7 +135,3 @@ def escalate_case(actor, case_id: int, reason: str, region_code: str | None = No
     _remind([(case.id, case.ref_no, case.assigned_region_code, str(event.id))], "manual")
     audit.record(actor, "case.escalate", "case", case.id, region_code=case.region_code, target=target, note=note)
     return case
-
-
-def is_escalatable(case: Case) -> bool:
-    return MACHINE.allows(case.state, Action.escalate)

@@ -1,5 +1,5 @@
 """Cases: inquiries (咨询), complaints (投诉) and objections (异议), with their timeline, the
-working-day calendar and the per-county deadlines (DESIGN.md "Cases").
+working-day calendar and the per-county deadlines (docs/design.md "Cases").
 
 `Case.state` is changed only by `subsidy.cases.workflow` (one transition table), which also
 says which states are open, completed or counted nowhere: `OPEN_STATES`, `COMPLETED_STATES`
@@ -66,7 +66,7 @@ class Rating(Labelled):
     very_dissatisfied = "very_dissatisfied", _l("非常不满意")
 
 
-# 满意率 = (满意 + 非常满意) ÷ rated (DESIGN.md "Cases").
+# 满意率 = (满意 + 非常满意) ÷ rated (docs/design.md "Cases").
 SATISFIED = (Rating.very_satisfied, Rating.satisfied)
 # 不满意 or worse reopens the case.
 UNSATISFIED = (Rating.dissatisfied, Rating.very_dissatisfied)
@@ -158,7 +158,7 @@ class Case(db.Model):
         sa.CheckConstraint("escalation_count >= 0", name="escalation_count_non_negative"),
         sa.CheckConstraint("due_days >= 1 AND due_days <= 60", name="due_days_range"),
         sa.CheckConstraint("kind <> 'objection' OR entry_id IS NOT NULL", name="objection_has_entry"),
-        # DESIGN.md "Cases": a complaint is never handled by the region it accuses (nor by a
+        # docs/design.md "Cases": a complaint is never handled by the region it accuses (nor by a
         # unit under it). Kept in the schema so that no code path can break it.
         sa.CheckConstraint(
             "kind <> 'complaint' OR substr(assigned_region_code, 1, length(region_code)) <> region_code",
@@ -189,9 +189,6 @@ class Case(db.Model):
         from subsidy.cases.workflow import OPEN_STATES
 
         return self.state in OPEN_STATES
-
-    def is_overdue(self, now: datetime | None = None) -> bool:
-        return self.is_open and (now or utcnow()) > self.due_at
 
     def __repr__(self) -> str:
         return f"<Case {self.ref_no} {self.state.value}>"

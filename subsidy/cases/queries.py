@@ -1,4 +1,4 @@
-"""Which cases a staff user sees, and the queue of a handling unit (DESIGN.md "Cases").
+"""Which cases a staff user sees, and the queue of a handling unit (docs/design.md "Cases").
 
 A user sees a case when it concerns a region under theirs, or when it is handled by (or
 escalated to) a unit under theirs — except a complaint about the user's own region: a

@@ -1,4 +1,4 @@
-"""Who handles a case (承办单位), and where it may be transferred (DESIGN.md "Cases").
+"""Who handles a case (承办单位), and where it may be transferred (docs/design.md "Cases").
 
 - An inquiry goes to the township of the village it concerns (an inquiry about a township or
   the whole county goes to that township or the county).

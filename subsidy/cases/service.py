@@ -1,4 +1,4 @@
-"""Cases: receive, accept, reply, transfer, reject, rate (DESIGN.md "Cases").
+"""Cases: receive, accept, reply, transfer, reject, rate (docs/design.md "Cases").
 
 Staff functions take the acting user first and declare the permission the table's rows name
 (`workflow.perm_of`), then check the region; the farmer's functions (`submit_case`,
@@ -365,7 +365,7 @@ def _merge(case: Case, into: Case, *, actor, actor_name: str | None = None, note
 @requires(perm_of(Action.merge))
 def merge_case(actor, case_id: int, into, reason: str) -> Case:
     """合并: the handling unit closes a duplicate by merging it into the earlier case it repeats
-    (DESIGN.md §6): same kind (an objection, the same entry), received earlier, still standing.
+    (docs/design.md "Cases"): same kind (an objection, the same entry), received earlier, still standing.
     The merged case counts in no rate, and its farmer is told which number answers it."""
     case = _handled_case(actor, case_id, Action.merge)
     why = _reason(reason)
@@ -469,7 +469,7 @@ def record_rating(actor, case_id: int, rating, reason: str | None = None) -> Cas
 
 def count_open_objections(filing_id: int) -> int:
     """Open objections (received or in progress) on the entries of a filing: the filing's
-    村级备案 is refused while this is above 0 (DESIGN.md "Cases", objections and filings)."""
+    村级备案 is refused while this is above 0 (docs/design.md "Cases", objections and filings)."""
     from subsidy.filings.models import Entry
 
     return db.session.scalar(

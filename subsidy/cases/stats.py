@@ -1,4 +1,4 @@
-"""Completion statistics (办结率, 按时办结率, 满意率): DESIGN.md "Cases", API.md `/stats/summary`.
+"""Completion statistics (办结率, 按时办结率, 满意率): docs/design.md "Cases", docs/api.md `/stats/summary`.
 
 For the cases received in a period (by the China-time day of receipt):
 - received   valid cases received (rejected ones — spam — and merged duplicates count nowhere)
@@ -11,7 +11,7 @@ For the cases received in a period (by the China-time day of receipt):
 Rates are fractions rounded half-up to 3 decimals, None when the denominator is 0.
 
 Every figure is one GROUP BY over the cases table; nothing is counted per case in Python.
-`case_summary` groups the cases *concerning* a region (API.md: "everything under region_code");
+`case_summary` groups the cases *concerning* a region (docs/api.md: "everything under region_code");
 `unit_table` groups the cases *handled* by the units under a region, by handling unit.
 """
 from __future__ import annotations
@@ -103,7 +103,7 @@ def empty_case_summary() -> dict:
 
 
 def case_summary(region_code: str, year: int, *, now: datetime | None = None) -> dict:
-    """API.md `/stats/summary` blocks `inquiries`, `complaints`, `objections` for the cases
+    """docs/api.md `/stats/summary` blocks `inquiries`, `complaints`, `objections` for the cases
     concerning `region_code` (or a region under it) received in `year`. Each block:
     received, completed, completion_rate, on_time_rate, satisfaction_rate, overdue_open,
     avg_reply_days. No permission check: the caller (the stats service) has done it."""

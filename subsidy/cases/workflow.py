@@ -112,7 +112,7 @@ def _reached_by(*actions: Action) -> tuple[CaseState, ...]:
 OPEN_STATES = _ordered(MACHINE.sources(Action.reply))
 # Completed: replied, then closed by a rating or by time.
 COMPLETED_STATES = _reached_by(Action.reply, Action.close_rated, Action.close_unrated)
-# Counted nowhere (DESIGN.md §6 "Duplicate cases"): neither received nor completed.
+# Counted nowhere (docs/design.md "Cases"): neither received nor completed.
 EXCLUDED_STATES = _reached_by(Action.reject, Action.merge)
 
 

@@ -20,8 +20,11 @@ from contextvars import ContextVar
 
 from flask import has_request_context, request
 from sqlalchemy import event
+from sqlalchemy import types as sa_types
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import scoped_session
+from sqlalchemy.sql.functions import FunctionElement
 
 log = logging.getLogger("subsidy.database")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -144,12 +147,10 @@ def read_phase(session=None):
             _reading.reset(token)
 
 
-def in_read_phase() -> bool:
-    return _reading.get()
-
-
 def is_postgres(session_or_conn) -> bool:
-    return session_or_conn.get_bind().dialect.name == "postgresql"
+    """For the bulk paths that talk to the driver itself (COPY on PostgreSQL)."""
+    bind = session_or_conn.get_bind() if hasattr(session_or_conn, "get_bind") else session_or_conn
+    return bind.dialect.name == "postgresql"
 
 
 def reset_postgres_schema(url: str) -> None:
@@ -279,3 +280,60 @@ def add_unique(obj, conflict: Exception) -> None:
             db.session.flush()
     except sa.exc.IntegrityError:
         raise conflict from None
+
+
+# --- China time in SQL ------------------------------------------------------------------------
+# Timestamps are stored in UTC; figures by day or month are by China's calendar. Each database's
+# SQL is chosen by SQLAlchemy's compiler. The constants are literal, not bound: an expression is
+# rendered once in the SELECT and once in the GROUP BY and must read the same in both. China has
+# had no daylight saving time since 1991, so SQLite's fixed '+8 hours' is exact.
+
+class local_day(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """The China-time calendar day of a UTC timestamp column."""
+
+    type = sa_types.Date()
+    name = "local_day"
+    inherit_cache = True
+
+
+class local_month(FunctionElement):  # noqa: N801
+    """The China-time month (YYYY-MM) of a UTC timestamp column."""
+
+    type = sa_types.String()
+    name = "local_month"
+    inherit_cache = True
+
+
+def _literal(text: str):
+    import sqlalchemy as sa
+
+    return sa.literal_column(f"'{text}'")
+
+
+@compiles(local_day)
+def _local_day_sqlite(element, compiler, **kw):
+    import sqlalchemy as sa
+
+    return compiler.process(sa.func.date(*element.clauses, _literal("+8 hours")), **kw)
+
+
+@compiles(local_day, "postgresql")
+def _local_day_postgresql(element, compiler, **kw):
+    import sqlalchemy as sa
+
+    return compiler.process(sa.func.date(sa.func.timezone(_literal("Asia/Shanghai"), *element.clauses)), **kw)
+
+
+@compiles(local_month)
+def _local_month_sqlite(element, compiler, **kw):
+    import sqlalchemy as sa
+
+    return compiler.process(sa.func.strftime(_literal("%Y-%m"), *element.clauses, _literal("+8 hours")), **kw)
+
+
+@compiles(local_month, "postgresql")
+def _local_month_postgresql(element, compiler, **kw):
+    import sqlalchemy as sa
+
+    return compiler.process(sa.func.to_char(sa.func.timezone(_literal("Asia/Shanghai"), *element.clauses),
+                                            _literal("YYYY-MM")), **kw)

@@ -105,9 +105,6 @@ class Machine:
     def sources(self, action) -> tuple:
         return tuple(s for r in self.rules_for(action) for s in r.sources)
 
-    def actions_from(self, state, *, internal: bool = False) -> list:
-        return [a for (s, a), r in self.by_source.items() if s == state and (internal or not r.internal)]
-
     def may(self, actor, rule: Rule) -> bool:
         """Whether `actor` (a staff user) may take `rule` at all, region aside."""
         from subsidy.accounts.permissions import can

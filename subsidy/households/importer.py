@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, require, requires
 from subsidy.audit import service as audit
-from subsidy.common.database import read_phase
+from subsidy.common.database import is_postgres, read_phase
 from subsidy.common.limits import HOUSEHOLDS
 from subsidy.common.timeutil import utcnow
 from subsidy.common.xlsx import (
@@ -231,7 +231,7 @@ def _compare(conn, batch: _Batch, region: str, lock: bool = True) -> None:
     table = Household.__table__
     columns = [table.c.id, *(table.c[f] for f in FIELDS)]
     dialect = conn.dialect
-    postgres = dialect.name == "postgresql"
+    postgres = is_postgres(conn)
     chunk = LOOKUP_CHUNK.get(dialect.name, 900)
     select = f"SELECT {', '.join(c.name for c in columns)} FROM households WHERE id_number "
     rows = batch.rows
@@ -457,7 +457,7 @@ def _marks(dialect, count: int) -> str:
 def _insert(conn, rows: list[tuple], now) -> None:
     names = (*FIELDS, "created_at", "updated_at")
     column_list = ", ".join(names)
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         with (_integrity(conn), closing(conn.connection.driver_connection.cursor()) as cursor,
               cursor.copy(f"COPY households ({column_list}) FROM STDIN") as copy):
             for row in rows:
@@ -472,7 +472,7 @@ def _update(conn, groups: dict[tuple[int, ...], list[tuple]], now) -> None:
     """Set the changed columns of each group (households whose same columns changed: usually
     one group, say the phone numbers) by primary key, in one statement per group. Only those
     columns are named, since SQLite rewrites every index on a column named in SET."""
-    postgres = conn.dialect.name == "postgresql"
+    postgres = is_postgres(conn)
     stamp = now if postgres else _bound(conn.dialect, "updated_at", now)
     mark = _marks(conn.dialect, 1)
     for changed, group in groups.items():  # group: [(id, *new values of the changed columns)]

@@ -1,4 +1,4 @@
-"""API: SMS (API.md /sms/broadcasts, /sms/messages, /sms/status)."""
+"""API: SMS (docs/api.md /sms/broadcasts, /sms/messages, /sms/status)."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""`flask sms …` (API.md "Command line"): the worker and a test message from the shell."""
+"""`flask sms …` (docs/operations.md "Command line"): the worker and a test message from the shell."""
 from __future__ import annotations
 
 import signal

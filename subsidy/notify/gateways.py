@@ -1,4 +1,4 @@
-"""Gateways: how a message leaves the platform (DESIGN.md "SMS (Twilio)").
+"""Gateways: how a message leaves the platform (docs/design.md "SMS").
 
 `console` (the default) writes each message to the log and appends a line to
 SMS_OUTBOX_FILE, so `make run` needs no account. `twilio` sends through the real `twilio`

@@ -1,4 +1,4 @@
-"""The `sms` block of `/api/v1/stats/summary` (API.md; DESIGN.md 短信通知率 target 100%).
+"""The `sms` block of `/api/v1/stats/summary` (docs/api.md; docs/design.md 短信通知率 target 100%).
 
 For everything under `region_code` whose message was created in `year` (China time):
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
+from subsidy.common.database import local_day
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import local_today, utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -219,32 +218,6 @@ def set_paused(actor, paused: bool) -> SendingControl:
 
 # --- the county's outbox ----------------------------------------------------------------------
 
-class _LocalDay(FunctionElement):
-    """SQL: the China-time calendar day of a UTC timestamp (each database's SQL chosen by
-    SQLAlchemy's compiler, not by a test of the dialect here)."""
-
-    type = sa.Date()
-    name = "local_day"
-    inherit_cache = True
-
-
-@compiles(_LocalDay)
-def _local_day_sqlite(element, compiler, **kw):
-    # Literal constants, not bind parameters: the expression is rendered once in the SELECT and
-    # once in the GROUP BY, and must read the same in both.
-    return compiler.process(sa.func.date(*element.clauses, sa.literal_column("'+8 hours'")), **kw)
-
-
-@compiles(_LocalDay, "postgresql")
-def _local_day_postgresql(element, compiler, **kw):
-    return compiler.process(sa.func.date(sa.func.timezone(sa.literal_column("'Asia/Shanghai'"), *element.clauses)),
-                            **kw)
-
-
-def _local_day(column):
-    return _LocalDay(column)
-
-
 @requires(Perm.view_sms)
 def outbox_overview(actor, *, region_code=None, days: int = 14) -> dict:
     """Counts by status, by day (China time) and by template, set-based (GROUP BY)."""
@@ -255,7 +228,7 @@ def outbox_overview(actor, *, region_code=None, days: int = 14) -> dict:
     for status, n in db.session.execute(counts):
         by_status[status] = n
     since = utcnow() - timedelta(days=days)
-    day = _local_day(Message.created_at).label("day")
+    day = local_day(Message.created_at).label("day")
     by_day: dict[str, dict] = {}
     for d, status, n in db.session.execute(
             sa.select(day, Message.status, sa.func.count()).where(scope, Message.created_at >= since)

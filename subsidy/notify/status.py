@@ -1,4 +1,4 @@
-"""Delivery status and inbound texts from Twilio (DESIGN.md "SMS (Twilio)").
+"""Delivery status and inbound texts from Twilio (docs/design.md "SMS").
 
 Signature: Twilio signs each webhook with HMAC-SHA1 (base64) over the URL it requested plus
 the sorted form pairs, keyed by the auth token; `RequestValidator` checks it over the WHOLE

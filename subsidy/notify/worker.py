@@ -1,4 +1,4 @@
-"""The SMS worker (`flask sms worker [--once]`): DESIGN.md "SMS (Twilio)".
+"""The SMS worker (`flask sms worker [--once]`): docs/design.md "SMS".
 
 One batch goes like this, and nothing else holds a transaction open:
 

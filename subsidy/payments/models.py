@@ -1,6 +1,6 @@
 """Disbursement (发放): payment batches, payments, the bank's result files, receipt checks.
 
-DESIGN.md "Payments". Rules that can live in the schema live there:
+docs/design.md "Payments". Rules that can live in the schema live there:
 
 - a disbursement id (交易流水号) is unique across the platform;
 - an entry has at most one *live* payment (pending or paid): a partial unique index, so an

@@ -1,4 +1,4 @@
-"""回访: did the money reach the farmer? (DESIGN.md "Payments": the receipt check)
+"""回访: did the money reach the farmer? (docs/design.md "Payments": the receipt check)
 
 Money that never reaches the farmer (冒领, 截留) is the fraud that matters most, and only the
 farmer can reveal it. Two ways in:

@@ -1,6 +1,6 @@
 """Payment batches: made from county-approved filings, re-issued for failures, withdrawn, read.
 
-DESIGN.md "Payments". A batch belongs to one project (the bank file's 摘要 names it,
+docs/design.md "Payments". A batch belongs to one project (the bank file's 摘要 names it,
 the money comes from its fund) and to the county of the reviewer who makes it. Creation is one
 INSERT … SELECT: one payment per entry, numbered in village then entry order, with the
 household's name, ID number and payout account and the entry's amount copied at that moment.

@@ -1,4 +1,4 @@
-"""API: benefit policies (API.md POST /policies, POST /policies/{id}/publish)."""
+"""API: benefit policies (docs/api.md POST /policies, POST /policies/{id}/publish)."""
 from __future__ import annotations
 
 from datetime import date, datetime

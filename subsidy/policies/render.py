@@ -51,15 +51,3 @@ def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
     return Markup(sanitize(_md.render(text)))
-
-
-def plain_excerpt(text: str | None, length: int = 60) -> str:
-    """A one-line teaser for lists: the rendered text without tags, shortened."""
-    if not text:
-        return ""
-    words = nh3.clean(_md.render(text), tags=set()).split()
-    flat = " ".join(words)
-    import html
-
-    flat = html.unescape(flat)
-    return flat if len(flat) <= length else flat[: length - 1] + "…"

@@ -112,7 +112,7 @@ def check_may_write(actor) -> None:
 
 @requires(Perm.manage_policies)
 def create_policy(actor, **data) -> Policy:
-    """A new draft in the admin's county (API.md POST /policies)."""
+    """A new draft in the admin's county (docs/api.md POST /policies)."""
     values = _validate(actor, data)
     policy = Policy(county_code=county_of(actor.region_code), created_by=actor.id, status=PolicyStatus.draft,
                     **values)
@@ -333,7 +333,7 @@ def policies_published_by_region(code: str, year: int, children: list[str]) -> d
 
 
 def policies_published(region_code: str, year: int) -> int:
-    """API.md `policies_published`: policies published in `year` (China time) that apply to
+    """docs/api.md `policies_published`: policies published in `year` (China time) that apply to
     `region_code` — written for that region, for a region above it or for one under it (see
     `applies_to`). A policy withdrawn later still counts for the year it was published in: it
     was published, and a withdrawn policy is never published again, so nothing counts twice."""

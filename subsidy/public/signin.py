@@ -19,11 +19,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from subsidy.audit import service as audit
 from subsidy.common.actors import Farmer
+from subsidy.common.database import upsert_insert
 from subsidy.common.timeutil import CHINA_TZ, utcnow
 from subsidy.errors import DomainError, TooManyRequests, ValidationError
 from subsidy.extensions import db
@@ -191,9 +190,7 @@ def record_sign_in(household_id: int, now: datetime | None = None, *, by: Farmer
     Audited as the farmer `by`, with the session and address (None: a script's backfill)."""
     now = now or utcnow()
     first = db.session.get(MobileSignIn, household_id) is None
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(MobileSignIn).values(household_id=household_id, first_signed_in_at=now, last_signed_in_at=now,
+    stmt = upsert_insert(MobileSignIn).values(household_id=household_id, first_signed_in_at=now, last_signed_in_at=now,
                                        sign_ins=1)
     stmt = stmt.on_conflict_do_update(index_elements=["household_id"],
                                       set_={"last_signed_in_at": now, "sign_ins": MobileSignIn.sign_ins + 1})

@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from subsidy.common.database import local_month
 from subsidy.extensions import db
 from subsidy.filings.models import EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
 from subsidy.payments.models import Payment, PaymentStatus
@@ -187,10 +188,7 @@ def cases_by_month(code: str, year: int) -> list[dict]:
     from subsidy.cases.stats import year_period
 
     start, end = year_period(year)
-    if db.session.get_bind().dialect.name == "postgresql":
-        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", Case.received_at), "YYYY-MM")
-    else:  # stored as naive UTC text; China has had no daylight saving time since 1991
-        month = sa.func.strftime("%Y-%m", Case.received_at, "+8 hours")
+    month = local_month(Case.received_at)
     rows = db.session.execute(
         sa.select(month.label("m"), Case.kind, sa.func.count())
         .where(within(Case.region_code, code), Case.received_at >= start, Case.received_at < end,
