@@ -50,7 +50,7 @@ def test_every_benchmark_runs_small_and_records_its_figures(tmp_path):
         if f.baseline is not None:
             assert f.baseline > 0 and f.ratio is not None, f
     # The one table the runner prints holds every recorded figure, and no target row is missing.
-    table = done.stdout.split("=== issue 8 targets", 1)[1]
+    table = done.stdout.split("=== targets", 1)[1]
     for f in figures:
         assert f.label in table, f.label
     missing = [line for line in table.splitlines() if "not measured" in line]
