@@ -224,3 +224,58 @@ def villages_for_edit(actor) -> list:
     from subsidy.regions.service import list_villages
 
     return list_villages(actor)
+
+
+FILE_ROWS = 200  # rows of each kind on a household's page (a household has a few a year)
+
+
+@requires(Perm.view_register)
+def household_file(actor, household_id: int) -> dict:
+    """一户一档: a household with its entries by project and year (amount, the filing's state),
+    its payments, its cases and its SMS messages. The household is found in the actor's region
+    (else 404); its records follow it across a transfer (docs/design.md "Household register"),
+    so each row says whether its page (filing, batch, message) is in the actor's region
+    (`linked`); cases are those the actor may see (a complaint about the actor's own region
+    stays hidden, docs/design.md "Cases")."""
+    from subsidy.accounts.permissions import can
+    from subsidy.cases.models import Case
+    from subsidy.cases.queries import visible_condition
+    from subsidy.filings.models import Entry, Filing
+    from subsidy.notify.models import Message
+    from subsidy.payments.models import Payment
+    from subsidy.regions.models import Region
+
+    household = get_household(actor, household_id)
+    mine = within(Filing.region_code, actor.region_code)
+    entries = db.session.execute(
+        sa.select(Entry.id.label("entry_id"), Filing.id.label("filing_id"), Filing.state.label("state"),
+                  Project.name.label("project"), Project.year.label("year"), Project.unit.label("unit"),
+                  Entry.quantity.label("quantity"), Entry.amount.label("amount"), Region.name.label("village"),
+                  mine.label("linked"))
+        .join(Filing, Filing.id == Entry.filing_id).join(Project, Project.id == Filing.project_id)
+        .join(Region, Region.code == Filing.region_code)
+        .where(Entry.household_id == household.id)
+        .order_by(Project.year.desc(), Project.name, Entry.id).limit(FILE_ROWS)).all()
+    out = {"household": household, "entries": entries, "payments": [], "cases": [], "messages": []}
+    if can(actor, Perm.view_payments):
+        out["payments"] = db.session.execute(
+            sa.select(Payment.id, Payment.batch_id, Payment.disbursement_id, Payment.amount, Payment.status,
+                      Payment.failure_reason, Payment.result_at, Payment.receipt, Payment.created_at,
+                      Project.name.label("project"), Project.year.label("year"),
+                      within(Payment.region_code, actor.region_code).label("linked"))
+            .join(Project, Project.id == Payment.project_id)
+            .where(Payment.household_id == household.id)
+            .order_by(Payment.id.desc()).limit(FILE_ROWS)).all()
+    if can(actor, Perm.view_cases):
+        out["cases"] = list(db.session.scalars(
+            sa.select(Case).where(Case.household_id == household.id, visible_condition(actor))
+            .order_by(Case.received_at.desc(), Case.id.desc()).limit(FILE_ROWS)))
+    if can(actor, Perm.view_sms):
+        # The body as the outbox keeps it: a sign-in code is sealed and shows masked.
+        out["messages"] = db.session.execute(
+            sa.select(Message.id, Message.template, Message.body, Message.to_phone, Message.status,
+                      Message.error_message, Message.created_at,
+                      within(Message.region_code, actor.region_code).label("linked"))
+            .where(Message.household_id == household.id)
+            .order_by(Message.id.desc()).limit(FILE_ROWS)).all()
+    return out

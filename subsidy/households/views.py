@@ -22,15 +22,16 @@ def index():
                            region_code=request.args.get("region_code", ""))
 
 
-def _show(household, status=200, transfer_error=None):
-    villages = service.transfer_targets(current_user, household)
-    return render_template("households/show.html", household=household, villages=villages,
+def _show(household_id: int, status=200, transfer_error=None):
+    file = service.household_file(current_user, household_id)
+    villages = service.transfer_targets(current_user, file["household"])
+    return render_template("households/show.html", **file, villages=villages,
                            transfer_error=transfer_error), status
 
 
 @bp.route("/households/<int:household_id>")
 def show(household_id: int):
-    return _show(service.get_household(current_user, household_id))
+    return _show(household_id)
 
 
 @bp.route("/households/<int:household_id>/transfer", methods=["POST"])
@@ -39,8 +40,8 @@ def transfer(household_id: int):
         moved = service.transfer_household(current_user, household_id, request.form.get("region_code"),
                                            request.form.get("reason"))
     except (ValidationError, Conflict) as exc:
-        household = service.get_household(current_user, household_id)  # as it is: nothing moved
-        return _show(household, 422 if exc.status == 400 else exc.status,
+        # the household as it is: nothing moved
+        return _show(household_id, 422 if exc.status == 400 else exc.status,
                      transfer_error=" ".join(exc.fields.values()) or exc.message)
     flash(_("已将“%(name)s”迁入%(village)s。", name=moved.head_name, village=moved.region.name), "success")
     return redirect(url_for("households.show", household_id=moved.id))

@@ -11,6 +11,7 @@ from subsidy.audit import service as audit
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import send_xlsx, write_workbook
 from subsidy.stats import service
+from subsidy.workbench import service as workbench
 
 bp = Blueprint("stats", __name__)
 register_nav("stats.dashboard", "监管驾驶舱", Perm.view_dashboard)
@@ -21,7 +22,8 @@ SORT_KEYS = {key for key, _label, _kind in service.COLUMNS}
 @bp.route("/home")
 def home():
     alerts = audit.security_alerts(current_user) if can(current_user, Perm.view_audit) else []
-    return render_template("stats/home.html", overview=service.region_overview(current_user), alerts=alerts)
+    return render_template("stats/home.html", overview=service.region_overview(current_user), alerts=alerts,
+                           work=workbench.waiting_work(current_user))
 
 
 def _sorted(rows, key: str, desc: bool):

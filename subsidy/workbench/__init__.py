@@ -1,0 +1,1 @@
+"""The staff home page's 工作台: what waits for each role (docs/design.md "People")."""
