@@ -35,6 +35,7 @@ class Row:
     args: dict
     note: str = ""
     at: datetime | None = None
+    at_label: str = ""  # what `at` is ("期限"); nothing: when it happened
 
 
 @dataclass
@@ -152,7 +153,7 @@ def _village_filings(actor, now: datetime) -> list[Item]:
                    for r in _filing_rows(drafts, (Filing.state_changed_at, Filing.id))] if n_drafts > 0 else []),
         Item("to_file", _l("公示期满，待村级备案"), n_over, "filings.index", {"state": S.publicizing.value},
              rows=[Row(_filing_text(r[1], r[2], r[3]), "filings.show", {"filing_id": r[0]},
-                       note=str(_l("公示期满")), at=r[5])
+                       at=r[5], at_label=_l("公示截止"))
                    for r in _filing_rows(over, (Filing.publicity_ends_at, Filing.id))]),
         Item("publicizing", _l("公示中"), int(counts.get(S.publicizing, 0)) - n_over, "filings.index",
              {"state": S.publicizing.value}),
@@ -179,7 +180,7 @@ def _case_rows(where: list) -> list[Row]:
     from subsidy.cases.models import Case
 
     return [Row(f"{c.ref_no} {c.kind.label} · {c.subject}", "cases.show", {"case_id": c.id},
-                note=c.region.name, at=c.due_at)
+                note=c.region.name, at=c.due_at, at_label=_l("期限"))
             for c in db.session.scalars(sa.select(Case).where(*where).order_by(Case.due_at, Case.id).limit(ROWS))]
 
 
