@@ -19,7 +19,7 @@ from subsidy.payments import service as payments
 from subsidy.workbench.service import latest_returns, waiting_work
 from tests.cases_support import record
 from tests.factories import make_user
-from tests.filings_support import T0, act, make_world, walk_to
+from tests.filings_support import T0, act, make_world, note_all_flags, walk_to
 from tests.test_payments import bank_file
 
 S = FilingState
@@ -172,3 +172,16 @@ def test_household_file_shows_entries_payments_cases_and_messages(county, login_
     # another village's clerk cannot open it at all
     other = login_as("village_clerk", OTHER_VILLAGE)
     assert other.get(f"/households/{h.id}").status_code == 404
+
+
+def test_supervisor_sees_lists_with_unnoted_risk_flags_until_noted(county):
+    w = make_world(2)
+    w.households[1].phone = None  # 无手机号码
+    db.session.commit()
+    walk_to(w, S.village_filed)
+    supervisor = make_user("supervisor", "640425")
+    item = by_key(waiting_work(supervisor))["risk_flagged"]
+    assert item.count == 1 and item.rows[0].args == {"filing_id": w.filing.id}
+    note_all_flags(w.township, w.filing)
+    assert "risk_flagged" not in by_key(waiting_work(supervisor))
+    assert "risk_flagged" not in by_key(waiting_work(w.township))  # reviewers are not audit readers
