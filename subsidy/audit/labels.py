@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from flask import url_for
 from flask_babel import gettext as _
 
-from subsidy.accounts.permissions import Perm, can
+from subsidy.accounts.permissions import Perm, can, exempt
 from subsidy.common.labels import _l
 
 # The areas an action code starts with, for the filter (action "household." = every household act).
@@ -151,6 +151,7 @@ def _value(value) -> str:
     return str(value)
 
 
+@exempt("words for a page: only links what the actor's own permission opens (`can`)")
 def object_url(actor, kind: str, object_id: str | None) -> str | None:
     link = LINKS.get(kind)
     if link is None or not object_id:
@@ -164,6 +165,7 @@ def object_url(actor, kind: str, object_id: str | None) -> str | None:
         return None
 
 
+@exempt("words for an event the caller has already read under view_audit")
 def readable(actor, event) -> ReadableEvent:
     """The words for one event; its detail is read when it came whole (`detail_head` is the
     whole detail), otherwise only the raw head is shown by the page."""
