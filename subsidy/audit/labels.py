@@ -191,7 +191,7 @@ def readable(actor, event) -> ReadableEvent:
             row.changes.append(Change(field_label(key), "", _value(value)))
     elif changed is not None:
         detail["changed"] = changed
-    row.facts = [(field_label(key), _value(value)) for key, value in detail.items()]
+    row.facts = [(field_label(key), _value(value)) for key, value in detail.items() if value not in (None, "", [])]
     return row
 
 
