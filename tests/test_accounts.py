@@ -238,3 +238,72 @@ def test_session_cookie_flags(client, county, app):
     resp = client.post("/login", data={"username": user.username, "password": PASSWORD})
     cookie = resp.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# --- editing users, and the password the admin set -------------------------------------------------
+
+def test_the_admin_edits_name_phone_and_region_within_the_county(login_as, db):
+    from subsidy.regions.models import Level
+    from tests.factories import RegionFactory
+
+    RegionFactory(code="640402", name="原州区", level=Level.county)
+    RegionFactory(code="640402100", name="南关街道", level=Level.township, parent_code="640402")
+    RegionFactory(code="640402100201", name="南关社区", level=Level.village, parent_code="640402100")
+    db.session.commit()
+    admin = login_as("county_admin")
+    clerk = make_user("village_clerk", "640425100201")
+    clerk_id = clerk.id
+    db.session.commit()
+    page = admin.get(f"/users/{clerk_id}/edit").get_data(as_text=True)
+    assert clerk.name in page and 'selected value="640425100201"' in page
+    bad = admin.post(f"/users/{clerk_id}/edit", data={"name": "李会计", "phone": "12345", "region_code": "640425100"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "李会计" in html
+    assert "村级经办员不能设在乡镇级" in html and "手机" in html
+    assert admin.post(f"/users/{clerk_id}/edit", data={"name": "李会计", "phone": "13909541234",
+                                                       "region_code": "640402100201"}).status_code in (403, 404)
+    ok = admin.post(f"/users/{clerk_id}/edit", data={"name": "李会计", "phone": "139 0954 1234",
+                                                      "region_code": "640425100202"})
+    assert ok.status_code == 302
+    db.session.rollback()
+    user = db.session.get(User, clerk_id)
+    assert (user.name, user.phone, user.region_code) == ("李会计", "13909541234", "640425100202")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.update")).one()
+    assert '"region_code":"640425100201"' in event.detail and '"phone":"13909541234"' in event.detail
+    listing = admin.get("/users").get_data(as_text=True)
+    assert "13909541234" in listing and f"/users/{clerk_id}/edit" in listing
+    assert "李会计" in admin.get("/users?q=1390954").get_data(as_text=True)
+    assert login_as("supervisor").get(f"/users/{clerk_id}/edit").status_code == 403
+
+
+def test_a_new_user_and_a_reset_user_choose_their_own_password_first(app, login_as, db):
+    admin = login_as("county_admin")
+    resp = admin.post("/users/new", data={"username": "clerk201", "name": "李会计", "role": "village_clerk",
+                                          "region_code": "640425100201", "phone": "", "password": "Baiyang-zhen-7"})
+    assert resp.status_code == 302
+    user = app.test_client()
+    assert user.post("/login", data={"username": "clerk201", "password": "Baiyang-zhen-7"}).status_code == 302
+    for path in ("/home", "/households/", "/cases/"):
+        resp = user.get(path)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/account/password"), path
+    page = user.get("/account/password").get_data(as_text=True)
+    assert 'id="must-change"' in page
+    # no API token meanwhile, with a message saying why
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "clerk201", "password": "Baiyang-zhen-7"})
+    assert token.status_code == 403 and token.json["error"]["code"] == "password_change_required"
+    # the same password again is not a new one
+    same = user.post("/account/password", data={"current_password": "Baiyang-zhen-7", "new_password": "Baiyang-zhen-7"})
+    assert same.status_code == 422 and "不能与当前密码相同" in same.get_data(as_text=True)
+    assert user.post("/account/password", data={"current_password": "Baiyang-zhen-7",
+                                                  "new_password": "Gaoshan-liushui-9"}).status_code == 302
+    assert user.get("/households/").status_code == 200
+    assert app.test_client().post("/api/v1/auth/token", json={"username": "clerk201",
+                                                               "password": "Gaoshan-liushui-9"}).status_code == 200
+    # a reset sets it again
+    db.session.rollback()
+    user_id = db.session.scalar(sa.select(User.id).where(User.username == "clerk201"))
+    assert admin.post(f"/users/{user_id}/password", data={"password": "Xingfu-lu-88"}).status_code == 302
+    again = app.test_client()
+    again.post("/login", data={"username": "clerk201", "password": "Xingfu-lu-88"})
+    assert again.get("/households/").headers["Location"].endswith("/account/password")
+    assert "待本人改密码" in admin.get("/users").get_data(as_text=True)

@@ -18,8 +18,9 @@ EXPECTED_PUBLIC = {"static", "healthz", "accounts.login", "api.accounts_token", 
                    # Farmers' mobile pages and QR codes (issue 6; API.md "Public pages"): farmers have
                    # no account; who they are comes from ID number + SMS code (subsidy.public.farmer).
                    "public.home", "public.policy_list", "public.policy", "public.policy_file", "public.village",
-                   "public.objection", "public.login", "public.login_code", "public.logout", "public.me",
-                   "public.rate", "public.new_case", "public.qr_village", "public.qr_policy", "public.receipt"}
+                   "public.villages", "public.objection", "public.login", "public.login_code", "public.logout",
+                   "public.me", "public.rate", "public.new_case", "public.qr_village", "public.qr_policy",
+                   "public.receipt"}
 
 
 def test_default_secret_key_is_refused_outside_debug_and_testing(tmp_path, monkeypatch):

@@ -326,9 +326,13 @@ def test_signed_in_household_complains_reads_the_reply_and_rates_it(client, coun
         html = client.get("/m/me").get_data(as_text=True)
         assert "已核实，本周内补发。" in html and "白阳镇" in html and f"/m/cases/{case_id}/rating" in html
         # 不满意 needs a reason: refused, nothing changes
-        resp = client.post(f"/m/cases/{case_id}/rating", data={"rating": "dissatisfied"})
-        assert resp.status_code == 302
-        assert "请说明不满意的原因" in client.get("/m/me").get_data(as_text=True)
+        # the page again, the error beside the comment, the choice kept
+        resp = client.post(f"/m/cases/{case_id}/rating", data={"rating": "dissatisfied", "comment": ""})
+        assert resp.status_code == 422
+        html = resp.get_data(as_text=True)
+        assert f'id="comment-error-{case_id}"' in html and "请说明不满意的原因" in html
+        assert 'value="dissatisfied" required checked' in html
+        assert f'/m/cases/{case_id}/rating#case-{case_id}' in html
         assert _case(db).state is CaseState.replied
         resp = client.post(f"/m/cases/{case_id}/rating", data={"rating": "satisfied", "comment": "很及时"})
         assert resp.status_code == 302
@@ -409,3 +413,55 @@ def test_objection_on_a_publicized_entry_becomes_an_objection_case(client, count
         # a list no longer being publicized takes no objection
         assert client.get(f"/m/villages/640425100201/entries/{approved_entry}/objection").status_code == 404
     assert publicizing.id != approved.id
+
+
+def test_home_offers_the_boards_not_a_second_sign_in_and_the_picker_leads_to_a_village(client, county, db):
+    html = client.get("/m/").get_data(as_text=True)
+    assert html.count('href="/m/login') == 0 and html.count('href="/m/me"') == 1
+    assert 'href="/m/villages"' in html
+    townships = client.get("/m/villages").get_data(as_text=True)
+    assert "白阳镇" in townships and "王洼镇" in townships and 'href="/m/villages?township=640425100"' in townships
+    villages = client.get("/m/villages?township=640425100").get_data(as_text=True)
+    assert 'href="/m/villages/640425100201"' in villages and "王洼镇202村" not in villages
+    board = client.get("/m/villages/640425100201").get_data(as_text=True)
+    assert 'href="/m/villages?township=640425100"' in board
+    assert client.get("/m/villages?township=nonsense").status_code == 200
+
+
+def test_my_page_links_my_village_board(client, county, db):
+    me = HouseholdFactory(region_code="640425101202", head_name="张建华")
+    db.session.commit()
+    sign_in(client, db, me)
+    html = client.get("/m/me").get_data(as_text=True)
+    assert 'id="my-board" href="/m/villages/640425101202"' in html
+    assert 'href="/m/villages/640425101202"' in client.get("/m/").get_data(as_text=True)
+
+
+def test_the_case_form_keeps_what_was_typed_on_any_refusal(app, client, county, db, monkeypatch):
+    me = HouseholdFactory(region_code="640425100201")
+    db.session.commit()
+    with time_machine.travel(MONDAY, tick=False):
+        sign_in(client, db, me)
+        sent = {"kind": "complaint", "subject": "补贴没到账", "body": "去年的耕地补贴还没有收到，请核查"}
+        resp = client.post("/m/cases/new", data={**sent, "subject": ""})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 422 and sent["body"] in html and 'value="complaint" checked' in html
+        monkeypatch.setitem(app.config, "CASES_PER_FARMER_PER_DAY", 0)
+        resp = client.post("/m/cases/new", data=sent)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 429 and sent["body"] in html and sent["subject"] in html and "请明天再提交" in html
+
+
+def test_an_expired_form_is_shown_again_with_what_was_typed(app, client, county, db):
+    me = HouseholdFactory(region_code="640425100201")
+    db.session.commit()
+    sign_in(client, db, me)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        resp = client.post("/m/cases/new", data={"kind": "complaint", "subject": "补贴没到账",
+                                                  "body": "写了很久的一段话", "csrf_token": "stale"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "写了很久的一段话" in html and "已过期" in html
+    assert _case(db) is None

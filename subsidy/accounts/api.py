@@ -46,7 +46,7 @@ class UserOut(BaseModel):
 
 
 @route("/auth/token", "POST", summary="Exchange username and password for a bearer token",
-       body=TokenIn, response=TokenOut, public=True, tag="auth", errors=(401, 429))
+       body=TokenIn, response=TokenOut, public=True, tag="auth", errors=(401, 403, 429))
 @sign_in_limits()
 def token(body: TokenIn):
     user = service.authenticate(body.username, body.password)
@@ -54,6 +54,11 @@ def token(body: TokenIn):
         throttle.failed()
         service.record_failed_sign_in(body.username, client_address())
         return error_response(401, "unauthorized", "用户名或密码错误")
+    if user.must_change_password:
+        # The password is the admin's: no token until the user has chosen their own on the
+        # 修改密码 page (docs/api.md "Auth").
+        return error_response(403, "password_change_required",
+                              "请先登录网页并修改管理员设置的初始密码，再申请访问令牌")
     service.record_sign_in(user, client_address())
     raw, row = service.issue_token(user)
     return {"token": raw, "expires_at": row.expires_at.isoformat()}

@@ -27,3 +27,9 @@ class PasswordResetForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
     new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+
+
+class UserEditForm(FlaskForm):
+    name = StringField("姓名", validators=[DataRequired("请输入姓名"), Length(max=40)])
+    region_code = SelectField("所属区划", validate_choice=False)
+    phone = StringField("手机号码", validators=[Optional(), Length(max=20)])

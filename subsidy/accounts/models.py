@@ -46,6 +46,9 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None]
     # Changing the password ends every session signed before it (see load_user).
     session_epoch: Mapped[int] = mapped_column(default=0)
+    # A password the county admin set (a new user, a reset): the user must choose their own
+    # before anything else (subsidy.accounts.views, the password-first guard).
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     region: Mapped[Region] = relationship(lazy="joined")
 

@@ -215,8 +215,10 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
         ensure_visible(actor, code, "行政区划")
     if db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == username)):
         raise Conflict("用户名已被使用", fields={"username": "用户名已被使用"}, code="duplicate")
+    # The admin knows the password they set: the user chooses their own at first sign-in. The
+    # installer at the shell sets their own, so is not asked again.
     user = User(username=username, name=name, password_hash=generate_password_hash(password),
-                role=role, region_code=code, phone=phone or None)
+                role=role, region_code=code, phone=phone or None, must_change_password=actor is not None)
     db.session.add(user)
     db.session.flush()
     audit.record(actor, "user.create", "user", user.id, region_code=code,
@@ -249,8 +251,46 @@ def reset_password(actor, user_id: int, new_password: str) -> User:
     check_password_strength(new_password, user)
     user.password_hash = generate_password_hash(new_password)
     user.session_epoch += 1
+    user.must_change_password = user.id != actor.id
     db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
     audit.record(actor, "user.password_reset", "user", user.id, region_code=user.region_code)
+    return user
+
+
+@requires(Perm.manage_users)
+def update_user(actor, user_id: int, *, name: str, phone: str | None, region_code: str) -> User:
+    """A user's name, mobile number and region (within the admin's county; the role stays and
+    must fit the new region's level). The phone is checked as the register checks farmers'."""
+    user = get_user(actor, user_id)
+    fields = {}
+    try:
+        name = single_line(name, label="姓名", limit=40, required=True)
+    except ValueError as exc:
+        fields["name"] = str(exc)
+    try:
+        phone = check_phone(phone)
+    except ValueError as exc:
+        fields["phone"] = str(exc)
+    try:
+        _role, code = _validate_role_region(user.role, region_code)
+    except ValidationError as exc:
+        fields.update({("region_code" if key == "role" else key): value for key, value in exc.fields.items()})
+        code = None
+    if fields:
+        raise ValidationError("用户信息有误", fields=fields)
+    ensure_visible(actor, code, "行政区划")
+    values = {"name": name, "phone": phone or None, "region_code": code}
+    before = {key: getattr(user, key) for key in values}
+    changed = {key: value for key, value in values.items() if before[key] != value}
+    if changed:
+        for key, value in changed.items():
+            setattr(user, key, value)
+        if "region_code" in changed:
+            user.session_epoch += 1  # what the user may see changed: sign them in again
+            _revoke_tokens(user.id)
+        db.session.flush()
+        audit.record(actor, "user.update", "user", user.id, region_code=code,
+                     before={key: before[key] for key in changed}, after=changed)
     return user
 
 
@@ -260,9 +300,12 @@ def change_own_password(actor, current_password: str, new_password: str) -> None
     learned the old one keeps nothing they obtained with it."""
     if not check_password_hash(actor.password_hash, current_password or ""):
         raise ValidationError("当前密码不正确", fields={"current_password": "当前密码不正确"})
+    if check_password_hash(actor.password_hash, new_password or ""):
+        raise ValidationError("新密码与当前密码相同", fields={"password": "新密码不能与当前密码相同"})
     check_password_strength(new_password, actor)
     actor.password_hash = generate_password_hash(new_password)
     actor.session_epoch += 1
+    actor.must_change_password = False
     revoked = _revoke_tokens(actor.id)
     audit.record(actor, "user.password_change", "user", actor.id, region_code=actor.region_code,
                  tokens_revoked=revoked)
@@ -298,5 +341,5 @@ def list_users(actor, *, page=1, per_page=50, q: str | None = None) -> Page:
     stmt = sa.select(User).where(within(User.region_code, actor.region_code))
     if q:
         like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(User.username.ilike(like), User.name.ilike(like)))
+        stmt = stmt.where(sa.or_(User.username.ilike(like), User.name.ilike(like), User.phone.ilike(like)))
     return paginate(stmt.order_by(User.region_code, User.username), page, per_page)

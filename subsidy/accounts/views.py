@@ -6,12 +6,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from subsidy.accounts import service
-from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserForm
+from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserEditForm, UserForm
 from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
-from subsidy.common.access import client_address, public, safe_next
+from subsidy.common.access import client_address, is_public_endpoint, public, safe_next
 from subsidy.common.forms import apply_errors
 from subsidy.errors import DomainError, ValidationError
+from subsidy.extensions import db
 from subsidy.regions.service import list_regions_under
 
 bp = Blueprint("accounts", __name__)
@@ -19,6 +20,24 @@ bp = Blueprint("accounts", __name__)
 
 def _safe_next(target: str | None) -> str:
     return safe_next(target, url_for("stats.home"))
+
+
+# While a password the admin set is in use, only these pages open (and the public ones).
+_WHILE_PASSWORD_IS_THE_ADMINS = {"accounts.change_password", "accounts.logout", "static"}
+
+
+@bp.before_app_request
+def password_first():
+    """A user created or reset by the county admin chooses their own password before anything
+    else: every staff page leads to 修改密码 until then. (The API issues no token meanwhile;
+    see subsidy.accounts.api.)"""
+    if (request.endpoint in _WHILE_PASSWORD_IS_THE_ADMINS or is_public_endpoint(request.endpoint)
+            or request.blueprint == "api" or request.path.startswith("/api/")):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        flash(_("请先设置您自己的密码：当前密码是管理员设置的。"), "warning")
+        return redirect(url_for("accounts.change_password"))
+    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,7 +80,7 @@ def change_password():
         login_user(current_user)  # the session epoch changed; keep this browser signed in
         flash(_("密码已修改。其他设备上的登录和全部 API 令牌已失效。"), "success")
         return redirect(url_for("stats.home"))
-    return render_template("accounts/password.html", form=form)
+    return render_template("accounts/password.html", form=form), (422 if form.errors else 200)
 
 
 @bp.route("/account/tokens/revoke", methods=["POST"])
@@ -104,6 +123,26 @@ def new_user():
     return render_template("accounts/user_form.html", form=form)
 
 
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+def edit_user(user_id: int):
+    user = service.get_user(current_user, user_id)
+    form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
+    form.region_code.choices = _user_form().region_code.choices
+    if form.validate_on_submit():
+        try:
+            service.update_user(current_user, user.id, name=form.name.data, phone=form.phone.data,
+                                region_code=form.region_code.data)
+        except DomainError as exc:
+            apply_errors(form, exc)
+            db.session.rollback()
+            user = service.get_user(current_user, user_id)
+            return render_template("accounts/user_edit.html", form=form, user=user), \
+                (422 if isinstance(exc, ValidationError) else exc.status)
+        flash(_("已保存 %(name)s 的信息。", name=user.username), "success")
+        return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_edit.html", form=form, user=user), (422 if form.errors else 200)
+
+
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int):
     active = request.form.get("active") == "1"
@@ -125,5 +164,5 @@ def reset_password(user_id: int):
         flash(next(iter(exc.fields.values()), exc.message), "danger")
         g.rollback = True
         return redirect(url_for("accounts.users"))
-    flash(_("已重置 %(name)s 的密码，请当面告知本人。", name=user.username), "success")
+    flash(_("已重置 %(name)s 的密码，请当面告知本人；本人下次登录时须改设自己的密码。", name=user.username), "success")
     return redirect(url_for("accounts.users"))

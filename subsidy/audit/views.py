@@ -1,9 +1,9 @@
-"""Supervisors (and the county admin) browse the audit log of their region, check the chain
-(校验) and take a signed checkpoint of it away."""
+"""Supervisors (and the county admin) browse the audit log of their region, in words
+(subsidy.audit.labels), check the chain (校验) and take a signed checkpoint of it away."""
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
 
-from subsidy.audit import checkpoints, service
+from subsidy.audit import checkpoints, labels, service
 
 bp = Blueprint("audit", __name__)
 
@@ -12,7 +12,10 @@ def _index(verification=None, status=200):
     result = service.list_events(current_user, page=request.args.get("page"), action=request.args.get("action"),
                                  object_type=request.args.get("object_type") or None,
                                  object_id=request.args.get("object_id") or None)
-    return render_template("audit/index.html", page=result, args=request.args, verification=verification), status
+    rows = [labels.readable(current_user, ev) for ev in result.items]
+    return render_template("audit/index.html", page=result, rows=rows, args=request.args,
+                           verification=verification, areas=labels.AREAS, actions=labels.ACTIONS,
+                           objects=labels.OBJECTS, reason_label=labels.reason_label), status
 
 
 @bp.route("/audit/")

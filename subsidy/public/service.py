@@ -80,7 +80,7 @@ _MY_MESSAGES = (
     .where(Message.household_id == sa.bindparam("household_id"), Message.template != "login_code")
     .order_by(Message.created_at.desc(), Message.id.desc()).limit(sa.bindparam("limit")))
 _MY_HOUSEHOLD = (
-    sa.select(Household.id, Household.head_name, Household.id_number, Household.phone, Region.name)
+    sa.select(Household.id, Household.head_name, Household.id_number, Household.phone, Region.name, Region.code)
     .join(Region, Region.code == Household.region_code).where(Household.id == sa.bindparam("household_id")))
 
 
@@ -125,6 +125,7 @@ class MyHousehold:
     id_number: str
     phone: str | None
     village: str
+    village_code: str
 
 
 def my_household(household_id: int) -> MyHousehold:
@@ -165,6 +166,16 @@ def find_region(code: str | None) -> Region | None:
 
 def counties() -> list[Region]:
     return list(db.session.scalars(sa.select(Region).where(Region.level == Level.county).order_by(Region.code)))
+
+
+def townships_of(county_code: str) -> list[Region]:
+    return list(db.session.scalars(sa.select(Region).where(within(Region.code, county_code),
+                                                           Region.level == Level.township).order_by(Region.code)))
+
+
+def get_township(code: str | None) -> Region | None:
+    region = find_region(code)
+    return region if region is not None and region.level is Level.township else None
 
 
 def villages_of(code: str) -> list[Region]:

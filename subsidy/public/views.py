@@ -7,6 +7,8 @@ import time
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from subsidy.common import throttle
@@ -31,6 +33,21 @@ bp = Blueprint("public", __name__)
 def _domain_error(exc: DomainError):
     db.session.rollback()
     return render_template("public/error.html", code=exc.status, message=exc.message), exc.status
+
+
+# The forms where a farmer types or chooses something: a form left open past its CSRF token's
+# life is shown again with what was sent (and nothing is filed) instead of an error page.
+_KEEPS_WHAT_WAS_SENT = {"public.new_case", "public.objection", "public.rate"}
+_EXPIRED = _l("页面停留太久已过期，您填写和选择的内容还在，请再提交一次。")
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_expired(exc: CSRFError):
+    if request.method == "POST" and request.endpoint in _KEEPS_WHAT_WAS_SENT:
+        request.environ["subsidy.csrf_expired"] = True
+        return current_app.view_functions[request.endpoint](**(request.view_args or {}))
+    return render_template("public/error.html", code=400,
+                           message=_("页面停留太久已过期，请返回刷新后重试。")), 400
 
 
 @bp.errorhandler(HTTPException)
@@ -133,6 +150,26 @@ def policy_file(policy_id: int, attachment_id: int):
 
 # --- the village board --------------------------------------------------------------------------
 
+@bp.route("/m/villages")
+@public
+def villages():
+    """The village picker (township, then village) as plain lists of links: no script, big
+    targets, and a township already chosen (or the village last visited) opens its villages."""
+    township = service.get_township(request.args.get("township"))
+    if township is None:
+        remembered = service.find_region(farmer.remembered_region())
+        if remembered is not None and len(remembered.code) >= 9 and "township" not in request.args:
+            township = service.get_township(remembered.code[:9])
+    if township is not None:
+        return render_template("public/villages.html", township=township,
+                               villages=service.villages_of(township.code), townships=None)
+    code = _visitor_region()
+    if code is None:
+        return render_template("public/choose_county.html", counties=service.counties())
+    return render_template("public/villages.html", township=None, villages=None,
+                           county=service.find_region(code[:6]), townships=service.townships_of(code[:6]))
+
+
 @bp.route("/m/villages/<code>")
 @public
 def village(code: str):
@@ -152,21 +189,29 @@ def objection(code: str, entry_id: int):
             "contact_name": (request.form.get("contact_name") or "").strip()}
     errors: dict[str, str] = {}
     status = 422
-    if request.method == "POST":
+    if request.method == "POST" and request.environ.get("subsidy.csrf_expired"):
+        errors, status = {"body": _EXPIRED}, 400
+    elif request.method == "POST":
         try:
             case = cases_bridge.file_objection(household_id=who["household_id"], phone=who["phone"],
                                                village_code=village.code, entry_id=entry_id, body=form["body"],
                                                contact_name=form["contact_name"],
                                                subject=f"对{lst.project}公示名单的异议",
                                                by=farmer.actor(who["phone"]))
-        except (ValidationError, TooManyRequests) as exc:
+        except DomainError as exc:
             # Shown on the same page with what the farmer typed: nothing they wrote is lost.
-            errors, status = exc.fields or {"body": exc.message}, (429 if isinstance(exc, TooManyRequests) else 422)
+            db.session.rollback()
+            errors, status = exc.fields or {"body": exc.message}, _form_status(exc)
         else:
             return render_template("public/case_sent.html", case=case,
                                    back=url_for("public.village", code=village.code))
     return render_template("public/objection.html", village=village, lst=lst, line=line, form=form,
                            errors=errors), (status if errors else 200)
+
+
+def _form_status(exc: DomainError) -> int:
+    """A form shown again after a refusal: 422 for what was typed, else the refusal's own status."""
+    return 422 if isinstance(exc, ValidationError) else exc.status
 
 
 def _who() -> dict | None:
@@ -274,14 +319,17 @@ def me():
     hh = farmer.household_id()
     if hh is None:
         return redirect(url_for("public.login", next=url_for("public.me")))
+    return _me_page(hh)
+
+
+def _me_page(hh: int, rating: dict | None = None, status: int = 200):
     household = service.my_household(hh)
     years: dict[int, list] = {}
     for item in service.my_entries(hh):  # a paid entry carries its payment for the receipt buttons
         years.setdefault(item.year, []).append(item)
     return render_template("public/me.html", household=household, years=years,
                            messages=service.my_messages(hh), cases=cases_bridge.my_cases(hh, household.phone),
-                           ratings=cases_bridge.RATINGS)
-
+                           ratings=cases_bridge.RATINGS, rating=rating or {}), status
 
 @bp.route("/m/payments/<int:payment_id>/receipt", methods=["POST"])
 @public
@@ -312,16 +360,41 @@ def rate(case_id: int):
     who = _who()
     if who is None:
         return redirect(url_for("public.login", next=url_for("public.me")))
-    back = url_for("public.me" if who["household_id"] else "public.new_case") + f"#case-{case_id}"
+    chosen = {"case_id": case_id, "rating": request.form.get("rating") or "",
+              "comment": (request.form.get("comment") or "")[:500]}
+    if request.environ.get("subsidy.csrf_expired"):
+        return _rating_again(who, chosen, {"rating": _EXPIRED}, 400)
     try:
         cases_bridge.rate(case_id, household_id=who["household_id"], phone=who["phone"],
-                          rating=request.form.get("rating"), comment=request.form.get("comment"),
-                          by=farmer.actor(who["phone"]))
+                          rating=chosen["rating"], comment=chosen["comment"], by=farmer.actor(who["phone"]))
     except ValidationError as exc:
-        flash(" ".join(exc.fields.values()) or exc.message, "bad")
-        return redirect(back)
+        db.session.rollback()
+        fields = exc.fields or {"rating": exc.message}
+        return _rating_again(who, chosen, {("comment" if k == "reason" else k): v for k, v in fields.items()}, 422)
     flash(_("谢谢您的评价。"), "ok")
-    return redirect(back)
+    return redirect(url_for("public.me" if who["household_id"] else "public.new_case") + f"#case-{case_id}")
+
+
+def _rating_again(who: dict, chosen: dict, errors: dict, status: int):
+    """The page again with the error beside the field and the farmer's choice and words kept
+    (the form posts to .../rating#case-N, so the browser lands on this case's card)."""
+    chosen["errors"] = errors
+    if who["household_id"]:
+        return _me_page(who["household_id"], rating=chosen, status=status)
+    return _case_page(who, _blank_case_form(who), {}, rating=chosen, status=status)
+
+
+def _blank_case_form(who: dict) -> dict:
+    return {"kind": request.args.get("kind") or "inquiry", "subject": "", "body": "", "contact_name": "",
+            "village": who["region_code"] if who["region_code"] and len(who["region_code"]) == 12 else ""}
+
+
+def _case_page(who: dict, form: dict, errors: dict, *, rating: dict | None = None, status: int = 200):
+    region = who["region_code"] or _visitor_region()
+    villages = service.villages_of(region[:6]) if region else []
+    mine = [] if who["household_id"] else cases_bridge.my_cases(None, who["phone"])
+    return render_template("public/case_new.html", form=form, errors=errors, who=who, villages=villages,
+                           mine=mine, ratings=cases_bridge.RATINGS, rating=rating or {}), status
 
 
 @bp.route("/m/cases/new", methods=["GET", "POST"])
@@ -330,31 +403,24 @@ def new_case():
     who = _who()
     if who is None:
         return render_template("public/case_who.html")
-    region = who["region_code"] or _visitor_region()
-    villages = service.villages_of(region[:6]) if region else []
-    form = {k: (request.form.get(k) or "").strip() for k in ("kind", "subject", "body", "village", "contact_name")}
-    form.setdefault("kind", "inquiry")
     if request.method == "GET":
-        form["kind"] = request.args.get("kind") or "inquiry"
-        form["village"] = who["region_code"] if who["region_code"] and len(who["region_code"]) == 12 else ""
-    errors: dict[str, str] = {}
-    status = 422
-    if request.method == "POST":
-        try:
-            case = cases_bridge.file_case(kind=form["kind"], household_id=who["household_id"], phone=who["phone"],
-                                          village_code=who["region_code"] if who["household_id"] else form["village"],
-                                          subject=form["subject"], body=form["body"],
-                                          contact_name=form["contact_name"] or who["name"],
-                                          by=farmer.actor(who["phone"]))
-        except (ValidationError, TooManyRequests) as exc:
-            # Shown on the same page with what the farmer typed: nothing they wrote is lost.
-            errors, status = exc.fields or {"body": exc.message}, (429 if isinstance(exc, TooManyRequests) else 422)
-        else:
-            return render_template("public/case_sent.html", case=case, back=url_for("public.me")
-                                   if who["household_id"] else url_for("public.new_case"))
-    mine = [] if who["household_id"] else cases_bridge.my_cases(None, who["phone"])
-    return render_template("public/case_new.html", form=form, errors=errors, who=who, villages=villages,
-                           mine=mine, ratings=cases_bridge.RATINGS), (status if errors else 200)
+        return _case_page(who, _blank_case_form(who), {})
+    form = {k: (request.form.get(k) or "").strip() for k in ("kind", "subject", "body", "village", "contact_name")}
+    if request.environ.get("subsidy.csrf_expired"):
+        # The form sat open past the token's life: nothing is filed, and nothing typed is lost.
+        return _case_page(who, form, {"form": _EXPIRED}, status=400)
+    try:
+        case = cases_bridge.file_case(kind=form["kind"], household_id=who["household_id"], phone=who["phone"],
+                                      village_code=who["region_code"] if who["household_id"] else form["village"],
+                                      subject=form["subject"], body=form["body"],
+                                      contact_name=form["contact_name"] or who["name"],
+                                      by=farmer.actor(who["phone"]))
+    except DomainError as exc:
+        # Any refusal is shown on the same page with what the farmer typed: nothing they wrote is lost.
+        db.session.rollback()
+        return _case_page(who, form, exc.fields or {"form": exc.message}, status=_form_status(exc))
+    return render_template("public/case_sent.html", case=case, back=url_for("public.me")
+                           if who["household_id"] else url_for("public.new_case"))
 
 
 # --- QR codes ------------------------------------------------------------------------------------
