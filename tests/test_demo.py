@@ -11,12 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from subsidy import ROOT, create_app
@@ -134,3 +136,80 @@ def test_a_child_that_dies_is_restarted(tmp_path):
             break
         sup.children[0].proc.wait()
     assert sup.failed and sup.stopping and starts > 1
+
+
+@pytest.fixture
+def loaded(app, db):
+    from subsidy.demo import load_demo
+
+    load_demo(households_per_village=3)
+    db.session.commit()
+
+
+def _states(column):
+    return set(db.session.scalars(sa.select(sa.distinct(column))))
+
+
+def test_the_demo_holds_every_state_with_a_history(loaded):
+    from subsidy.cases.models import Case, CaseState
+    from subsidy.filings.models import Filing, FilingState, Review
+    from subsidy.notify.models import Message, MessageStatus
+    from subsidy.payments.models import BatchStatus, Payment, PaymentBatch, PaymentStatus
+
+    assert _states(Filing.state) == set(FilingState)
+    assert _states(Case.state) == set(CaseState)
+    assert _states(Payment.status) == set(PaymentStatus)
+    assert _states(PaymentBatch.status) == set(BatchStatus)
+    assert _states(Message.status) >= set(MessageStatus) - {MessageStatus.sending}
+    # overdue, 督办 by the supervisor, rated
+    assert db.session.scalar(sa.select(sa.func.count()).where(Case.overdue_at.is_not(None)))
+    assert db.session.scalar(sa.select(sa.func.count()).where(Case.escalation_count > 0)) >= 2
+    assert db.session.scalar(sa.select(sa.func.count()).where(Case.rating.is_not(None))) >= 2
+    # a returned filing carries its reason; every review happened in the past, in order
+    returned = db.session.scalars(sa.select(Review).where(Review.action == "return")).all()
+    assert returned and all(r.comment for r in returned)
+    now = datetime.now(UTC)
+    for filing in db.session.scalars(sa.select(Filing)):
+        times = [r.at for r in db.session.scalars(sa.select(Review).where(Review.filing_id == filing.id)
+                                                  .order_by(Review.id))]
+        assert times == sorted(times) and all(_aware(t) < now for t in times)
+        if filing.state not in (FilingState.draft, FilingState.publicizing):
+            assert _aware(filing.publicity_ends_at) < now
+
+
+def _aware(t):
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def test_each_demo_role_has_work_waiting(loaded):
+    from subsidy.accounts.models import User
+    from subsidy.cases.models import Case, CaseState
+    from subsidy.filings import service as filings
+    from subsidy.filings.models import Filing, FilingState
+    from subsidy.payments import service as payments
+    from subsidy.regions.models import Region
+
+    users = {u.username: u for u in db.session.scalars(sa.select(User))}
+    village = users["village"]
+    assert db.session.get(Region, village.region_code).name in village.name  # named after its own village
+    mine = set(db.session.scalars(sa.select(Filing.state).where(Filing.region_code == village.region_code)))
+    assert {FilingState.draft, FilingState.publicizing} <= mine
+    assert filings.queue_size(users["township"]) > 0
+    assert filings.queue_size(users["county"]) > 0
+    assert payments.failed_waiting(users["county"])
+    assert payments.projects_with_approved(users["county"])
+    open_cases = db.session.scalar(sa.select(sa.func.count()).where(
+        Case.assigned_region_code == users["township"].region_code,
+        Case.state.in_([CaseState.received, CaseState.in_progress])))
+    assert open_cases > 0
+    assert db.session.scalar(sa.select(sa.func.count()).where(Case.overdue_at.is_not(None),
+                                                              Case.state != CaseState.closed))
+
+
+def test_the_demo_loads_once(loaded, db):
+    from subsidy.demo import load_demo
+    from subsidy.filings.models import Filing
+
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Filing))
+    load_demo(households_per_village=3)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Filing)) == before

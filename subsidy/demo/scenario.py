@@ -36,9 +36,12 @@ RETURN_REASON = "第 3、7 户存栏数与畜牧站核实数不一致，请入�
 Script = Iterator[datetime]
 
 
+_TODAY: list = []  # the real today, fixed before the clock travels (load_scenario)
+
+
 def at(days_ago: int, hour: int, minute: int = 0) -> datetime:
-    """A moment `days_ago` days before today, at China office time."""
-    day = local_today() - timedelta(days=days_ago)
+    """A moment `days_ago` days before the real today, at China office time."""
+    day = (_TODAY[0] if _TODAY else local_today()) - timedelta(days=days_ago)
     return datetime.combine(day, time(hour, minute), CHINA_TZ).astimezone(UTC)
 
 
@@ -319,6 +322,7 @@ def load_scenario(year: int) -> dict[str, int]:
         return {"scenario steps": 0}
     if year != local_today().year:
         return {"scenario steps": 0}
+    _TODAY[:] = [local_today()]
     cast = Cast()
     land, cows, houses, film = (_project(name, year) for name in ("耕地", "基础母牛", "农村危房", "地膜"))
     S = FilingState
