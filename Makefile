@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11 and make):
-#   make run    install, migrate, load the demo county, serve on http://127.0.0.1:5000
+#   make run    install, migrate, load the demo county, serve on http://127.0.0.1:5000 with the
+#               SMS worker, the escalation and the stats refresh beside it (tools/run.py)
 #   make test   install and run the whole suite (TEST_DATABASE_URL selects PostgreSQL)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -50,9 +51,11 @@ db: install
 demo: db
 	$(BIN)/flask demo load --if-empty
 
+# The web server and its jobs (SMS worker, daily escalation, stats refresh every 5 minutes),
+# stopped together by Ctrl-C.
 run: demo
 	@$(BIN)/flask demo logins
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/python -m tools.run --host 127.0.0.1 --port 5000
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 browser:

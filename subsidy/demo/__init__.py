@@ -38,7 +38,7 @@ DEMO_USERS = [
     ("admin", "县管理员", Role.county_admin, "640425"),
     ("county", "县审核员", Role.county_reviewer, "640425"),
     ("township", "白阳镇审核员", Role.township_reviewer, "640425100"),
-    ("village", "阳洼村经办员", Role.village_clerk, "640425100201"),
+    ("village", None, Role.village_clerk, "640425100201"),  # named after its village (region_name)
     ("supervisor", "县纪委监督员", Role.supervisor, "640425"),
 ]
 PROJECTS = [
@@ -74,6 +74,23 @@ def make_id_number(region6: str | None, birth: date, seq: int, female: bool) -> 
 
 def make_phone(rng: random.Random) -> str:
     return rng.choice(["139", "138", "136", "158", "151", "187", "188", "177"]) + f"{rng.randrange(10**8):08d}"
+
+
+def region_names() -> dict[str, str]:
+    """Code → name of every demo region, as `_regions` draws them (the same seed)."""
+    names = village_names(sum(n for _, _, n in TOWNSHIPS), random.Random(640425))
+    out, i = {COUNTY[0]: COUNTY[1]}, 0
+    for code, name, n_villages in TOWNSHIPS:
+        out[code] = name
+        for v in range(n_villages):
+            out[f"{code}{201 + v}"] = names[i]
+            i += 1
+    return out
+
+
+def user_name(name: str | None, region_code: str) -> str:
+    """A demo user's name: a village clerk's is its village's (阳洼村经办员)."""
+    return name or region_names()[region_code] + "经办员"
 
 
 def _regions() -> int:
@@ -132,7 +149,7 @@ def _users() -> int:
     created = 0
     for username, name, role, region in DEMO_USERS:
         if username not in have:
-            db.session.add(User(username=username, name=name, role=role, region_code=region,
+            db.session.add(User(username=username, name=user_name(name, region), role=role, region_code=region,
                                 password_hash=generate_password_hash(DEMO_PASSWORD)))
             created += 1
     db.session.flush()
@@ -153,7 +170,7 @@ def _projects(year: int) -> int:
 
 
 POLICIES = [
-    ("2024年耕地地力保护补贴政策", "planting",
+    ("{year}年耕地地力保护补贴政策", "planting",
      "补贴对象为拥有耕地承包权的种地农民，补贴标准为每亩 **105 元**，资金通过“一卡通”直接发放到户。\n\n"
      "补贴面积以村级公示、乡镇审核、县级审定的面积为准。公示期内对名单有异议的，可向乡镇提出。",
      "**政策解读：** 已改为非农用途或长年抛荒的耕地不享受补贴。名单在村务公开栏和手机端“村级公示”同时公示 7 天。"),
@@ -163,7 +180,7 @@ POLICIES = [
 ]
 
 
-def _policies() -> int:
+def _policies(year: int) -> int:
     """Two published policies, written and published through the policies service as the
     demo county admin, so the farmers' home page has something to show."""
     from subsidy.policies import service as policies
@@ -175,6 +192,7 @@ def _policies() -> int:
     have = set(db.session.scalars(sa.select(Policy.title).where(Policy.county_code == COUNTY[0])))
     created = 0
     for title, category, body, interpretation in POLICIES:
+        title = title.format(year=year)
         if title not in have:
             policy = policies.create_policy(admin, title=title, category=category, body=body,
                                             interpretation=interpretation, region_code=COUNTY[0])
@@ -183,20 +201,26 @@ def _policies() -> int:
     return created
 
 
-def load_demo(households_per_village: int = 50, year: int | None = None) -> str:
+def load_demo(households_per_village: int = 50, year: int | None = None, scenario: bool = True) -> str:
+    """The county, its people and projects; with `scenario`, a few weeks of their work
+    (subsidy.demo.scenario), once, and only for this year's projects (it is dated from today)."""
     year = year or date.today().year
     counts = {
         "regions": _regions(),
         "users": _users(),
         "households": _households(households_per_village),
         "projects": _projects(year),
-        "policies": _policies(),
+        "policies": _policies(year),
     }
+    if scenario:
+        from subsidy.demo.scenario import load_scenario
+
+        counts.update(load_scenario(year))
     if any(counts.values()):
         audit.record(None, "demo.load", "region", COUNTY[0], region_code=COUNTY[0], **counts)
     return "demo county 640425 彭阳县: created " + ", ".join(f"{v} {k}" for k, v in counts.items())
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
-
-    return [(u, DEMO_PASSWORD, f"{r.label} @ {code}") for u, _, r, code in DEMO_USERS]
+    names = region_names()
+    return [(u, DEMO_PASSWORD, f"{r.label} @ {code} {names[code]}") for u, _, r, code in DEMO_USERS]
