@@ -44,7 +44,8 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
         hid = db.session.scalar(sa.text("SELECT id FROM households WHERE head_name = '马建国'"))
         assert c.post(f"/filings/{fid}/entries", data={"household_id": hid}).status_code == 302
         r = c.post(f"/filings/{fid}/entries", data={"household_id": hid})
-        assert r.status_code == 409 and "同一项目一户只能申报一次" in r.get_data(as_text=True)
+        assert r.status_code == 303 and r.headers["Location"].endswith(f"/filings/{fid}")
+        assert "同一项目一户只能申报一次" in c.get(r.headers["Location"]).get_data(as_text=True)
         r = c.post(f"/filings/{fid}/entries/all", follow_redirects=True)
         assert "已添加 1 户" in r.get_data(as_text=True)
         page = c.get(f"/filings/{fid}").get_data(as_text=True)
@@ -53,7 +54,7 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
         assert 'data-confirm="公示后名单将在村务公开栏公示 7 天' in page  # asked first (static/js/app.js)
 
         r = c.post(f"/filings/{fid}/actions/withdraw", data={"version": _version(fid)})
-        assert r.status_code == 409  # not publicizing yet
+        assert r.status_code == 303  # not publicizing yet: back to the page, with the message
         r = c.post(f"/filings/{fid}/actions/publicize", data={"version": _version(fid)})
         assert r.status_code == 302 and db.session.get(Filing, fid).state == FilingState.publicizing
         page = c.get(f"/filings/{fid}").get_data(as_text=True)
@@ -64,8 +65,8 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
 
         clock.move_to(T0 + timedelta(days=3))
         _relogin(c)
-        r = c.post(f"/filings/{fid}/actions/submit", data={"version": _version(fid)})
-        assert r.status_code == 409 and "公示期满后才能村级备案" in r.get_data(as_text=True)
+        r = c.post(f"/filings/{fid}/actions/submit", data={"version": _version(fid)}, follow_redirects=True)
+        assert r.request.path == f"/filings/{fid}" and "公示期满后才能村级备案" in r.get_data(as_text=True)
         assert db.session.get(Filing, fid).state == FilingState.publicizing
         clock.move_to(T0 + timedelta(days=7))
         _relogin(c)
@@ -105,8 +106,8 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
     page = t.get(f"/filings/{f.id}").get_data(as_text=True)
     assert page.count('class="note-form answer-flag"') == 1  # a note form on the one flagged entry
     assert "办理记录" in page and "村级备案" in page and "公示名单" in page
-    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": f.version})
-    assert r.status_code == 409 and "有风险提示但没有审核意见" in r.get_data(as_text=True)
+    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": f.version}, follow_redirects=True)
+    assert r.request.path == f"/filings/{f.id}" and "有风险提示但没有审核意见" in r.get_data(as_text=True)
     entry_id = db.session.scalar(sa.select(Entry.id).where(Entry.household_id == w.households[2].id))
     assert t.post(f"/filings/{f.id}/entries/{entry_id}/notes", data={"note": ""}).status_code == 422
     assert t.post(f"/filings/{f.id}/entries/{entry_id}/notes", data={"note": "电话已补登"}).status_code == 302
@@ -124,8 +125,8 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
                                                          "to": "village_filed"})
     assert r.status_code == 302 and db.session.get(Filing, f.id).state == FilingState.village_filed
     assert c.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id)}).status_code == 403
-    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id) - 1})
-    assert r.status_code == 409 and "请刷新页面后重试" in r.get_data(as_text=True)
+    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id) - 1}, follow_redirects=True)
+    assert r.request.path == f"/filings/{f.id}" and "请刷新页面后重试" in r.get_data(as_text=True)
 
 
 def test_other_regions_and_roles_get_no_page(login_as, county):

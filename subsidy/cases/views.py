@@ -24,6 +24,7 @@ from subsidy.common.forms import apply_errors
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.errors import DomainError, NotFound, PermissionDenied
+from subsidy.extensions import db
 
 bp = Blueprint("cases", __name__)
 register_nav("cases.index", "诉求办理", Perm.view_cases)
@@ -88,6 +89,9 @@ def _act(case_id: int, form_name: str, call, done: str):
     except (NotFound, PermissionDenied):
         raise
     except DomainError as exc:
+        # Undo what the refused call changed first, so the page shows the case as it is (its
+        # state, its buttons), with the message beside the form and what was typed kept.
+        db.session.rollback()
         apply_errors(form, exc)
         return _show(case_id, forms, 422 if exc.status == 400 else exc.status, error=exc.message)
     flash(done, "success")
