@@ -157,6 +157,29 @@ def notify_households(ctx: Context) -> None:
                                                 constants={"project": f.project.name})
 
 
+def notify_returned(ctx: Context) -> None:
+    """A list returned to the village (退回村级): one SMS to each active village clerk of the
+    village with a mobile number (`filing_returned`), keyed by the filing's new version so a
+    later return sends again and a replay never does."""
+    if ctx.to != S.draft:
+        return
+    from subsidy.accounts.models import Role, User
+    from subsidy.notify.outbox import enqueue_bulk
+    from subsidy.regions.models import Region
+
+    f = ctx.filing
+    unit = getattr(getattr(ctx.actor, "region", None), "name", None) or ctx.rule.tier.label
+    clerks = db.session.execute(sa.select(User.id, User.phone).where(
+        User.region_code == f.region_code, User.role == Role.village_clerk, User.active,
+        User.phone.is_not(None), User.phone != "").order_by(User.id)).all()
+    village = db.session.scalar(sa.select(Region.name).where(Region.code == f.region_code))
+    reason = ctx.comment if len(ctx.comment) <= 30 else ctx.comment[:29] + "…"
+    ctx.detail["sms_enqueued"] = enqueue_bulk("filing_returned", [
+        {"key": f"filing_returned:{f.id}:{f.version}:{uid}", "phone": phone, "region_code": f.region_code,
+         "context": {"village": village, "project": f.project.name, "by": str(unit), "reason": reason}}
+        for uid, phone in clerks])
+
+
 # --- the table ----------------------------------------------------------------------------
 
 def _review(action: Action, sources, target, tier: Level, **kw) -> Rule:
@@ -176,11 +199,13 @@ MACHINE = Machine("filing", state=Filing.state, version=Filing.version, noun="�
              extra={"stage": Stage.village, "must_equal_publicized": True, "recheck": True}),
     _review(Action.approve, (S.village_filed,), S.township_approved, Level.township, guards=(every_flag_noted,),
             extra={"stage": Stage.township, "must_equal_publicized": True, "recheck": True}),
-    _review(Action.return_, (S.village_filed,), S.draft, Level.township, extra={"reason": True}),
+    _review(Action.return_, (S.village_filed,), S.draft, Level.township, effects=(notify_returned,),
+            extra={"reason": True}),
     _review(Action.approve, (S.township_approved,), S.county_approved, Level.county, guards=(within_budget,),
             effects=(notify_households,),
             extra={"stage": Stage.county, "must_equal_publicized": True, "recheck": True}),
-    _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county, extra={"reason": True}),
+    _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county,
+            effects=(notify_returned,), extra={"reason": True}),
     # Driven by the payments area when the last payment of the filing is answered.
     Rule(Action.pay, (S.county_approved,), S.paid, tier=Level.county, internal=True, extra={"stage": Stage.paid}),
 ])
