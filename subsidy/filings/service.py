@@ -314,6 +314,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     """What the filing / review page shows; the entries are paged, the rest is whole. `hq`
     searches the village register for households to add (the clerk, while a draft)."""
     from subsidy.filings.entries import can_edit, search_candidates
+    from subsidy.filings.objections import objections_on
 
     filing = get_filing(actor, filing_id)
     # Always one page: a 5,000-entry list rendered whole is a 5 MB page.
@@ -326,7 +327,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     editable = can_edit(actor, filing)
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
-        "returned": last_return(filing),
+        "returned": last_return(filing), "objections": objections_on(actor, filing),
         "totals": filing_totals, "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
         "mismatches": snapshots.find_mismatches(filing, snaps, live),
         "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,

@@ -37,7 +37,7 @@ from subsidy.errors import InvalidTransition, NotFound, StaleVersion, Validation
 from subsidy.extensions import db
 from subsidy.filings import risk, snapshots
 from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
-from subsidy.filings.objections import open_objection_count
+from subsidy.filings.objections import open_objection_refs
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level
@@ -83,9 +83,10 @@ def publicity_over(ctx: Context) -> None:
 
 
 def no_open_objection(ctx: Context) -> None:
-    n = open_objection_count(ctx.filing)
-    if n:
-        raise InvalidTransition(f"还有 {n} 件异议没有办结，办结后才能村级备案")
+    refs = open_objection_refs(ctx.filing)
+    if refs:
+        named = "、".join(refs[:5]) + (f" 等 {len(refs)} 件" if len(refs) > 5 else "")
+        raise InvalidTransition(f"还有 {len(refs)} 件异议没有办结（{named}），办结后才能村级备案")
 
 
 def list_unchanged(ctx: Context) -> None:
