@@ -23,8 +23,8 @@ def open_objection_refs(filing) -> list[str]:
 
 
 def objections_on(actor, filing) -> dict:
-    """The filing's objections for its page: `items` (each with its case, household name and
-    whether the actor may open the case), `by_entry` (entry id → items), and the counts
+    """The filing's objections for its page: `rows` (each with its case, household name and
+    whether the actor may open the case), `by_entry` (entry id → rows), and the counts
     `open` and `total` (docs/design.md "Cases", objections and filings)."""
     from subsidy.cases.queries import is_visible
     from subsidy.cases.service import objections_for_filing
@@ -33,7 +33,7 @@ def objections_on(actor, filing) -> dict:
 
     cases = objections_for_filing(filing.id)
     if not cases:
-        return {"items": [], "by_entry": {}, "open": 0, "total": 0}
+        return {"rows": [], "by_entry": {}, "open": 0, "total": 0}
     names = {r.id: r for r in db.session.execute(
         sa.select(Entry.id, Household.head_name, Household.id_number)
         .join(Household, Household.id == Entry.household_id).where(Entry.id.in_({c.entry_id for c in cases})))}
@@ -46,4 +46,4 @@ def objections_on(actor, filing) -> dict:
                                is_open=case.is_open, linked=may_view and is_visible(actor, case))
         items.append(item)
         by_entry.setdefault(case.entry_id, []).append(item)
-    return {"items": items, "by_entry": by_entry, "open": sum(1 for i in items if i.is_open), "total": len(items)}
+    return {"rows": items, "by_entry": by_entry, "open": sum(1 for i in items if i.is_open), "total": len(items)}
