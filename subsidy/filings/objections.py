@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from subsidy.accounts.permissions import Perm, can
+from subsidy.accounts.permissions import Perm, can, requires
 from subsidy.extensions import db
 
 
@@ -22,6 +22,7 @@ def open_objection_refs(filing) -> list[str]:
     return refs(filing.id)
 
 
+@requires(Perm.view_filings)
 def objections_on(actor, filing) -> dict:
     """The filing's objections for its page: `rows` (each with its case, household name and
     whether the actor may open the case), `by_entry` (entry id → rows), and the counts
