@@ -176,3 +176,17 @@ def test_staff_pick_the_objected_household_by_name(world, login_as):
     assert f"/cases/new?entry_id={target}" in page
     form = web.get(f"/cases/new?entry_id={target}").get_data(as_text=True)
     assert f'selected value="{target}"' in form and 'selected value="objection"' in form
+
+
+def test_the_lists_count_a_filings_open_objections(world, login_as):
+    case = object_to(world.township, world, entry_ids(world)[0])
+    object_to(world.township, world, entry_ids(world)[1])
+    listing = login_as("village_clerk", VILLAGE).get("/filings/").get_data(as_text=True)
+    assert f'href="/filings/{world.filing.id}#objections">未办结异议 2</a>' in listing
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        service.reply_case(world.township, case.id, "经核实，符合条件。")
+    from subsidy.extensions import db
+
+    db.session.commit()
+    listing = login_as("village_clerk", VILLAGE).get("/filings/").get_data(as_text=True)
+    assert "未办结异议 1</a>" in listing

@@ -76,6 +76,7 @@ class FilingRow:
     flags: int
     flagged_entries: int
     returned: bool = False  # sent back by a reviewer and not acted on since (退回)
+    open_objections: int = 0  # objections (异议) on its entries not yet answered
 
     @property
     def state_label(self) -> str:
@@ -90,6 +91,17 @@ def returned_condition():
               .correlate(Filing).scalar_subquery())
     return sa.exists(sa.select(Review.id).where(Review.id == latest, Review.action == Action.return_,
                                                 Review.to_state == Filing.state).correlate(Filing))
+
+
+def _open_objections():
+    """The filing's open objections (cases of kind objection on its entries; the cases area
+    says which states are open)."""
+    from subsidy.cases.models import Case, CaseKind
+    from subsidy.cases.workflow import OPEN_STATES
+
+    return (sa.select(sa.func.count()).select_from(Case).join(Entry, Entry.id == Case.entry_id)
+            .where(Entry.filing_id == Filing.id, Case.kind == CaseKind.objection, Case.state.in_(OPEN_STATES))
+            .correlate(Filing).scalar_subquery())
 
 
 def _rows_select(where: list):
@@ -107,7 +119,7 @@ def _rows_select(where: list):
                       per_filing(Entry, sa.func.coalesce(sa.func.sum(Entry.amount), 0)),
                       per_filing(EntryFlag, sa.func.count()),
                       per_filing(EntryFlag, sa.func.count(sa.distinct(EntryFlag.entry_id))),
-                      returned_condition())
+                      returned_condition(), _open_objections())
             .join(Region, Region.code == Filing.region_code)
             .join(township, township.code == Region.parent_code)
             .join(Project, Project.id == Filing.project_id)
@@ -117,7 +129,7 @@ def _rows_select(where: list):
 def _as_rows(result) -> list[FilingRow]:
     rows = []
     for r in result:
-        rows.append(FilingRow(*r[:11], quantize(Decimal(r[11])), int(r[12]), int(r[13]), bool(r[14])))
+        rows.append(FilingRow(*r[:11], quantize(Decimal(r[11])), int(r[12]), int(r[13]), bool(r[14]), int(r[15])))
     return rows
 
 
