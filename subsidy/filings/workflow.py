@@ -12,7 +12,8 @@ Every transition, in this order:
    of two reviewers acting at once exactly one changes a row, the other gets StaleVersion (on
    PostgreSQL the second UPDATE waits for the first to commit, then matches nothing);
 3. runs the row's guards and takes its snapshot; a refusal here undoes the claim (SAVEPOINT);
-4. writes the review record and the audit event, and the row's effects (SMS at 审定).
+4. writes the review record and the audit event, and the row's effects (SMS: to the households
+   at 审定, to the village clerks at a return to the village).
 Services flush, never commit: the request (or command) commits once.
 
 A row's `extra`: `reason` (a reason is required), `recheck` (rerun the risk checks first),
