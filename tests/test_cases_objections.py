@@ -100,3 +100,93 @@ def test_a_farmer_objects_from_the_mobile_page(world):
                                    body="该户家庭人口登记不实", contact_phone="13909541234", contact_name="")
     assert case.channel.value == "mobile" and case.created_by is None
     assert case.events[0].actor_name == "农户"
+
+
+def test_the_objection_is_shown_on_its_entry_and_the_case_names_it(world, login_as):
+    """Both ways: the filing's page tags the entry with the open objection (and counts them);
+    the case page names the household and links the entry; the refusal names the objection."""
+    from subsidy.extensions import db
+    from subsidy.households.models import Household
+
+    first = entry_ids(world)[0]
+    case = object_to(world.township, world, first)
+    name = db.session.scalar(sa.select(Household.head_name).join(Entry, Entry.household_id == Household.id)
+                             .where(Entry.id == first))
+    for role, region in (("township_reviewer", TOWNSHIP), ("village_clerk", VILLAGE)):
+        page = login_as(role, region).get(f"/filings/{world.filing.id}").get_data(as_text=True)
+        row = page[page.index(f'id="entry-{first}"'):]
+        row = row[:row.index("</tr>")]
+        assert case.ref_no in row and "objection-tag" in row
+        assert f'href="/cases/{case.id}"' in row  # both may open the case
+        assert 'id="objections"' in page and "1 件未办结，共 1 件" in page
+    others = page[page.index(f'id="entry-{entry_ids(world)[1]}"'):]
+    assert case.ref_no not in others[:others.index("</tr>")]
+
+    township = login_as("township_reviewer", TOWNSHIP)
+    page = township.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "农户 #" not in page and "公示名单条目 #" not in page
+    assert "异议的名单条目" in page and name in page
+    assert f"/filings/{world.filing.id}?q=" in page and f"#entry-{first}" in page
+
+
+def test_a_not_received_complaint_is_not_called_an_objection(world, login_as):
+    walk = entry_ids(world)[1]
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        case = service.open_receipt_complaint(region_code=VILLAGE, subject="没有收到补贴", body="农户反映没有收到。",
+                                              phone="13909541234", entry_id=walk)
+    from subsidy.extensions import db
+
+    db.session.commit()
+    page = login_as("county_reviewer").get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "涉及的补贴" in page and "异议的名单条目" not in page and "异议条目" not in page
+
+
+def test_staff_pick_the_objected_household_by_name(world, login_as):
+    from subsidy.extensions import db
+    from subsidy.households.models import Household
+
+    target = entry_ids(world)[2]
+    person = db.session.scalar(sa.select(Household).join(Entry, Entry.household_id == Household.id)
+                               .where(Entry.id == target))
+    objector = db.session.scalar(sa.select(Household).join(Entry, Entry.household_id == Household.id)
+                                 .where(Entry.id == entry_ids(world)[0]))
+    web = login_as("township_reviewer", TOWNSHIP)
+    page = web.get("/cases/new").get_data(as_text=True)
+    assert "条目编号" not in page and "农户编号" not in page and 'name="entry_q"' in page
+
+    data = {"kind": "objection", "channel": "phone", "region_code": "", "subject": "不应享受",
+            "body": "此户已外出多年。", "contact_phone": "13909541234", "contact_name": "马大爷"}
+    found = web.post("/cases/new", data={**data, "entry_q": person.head_name, "find": "1"})
+    text = found.get_data(as_text=True)
+    assert found.status_code == 200 and f'value="{target}"' in text and person.id_number in text
+    nothing = web.post("/cases/new", data={**data, "entry_q": "没有这个人", "find": "1"}).get_data(as_text=True)
+    assert "没有找到" in nothing
+
+    wrong = web.post("/cases/new", data={**data, "entry_id": str(target), "household_id_number": "640425000000000000"})
+    assert wrong.status_code == 422 and "本县农户名册中没有这个身份证号" in wrong.get_data(as_text=True)
+    assert f'selected value="{target}"' in wrong.get_data(as_text=True)  # the choice is kept
+
+    done = web.post("/cases/new", data={**data, "entry_id": str(target), "household_id_number": objector.id_number})
+    assert done.status_code == 302
+    case = service.objections_for_filing(world.filing.id)[0]
+    assert case.entry_id == target and case.household_id == objector.id and case.region_code == VILLAGE
+
+    # From the filing's page: 登记异议 on an entry opens the form with that household chosen.
+    page = web.get(f"/filings/{world.filing.id}").get_data(as_text=True)
+    assert f"/cases/new?entry_id={target}" in page
+    form = web.get(f"/cases/new?entry_id={target}").get_data(as_text=True)
+    assert f'selected value="{target}"' in form and 'selected value="objection"' in form
+
+
+def test_the_lists_count_a_filings_open_objections(world, login_as):
+    case = object_to(world.township, world, entry_ids(world)[0])
+    object_to(world.township, world, entry_ids(world)[1])
+    listing = login_as("village_clerk", VILLAGE).get("/filings/").get_data(as_text=True)
+    assert f'href="/filings/{world.filing.id}#objections">未办结异议 2</a>' in listing
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        service.reply_case(world.township, case.id, "经核实，符合条件。")
+    from subsidy.extensions import db
+
+    db.session.commit()
+    listing = login_as("village_clerk", VILLAGE).get("/filings/").get_data(as_text=True)
+    assert "未办结异议 1</a>" in listing

@@ -44,7 +44,8 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
         hid = db.session.scalar(sa.text("SELECT id FROM households WHERE head_name = '马建国'"))
         assert c.post(f"/filings/{fid}/entries", data={"household_id": hid}).status_code == 302
         r = c.post(f"/filings/{fid}/entries", data={"household_id": hid})
-        assert r.status_code == 409 and "同一项目一户只能申报一次" in r.get_data(as_text=True)
+        assert r.status_code == 303 and r.headers["Location"].endswith(f"/filings/{fid}")
+        assert "同一项目一户只能申报一次" in c.get(r.headers["Location"]).get_data(as_text=True)
         r = c.post(f"/filings/{fid}/entries/all", follow_redirects=True)
         assert "已添加 1 户" in r.get_data(as_text=True)
         page = c.get(f"/filings/{fid}").get_data(as_text=True)
@@ -53,7 +54,7 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
         assert 'data-confirm="公示后名单将在村务公开栏公示 7 天' in page  # asked first (static/js/app.js)
 
         r = c.post(f"/filings/{fid}/actions/withdraw", data={"version": _version(fid)})
-        assert r.status_code == 409  # not publicizing yet
+        assert r.status_code == 303  # not publicizing yet: back to the page, with the message
         r = c.post(f"/filings/{fid}/actions/publicize", data={"version": _version(fid)})
         assert r.status_code == 302 and db.session.get(Filing, fid).state == FilingState.publicizing
         page = c.get(f"/filings/{fid}").get_data(as_text=True)
@@ -64,8 +65,8 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
 
         clock.move_to(T0 + timedelta(days=3))
         _relogin(c)
-        r = c.post(f"/filings/{fid}/actions/submit", data={"version": _version(fid)})
-        assert r.status_code == 409 and "公示期满后才能村级备案" in r.get_data(as_text=True)
+        r = c.post(f"/filings/{fid}/actions/submit", data={"version": _version(fid)}, follow_redirects=True)
+        assert r.request.path == f"/filings/{fid}" and "公示期满后才能村级备案" in r.get_data(as_text=True)
         assert db.session.get(Filing, fid).state == FilingState.publicizing
         clock.move_to(T0 + timedelta(days=7))
         _relogin(c)
@@ -105,8 +106,8 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
     page = t.get(f"/filings/{f.id}").get_data(as_text=True)
     assert page.count('class="note-form answer-flag"') == 1  # a note form on the one flagged entry
     assert "办理记录" in page and "村级备案" in page and "公示名单" in page
-    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": f.version})
-    assert r.status_code == 409 and "有风险提示但没有审核意见" in r.get_data(as_text=True)
+    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": f.version}, follow_redirects=True)
+    assert r.request.path == f"/filings/{f.id}" and "有风险提示但没有审核意见" in r.get_data(as_text=True)
     entry_id = db.session.scalar(sa.select(Entry.id).where(Entry.household_id == w.households[2].id))
     assert t.post(f"/filings/{f.id}/entries/{entry_id}/notes", data={"note": ""}).status_code == 422
     assert t.post(f"/filings/{f.id}/entries/{entry_id}/notes", data={"note": "电话已补登"}).status_code == 302
@@ -124,8 +125,8 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
                                                          "to": "village_filed"})
     assert r.status_code == 302 and db.session.get(Filing, f.id).state == FilingState.village_filed
     assert c.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id)}).status_code == 403
-    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id) - 1})
-    assert r.status_code == 409 and "请刷新页面后重试" in r.get_data(as_text=True)
+    r = t.post(f"/filings/{f.id}/actions/approve", data={"version": _version(f.id) - 1}, follow_redirects=True)
+    assert r.request.path == f"/filings/{f.id}" and "请刷新页面后重试" in r.get_data(as_text=True)
 
 
 def test_other_regions_and_roles_get_no_page(login_as, county):
@@ -163,3 +164,83 @@ def test_pagination_links_keep_the_query_and_translate(app):
     assert 'href="/filings/queue?page=1&amp;flagged=1"' in html and "上一页" in html
     assert 'href="/filings/queue?page=3&amp;flagged=1"' in html and "下一页" in html
     assert "第 2 / 3 页，共 120 条" in html
+
+
+def _badge(page: str) -> str:
+    """The state badge in the page's heading (the first one drawn)."""
+    import re
+
+    return re.search(r'<span class="state state-(\w+)">', page).group(1)
+
+
+def test_a_refused_publicize_shows_the_filing_as_it_is(login_as, county):
+    """An empty list cannot be publicized: the clerk lands back on the filing's page, told why,
+    with the draft's badge and buttons, never those of 公示中."""
+    project = ProjectFactory()
+    c = login_as("village_clerk", V1)
+    with time_machine.travel(T0, tick=False):
+        _relogin(c)
+        fid = int(c.post("/filings/new", data={"project_id": project.id}).headers["Location"].split("/")[-1])
+        r = c.post(f"/filings/{fid}/actions/publicize", data={"version": _version(fid)})
+        assert r.status_code == 303 and r.headers["Location"].endswith(f"/filings/{fid}")
+        page = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert "名单为空" in page and _badge(page) == "draft"
+    assert "action-publicize" in page and "action-withdraw" not in page and "countdown" not in page
+    assert db.session.get(Filing, fid).state == FilingState.draft
+
+
+def test_a_refused_submit_shows_publicity_and_names_the_open_objection(login_as, county):
+    from subsidy.cases import service as cases
+
+    w = make_world(2)
+    f = walk_to(w, FilingState.publicizing)
+    entry_id = db.session.scalar(sa.select(Entry.id).where(Entry.filing_id == f.id).order_by(Entry.id))
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        case = cases.record_case(w.township, kind="objection", channel="phone", entry_id=entry_id,
+                                 subject="不符合条件", body="此户土地已流转。", contact_phone="13909541234")
+        db.session.commit()
+    c = login_as("village_clerk", V1)
+    with time_machine.travel(f.publicity_ends_at + timedelta(hours=1), tick=False):
+        _relogin(c)
+        r = c.post(f"/filings/{f.id}/actions/submit", data={"version": _version(f.id), "comment": "无异议"},
+                   follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert r.request.path == f"/filings/{f.id}" and r.status_code == 200
+    assert "1 件异议没有办结" in page and case.ref_no in page
+    assert _badge(page) == "publicizing" and "action-submit" in page
+    assert db.session.get(Filing, f.id).state == FilingState.publicizing
+
+
+def test_a_returned_filing_says_so_and_tells_the_clerk(login_as, county):
+    from subsidy.filings import service, workflow
+    from subsidy.notify.models import Message
+
+    w = make_world(2)
+    w.clerk.phone = "13909540001"
+    db.session.commit()
+    f = walk_to(w, FilingState.village_filed)
+    with time_machine.travel(f.publicity_ends_at + timedelta(days=1), tick=False):
+        workflow.perform(w.township, f.id, "return", version=f.version, reason="马家两户的耕地面积与确权不符")
+        db.session.commit()
+    c = login_as("village_clerk", V1)
+    page = c.get(f"/filings/{f.id}").get_data(as_text=True)
+    banner = page[page.index('id="returned"'):page.index('id="entries"')]
+    assert "已退回" in banner and "马家两户的耕地面积与确权不符" in banner
+    assert w.township.name in banner and "乡镇级" in banner and "白阳镇" in banner
+    assert page.index('id="returned"') < page.index('class="tiles"')  # at the top
+    listing = c.get("/filings/").get_data(as_text=True)
+    assert "state-returned" in listing and "已退回" in listing
+    assert [r.id for r in service.returned_filings(w.clerk)] == [f.id]
+    assert service.returned_filings(w.township) == []
+
+    sms = db.session.scalars(sa.select(Message).where(Message.template == "filing_returned")).all()
+    assert [m.to_phone for m in sms] == ["13909540001"]
+    assert "白阳镇" in sms[0].body and "马家两户的耕地面积与确权不符" in sms[0].body and "退回" in sms[0].body
+
+    # Publicized again: no longer a returned filing.
+    with time_machine.travel(f.publicity_ends_at + timedelta(days=2), tick=False):
+        workflow.perform(w.clerk, f.id, "publicize", version=_version(f.id))
+        db.session.commit()
+    assert 'id="returned"' not in c.get(f"/filings/{f.id}").get_data(as_text=True)
+    assert service.returned_filings(w.clerk) == []
+    assert "state-returned" not in c.get("/filings/").get_data(as_text=True)

@@ -2,7 +2,8 @@
 the pages and the API can never disagree."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from subsidy.cases.models import CaseKind, Channel, Rating
 from subsidy.cases.service import STAFF_CHANNELS
@@ -14,8 +15,14 @@ class CaseForm(FlaskForm):
     channel = SelectField("受理渠道", choices=Channel.choices(STAFF_CHANNELS),
                           default=Channel.phone.value)
     region_code = SelectField("涉及的村或乡镇", choices=[], validate_choice=False)
-    entry_id = StringField("公示名单条目编号（异议必填）")
-    household_id = StringField("农户编号（可不填）")
+    # An objection names a household of a list in publicity: found by name or ID number
+    # (`entry_q`, the 查找 button), then chosen from the matches, never typed as a number.
+    entry_q = StringField("在公示名单中查找被异议的农户")
+    entry_id = SelectField("被异议的农户（异议必选）", choices=[], validate_choice=False)
+    # The household raising the case, by ID number; `household_id` is the id it resolves to
+    # (hidden: a link may carry it, nobody types it).
+    household_id_number = StringField("反映人身份证号（本县农户，可不填）")
+    household_id = HiddenField()
     contact_name = StringField("联系人")
     contact_phone = StringField("联系手机")
     subject = StringField("标题")
@@ -25,12 +32,22 @@ class CaseForm(FlaskForm):
         self.region_code.choices = [("", "— 请选择 —")] + [
             (r.code, ("　" * (len(r.code) // 3 - 2)) + f"{r.name}（{r.code}）") for r in regions]
 
-    def service_data(self) -> dict:
+    def set_entries(self, rows) -> None:
+        """The entries offered (queries.publicized_entries), the one chosen kept first."""
+        self.entry_id.choices = [SelectChoice("", "— 请先查找，再选择 —")] + [
+            SelectChoice(str(r.id), f"{r.head_name}（{r.id_number}）· {r.village} · {r.year} {r.project}"
+                                    f" · {r.amount} 元") for r in rows]
+
+    def service_data(self, household_id: int | None = None) -> dict:
         """The fields as the service takes them; an id that is not a whole number in range is a
-        field error (ValidationError) here, never an int() crash or an overflow in the query."""
-        data = {name: field.data for name, field in self._fields.items() if name != "csrf_token"}
+        field error (ValidationError) here, never an int() crash or an overflow in the query.
+        `household_id`: the household found by the ID number typed, if any."""
+        data = {name: field.data for name, field in self._fields.items()
+                if name not in ("csrf_token", "entry_q", "household_id_number")}
         for key, label in (("entry_id", "公示名单条目编号"), ("household_id", "农户编号")):
             data[key] = form_id(data.get(key), key, label)
+        if household_id is not None:
+            data["household_id"] = household_id
         return data
 
 

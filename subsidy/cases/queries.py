@@ -19,6 +19,8 @@ from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
+from subsidy.households.models import Household
+from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, ensure_visible, normalize_code, within
 
@@ -171,4 +173,60 @@ def case_page(actor, case_id: int) -> dict:
         "actions": {a.value for a in actions},
         "merged_into": db.session.get(Case, case.merged_into_id) if case.merged_into_id else None,
         "targets": transfer_targets(case) if Action.transfer in actions else [],
+        "household": db.session.get(Household, case.household_id) if case.household_id else None,
+        "entry": _entry_facts(case.entry_id) if case.entry_id else None,
     }
+
+
+def _entry_facts(entry_id: int):
+    """What a case's entry is, in words: the filing (id, project, year, village) and the
+    household listed (name, ID number), to name and link it rather than show its number."""
+    from subsidy.filings.models import Entry, Filing
+
+    return db.session.execute(
+        sa.select(Entry.id, Entry.filing_id, Entry.household_id, Entry.amount, Project.name.label("project"),
+                  Project.year, Region.name.label("village"), Household.head_name, Household.id_number)
+        .join(Filing, Filing.id == Entry.filing_id).join(Project, Project.id == Filing.project_id)
+        .join(Region, Region.code == Filing.region_code).join(Household, Household.id == Entry.household_id)
+        .where(Entry.id == entry_id)).first()
+
+
+PICK_LIMIT = 30  # entries offered at once by the objection form's search
+
+
+@requires(Perm.record_cases)
+def publicized_entries(actor, *, q: str | None = None, entry_id: int | None = None) -> list:
+    """Entries of the lists now in publicity (公示中) in the actor's region, for the staff form
+    that records an objection: the households matching `q` (name or ID number), or the one
+    entry `entry_id`. Rows: id, head_name, id_number, amount, village, project, year."""
+    from subsidy.filings.models import Entry, Filing, FilingState
+
+    q = (q or "").strip()[:40]
+    if not q and not entry_id:
+        return []
+    stmt = (sa.select(Entry.id, Household.head_name, Household.id_number, Entry.amount,
+                      Region.name.label("village"), Project.name.label("project"), Project.year)
+            .join(Filing, Filing.id == Entry.filing_id).join(Project, Project.id == Filing.project_id)
+            .join(Region, Region.code == Filing.region_code).join(Household, Household.id == Entry.household_id)
+            .where(Filing.state == FilingState.publicizing, within(Filing.region_code, actor.region_code)))
+    if entry_id:
+        stmt = stmt.where(Entry.id == entry_id)
+    else:
+        stmt = stmt.where(sa.or_(Household.head_name.contains(q), Household.id_number.contains(q.upper())))
+    return db.session.execute(stmt.order_by(Filing.region_code, Household.head_name, Entry.id).limit(PICK_LIMIT)).all()
+
+
+@requires(Perm.record_cases)
+def household_by_id_number(actor, id_number: str | None) -> int | None:
+    """The id of the county's household with this ID number (the person who raises a case,
+    named on the staff form by ID number, never by an internal number); None when empty.
+    A number no household of the county has is a field error."""
+    text = (id_number or "").strip().upper()
+    if not text:
+        return None
+    found = db.session.scalar(sa.select(Household.id).where(
+        Household.id_number == text, within(Household.region_code, actor.region_code[:6])))
+    if found is None:
+        message = "本县农户名册中没有这个身份证号"
+        raise ValidationError(message, fields={"household_id_number": message})
+    return found

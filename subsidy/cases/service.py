@@ -489,6 +489,17 @@ def objections_for_filing(filing_id: int) -> list[Case]:
     ))
 
 
+def open_objection_refs(filing_id: int) -> list[str]:
+    """The reference numbers of the open objections on a filing's entries (for the refusal of
+    its 村级备案, which names them)."""
+    from subsidy.filings.models import Entry
+
+    return list(db.session.scalars(
+        sa.select(Case.ref_no).join(Entry, Entry.id == Case.entry_id)
+        .where(Entry.filing_id == filing_id, Case.kind == CaseKind.objection, Case.state.in_(OPEN_STATES))
+        .order_by(Case.received_at, Case.id)))
+
+
 # "My subsidies" shows a farmer's cases on every view, and most households have none: plain
 # columns from statements built once, not Case objects with their regions joined and their
 # events loaded one case at a time.

@@ -20,10 +20,13 @@ from subsidy.cases.forms import (
     ReplyForm,
     TransferForm,
 )
+from subsidy.cases.models import CaseKind
 from subsidy.common.forms import apply_errors
+from subsidy.common.params import MAX_ID, parse_int
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.errors import DomainError, NotFound, PermissionDenied
+from subsidy.extensions import db
 
 bp = Blueprint("cases", __name__)
 register_nav("cases.index", "诉求办理", Perm.view_cases)
@@ -38,13 +41,33 @@ def index():
     return render_template("cases/index.html", **data, args=args)
 
 
+def _offer_entries(form: CaseForm) -> None:
+    """The objection's household: the entries matching the search, or the one chosen (posted,
+    or linked from a filing's page as ?entry_id=)."""
+    chosen = parse_int(form.entry_id.data or request.args.get("entry_id"), 1, MAX_ID)
+    rows = queries.publicized_entries(current_user, q=form.entry_q.data) if form.entry_q.data else []
+    if chosen and all(r.id != chosen for r in rows):
+        rows = queries.publicized_entries(current_user, entry_id=chosen) + rows
+    form.set_entries(rows)
+    if chosen and not form.entry_id.data and rows:
+        form.entry_id.data = str(chosen)
+        form.kind.data = CaseKind.objection.value
+
+
 @bp.route("/cases/new", methods=["GET", "POST"])
 def new():
     form = CaseForm()
     form.set_regions(queries.county_regions(current_user))
+    _offer_entries(form)
+    if request.method == "POST" and request.form.get("find"):
+        # 查找: the same form again, with the households found offered; nothing is recorded.
+        form.validate_on_submit()  # the CSRF token is still checked
+        form.kind.errors, form.entry_id.errors = [], []
+        return render_template("cases/new.html", form=form, searched=True)
     if form.validate_on_submit():
         try:
-            case = service.record_case(current_user, **form.service_data())
+            household_id = queries.household_by_id_number(current_user, form.household_id_number.data)
+            case = service.record_case(current_user, **form.service_data(household_id))
         except DomainError as exc:
             if exc.status not in (400, 409):
                 raise
@@ -88,6 +111,9 @@ def _act(case_id: int, form_name: str, call, done: str):
     except (NotFound, PermissionDenied):
         raise
     except DomainError as exc:
+        # Undo what the refused call changed first, so the page shows the case as it is (its
+        # state, its buttons), with the message beside the form and what was typed kept.
+        db.session.rollback()
         apply_errors(form, exc)
         return _show(case_id, forms, 422 if exc.status == 400 else exc.status, error=exc.message)
     flash(done, "success")

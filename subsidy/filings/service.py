@@ -19,7 +19,7 @@ from subsidy.common.pagination import Page, clamp
 from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.filings import snapshots, workflow
-from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, FilingState, Review
+from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review
 from subsidy.households.models import Household
 from subsidy.projects import amounts
 from subsidy.projects.models import Project
@@ -75,10 +75,33 @@ class FilingRow:
     total_amount: Decimal
     flags: int
     flagged_entries: int
+    returned: bool = False  # sent back by a reviewer and not acted on since (退回)
+    open_objections: int = 0  # objections (异议) on its entries not yet answered
 
     @property
     def state_label(self) -> str:
         return self.state.label
+
+
+def returned_condition():
+    """The filing's latest transition is a return that left it where it is now: sent back (退回)
+    and not acted on since (docs/design.md "Three-level filing and review")."""
+    last = aliased(Review)
+    latest = (sa.select(last.id).where(last.filing_id == Filing.id).order_by(last.id.desc()).limit(1)
+              .correlate(Filing).scalar_subquery())
+    return sa.exists(sa.select(Review.id).where(Review.id == latest, Review.action == Action.return_,
+                                                Review.to_state == Filing.state).correlate(Filing))
+
+
+def _open_objections():
+    """The filing's open objections (cases of kind objection on its entries; the cases area
+    says which states are open)."""
+    from subsidy.cases.models import Case, CaseKind
+    from subsidy.cases.workflow import OPEN_STATES
+
+    return (sa.select(sa.func.count()).select_from(Case).join(Entry, Entry.id == Case.entry_id)
+            .where(Entry.filing_id == Filing.id, Case.kind == CaseKind.objection, Case.state.in_(OPEN_STATES))
+            .correlate(Filing).scalar_subquery())
 
 
 def _rows_select(where: list):
@@ -95,7 +118,8 @@ def _rows_select(where: list):
                       per_filing(Entry, sa.func.count()),
                       per_filing(Entry, sa.func.coalesce(sa.func.sum(Entry.amount), 0)),
                       per_filing(EntryFlag, sa.func.count()),
-                      per_filing(EntryFlag, sa.func.count(sa.distinct(EntryFlag.entry_id))))
+                      per_filing(EntryFlag, sa.func.count(sa.distinct(EntryFlag.entry_id))),
+                      returned_condition(), _open_objections())
             .join(Region, Region.code == Filing.region_code)
             .join(township, township.code == Region.parent_code)
             .join(Project, Project.id == Filing.project_id)
@@ -105,7 +129,7 @@ def _rows_select(where: list):
 def _as_rows(result) -> list[FilingRow]:
     rows = []
     for r in result:
-        rows.append(FilingRow(*r[:11], quantize(Decimal(r[11])), int(r[12]), int(r[13])))
+        rows.append(FilingRow(*r[:11], quantize(Decimal(r[11])), int(r[12]), int(r[13]), bool(r[14]), int(r[15])))
     return rows
 
 
@@ -165,6 +189,36 @@ def queue_size(actor) -> int:
     """How many filings wait for the actor's tier (the count on the 备案审核 page's button)."""
     where = _queue_conditions(actor)
     return 0 if where is None else db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where))
+
+
+@requires(Perm.view_filings)
+def returned_filings(actor, *, limit: int = 50) -> list[FilingRow]:
+    """Filings sent back (退回) to a state in which the actor has the next move, in the actor's
+    region, longest waiting first: for a village clerk, the drafts a reviewer returned (the home
+    page's "被退回的备案"). Each row's `returned` is True; `last_return(filing)` tells why."""
+    states = {s for s in FilingState if workflow.MACHINE.actions_for(actor, s)}
+    if not states:
+        return []
+    where = [within(Filing.region_code, actor.region_code), Filing.state.in_(states), returned_condition()]
+    stmt = _rows_select(where).order_by(Filing.state_changed_at, Filing.id).limit(limit)
+    return _as_rows(db.session.execute(stmt))
+
+
+def last_return(filing: Filing) -> dict | None:
+    """The return (退回) that put the filing where it is, if it has not moved since: reason,
+    who (name, tier and their unit) and when, for the banner at the top of its page."""
+    review = db.session.scalar(sa.select(Review).where(Review.filing_id == filing.id)
+                               .order_by(Review.id.desc()).limit(1))
+    if review is None or review.action != Action.return_ or review.to_state != filing.state:
+        return None
+    unit = None
+    if review.actor_id is not None:
+        from subsidy.accounts.models import User
+
+        unit = db.session.scalar(sa.select(Region.name).join(User, User.region_code == Region.code)
+                                 .where(User.id == review.actor_id))
+    return {"review": review, "reason": review.comment, "by": review.actor_name, "tier": review.tier,
+            "unit": unit, "at": review.at}
 
 
 @exempt("an empty list for those who may not file: the filings page asks it of every role")
@@ -272,6 +326,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     """What the filing / review page shows; the entries are paged, the rest is whole. `hq`
     searches the village register for households to add (the clerk, while a draft)."""
     from subsidy.filings.entries import can_edit, search_candidates
+    from subsidy.filings.objections import objections_on
 
     filing = get_filing(actor, filing_id)
     # Always one page: a 5,000-entry list rendered whole is a 5 MB page.
@@ -284,6 +339,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     editable = can_edit(actor, filing)
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
+        "returned": last_return(filing), "objections": objections_on(actor, filing),
         "totals": filing_totals, "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
         "mismatches": snapshots.find_mismatches(filing, snaps, live),
         "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,

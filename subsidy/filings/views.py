@@ -1,11 +1,14 @@
 """Pages of the filing and review: the village clerk's filings, the 待我审核 queue, the filing /
 review page, the printable 公示表, and the county's watch list.
 
-A refusal of a POST re-renders the page with the message (422 for bad input, the refusal's own
-status otherwise), so the edge rolls the request back; success redirects (PRG)."""
+A refusal of a POST never shows the filing as the refused action would have left it. Bad input
+(a field to correct) re-renders the page with the field's message and what was typed (422),
+after the request's work is rolled back so the page reads the filing as it is; any other
+refusal (a state that does not allow it, a stale version) rolls back and redirects to the
+filing's page with the message (PRG). Success redirects too."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -15,6 +18,7 @@ from subsidy.common.forms import apply_errors
 from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from subsidy.extensions import db
 from subsidy.filings import entries, notice, service, watchlist, workflow
 from subsidy.filings.forms import ActionForm, AddEntryForm, EntryEditForm, NoteForm, StartFilingForm, WatchImportForm
 from subsidy.filings.models import FilingState
@@ -84,11 +88,24 @@ def show(filing_id: int):
     return _page(filing_id)
 
 
+def _back(filing_id: int, **args):
+    """The filing's page, keeping the list's page and filter the form was posted from."""
+    keep = {k: request.form.get(k) or None for k in ("page", "flagged", "hq")}
+    return url_for("filings.show", filing_id=filing_id, **{**keep, **args})
+
+
 def _refused(filing_id: int, exc: DomainError, form=None, **forms):
     _reraise_if_access(exc)
-    if form is not None:
-        apply_errors(form, exc)
-    return _page(filing_id, 422 if isinstance(exc, ValidationError) else exc.status, error=exc.message, **forms)
+    # Whatever the refused call changed (a claimed transition, a flushed row) is undone
+    # before the page is drawn: the page shows the filing as it is.
+    db.session.rollback()
+    if isinstance(exc, ValidationError):
+        if form is not None:
+            apply_errors(form, exc)
+        return _page(filing_id, 422, error=exc.message, **forms)
+    g.rollback = True  # the redirect is a 3xx: the edge would otherwise commit
+    flash(exc.message, "danger")
+    return redirect(_back(filing_id), 303)
 
 
 @bp.route("/filings/<int:filing_id>/entries", methods=["POST"])
@@ -101,7 +118,7 @@ def add_entry(filing_id: int):
     except DomainError as exc:
         return _refused(filing_id, exc, form, add_form=form)
     flash(_("已添加到名单。"), "success")
-    return redirect(url_for("filings.show", filing_id=filing_id, hq=request.form.get("hq") or None))
+    return redirect(_back(filing_id))
 
 
 @bp.route("/filings/<int:filing_id>/entries/all", methods=["POST"])

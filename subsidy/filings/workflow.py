@@ -12,7 +12,8 @@ Every transition, in this order:
    of two reviewers acting at once exactly one changes a row, the other gets StaleVersion (on
    PostgreSQL the second UPDATE waits for the first to commit, then matches nothing);
 3. runs the row's guards and takes its snapshot; a refusal here undoes the claim (SAVEPOINT);
-4. writes the review record and the audit event, and the row's effects (SMS at 审定).
+4. writes the review record and the audit event, and the row's effects (SMS: to the households
+   at 审定, to the village clerks at a return to the village).
 Services flush, never commit: the request (or command) commits once.
 
 A row's `extra`: `reason` (a reason is required), `recheck` (rerun the risk checks first),
@@ -37,7 +38,7 @@ from subsidy.errors import InvalidTransition, NotFound, StaleVersion, Validation
 from subsidy.extensions import db
 from subsidy.filings import risk, snapshots
 from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
-from subsidy.filings.objections import open_objection_count
+from subsidy.filings.objections import open_objection_refs
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level
@@ -83,9 +84,10 @@ def publicity_over(ctx: Context) -> None:
 
 
 def no_open_objection(ctx: Context) -> None:
-    n = open_objection_count(ctx.filing)
-    if n:
-        raise InvalidTransition(f"还有 {n} 件异议没有办结，办结后才能村级备案")
+    refs = open_objection_refs(ctx.filing)
+    if refs:
+        named = "、".join(refs[:5]) + (f" 等 {len(refs)} 件" if len(refs) > 5 else "")
+        raise InvalidTransition(f"还有 {len(refs)} 件异议没有办结（{named}），办结后才能村级备案")
 
 
 def list_unchanged(ctx: Context) -> None:
@@ -157,6 +159,29 @@ def notify_households(ctx: Context) -> None:
                                                 constants={"project": f.project.name})
 
 
+def notify_returned(ctx: Context) -> None:
+    """A list returned to the village (退回村级): one SMS to each active village clerk of the
+    village with a mobile number (`filing_returned`), keyed by the filing's new version so a
+    later return sends again and a replay never does."""
+    if ctx.to != S.draft:
+        return
+    from subsidy.accounts.models import Role, User
+    from subsidy.notify.outbox import enqueue_bulk
+    from subsidy.regions.models import Region
+
+    f = ctx.filing
+    unit = getattr(getattr(ctx.actor, "region", None), "name", None) or ctx.rule.tier.label
+    clerks = db.session.execute(sa.select(User.id, User.phone).where(
+        User.region_code == f.region_code, User.role == Role.village_clerk, User.active,
+        User.phone.is_not(None), User.phone != "").order_by(User.id)).all()
+    village = db.session.scalar(sa.select(Region.name).where(Region.code == f.region_code))
+    reason = ctx.comment if len(ctx.comment) <= 30 else ctx.comment[:29] + "…"
+    ctx.detail["sms_enqueued"] = enqueue_bulk("filing_returned", [
+        {"key": f"filing_returned:{f.id}:{f.version}:{uid}", "phone": phone, "region_code": f.region_code,
+         "context": {"village": village, "project": f.project.name, "by": str(unit), "reason": reason}}
+        for uid, phone in clerks])
+
+
 # --- the table ----------------------------------------------------------------------------
 
 def _review(action: Action, sources, target, tier: Level, **kw) -> Rule:
@@ -176,11 +201,13 @@ MACHINE = Machine("filing", state=Filing.state, version=Filing.version, noun="�
              extra={"stage": Stage.village, "must_equal_publicized": True, "recheck": True}),
     _review(Action.approve, (S.village_filed,), S.township_approved, Level.township, guards=(every_flag_noted,),
             extra={"stage": Stage.township, "must_equal_publicized": True, "recheck": True}),
-    _review(Action.return_, (S.village_filed,), S.draft, Level.township, extra={"reason": True}),
+    _review(Action.return_, (S.village_filed,), S.draft, Level.township, effects=(notify_returned,),
+            extra={"reason": True}),
     _review(Action.approve, (S.township_approved,), S.county_approved, Level.county, guards=(within_budget,),
             effects=(notify_households,),
             extra={"stage": Stage.county, "must_equal_publicized": True, "recheck": True}),
-    _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county, extra={"reason": True}),
+    _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county,
+            effects=(notify_returned,), extra={"reason": True}),
     # Driven by the payments area when the last payment of the filing is answered.
     Rule(Action.pay, (S.county_approved,), S.paid, tier=Level.county, internal=True, extra={"stage": Stage.paid}),
 ])
