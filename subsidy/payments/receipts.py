@@ -33,7 +33,7 @@ from subsidy.notify.outbox import enqueue_bulk
 from subsidy.payments.models import Payment, PaymentStatus, ReceiptAnswer, ReceiptSample, ReceiptSampleMember
 from subsidy.payments.service import chosen_project, county_only
 from subsidy.regions.models import Region
-from subsidy.regions.scope import within
+from subsidy.regions.scope import get_visible, within
 
 P = PaymentStatus
 MAX_SAMPLE = 5000
@@ -158,23 +158,9 @@ def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
     return sample
 
 
-def _sample_in_view(actor):
-    """Samples drawn over the actor's region or over a region that contains it (a county's
-    sample, read by a village clerk, shows that village's rows): what the list shows is what
-    opens, never a link to a 404."""
-    code = actor.region_code
-    ancestors = [code[:n] for n in (6, 9, 12) if n < len(code)]
-    return sa.or_(within(ReceiptSample.region_code, code), ReceiptSample.region_code.in_(ancestors))
-
-
 @requires(Perm.view_payments)
 def get_sample(actor, sample_id: int) -> ReceiptSample:
-    number = parse_int(sample_id, 1, MAX_BIGINT) if sample_id is not None else None
-    sample = db.session.scalar(sa.select(ReceiptSample).where(ReceiptSample.id == number, _sample_in_view(actor))) \
-        if number is not None else None
-    if sample is None:
-        raise NotFound("抽查记录不存在或不在您的管辖范围内")
-    return sample
+    return get_visible(actor, ReceiptSample, sample_id, "抽查记录")
 
 
 def redraw_matches(sample: ReceiptSample) -> bool:
@@ -215,7 +201,9 @@ def sample_results(actor, sample_id: int) -> tuple[ReceiptSample, list[VillageAn
 
 @requires(Perm.view_payments)
 def list_samples(actor, project_id: int | None = None) -> list[ReceiptSample]:
-    stmt = sa.select(ReceiptSample).where(_sample_in_view(actor))
+    # The same scope as get_sample: the list never links a sample that then answers 404. A
+    # county's sample stays the county's (who is asked is not for the village to learn).
+    stmt = sa.select(ReceiptSample).where(within(ReceiptSample.region_code, actor.region_code))
     if project_id:
         stmt = stmt.where(ReceiptSample.project_id == project_id)
     return list(db.session.scalars(stmt.order_by(ReceiptSample.id.desc()).limit(100)))
