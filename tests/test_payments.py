@@ -169,7 +169,13 @@ def test_from_approval_to_payment(api_as, county):
         r = api.post("/api/v1/payments/batches/reissue", json={"project_id": w.project.id,
                                                                "payment_ids": [pays[0].id]})
         assert r.status_code == 409
+        # Both accounts are still the ones the bank refused: no re-issue without a choice.
         r = api.post("/api/v1/payments/batches/reissue", json={"project_id": w.project.id})
+        assert r.status_code == 409 and r.json["error"]["fields"]["uncorrected"] == f"{pays[1].id},{pays[3].id}"
+        assert "未更正" in r.json["error"]["message"]
+        r = api.post("/api/v1/payments/batches/reissue", json={"project_id": w.project.id, "uncorrected": "exclude"})
+        assert r.status_code == 409 and "都未更正" in r.json["error"]["message"]
+        r = api.post("/api/v1/payments/batches/reissue", json={"project_id": w.project.id, "uncorrected": "include"})
         assert r.status_code == 201, r.json
         again = r.json
         assert again["reissue"] and again["payment_count"] == 2 and again["skipped"] == {"same_account": 2}
@@ -371,9 +377,63 @@ def test_pages_make_a_batch_and_import_a_result(login_as, county):
     assert "账号不存在" not in other_clerk.get("/payments/failed").text
     assert clerk.get(f"/payments/batches/{b}").status_code == 200
     assert other_clerk.get(f"/payments/batches/{b}").status_code == 404
+    # The village's name, not its code, on the failures page.
+    from subsidy.regions.models import Region
+
+    failed_page = web.get("/payments/failed").text
+    assert db.session.get(Region, "640425100201").name in failed_page and ">640425100201<" not in failed_page
+    # The account was not corrected: the re-issue lists it and asks, nothing is made yet.
     r = web.post("/payments/reissue", data={"project_id": str(w.project.id)})
+    assert r.status_code == 200 and "未更正" in r.text and pays[1].head_name in r.text
+    assert 'value="include"' in r.text and 'value="exclude"' in r.text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 2
+    r = web.post("/payments/reissue", data={"project_id": str(w.project.id), "uncorrected": "exclude"})
+    assert r.status_code == 302 and db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 2
+    r = web.post("/payments/reissue", data={"project_id": str(w.project.id), "uncorrected": "include"})
     assert r.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 3
     from subsidy.payments.models import PaymentBatch
 
     assert db.session.get(PaymentBatch, b).status == BatchStatus.settled
+
+
+def test_reissue_leaves_out_only_the_uncorrected_when_asked(api_as, login_as, county):
+    """Two failures, one account corrected by the village: "leave them out" re-issues the corrected one only."""
+    w = approved_world(2)
+    api = api_as("county_reviewer")
+    b = api.post("/api/v1/payments/batches", json={"project_id": w.project.id}).json
+    p = payments_of(b["id"])
+    post_results(api, b["id"], [(p[0].disbursement_id, "失败", "户名不符", "", "1312.50"),
+                                (p[1].disbursement_id, "失败", "账号不存在", "", "1312.50")])
+    db.session.get(Household, p[1].household_id).payout_account = "6231999988887777666"
+    db.session.commit()
+    web = login_as("county_reviewer")
+    page = web.post("/payments/reissue", data={"project_id": str(w.project.id)})
+    assert page.status_code == 200 and p[0].head_name in page.text and "户名不符" in page.text
+    assert "账号不存在" not in page.text  # the corrected one is not asked about
+    r = web.post("/payments/reissue", data={"project_id": str(w.project.id), "uncorrected": "exclude"})
+    assert r.status_code == 302
+    redo = db.session.scalars(sa.select(Payment).where(Payment.reissue_of_id.is_not(None))).all()
+    assert [x.reissue_of_id for x in redo] == [p[1].id] and redo[0].payout_account == "6231999988887777666"
+    # What was left out still waits, and is asked about again.
+    page = web.post("/payments/reissue", data={"project_id": str(w.project.id)})
+    assert page.status_code == 200 and p[0].head_name in page.text
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "payment.batch_reissue")).one()
+    assert "exclude" in str(event.detail)
+    # A bad choice is refused with a message.
+    r = web.post("/payments/reissue", data={"project_id": str(w.project.id), "uncorrected": "maybe"})
+    assert r.status_code == 302
+
+
+def test_roles_that_cannot_make_batches_are_told_who_does(login_as, county):
+    w = approved_world(1)
+    admin = login_as("county_admin")
+    page = admin.get("/payments/")
+    assert page.status_code == 200 and "县级审核员" in page.text and 'id="payments-hint"' in page.text
+    assert "生成发放批次" not in page.text
+    for who, code in (("county_admin", None), ("village_clerk", "640425100201")):
+        client = login_as(who, code) if code else admin
+        r = client.get(f"/payments/projects/{w.project.id}/batch")
+        assert r.status_code == 403 and "县级审核员" in r.text, who
+    reviewer = login_as("county_reviewer").get("/payments/")
+    assert 'id="payments-hint"' not in reviewer.text and "生成发放批次" in reviewer.text

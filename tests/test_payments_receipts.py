@@ -73,6 +73,13 @@ def test_the_county_sample_is_random_reproducible_and_counted_per_village(api_as
         ("640425100201", 3, 1, 0, 2)]
     page = login_as("county_reviewer").get(f"/payments/receipts/{sample.id}")
     assert page.status_code == 200 and "结果一致" in page.text and "20171208" in page.text
+    # Every sample a page lists opens for that viewer: the village's list does not link the county's.
+    clerk = login_as("village_clerk", "640425100201")
+    listing = clerk.get("/payments/receipts").text
+    assert f"/payments/receipts/{sample.id}" not in listing and 'id="receipts-hint"' in listing
+    assert clerk.get(f"/payments/receipts/{sample.id}").status_code == 404
+    admin_list = login_as("county_admin").get("/payments/receipts").text
+    assert f"/payments/receipts/{sample.id}" in admin_list
     # Only the county reviewer draws; a township reviewer may not.
     r = login_as("township_reviewer", "640425100").post(
         "/payments/receipts", data={"project_id": str(w.project.id), "size": "2"})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from flask import jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,9 @@ class ReissueIn(BaseModel):
     project_id: Id
     payment_ids: list[Id] | None = Field(default=None, max_length=100_000)
     note: str = Field(default="", max_length=200)
+    # Failures whose account was not corrected since: re-issue them anyway, or leave them out.
+    # Without a choice while there are some, the re-issue is refused (409) and names them.
+    uncorrected: Literal["include", "exclude"] | None = None
 
 
 class BatchOut(BaseModel):
@@ -82,7 +86,8 @@ def create_batch(body: BatchIn):
 @route("/payments/batches/reissue", "POST", summary="Re-issue failed payments of a project in a new batch",
        body=ReissueIn, status=201, tag="payments")
 def reissue(body: ReissueIn):
-    result = service.reissue_failed(current_actor(), body.project_id, body.payment_ids, body.note)
+    result = service.reissue_failed(current_actor(), body.project_id, body.payment_ids, body.note,
+                                   body.uncorrected)
     return _batch(result.batch, result)
 
 

@@ -201,7 +201,9 @@ def sample_results(actor, sample_id: int) -> tuple[ReceiptSample, list[VillageAn
 
 @requires(Perm.view_payments)
 def list_samples(actor, project_id: int | None = None) -> list[ReceiptSample]:
-    stmt = sa.select(ReceiptSample).where(within(ReceiptSample.region_code, actor.region_code[:6]))
+    # The same scope as get_sample: the list never links a sample that then answers 404. A
+    # county's sample stays the county's (who is asked is not for the village to learn).
+    stmt = sa.select(ReceiptSample).where(within(ReceiptSample.region_code, actor.region_code))
     if project_id:
         stmt = stmt.where(ReceiptSample.project_id == project_id)
     return list(db.session.scalars(stmt.order_by(ReceiptSample.id.desc()).limit(100)))

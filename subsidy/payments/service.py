@@ -221,24 +221,69 @@ def latest_failed_select():
                                   later.status != P.cancelled))))
 
 
+UNCORRECTED_CHOICES = ("include", "exclude")
+
+
+def _wanted_failures(actor, project: Project, payment_ids) -> list[int] | None:
+    if payment_ids is None:
+        return None
+    if isinstance(payment_ids, (str, bytes)):
+        payment_ids = [payment_ids]
+    wanted = sorted(set(form_ids(payment_ids, "payment_ids", "发放记录编号")))
+    _check_reissuable(actor, project, wanted)
+    return wanted
+
+
+def _unchanged_account():
+    """The register still holds the very account the bank refused (the village has not corrected it)."""
+    return sa.and_(Household.payout_account.is_not(None), Household.payout_account == Payment.payout_account)
+
+
 @requires(Perm.manage_payments)
-def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> BatchResult:
-    """A new batch of the failed payments of a project (or the chosen ones), and only those:
-    each with the household's account as the register holds it now."""
+def uncorrected_failures(actor, project_id, payment_ids=None) -> list[Payment]:
+    """The failures a re-issue would take (the chosen ones, or all of the project's) whose
+    household's account is still the one the bank refused: the reviewer must decide about them
+    (docs/design.md "Payments": no silent re-issue to an account that failed)."""
     county_only(actor)
+    project = chosen_project(actor, project_id)
+    wanted = _wanted_failures(actor, project, payment_ids)
+    stmt = (sa.select(Payment).join(Household, Household.id == Payment.household_id)
+            .where(Payment.id.in_(latest_failed_select()), Payment.project_id == project.id,
+                   within(Payment.region_code, actor.region_code), _unchanged_account()))
+    if wanted is not None:
+        stmt = stmt.where(Payment.id.in_(wanted))
+    return list(db.session.scalars(stmt.order_by(Payment.region_code, Payment.id)))
+
+
+@requires(Perm.manage_payments)
+def reissue_failed(actor, project_id, payment_ids=None, note: str = "", uncorrected: str | None = None) -> BatchResult:
+    """A new batch of the failed payments of a project (or the chosen ones), and only those:
+    each with the household's account as the register holds it now.
+
+    A failure whose account the village has not corrected since is re-issued only on an
+    explicit choice: `uncorrected` "include" (re-issue it anyway) or "exclude" (leave it out);
+    without a choice while there are such failures the re-issue is refused and names them."""
+    county_only(actor)
+    if uncorrected not in (None, "", *UNCORRECTED_CHOICES):
+        raise ValidationError("账号未更正的失败记录：请选择“仍然重新发放”或“不列入”",
+                              fields={"uncorrected": "include 或 exclude"})
     project = _cash_project(actor, project_id)
     failed = (latest_failed_select().where(Payment.project_id == project.id)
-              .add_columns(Payment.entry_id).subquery("f"))
+              .add_columns(Payment.entry_id, Payment.payout_account).subquery("f"))
     cond = [Filing.project_id == project.id, Filing.state == FilingState.county_approved,
             within(Filing.region_code, actor.region_code)]
-    if payment_ids is not None:
-        if isinstance(payment_ids, (str, bytes)):
-            payment_ids = [payment_ids]
-        wanted = sorted(set(form_ids(payment_ids, "payment_ids", "发放记录编号")))
-        _check_reissuable(actor, project, wanted)
+    wanted = _wanted_failures(actor, project, payment_ids)
+    if wanted is not None:
         cond.append(failed.c.id.in_(wanted))
-    else:
-        wanted = None
+    if not uncorrected:
+        pending = uncorrected_failures(actor, project.id, wanted)
+        if pending:
+            names = "、".join(p.head_name for p in pending[:10]) + ("等" if len(pending) > 10 else "")
+            raise Conflict(f"{len(pending)} 笔失败记录的一卡通账号自失败后未更正（{names}），"
+                           "请选择仍然重新发放或不列入本批",
+                           fields={"uncorrected": ",".join(str(p.id) for p in pending)})
+    elif uncorrected == "exclude":
+        cond.append(sa.or_(Household.payout_account.is_(None), Household.payout_account != failed.c.payout_account))
     no_account = sa.or_(Household.payout_account.is_(None), Household.payout_account == "")
     source = (sa.select(Entry.id.label("entry_id"), Entry.filing_id.label("filing_id"),
                         Entry.household_id.label("household_id"), Filing.region_code.label("region_code"),
@@ -252,6 +297,8 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> Batch
         batch = _new_batch(actor, project, reissue=True, note=note)
         count, total = _insert_payments(batch, source)
         if count == 0:
+            if uncorrected == "exclude":
+                raise Conflict("没有可重新发放的失败记录：所选各笔的一卡通账号都未更正，已全部不列入")
             raise Conflict("没有可重新发放的失败记录（只有发放失败、且尚未重新发放的户可以重新发放）")
     old = aliased(Payment, name="old")
     same_account = db.session.scalar(
@@ -260,7 +307,7 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "") -> Batch
     skipped = {"same_account": int(same_account or 0)}
     audit.record(actor, "payment.batch_reissue", "payment_batch", batch.id, region_code=batch.county_code,
                  project_id=project.id, payment_ids=wanted, payments=count, total=total,
-                 same_account=skipped["same_account"])
+                 same_account=skipped["same_account"], uncorrected=uncorrected or None)
     return BatchResult(batch, count, total, skipped)
 
 
@@ -311,6 +358,16 @@ def batch_actions(actor, batch: PaymentBatch) -> set[str]:
 
 
 # --- reading --------------------------------------------------------------------------------
+
+def village_names(codes) -> dict[str, str]:
+    """Region code -> name, for pages that list payments by village (names, never bare codes)."""
+    from subsidy.regions.models import Region
+
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    return dict(db.session.execute(sa.select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+
 
 @requires(Perm.view_payments)
 def get_batch(actor, batch_id: int) -> PaymentBatch:

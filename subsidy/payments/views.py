@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from subsidy.accounts.permissions import Perm
+from subsidy.accounts.permissions import Perm, can
 from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload
@@ -34,6 +34,10 @@ def index():
 def new_batch(project_id: int):
     from subsidy.projects.service import get_project
 
+    if not can(current_user, Perm.manage_payments):
+        # The form is not offered to a role that cannot submit it; typed in, it says who can.
+        raise PermissionDenied(_("发放批次由县级审核员生成，您的角色只能查看发放批次和发放结果。"))
+    service.county_only(current_user)
     project = get_project(current_user, project_id)
     filings = service.approved_filings(current_user, project.id)
     if request.method == "POST":
@@ -112,7 +116,9 @@ def cancel(batch_id: int):
 @bp.route("/failed")
 def failed():
     project_id = id_arg("project_id")
-    return render_template("payments/failed.html", rows=service.failed_waiting(current_user, project_id=project_id),
+    rows = service.failed_waiting(current_user, project_id=project_id)
+    names = service.village_names(p.region_code for p, _a in rows)
+    return render_template("payments/failed.html", rows=rows, names=names,
                            projects=service.projects_with_approved(current_user), project_id=project_id)
 
 
@@ -120,8 +126,17 @@ def failed():
 def reissue():
     project_id = id_arg("project_id", source=request.form)
     ids = request.form.getlist("payment_ids")
+    choice = request.form.get("uncorrected") or None
+    note = request.form.get("note", "")
     try:
-        result = service.reissue_failed(current_user, project_id, ids or None, request.form.get("note", ""))
+        if choice is None:
+            # Failures whose account nobody corrected since are never re-issued silently: list
+            # them and ask (docs/design.md "Payments").
+            pending = service.uncorrected_failures(current_user, project_id, ids or None)
+            if pending:
+                return render_template("payments/reissue_confirm.html", pending=pending, project_id=project_id,
+                                       ids=ids, note=note, names=service.village_names(p.region_code for p in pending))
+        result = service.reissue_failed(current_user, project_id, ids or None, note, choice)
     except DomainError as exc:
         _access(exc)
         flash(exc.message, "danger")

@@ -2,9 +2,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from subsidy.accounts.permissions import Perm, can
 from subsidy.common.forms import apply_errors
 from subsidy.common.params import year_arg
-from subsidy.errors import DomainError
+from subsidy.errors import DomainError, PermissionDenied
 from subsidy.projects import service
 from subsidy.projects.forms import ProjectForm
 
@@ -30,6 +31,9 @@ def _save(form: ProjectForm, project_id: int | None):
 @bp.route("/projects/new", methods=["GET", "POST"])
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
 def edit(project_id: int | None = None):
+    if not can(current_user, Perm.manage_projects):
+        # Not offered to a role that cannot submit it (the list hides the links); typed in, it says who can.
+        raise PermissionDenied(_("补贴项目由县级管理员新建和修改，您的角色只能查看项目。"))
     project = service.project_for_edit(current_user, project_id)
     form = ProjectForm(obj=project)
     if project is not None and request.method == "GET":
