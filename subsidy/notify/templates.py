@@ -33,7 +33,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("filing_approved", _l("补贴审定通知"),
              "{signature}{name}户：您的{project}{amount}元已经县级审定，发放后将另行短信通知。"),
     Template("payment_paid", _l("补贴到账通知"),
-             "{signature}{name}户：{project}{amount}元已于{date}发放至尾号{tail}的一卡通，请查收。未收到请回访或拨打乡镇电话。"),
+             "{signature}{name}户：{project}{amount}元已于{date}发放至尾号{tail}的一卡通，请查收。如未收到，请在手机端点“没有收到”或联系村委会。"),
     Template("payment_failed_clerk", _l("发放失败提醒（经办员）"),
              "{signature}{village}{name}户{project}发放失败：{reason}。请核对一卡通账号后重新发放。"),
     Template("filing_returned", _l("备案退回提醒（经办员）"),
