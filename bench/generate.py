@@ -326,7 +326,8 @@ class Province:
         demo = {(role.value, region): (username, name) for username, name, role, region in DEMO_USERS}
 
         def user(role: str, region: str, username: str, name: str, phone=None):
-            username, name = demo.get((role, region), (username, name))
+            username, demo_name = demo.get((role, region), (username, name))
+            name = demo_name or name  # the demo names some users after their region at load time
             uid = self.nid("users")
             users.append((uid, username, name, self.password_hash, role, region, phone, True, REGISTER_AT, None, 0))
             self.users.setdefault(region, {})[role] = (uid, username, name)
