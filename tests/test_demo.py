@@ -213,3 +213,15 @@ def test_the_demo_loads_once(loaded, db):
     before = db.session.scalar(sa.select(sa.func.count()).select_from(Filing))
     load_demo(households_per_village=3)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Filing)) == before
+
+
+def test_a_county_loaded_without_households_gets_no_story(app, db):
+    """The benchmarks load the county with no households and fill the register themselves."""
+    from subsidy.demo import load_demo
+    from subsidy.filings.models import Filing
+    from subsidy.households.models import Household
+
+    load_demo(households_per_village=0)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Household)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Filing)) == 0
