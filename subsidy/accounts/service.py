@@ -238,8 +238,7 @@ def set_user_active(actor, user_id: int, active: bool) -> User:
         raise PermissionDenied("不能停用自己的账号")
     if user.active != active:
         user.active = active
-        user.session_epoch += 1  # sign the user out everywhere
-        db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
+        _sign_out_everywhere(user)
         audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
                      region_code=user.region_code)
     return user
@@ -250,9 +249,8 @@ def reset_password(actor, user_id: int, new_password: str) -> User:
     user = get_user(actor, user_id)
     check_password_strength(new_password, user)
     user.password_hash = generate_password_hash(new_password)
-    user.session_epoch += 1
     user.must_change_password = user.id != actor.id
-    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
+    _sign_out_everywhere(user)
     audit.record(actor, "user.password_reset", "user", user.id, region_code=user.region_code)
     return user
 
@@ -286,8 +284,7 @@ def update_user(actor, user_id: int, *, name: str, phone: str | None, region_cod
         for key, value in changed.items():
             setattr(user, key, value)
         if "region_code" in changed:
-            user.session_epoch += 1  # what the user may see changed: sign them in again
-            _revoke_tokens(user.id)
+            _sign_out_everywhere(user)  # what the user may see changed: sign them in again
         db.session.flush()
         audit.record(actor, "user.update", "user", user.id, region_code=code,
                      before={key: before[key] for key in changed}, after=changed)
@@ -304,11 +301,17 @@ def change_own_password(actor, current_password: str, new_password: str) -> None
         raise ValidationError("新密码与当前密码相同", fields={"password": "新密码不能与当前密码相同"})
     check_password_strength(new_password, actor)
     actor.password_hash = generate_password_hash(new_password)
-    actor.session_epoch += 1
     actor.must_change_password = False
-    revoked = _revoke_tokens(actor.id)
+    revoked = _sign_out_everywhere(actor)
     audit.record(actor, "user.password_change", "user", actor.id, region_code=actor.region_code,
                  tokens_revoked=revoked)
+
+
+def _sign_out_everywhere(user: User) -> int:
+    """End every session of the account (the epoch each request checks moves on) and withdraw
+    every API token; the number of tokens withdrawn."""
+    user.session_epoch += 1
+    return _revoke_tokens(user.id)
 
 
 def _revoke_tokens(user_id: int, token_id: int | None = None) -> int:

@@ -95,17 +95,13 @@ def _filing_rows(where: list, order, limit: int = ROWS) -> list[tuple]:
         .where(*where).order_by(*order).limit(limit)).all()
 
 
-def returned_select(region_code: str):
-    """SELECT of (filing id, review id): draft filings under `region_code` whose latest review
-    record is a return (退回), i.e. returned and not publicized again since."""
-    from subsidy.filings.models import Action, Filing, FilingState, Review
+def _returned(region_code: str) -> list:
+    """Drafts under `region_code` sent back (退回) and not acted on since: the filings area's own
+    rule (`filings.service.returned_condition`), so the home page and the filing lists agree."""
+    from subsidy.filings.models import Filing, FilingState
+    from subsidy.filings.service import returned_condition
 
-    last = (sa.select(Review.filing_id, sa.func.max(Review.id).label("review_id"))
-            .join(Filing, Filing.id == Review.filing_id)
-            .where(within(Filing.region_code, region_code), Filing.state == FilingState.draft)
-            .group_by(Review.filing_id).subquery())
-    return (sa.select(Review.filing_id, Review.id.label("review_id")).join(last, last.c.review_id == Review.id)
-            .where(Review.action == Action.return_))
+    return [within(Filing.region_code, region_code), Filing.state == FilingState.draft, returned_condition()]
 
 
 def latest_returns(region_code: str, limit: int = ROWS) -> tuple[int, list[tuple]]:
@@ -115,16 +111,18 @@ def latest_returns(region_code: str, limit: int = ROWS) -> tuple[int, list[tuple
     from subsidy.projects.models import Project
     from subsidy.regions.models import Region
 
-    returned = returned_select(region_code).subquery()
-    count = int(db.session.scalar(sa.select(sa.func.count()).select_from(returned)) or 0)
+    where = _returned(region_code)
+    count = int(db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*where)) or 0)
     if not count or not limit:
         return count, []
+    latest = (sa.select(sa.func.max(Review.id)).where(Review.filing_id == Filing.id)
+              .correlate(Filing).scalar_subquery())
     rows = db.session.execute(
         sa.select(Filing.id, Project.name, Project.year, Region.name, Review.comment, Review.actor_name,
                   Review.tier, Review.at)
-        .join(returned, returned.c.filing_id == Filing.id).join(Review, Review.id == returned.c.review_id)
+        .join(Review, Review.id == latest)
         .join(Project, Project.id == Filing.project_id).join(Region, Region.code == Filing.region_code)
-        .order_by(Review.at, Filing.id).limit(limit)).all()
+        .where(*where).order_by(Review.at, Filing.id).limit(limit)).all()
     return count, rows
 
 
@@ -139,8 +137,7 @@ def _village_filings(actor, now: datetime) -> list[Item]:
     over = [scope, Filing.state == S.publicizing, Filing.publicity_ends_at <= now]
     n_over = int(db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(*over)) or 0)
     n_returned, returned = latest_returns(actor.region_code)
-    returned_ids = sa.select(returned_select(actor.region_code).subquery().c.filing_id)
-    drafts = [scope, Filing.state == S.draft, Filing.id.not_in(returned_ids)]
+    drafts = [scope, Filing.state == S.draft, ~_returned(actor.region_code)[-1]]
     n_drafts = int(counts.get(S.draft, 0)) - n_returned
     return [
         Item("returned", _l("被退回的备案（请按意见修改后重新公示）"), n_returned, "filings.index",
