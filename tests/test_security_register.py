@@ -2,6 +2,8 @@
 finding 5; DESIGN.md §6 "Transfers")."""
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from subsidy.audit.models import AuditEvent
@@ -84,3 +86,30 @@ def test_the_transfer_form_on_the_household_page(login_as, county, db):
     assert ok.status_code == 302
     resp = login_as("village_clerk", CLERK_VILLAGE).get(f"/households/{target.id}")
     assert 'id="transfer"' not in resp.get_data(as_text=True)
+
+
+def test_the_staff_case_form_is_no_way_round_the_limit(login_as, county, db, app, monkeypatch):
+    """Naming who raises a case by ID number answers for the whole county, so another
+    village's number is audited and counted as the register counts it."""
+    from subsidy.cases import queries
+    from subsidy.common.database import finish
+    from subsidy.errors import TooManyRequests
+    from tests.factories import make_user
+
+    monkeypatch.setitem(app.config, "ID_ELSEWHERE_PER_HOUR", 2)
+    elsewhere = [HouseholdFactory(region_code=OTHER_VILLAGE) for _ in range(3)]
+    mine = HouseholdFactory(region_code=CLERK_VILLAGE)
+    clerk = make_user("village_clerk", CLERK_VILLAGE)
+    db.session.commit()
+    assert queries.household_by_id_number(clerk, mine.id_number) == mine.id
+    for household in elsewhere[:2]:  # one request each: the edge commits what each one wrote
+        assert queries.household_by_id_number(clerk, household.id_number) == household.id
+        finish(db.session, commit=True)
+    try:
+        queries.household_by_id_number(clerk, elsewhere[2].id_number)
+        raise AssertionError("the third answer in the hour must be refused")
+    except TooManyRequests:
+        pass
+    finish(db.session, commit=False)  # the refused request: its probe is kept all the same
+    probes = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "household.id_elsewhere")).all()
+    assert len(probes) == 3 and {json.loads(p.detail)["source"] for p in probes} == {"case"}

@@ -224,9 +224,15 @@ def household_by_id_number(actor, id_number: str | None) -> int | None:
     text = (id_number or "").strip().upper()
     if not text:
         return None
-    found = db.session.scalar(sa.select(Household.id).where(
-        Household.id_number == text, within(Household.region_code, actor.region_code[:6])))
+    found = db.session.execute(sa.select(Household.id, Household.region_code).where(
+        Household.id_number == text, within(Household.region_code, actor.region_code[:6]))).first()
     if found is None:
         message = "本县农户名册中没有这个身份证号"
         raise ValidationError(message, fields={"household_id_number": message})
-    return found
+    if not covers(actor.region_code, found.region_code):
+        # A number another village holds: the form must not become a way round the register's
+        # limit on such answers, so it is audited and counted the same way.
+        from subsidy.households.service import note_elsewhere_hits
+
+        note_elsewhere_hits(actor, [text], source="case")
+    return found.id
