@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.browser.staff import sign_in, sign_out
 from tests.factories import HouseholdFactory, make_county, make_user
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, base: str, username: str, password: str = PASSWORD, lands: str = "/home") -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}{lands}")
-
-
-def sign_out(page) -> None:
-    page.get_by_role("button", name="退出").click()
-    page.wait_for_url("**/login")
 
 
 def test_an_edited_user_reads_in_the_audit_log_and_the_supervisor_verifies_it(live_server, desktop, shot, db):

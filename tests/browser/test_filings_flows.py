@@ -15,25 +15,13 @@ from subsidy.extensions import db
 from subsidy.filings import workflow
 from subsidy.filings.models import Entry
 from subsidy.households.models import Household
-from tests.conftest import PASSWORD
+from tests.browser.staff import fits, sign_in
 from tests.factories import ProjectFactory, make_county, make_user
 from tests.filings_support import FilingState, make_world, walk_to
 
 pytestmark = pytest.mark.browser
 
 VILLAGE = "640425100201"
-
-
-def _sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_a_refused_publicize_shows_the_draft_and_why(live_server, desktop, shot):
@@ -45,7 +33,7 @@ def test_a_refused_publicize_shows_the_draft_and_why(live_server, desktop, shot)
     db.session.rollback()
     page, base = desktop, live_server
 
-    _sign_in(page, base, username)
+    sign_in(page, base, username, lands=None)
     page.goto(f"{base}/filings/")
     page.select_option("select[name=project_id]", str(project_id))
     page.get_by_role("button", name="发起本村备案").click()
@@ -74,18 +62,18 @@ def test_a_returned_filing_shows_its_banner_and_tag(live_server, phone, shot):
     db.session.rollback()
     page, base = phone, live_server
 
-    _sign_in(page, base, clerk)
+    sign_in(page, base, clerk, lands=None)
     page.goto(f"{base}/filings/")
     row = page.locator("table.filings-table tbody tr").first
     assert "已退回" in row.inner_text() and "草稿" in row.inner_text()
-    assert _fits(page)
+    assert fits(page)
     row.get_by_role("link", name="查看").click()
     page.wait_for_url(f"**/filings/{filing_id}")
     banner = page.locator("#returned")
     text = banner.inner_text()
     assert "已退回" in text and "两户耕地面积与确权数据不符" in text and reviewer in text and "乡镇" in text
     assert banner.bounding_box()["y"] < 740  # at the top: seen without scrolling, on a phone
-    assert _fits(page)
+    assert fits(page)
     shot(page, "returned")
 
 
@@ -101,7 +89,7 @@ def test_an_objection_is_registered_by_name_and_linked_both_ways(live_server, de
     page, base = desktop, live_server
 
     with time_machine.travel(utcnow() + timedelta(minutes=1), tick=True):
-        _sign_in(page, base, reviewer)
+        sign_in(page, base, reviewer, lands=None)
         page.goto(f"{base}/cases/new")
         page.select_option("select[name=kind]", "objection")
         page.fill("input[name=entry_q]", name)

@@ -10,25 +10,13 @@ import time_machine
 
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from tests.conftest import PASSWORD
+from tests.browser.staff import fits, sign_in
 from tests.factories import make_county, make_user
 from tests.filings_support import FilingState, make_world, walk_to
 
 pytestmark = pytest.mark.browser
 
 VILLAGE = "640425100201"
-
-
-def _sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_reviewer_on_a_phone_notes_a_flag_and_approves(live_server, phone, shot):
@@ -42,13 +30,13 @@ def test_reviewer_on_a_phone_notes_a_flag_and_approves(live_server, phone, shot)
     page, base = phone, live_server
 
     with time_machine.travel(utcnow() + timedelta(days=8), tick=True):
-        _sign_in(page, base, reviewer)
+        sign_in(page, base, reviewer, lands=None)
         page.goto(f"{base}/filings/queue")
-        assert _fits(page)
+        assert fits(page)
         shot(page, "queue")
         page.locator("main").get_by_role("link", name="审核", exact=True).first.click()
         page.wait_for_url(f"**/filings/{filing_id}")
-        assert _fits(page)
+        assert fits(page)
         page.locator("form.answer-flag textarea").fill("已电话联系，手机号待补登")
         page.locator("form.answer-flag button[type=submit]").click()
         page.wait_for_load_state()
@@ -60,6 +48,6 @@ def test_reviewer_on_a_phone_notes_a_flag_and_approves(live_server, phone, shot)
         assert page.locator(".state").inner_text() == "乡镇已审核"
         page.goto(f"{base}/filings/{filing_id}/notice")
         assert page.locator(".notice-qr svg").count() == 1
-        assert _fits(page)
+        assert fits(page)
         shot(page, "notice")
     assert page.network.off_host(base) == []

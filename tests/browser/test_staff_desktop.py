@@ -9,25 +9,12 @@ import pytest
 import time_machine
 
 from subsidy.common.timeutil import utcnow
-from tests.conftest import PASSWORD
+from tests.browser.staff import sign_in, sign_out
 from tests.factories import HouseholdFactory, ProjectFactory, make_county, make_user
 
 pytestmark = pytest.mark.browser
 
 VILLAGE = "640425100201"
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/home")
-
-
-def sign_out(page) -> None:
-    page.get_by_role("button", name="退出").click()
-    page.wait_for_url("**/login")
 
 
 def test_village_clerk_files_and_township_reviewer_approves(live_server, desktop, shot, db):

@@ -1,0 +1,26 @@
+"""What the staff browser tests do over and over: sign in and out, and check a page fits."""
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+
+
+def sign_in(page, base: str, username: str, password: str = PASSWORD, lands: str | None = "/home") -> None:
+    """Sign in on the login page; wait for `lands` (None: for the page to load)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="登录").click()
+    if lands is None:
+        page.wait_for_load_state()
+    else:
+        page.wait_for_url(f"{base}{lands}")
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login")
+
+
+def fits(page) -> bool:
+    """No wider than the window: nothing to scroll sideways on a phone."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
