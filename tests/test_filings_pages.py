@@ -244,3 +244,31 @@ def test_a_returned_filing_says_so_and_tells_the_clerk(login_as, county):
     assert 'id="returned"' not in c.get(f"/filings/{f.id}").get_data(as_text=True)
     assert service.returned_filings(w.clerk) == []
     assert "state-returned" not in c.get("/filings/").get_data(as_text=True)
+
+
+def test_a_refused_entry_edit_keeps_the_typed_values_beside_the_field(login_as, county):
+    """Issue 16: 金额应为数字 sat at the top and the inputs were reset; the row now keeps what was
+    typed, with the message beside the field, and nothing changes."""
+    w = make_world(2)
+    entry = db.session.scalar(sa.select(Entry).where(Entry.household_id == w.households[1].id))
+    before = (entry.quantity, entry.amount)
+    c = login_as("village_clerk", V1)
+    r = c.post(f"/filings/{w.filing.id}/entries/{entry.id}/edit", data={"quantity": "7.5", "amount": "八百"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f'id="entry-{entry.id}-amount-error">金额应为数字<' in page
+    assert 'value="八百"' in page and 'value="7.5"' in page  # what was typed, not the stored values
+    assert f'aria-describedby="entry-{entry.id}-amount-error"' in page
+    assert f'id="entry-{entry.id}-quantity-error"' not in page
+    db.session.expire_all()
+    assert (db.session.get(Entry, entry.id).quantity, db.session.get(Entry, entry.id).amount) == before
+    other = db.session.scalar(sa.select(Entry).where(Entry.household_id == w.households[0].id))
+    assert f'id="entry-{other.id}-amount-error"' not in page  # only the row that was edited
+
+    r = c.post(f"/filings/{w.filing.id}/entries/{entry.id}/edit", data={"quantity": "0", "amount": ""})
+    assert r.status_code == 422
+    assert f'id="entry-{entry.id}-quantity-error">数量应不小于 0.01<' in r.get_data(as_text=True)
+    r = c.post(f"/filings/{w.filing.id}/entries/{entry.id}/edit", data={"quantity": "2", "amount": "300"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Entry, entry.id).amount == Decimal("300.00")

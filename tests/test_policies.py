@@ -333,3 +333,28 @@ def test_publishing_records_date_in_the_year_it_happens(api_as, db):
         api.post(f"/api/v1/policies/{pid}/publish")
     assert service.policies_published("640425", 2017) == 1
     assert db.session.get(Policy, pid).published_at == datetime(2017, 3, 5, 2, 0, tzinfo=UTC)
+
+
+def test_a_refused_edit_redraws_the_policy_as_it_is(login_as, db):
+    """Issue 16 (a refusal must not show what the refused action would have left): a bad date
+    keeps what was typed beside the field and changes nothing; an edit of a policy published
+    meanwhile goes back to the policy's page, which shows it published, with the reason."""
+    admin = login_as("county_admin")
+    policy = PolicyFactory(title="良种补贴", status=PolicyStatus.draft)
+    db.session.commit()
+    form = {"title": "良种补贴（修订）", "category": "other", "region_code": "640425", "body": "正文",
+            "effective_from": "2026-13-01"}
+    resp = admin.post(f"/policies/{policy.id}/edit", data=form)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'value="良种补贴（修订）"' in page
+    db.session.expire_all()
+    assert db.session.get(Policy, policy.id).title == "良种补贴"
+
+    assert admin.post(f"/policies/{policy.id}/publish", data={"step": "publish"}).status_code == 302
+    resp = admin.post(f"/policies/{policy.id}/edit", data={**form, "effective_from": ""})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/policies/{policy.id}")
+    page = admin.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "政策已发布，不能再修改" in page
+    assert "已发布" in page and "良种补贴（修订）" not in page
+    db.session.expire_all()
+    assert db.session.get(Policy, policy.id).title == "良种补贴"

@@ -10,9 +10,8 @@ from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetF
 from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
 from subsidy.common.access import client_address, is_public_endpoint, public, safe_next
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import form_status, refused
 from subsidy.errors import DomainError, ValidationError
-from subsidy.extensions import db
 from subsidy.regions.service import list_regions_under
 
 bp = Blueprint("accounts", __name__)
@@ -75,12 +74,12 @@ def change_password():
         try:
             service.change_own_password(current_user, form.current_password.data, form.new_password.data)
         except ValidationError as exc:
-            apply_errors(form, exc, {"password": "new_password"})
-            return render_template("accounts/password.html", form=form), 422
+            status = refused(exc, form, {"password": "new_password"})
+            return render_template("accounts/password.html", form=form), status
         login_user(current_user)  # the session epoch changed; keep this browser signed in
         flash(_("密码已修改。其他设备上的登录和全部 API 令牌已失效。"), "success")
         return redirect(url_for("stats.home"))
-    return render_template("accounts/password.html", form=form), (422 if form.errors else 200)
+    return render_template("accounts/password.html", form=form), form_status(form)
 
 
 @bp.route("/account/tokens/revoke", methods=["POST"])
@@ -112,15 +111,11 @@ def new_user():
             user = service.create_user(current_user, username=form.username.data, password=form.password.data,
                                        name=form.name.data, role=form.role.data,
                                        region_code=form.region_code.data, phone=form.phone.data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-            return render_template("accounts/user_form.html", form=form), 422
         except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("accounts/user_form.html", form=form), exc.status
+            return render_template("accounts/user_form.html", form=form), refused(exc, form)
         flash(_("已创建用户 %(name)s。", name=user.username), "success")
         return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form)
+    return render_template("accounts/user_form.html", form=form), form_status(form)
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -133,14 +128,11 @@ def edit_user(user_id: int):
             service.update_user(current_user, user.id, name=form.name.data, phone=form.phone.data,
                                 region_code=form.region_code.data)
         except DomainError as exc:
-            apply_errors(form, exc)
-            db.session.rollback()
-            user = service.get_user(current_user, user_id)
-            return render_template("accounts/user_edit.html", form=form, user=user), \
-                (422 if isinstance(exc, ValidationError) else exc.status)
+            status = refused(exc, form)
+            return render_template("accounts/user_edit.html", form=form, user=user), status
         flash(_("已保存 %(name)s 的信息。", name=user.username), "success")
         return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_edit.html", form=form, user=user), (422 if form.errors else 200)
+    return render_template("accounts/user_edit.html", form=form, user=user), form_status(form)
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])

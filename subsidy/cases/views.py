@@ -21,12 +21,11 @@ from subsidy.cases.forms import (
     TransferForm,
 )
 from subsidy.cases.models import CaseKind
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import form_status, refused
 from subsidy.common.params import MAX_ID, parse_int
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.errors import DomainError, NotFound, PermissionDenied
-from subsidy.extensions import db
 
 bp = Blueprint("cases", __name__)
 register_nav("cases.index", "诉求办理", Perm.view_cases)
@@ -71,7 +70,7 @@ def new():
         except DomainError as exc:
             if exc.status not in (400, 409):
                 raise
-            apply_errors(form, exc)
+            refused(exc, form)
             return render_template("cases/new.html", form=form), 422
         flash(_("已受理，编号 %(ref)s，承办单位 %(unit)s。", ref=case.ref_no, unit=case.assigned_region.name),
               "success")
@@ -79,7 +78,7 @@ def new():
             return redirect(url_for("cases.show", case_id=case.id))
         # A complaint about the clerk's own village: recorded, and out of the clerk's sight.
         return redirect(url_for("cases.index"))
-    return render_template("cases/new.html", form=form)
+    return render_template("cases/new.html", form=form), form_status(form)
 
 
 def _forms():
@@ -111,11 +110,8 @@ def _act(case_id: int, form_name: str, call, done: str):
     except (NotFound, PermissionDenied):
         raise
     except DomainError as exc:
-        # Undo what the refused call changed first, so the page shows the case as it is (its
-        # state, its buttons), with the message beside the form and what was typed kept.
-        db.session.rollback()
-        apply_errors(form, exc)
-        return _show(case_id, forms, 422 if exc.status == 400 else exc.status, error=exc.message)
+        # The page shows the case as it is (its state, its buttons), the message beside the form.
+        return _show(case_id, forms, refused(exc, form), error=exc.message)
     flash(done, "success")
     return redirect(url_for("cases.show", case_id=case_id))
 
@@ -226,8 +222,7 @@ def calendar_day():
     except DomainError as exc:
         if exc.status != 400:
             raise
-        apply_errors(form, exc)
-        return _calendar(request.args.get("year", type=int), 422, day_form=form)
+        return _calendar(request.args.get("year", type=int), refused(exc, form), day_form=form)
     flash(_recomputed_message(result), "success")
     return redirect(url_for("cases.calendar", year=deadlines.parse_day(form.day.data).year))
 
@@ -252,8 +247,7 @@ def calendar_import():
     except DomainError as exc:
         if exc.status not in (400, 413):
             raise
-        apply_errors(form, exc, rename={"i-file": "file"})
-        return _calendar(form.year.data, 422 if exc.status == 400 else exc.status, import_form=form)
+        return _calendar(form.year.data, refused(exc, form, rename={"i-file": "file"}), import_form=form)
     if not result.ok:
         return _calendar(result.year, 422, import_form=form, import_result=result)
     flash(_("已导入 %(y)s 年日历：%(r)s 个休息日，%(w)s 个调休上班日。",
@@ -270,7 +264,6 @@ def settings():
     except DomainError as exc:
         if exc.status != 400:
             raise
-        apply_errors(form, exc)
-        return _calendar(None, 422, days_form=form)
+        return _calendar(None, refused(exc, form), days_form=form)
     flash(_("办理期限已保存，对此后受理的诉求生效。"), "success")
     return redirect(url_for("cases.calendar"))

@@ -14,7 +14,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from subsidy.accounts.permissions import Perm, can
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import refused
 from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
@@ -57,7 +57,7 @@ def start():
             filing = service.start_filing(current_user, form.project_id.data)
         except DomainError as exc:
             _reraise_if_access(exc)
-            apply_errors(form, exc)
+            refused(exc, form)
         else:
             flash(_("已发起备案，请添加农户。"), "success")
             return redirect(url_for("filings.show", filing_id=filing.id))
@@ -74,13 +74,16 @@ def queue():
 
 
 def _page(filing_id: int, status: int = 200, *, error: str | None = None, **forms):
-    hq = request.args.get("hq", "")
-    data = service.review_page(current_user, filing_id, page=request.args.get("page"),
-                               flagged_only=bool(request.args.get("flagged")), q=request.args.get("q") or None, hq=hq)
+    # request.values: a form re-drawn after a refusal shows the list page it was posted from.
+    v = request.values
+    hq = v.get("hq", "")
+    data = service.review_page(current_user, filing_id, page=v.get("page"), flagged_only=bool(v.get("flagged")),
+                               q=v.get("q") or None, hq=hq)
     action_form = forms.pop("action_form", None) or ActionForm(formdata=None, version=data["filing"].version)
     return render_template("filings/show.html", **data, hq=hq, error=error, action_form=action_form,
                            add_form=forms.pop("add_form", None) or AddEntryForm(formdata=None),
-                           failed_action=forms.pop("failed_action", None)), status
+                           failed_action=forms.pop("failed_action", None), edit_form=forms.pop("edit_form", None),
+                           edit_entry_id=forms.pop("edit_entry_id", None)), status
 
 
 @bp.route("/filings/<int:filing_id>")
@@ -96,13 +99,9 @@ def _back(filing_id: int, **args):
 
 def _refused(filing_id: int, exc: DomainError, form=None, **forms):
     _reraise_if_access(exc)
-    # Whatever the refused call changed (a claimed transition, a flushed row) is undone
-    # before the page is drawn: the page shows the filing as it is.
-    db.session.rollback()
     if isinstance(exc, ValidationError):
-        if form is not None:
-            apply_errors(form, exc)
-        return _page(filing_id, 422, error=exc.message, **forms)
+        return _page(filing_id, refused(exc, form), error=exc.message, **forms)
+    db.session.rollback()
     g.rollback = True  # the redirect is a 3xx: the edge would otherwise commit
     flash(exc.message, "danger")
     return redirect(_back(filing_id), 303)
@@ -136,12 +135,14 @@ def add_all(filing_id: int):
 @bp.route("/filings/<int:filing_id>/entries/<int:entry_id>/edit", methods=["POST"])
 def edit_entry(filing_id: int, entry_id: int):
     form = EntryEditForm()
-    if form.validate_on_submit():
-        try:
-            entries.update_entry(current_user, filing_id, entry_id, form.quantity.data, form.amount.data)
-        except DomainError as exc:
-            return _refused(filing_id, exc)
-        flash(_("已修改。"), "success")
+    if not form.validate_on_submit():
+        return _page(filing_id, 422, error=_("表单已过期，请重新填写"), edit_form=form, edit_entry_id=entry_id)
+    try:
+        entries.update_entry(current_user, filing_id, entry_id, form.quantity.data, form.amount.data)
+    except DomainError as exc:
+        # The row keeps what was typed, with the message beside the field it concerns.
+        return _refused(filing_id, exc, form, edit_form=form, edit_entry_id=entry_id)
+    flash(_("已修改。"), "success")
     return redirect(url_for("filings.show", filing_id=filing_id, page=request.form.get("page") or None))
 
 
@@ -209,7 +210,7 @@ def watchlist_import():
                                             upload.filename if upload else None)
     except DomainError as exc:
         _reraise_if_access(exc)
-        apply_errors(form, exc)
+        refused(exc, form)
         result = None
     status = 200
     if result is None or not result.ok:

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import form_status, refused
 from subsidy.common.xlsx import read_upload, send_xlsx
 from subsidy.errors import Conflict, DomainError, ValidationError
 from subsidy.households import exporter, importer, service
@@ -62,13 +62,13 @@ def edit(household_id: int | None = None):
             else:
                 saved = service.update_household(current_user, household.id, **form.service_data())
         except (ValidationError, Conflict) as exc:
-            apply_errors(form, exc)
+            refused(exc, form)
             return render_template("households/form.html", form=form, household=household), 422
         flash(_("已保存农户“%(name)s”。", name=saved.head_name), "success")
         for warning in saved.warnings:
             flash(warning, "warning")
         return redirect(url_for("households.show", household_id=saved.id))
-    return render_template("households/form.html", form=form, household=household)
+    return render_template("households/form.html", form=form, household=household), form_status(form)
 
 
 @bp.route("/households/import", methods=["GET", "POST"])
@@ -80,15 +80,13 @@ def import_page():
             upload = read_upload("file")
             result = importer.import_households(current_user, upload.stream, upload.filename)
         except DomainError as exc:
-            apply_errors(form, exc)
-            status = 422 if exc.status == 400 else exc.status
-            return render_template("households/import.html", form=form, needs=needs), status
+            return render_template("households/import.html", form=form, needs=needs), refused(exc, form)
         if not result.ok:
             return render_template("households/import_result.html", result=result, filename=upload.filename), 422
         flash(_("导入完成：新增 %(c)s 户，更新 %(u)s 户，%(n)s 户无变化。",
                 c=result.created, u=result.updated, n=result.unchanged), "success")
         return render_template("households/import_result.html", result=result, filename=upload.filename)
-    return render_template("households/import.html", form=form, needs=needs)
+    return render_template("households/import.html", form=form, needs=needs), form_status(form)
 
 
 @bp.route("/households/import/template.xlsx")

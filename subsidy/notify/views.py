@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
 from subsidy.common.access import public
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import refused
 from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError
@@ -91,8 +91,8 @@ def opt_outs():
         try:
             service.record_opt_out(current_user, form.phone.data, form.note.data or "")
         except DomainError as exc:
-            apply_errors(form, exc)
-            status = 422
+            refused(exc, form)
+            status = 422  # a number not found in scope is a field to correct here, not a missing page
         else:
             flash(_("已登记退订：%(phone)s 今后不再发送短信。", phone=form.phone.data), "success")
             return redirect(url_for("notify.opt_outs"))
@@ -154,8 +154,7 @@ def broadcast_new():
                 return redirect(url_for("notify.broadcast_detail", broadcast_id=b.id))
             preview = broadcasts.preview_broadcast(current_user, form.region_code.data, form.body.data)
         except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("notify/broadcast_form.html", form=form), 422
+            return render_template("notify/broadcast_form.html", form=form), refused(exc, form)
         return render_template("notify/broadcast_preview.html", form=form, p=preview)
     status = 422 if request.method == "POST" else 200
     return render_template("notify/broadcast_form.html", form=form), status

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm, can
+from subsidy.common.forms import refused
 from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import read_upload
@@ -48,8 +49,9 @@ def new_batch(project_id: int):
                                           request.form.get("note", ""))
         except DomainError as exc:
             _access(exc)
-            return render_template("payments/new_batch.html", project=project, filings=filings, error=exc.message,
-                                   chosen=set(chosen)), exc.status if exc.status != 400 else 422
+            status = refused(exc)
+            return render_template("payments/new_batch.html", project=project, error=exc.message, chosen=set(chosen),
+                                   filings=service.approved_filings(current_user, project.id)), status
         flash(_("已生成发放批次 %(code)s：%(n)s 笔，合计 %(t)s 元。", code=result.batch.code, n=result.count,
                 t=result.total), "success")
         if result.skipped.get("no_account"):

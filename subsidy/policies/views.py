@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import apply_errors, form_status, refused
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, ValidationError
 from subsidy.policies import attachments, broadcast, service
@@ -52,11 +52,17 @@ def edit(policy_id: int | None = None):
             else:
                 saved = service.update_policy(current_user, policy.id, **data)
         except ValidationError as exc:
-            apply_errors(form, exc)
-            return render_template("policies/form.html", form=form, policy=policy), 422
+            return render_template("policies/form.html", form=form, policy=policy), refused(exc, form)
+        except DomainError as exc:
+            if policy is None or exc.status != 409:
+                raise
+            # Published or withdrawn meanwhile (another tab, another admin): the policy as it is.
+            refused(exc)
+            flash(exc.message, "danger")
+            return redirect(url_for("policies.show", policy_id=policy.id), 303)
         flash(_("已保存草稿，请预览后发布。"), "success")
         return redirect(url_for("policies.show", policy_id=saved.id))
-    return render_template("policies/form.html", form=form, policy=policy)
+    return render_template("policies/form.html", form=form, policy=policy), form_status(form)
 
 
 @bp.route("/policies/<int:policy_id>")
@@ -87,8 +93,8 @@ def publish(policy_id: int):
             policy, sent = service.publish_policy(current_user, policy.id,
                                                   broadcast_body=body if form.broadcast.data else None)
         except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("policies/publish.html", policy=policy, form=form, preview=preview), exc.status
+            status = refused(exc, form)
+            return render_template("policies/publish.html", policy=policy, form=form, preview=preview), status
         if sent:
             flash(_("已发布，并已排队发送 %(n)s 条短信。", n=sent["messages"]), "success")
         else:
@@ -119,6 +125,7 @@ def upload(policy_id: int):
     try:
         attachments.add_attachment(current_user, policy_id, storage.stream, storage.filename or "")
     except ValidationError as exc:
+        refused(exc)
         flash(exc.fields.get("file") or exc.message, "danger")
         policy = service.get_policy(current_user, policy_id)
         return render_template("policies/show.html", policy=policy, body=render_markdown(policy.body),

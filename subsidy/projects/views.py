@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm, can
-from subsidy.common.forms import apply_errors
+from subsidy.common.forms import form_status, refused
 from subsidy.common.params import year_arg
 from subsidy.errors import DomainError, PermissionDenied
 from subsidy.projects import service
@@ -44,8 +44,7 @@ def edit(project_id: int | None = None):
         except DomainError as exc:
             if exc.status != 400:
                 raise  # a refusal (403, 404, 409) is a page of its own, not a form error
-            apply_errors(form, exc)
-            return render_template("projects/form.html", form=form, project=project), 422
+            return render_template("projects/form.html", form=form, project=project), refused(exc, form)
         flash(_("已保存项目“%(name)s”。", name=saved.name), "success")
         return redirect(url_for("projects.index"))
-    return render_template("projects/form.html", form=form, project=project)
+    return render_template("projects/form.html", form=form, project=project), form_status(form)

@@ -51,6 +51,35 @@ def test_a_refused_publicize_shows_the_draft_and_why(live_server, desktop, shot)
     assert page.locator(".toolbar .state").inner_text() == "草稿"
 
 
+def test_a_refused_entry_edit_keeps_what_was_typed(live_server, phone, shot):
+    make_county()
+    w = make_world(2)
+    entry_id = db.session.scalar(sa.select(Entry.id).where(Entry.household_id == w.households[0].id))
+    filing_id, clerk = w.filing.id, w.clerk.username
+    db.session.rollback()
+    page, base = phone, live_server
+
+    sign_in(page, base, clerk, lands=None)
+    page.goto(f"{base}/filings/{filing_id}")
+    row = page.locator(f"#entry-{entry_id}")
+    row.locator("input[name=quantity]").fill("6.5")
+    row.locator("input[name=amount]").fill("12O")  # a letter O typed for a zero
+    row.get_by_role("button", name="保存").click()
+    page.wait_for_load_state()
+    row = page.locator(f"#entry-{entry_id}")
+    error = row.locator(f"#entry-{entry_id}-amount-error")
+    assert error.inner_text() == "金额应为数字" and error.is_visible()
+    assert row.locator("input[name=amount]").input_value() == "12O"
+    assert row.locator("input[name=quantity]").input_value() == "6.5"
+    assert fits(page)
+    shot(page, "entry-error")
+    row.locator("input[name=amount]").fill("120")
+    row.get_by_role("button", name="保存").click()
+    page.wait_for_load_state()
+    assert "已修改" in page.locator(".flash-success").inner_text()
+    assert page.locator(f"#entry-{entry_id}-amount-error").count() == 0
+
+
 def test_a_returned_filing_shows_its_banner_and_tag(live_server, phone, shot):
     make_county()
     w = make_world(2)
