@@ -90,6 +90,25 @@ def test_a_number_under_a_code_younger_than_its_holder_is_accepted_with_a_warnin
     assert resp.json["warnings"] and "请核对身份证原件" in resp.json["warnings"][0]
 
 
+def test_a_phone_or_account_another_household_uses_is_warned_of_on_save(api_as, login_as, county, db):
+    """Issue 16: at once, on the form and in the API's answer; a count, never whose it is."""
+    HouseholdFactory(region_code="640425100202", head_name="邻村户", phone="13912340000",
+                     payout_account="6231000000000009999")
+    db.session.commit()
+    resp = api_as("village_clerk").post("/api/v1/households", json={
+        "head_name": "马玉兰", "id_number": valid_id_number(), "members": 3, "phone": "13912340000",
+        "payout_account": "6231000000000001234"})
+    assert resp.status_code == 201, resp.json
+    assert [w[:16] for w in resp.json["warnings"]] == ["手机号码与本县另外 1 户相同："]
+    assert "邻村户" not in str(resp.json)
+    page = login_as("village_clerk")
+    r = page.post(f"/households/{resp.json['id']}/edit", data={
+        "head_name": "马玉兰", "id_number": resp.json["id_number"], "members": 3, "phone": "13812340000",
+        "payout_account": "6231000000000009999", "land_area_mu": "0"}, follow_redirects=True)
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and "一卡通账号与本县另外 1 户相同" in text and "手机号码与本县" not in text
+
+
 def test_id_number_of_the_wrong_length_or_date_is_refused():
     with pytest.raises(ValueError, match="18 位"):
         check_id_number("64042519600101")

@@ -176,10 +176,31 @@ def test_a_renumbered_id_is_imported_with_a_warning(api_as, db, county):
     from subsidy.demo import make_id_number
 
     reissued = make_id_number("640425", date(1990, 5, 17), 12, female=False)
-    resp = upload(api_as("village_clerk", CLERK_VILLAGE), make_xlsx(HEADERS, [row(id_number=reissued), row()]))
+    resp = upload(api_as("village_clerk", CLERK_VILLAGE), make_xlsx(HEADERS, [
+        row(id_number=reissued, phone="13812340001", account="6231000000000000011"),
+        row(phone="13812340002", account="6231000000000000012")]))
     assert resp.status_code == 200, resp.json
     assert resp.json["created"] == 2 and resp.json["warning_count"] == 1
     assert resp.json["warnings"][0]["row"] == 2 and "1990" in resp.json["warnings"][0]["message"]
+
+
+def test_a_phone_or_account_other_households_use_is_warned_of_at_once(api_as, db, county):
+    """Issue 16: said in the import's answer, not only later as a filing's flag. Counted over the
+    county after the write (rows of the same file count), and nothing says whose it is."""
+    HouseholdFactory(region_code="640425100202", head_name="邻村户", phone="13912340000",
+                     payout_account="6231000000000009999")
+    db.session.commit()
+    rows = [row(phone="13912340000", account="6231000000000000021"),      # the neighbour's phone
+            row(phone="13812340022", account="6231000000000000099"),      # an account two rows share
+            row(phone="13812340023", account="6231000000000000099"),
+            row(phone="13812340024", account="6231000000000000024")]
+    resp = upload(api_as("village_clerk", CLERK_VILLAGE), make_xlsx(HEADERS, rows))
+    assert resp.status_code == 200, resp.json
+    assert resp.json["created"] == 4 and resp.json["warning_count"] == 3
+    found = [(w["row"], w["field"], w["message"].split("：")[0]) for w in resp.json["warnings"]]
+    assert sorted(found) == [(2, "手机号码", "手机号码与本县另外 1 户相同"), (3, "一卡通账号", "一卡通账号与本县另外 1 户相同"),
+                             (4, "一卡通账号", "一卡通账号与本县另外 1 户相同")]
+    assert "邻村户" not in str(resp.json)
 
 
 def test_a_clerk_may_only_name_their_own_village(api_as, db):
@@ -297,13 +318,19 @@ def test_the_template_filled_in_imports(login_as, db, role, region, headers):
     wb = load_workbook(io.BytesIO(resp.data))
     sheet = wb.worksheets[0]
     assert [c.value for c in sheet[1]] == headers
-    assert sheet.max_row == 1  # nothing but the headers on the imported sheet
+    # nothing but the headers on the imported sheet; the ID and account cells are text, one by one
+    assert all(c.value is None for line in sheet.iter_rows(min_row=2) for c in line)
+    for column in ("B", "C", "D"):  # ID number, phone, account
+        assert sheet.column_dimensions[column].number_format == "@"
+        assert sheet[f"{column}2"].number_format == "@" and sheet[f"{column}5001"].number_format == "@"
+    assert sheet["E2"].number_format == "General"  # 家庭人口 stays a number
     assert wb.sheetnames[1] == "填写说明"
     example = [r for r in wb["填写说明"].iter_rows(values_only=True) if r[0] == "身份证号"][0]
     assert len(example[2]) == 18
     village = [] if role == "village_clerk" else ["640425101201"]
-    sheet.append(row(name="模板户") + village)
-    sheet.append(row(name="模板户二") + village)
+    for number, values in ((2, row(name="模板户") + village), (3, row(name="模板户二") + village)):
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=number, column=column, value=value)
     filled = io.BytesIO()
     wb.save(filled)
     filled.seek(0)

@@ -112,7 +112,8 @@ def new_user():
                                        name=form.name.data, role=form.role.data,
                                        region_code=form.region_code.data, phone=form.phone.data)
         except DomainError as exc:
-            return render_template("accounts/user_form.html", form=form), refused(exc, form)
+            status = refused(exc, form)
+            return render_template("accounts/user_form.html", form=form), status
         flash(_("已创建用户 %(name)s。", name=user.username), "success")
         return redirect(url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form), form_status(form)

@@ -366,8 +366,12 @@ def write_workbook(sheet_title: str, headers: list[str], rows: Iterable[Iterable
     return out
 
 
-def style_header_row(ws, headers: list[str], widths: dict[int, float], text_columns: Iterable[int] = ()) -> None:
-    """For small, normal-mode workbooks (templates): bold header, widths, text columns."""
+def style_header_row(ws, headers: list[str], widths: dict[int, float], text_columns: Iterable[int] = (),
+                     text_rows: int = 0) -> None:
+    """For small, normal-mode workbooks (templates): bold header, widths, text columns. The text
+    columns carry the text format on the column and, for the first `text_rows` rows, on each
+    cell: WPS and older Excel ignore a column's format, and an 18-digit ID number typed into a
+    General cell loses its last three digits (6.42226E+17) before anyone notices."""
     ws.append(headers)
     for index, _title in enumerate(headers):
         cell = ws.cell(row=1, column=index + 1)
@@ -377,6 +381,8 @@ def style_header_row(ws, headers: list[str], widths: dict[int, float], text_colu
         ws.column_dimensions[get_column_letter(index + 1)].width = width
     for index in text_columns:
         ws.column_dimensions[get_column_letter(index + 1)].number_format = "@"
+        for number in range(2, text_rows + 2):
+            ws.cell(row=number, column=index + 1).number_format = "@"
     ws.freeze_panes = "A2"
 
 

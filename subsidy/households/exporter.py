@@ -27,6 +27,7 @@ from subsidy.regions.service import list_villages
 EXPORT_COLUMNS = (*COLUMNS, VILLAGE_CODE, VILLAGE_NAME)
 SHEET_TITLE = "农户名册"
 STREAM_BATCH = 2000
+TEMPLATE_TEXT_ROWS = 5000  # cells formatted as text one by one (beyond them, the column's format)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def import_template(actor) -> WorkbookFile:
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_TITLE
-    style_header_row(ws, headers, widths, text_columns)
+    style_header_row(ws, headers, widths, text_columns, text_rows=TEMPLATE_TEXT_ROWS)
     members = DataValidation(type="whole", operator="between", formula1="1", formula2="50", allow_blank=True,
                              error="家庭人口应为 1–50 的整数", errorTitle="家庭人口", showErrorMessage=True)
     members.add("E2:E100001")

@@ -50,7 +50,7 @@ from subsidy.errors import Conflict
 from subsidy.extensions import db
 from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, FIELDS, LABEL, VILLAGE_CODE, VILLAGE_NAME
 from subsidy.households.models import Household
-from subsidy.households.service import REGISTERED_ELSEWHERE, note_elsewhere_hits
+from subsidy.households.service import CONTACT_WARNINGS, REGISTERED_ELSEWHERE, note_elsewhere_hits, shared_contacts
 from subsidy.households.validation import CHECKERS, check_id_number, region_code_warning
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, within
@@ -333,9 +333,36 @@ def import_households(actor, fileobj, filename: str | None) -> ImportResult:
     _foreign_errors(conn, batch, actor, errors)
     if errors:
         return ImportResult.rejected(errors, count, warnings)
+    contacts = _contacts(batch)
     result = _write(actor, conn, batch, filename=filename, sha256=sha256, size=size)
+    _contact_warnings(actor, contacts, warnings)
     result.warnings, result.warning_count = warnings.sorted(), warnings.total
     return result
+
+
+CONTACT_FIELDS = tuple((FIELDS.index(field), field) for field in CONTACT_WARNINGS)
+
+
+def _contacts(batch: _Batch) -> list[tuple]:
+    """(row number, phone, account) of the rows that have either, kept past the write (which
+    lets the rows go)."""
+    picks = [i for i, _field in CONTACT_FIELDS]
+    return [(number, *(values[i] for i in picks)) for number, values in zip(batch.numbers, batch.rows, strict=True)
+            if any(values[i] for i in picks)]
+
+
+def _contact_warnings(actor, contacts: list[tuple], warnings: RowErrors) -> None:
+    """A warning on each written row whose phone or account other households of the county use
+    too (counted after the write, so rows of the same file count as well): said at once."""
+    for k, (_i, field) in enumerate(CONTACT_FIELDS, start=1):
+        shared = shared_contacts(actor.region_code, field)
+        if not shared:
+            continue
+        label = LABEL[field]
+        for contact in contacts:
+            holders = shared.get(contact[k])
+            if holders:
+                warnings.add(contact[0], label, CONTACT_WARNINGS[field].format(n=holders - 1))
 
 
 # Rows of numbers registered in another village listed one by one; beyond, only counted: the

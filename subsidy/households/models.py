@@ -40,11 +40,15 @@ class Household(db.Model):
         sa.Index("ix_households_region_id", "region_code", "id"),
     )
 
+    # Set by the service that saved the household (households.service.contact_warnings): a
+    # phone or account that other households of the county use too. Not stored.
+    contact_warnings: tuple[str, ...] | list[str] = ()
+
     @property
     def warnings(self) -> list[str]:
         """What the register accepts but a clerk should look at again (e.g. an ID number issued
-        under a code younger than its holder, after a renumbering)."""
+        under a code younger than its holder, after a renumbering; a phone another household uses)."""
         from subsidy.households.validation import id_number_warning
 
         warning = id_number_warning(self.id_number)
-        return [warning] if warning else []
+        return ([warning] if warning else []) + list(self.contact_warnings)

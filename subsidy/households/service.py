@@ -31,6 +31,38 @@ REGISTERED_ELSEWHERE = ("该身份证号不能在此登记：此人已在本平�
                         "如已迁入，请由县级管理员办理迁户（不能重复登记）")
 
 
+# Issue 16: a phone or 一卡通 account that another household uses is said when it is saved (the
+# filing's shared_account flag says it again, later, to the reviewers). Only a count, county-wide:
+# the warning must not tell a clerk whose phone it is.
+CONTACT_WARNINGS = {
+    "phone": "手机号码与本县另外 {n} 户相同：请核实是否填错；短信和查询验证码都会发到这个号码",
+    "payout_account": "一卡通账号与本县另外 {n} 户相同：补贴应发到本户自己的账户，请核实是否代领",
+}
+
+
+def shared_contacts(county: str, field: str, value: str | None = None) -> dict[str, int]:
+    """{value: how many households of the county hold it} for the values of `field` (phone or
+    payout_account) that more than one household holds; only `value`'s when given."""
+    column = getattr(Household, field)
+    stmt = (sa.select(column, sa.func.count()).where(within(Household.region_code, county[:6]), column.is_not(None),
+                                                      column != "")
+            .group_by(column).having(sa.func.count() > 1))
+    if value is not None:
+        stmt = stmt.where(column == value)
+    return dict(db.session.execute(stmt).all())
+
+
+def contact_warnings(household: Household) -> list[str]:
+    """The CONTACT_WARNINGS of one saved household."""
+    found = []
+    for field, text in CONTACT_WARNINGS.items():
+        value = getattr(household, field)
+        holders = shared_contacts(household.region_code, field, value).get(value) if value else None
+        if holders:
+            found.append(text.format(n=holders - 1))
+    return found
+
+
 def snapshot(household: Household) -> dict:
     return {f: getattr(household, f) for f in AUDITED_FIELDS}
 
@@ -109,6 +141,7 @@ def create_household(actor, **data) -> Household:
     db.session.add(household)
     db.session.flush()
     audit.record(actor, "household.create", "household", household.id, region_code=code, after=snapshot(household))
+    household.contact_warnings = contact_warnings(household)
     return household
 
 
@@ -141,6 +174,7 @@ def update_household(actor, household_id: int, **data) -> Household:
         db.session.flush()
         audit.record(actor, "household.update", "household", household.id, region_code=household.region_code,
                      before={k: before[k] for k in changed}, after=changed)
+    household.contact_warnings = contact_warnings(household)
     return household
 
 

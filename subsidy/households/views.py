@@ -80,7 +80,8 @@ def import_page():
             upload = read_upload("file")
             result = importer.import_households(current_user, upload.stream, upload.filename)
         except DomainError as exc:
-            return render_template("households/import.html", form=form, needs=needs), refused(exc, form)
+            status = refused(exc, form)
+            return render_template("households/import.html", form=form, needs=needs), status
         if not result.ok:
             return render_template("households/import_result.html", result=result, filename=upload.filename), 422
         flash(_("导入完成：新增 %(c)s 户，更新 %(u)s 户，%(n)s 户无变化。",

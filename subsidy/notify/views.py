@@ -154,7 +154,8 @@ def broadcast_new():
                 return redirect(url_for("notify.broadcast_detail", broadcast_id=b.id))
             preview = broadcasts.preview_broadcast(current_user, form.region_code.data, form.body.data)
         except DomainError as exc:
-            return render_template("notify/broadcast_form.html", form=form), refused(exc, form)
+            status = refused(exc, form)
+            return render_template("notify/broadcast_form.html", form=form), status
         return render_template("notify/broadcast_preview.html", form=form, p=preview)
     status = 422 if request.method == "POST" else 200
     return render_template("notify/broadcast_form.html", form=form), status

@@ -52,7 +52,8 @@ def edit(policy_id: int | None = None):
             else:
                 saved = service.update_policy(current_user, policy.id, **data)
         except ValidationError as exc:
-            return render_template("policies/form.html", form=form, policy=policy), refused(exc, form)
+            status = refused(exc, form)
+            return render_template("policies/form.html", form=form, policy=policy), status
         except DomainError as exc:
             if policy is None or exc.status != 409:
                 raise

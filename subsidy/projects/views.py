@@ -44,7 +44,8 @@ def edit(project_id: int | None = None):
         except DomainError as exc:
             if exc.status != 400:
                 raise  # a refusal (403, 404, 409) is a page of its own, not a form error
-            return render_template("projects/form.html", form=form, project=project), refused(exc, form)
+            status = refused(exc, form)
+            return render_template("projects/form.html", form=form, project=project), status
         flash(_("已保存项目“%(name)s”。", name=saved.name), "success")
         return redirect(url_for("projects.index"))
     return render_template("projects/form.html", form=form, project=project), form_status(form)
