@@ -49,7 +49,7 @@ def test_clerk_files_a_list_through_the_pages(login_as, county):
         r = c.post(f"/filings/{fid}/entries/all", follow_redirects=True)
         assert "已添加 1 户" in r.get_data(as_text=True)
         page = c.get(f"/filings/{fid}").get_data(as_text=True)
-        assert "1312.50" in page  # 840.00 + 472.50
+        assert "1,312.50" in page  # 840.00 + 472.50, with a thousands separator
         assert "无手机号码" in page  # 杨秀兰's flag shows on the clerk's page
         assert 'data-confirm="公示后名单将在村务公开栏公示 7 天' in page  # asked first (static/js/app.js)
 
@@ -88,7 +88,7 @@ def test_printable_notice(login_as, county):
     assert "http://127.0.0.1:5000/m/villages/640425100201" in page
     assert "0954-7011111" in page and "白阳镇" in page  # where to object
     assert "2017年06月01日 09:00 至 2017年06月08日 09:00" in page  # China time
-    assert "105.00" in page and "2625.00" in page and "@page" not in page
+    assert "105.00" in page and "2,625.00" in page and "@page" not in page
     assert "size: A4" in c.get("/static/css/app.css").get_data(as_text=True)
 
 
@@ -99,7 +99,7 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
     f = walk_to(w, FilingState.village_filed)
     t = login_as("township_reviewer", "640425100")
     page = t.get("/filings/queue").get_data(as_text=True)
-    assert "白阳镇201村" in page and w.project.name in page and "3937.50" in page
+    assert "白阳镇201村" in page and w.project.name in page and "3,937.50" in page
     assert '<span class="flag-count">1</span>' in page
     assert "待我审核（1）" in t.get("/filings/").get_data(as_text=True)
 
@@ -117,7 +117,7 @@ def test_reviewers_queue_review_page_and_notes(login_as, county):
     c = login_as("county_reviewer")
     page = c.get(f"/filings/{f.id}").get_data(as_text=True)
     assert "电话已补登" in page  # the county sees the township's note
-    assert "项目预算剩余" in page and "1000000.00" in page and "996062.50" in page
+    assert "项目预算剩余" in page and "1,000,000.00" in page and "996,062.50" in page
     assert 'name="to"' in page and "退回乡镇" in page
     r = c.post(f"/filings/{f.id}/actions/return", data={"version": _version(f.id), "reason": "复核", "to": "x"})
     assert r.status_code == 422

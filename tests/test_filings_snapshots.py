@@ -92,7 +92,7 @@ def test_amount_changed_after_township_approval_is_a_mismatch(app, county):
         ("current", "township", [{"household_id": target.id, "fields": ["amount"]}])]
     assert "变更 1 户（金额）" in body["mismatches"][0]["message"]
     page = _sign_in(app, w.county).get(f"/filings/{f.id}").get_data(as_text=True)
-    assert "快照不一致" in page and "9999.00" in page
+    assert "快照不一致" in page and "9,999.00" in page
     # the county cannot approve a list that is not the one publicized
     with pytest.raises(InvalidTransition, match="与公示名单不一致（变更 1 户（金额））"):
         act(w.county, f, "approve")

@@ -129,7 +129,7 @@ def _check_report_figures(api_as, login_as, built, with_cases: bool):
     assert page.status_code == 200
     html = page.text
     figures = [("villages", "105"), ("filed", "44"), ("reviewed", "31"), ("policies", "53"),
-               ("approved", f"{approved:.2f}"), ("paid", "0.00"), ("mobile_rate", "0.0%")]
+               ("approved", f"{approved:,.2f}"), ("paid", "0.00"), ("mobile_rate", "0.0%")]
     if with_cases:
         figures += [("inquiries", "3542"), ("inquiries_rate", "82.9%"), ("complaints", "230"),
                     ("complaints_rate", "85.2%")]

@@ -4,13 +4,15 @@ reviewer approves it from the queue."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
 
 from subsidy.common.timeutil import utcnow
-from tests.browser.staff import sign_in, sign_out
+from tests.browser.staff import fits, sign_in, sign_out
 from tests.factories import HouseholdFactory, ProjectFactory, make_county, make_user
+from tests.filings_support import T0, FilingState, make_world, walk_to
 
 pytestmark = pytest.mark.browser
 
@@ -79,3 +81,59 @@ def test_the_dashboard_draws_its_charts_under_the_content_security_policy(live_s
     desktop.goto(f"{live_server}/dashboard")
     desktop.wait_for_selector("#chart-projects svg")
     assert desktop.locator("#chart-regions svg").count() == 1
+
+
+def test_the_township_table_fits_a_1366_screen_with_the_widest_figures(live_server, desktop, phone, db, shot):
+    """Issue 16: the dashboard's table ran off a 1366 px laptop screen. Filled with the widest
+    figures a county's cells take (hundreds of millions of yuan, four-digit counts), it must
+    still fit without a sideways scroll; on a phone, the charts' axis labels must not overlap."""
+    make_county()
+    # Two projects of tens of millions approved: the axis of the projects chart then carries
+    # eight-digit labels, the ones that collided on a phone.
+    for name in ("耕地地力保护补贴", "农村危房改造补助"):
+        w = make_world(3, name=name, rate=Decimal("1000000.00"), budget=Decimal("900000000.00"), year=T0.year)
+        walk_to(w, FilingState.county_approved)
+    supervisor = make_user("supervisor")
+    name = supervisor.username
+    db.session.rollback()
+    sign_in(desktop, live_server, name)
+    desktop.goto(f"{live_server}/dashboard?year={T0.year}")
+    desktop.wait_for_selector("#chart-regions svg")
+    assert desktop.locator("table.dash-table tbody tr").count() >= 2
+    desktop.evaluate("""() => {
+        for (const td of document.querySelectorAll('table.dash-table td.num, table.dash-table tfoot th.num')) {
+            td.textContent = td.textContent.includes('.') && !td.textContent.includes('%') ? '123,456,789.00'
+                : td.textContent.includes('%') ? '100.0%' : '8,888';
+        }
+        for (const a of document.querySelectorAll('table.dash-table tbody td:first-child a')) { a.textContent = '红河镇（乡）'; }
+    }""")
+    wrap = desktop.evaluate("""() => { const w = document.querySelector('table.dash-table').parentElement;
+                                        return [w.scrollWidth, w.clientWidth]; }""")
+    assert wrap[0] <= wrap[1] + 1, wrap
+    assert fits(desktop)
+    assert _spilled_tiles(desktop) == []  # 75,000,000.00 stays inside its tile
+    shot(desktop, "dashboard-1366")
+
+    sign_in(phone, live_server, name)
+    phone.goto(f"{live_server}/dashboard?year={T0.year}")
+    for chart in ("#chart-projects", "#chart-regions", "#chart-months"):
+        phone.wait_for_selector(f"{chart} svg")
+        overlaps = phone.evaluate("""(sel) => {
+            const boxes = [...document.querySelectorAll(sel + ' svg text')].filter(t => t.textContent.trim())
+                .map(t => t.getBoundingClientRect()).filter(r => r.width > 0);
+            let n = 0;
+            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                const a = boxes[i], b = boxes[j];
+                if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) n++;
+            }
+            return n; }""", chart)
+        assert overlaps == 0, chart
+    assert fits(phone) and _spilled_tiles(phone) == []
+    shot(phone, "dashboard-phone")
+
+
+def _spilled_tiles(page) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll('.dash-tiles .tile .num')]
+        .filter(n => n.scrollWidth > n.clientWidth + 1 || n.getClientRects().length > 1
+                     || n.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(n).fontSize))
+        .map(n => n.dataset.figure)""")
