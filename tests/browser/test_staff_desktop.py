@@ -105,7 +105,9 @@ def test_the_township_table_fits_a_1366_screen_with_the_widest_figures(live_serv
             td.textContent = td.textContent.includes('.') && !td.textContent.includes('%') ? '123,456,789.00'
                 : td.textContent.includes('%') ? '100.0%' : '8,888';
         }
-        for (const a of document.querySelectorAll('table.dash-table tbody td:first-child a')) { a.textContent = '红河镇（乡）'; }
+        for (const a of document.querySelectorAll('table.dash-table tbody td:first-child a')) {
+            a.textContent = '红河镇（乡）';
+        }
     }""")
     wrap = desktop.evaluate("""() => { const w = document.querySelector('table.dash-table').parentElement;
                                         return [w.scrollWidth, w.clientWidth]; }""")
