@@ -85,7 +85,7 @@ def _watchlist(api_as, login_as):
 
 
 def _bank_results(api_as, login_as):
-    from tests.test_payments import approved_world
+    from tests.payments_support import approved_world
 
     w = approved_world(3)
     api = api_as("county_reviewer")

@@ -13,7 +13,7 @@ from subsidy.notify.models import Message
 from subsidy.payments import receipts
 from subsidy.payments.models import Payment, PaymentStatus, ReceiptAnswer, ReceiptSampleMember
 from subsidy.public.service import my_entries
-from tests.test_payments import PAID_AT, approved_world, payments_of, post_results
+from tests.payments_support import PAID_AT, approved_world, payments_of, post_results
 
 
 def paid_world(api_as, n=5, fail=()):

@@ -20,7 +20,7 @@ from subsidy.workbench.service import latest_returns, waiting_work
 from tests.cases_support import record
 from tests.factories import make_user
 from tests.filings_support import T0, act, make_world, note_all_flags, walk_to
-from tests.test_payments import bank_file
+from tests.payments_support import bank_file
 
 S = FilingState
 OTHER_VILLAGE = "640425101201"
