@@ -55,7 +55,7 @@ def test_the_filing_cannot_be_filed_while_an_objection_is_open(world, db):
         act(world.clerk, world.filing, "submit", at=after)
     db.session.rollback()
     with time_machine.travel(after, tick=False):
-        service.reply_case(world.township, case.id, "经核实，该户仍在本村耕种，符合条件。")
+        service.reply_case(world.township, case.id, "经核实，该户仍在本村耕种，符合条件。", "unsubstantiated")
     db.session.commit()
     assert service.count_open_objections(world.filing.id) == 0
     act(world.clerk, world.filing, "submit", at=after)
@@ -184,7 +184,7 @@ def test_the_lists_count_a_filings_open_objections(world, login_as):
     listing = login_as("village_clerk", VILLAGE).get("/filings/").get_data(as_text=True)
     assert f'href="/filings/{world.filing.id}#objections">未办结异议 2</a>' in listing
     with time_machine.travel(T0 + timedelta(days=2), tick=False):
-        service.reply_case(world.township, case.id, "经核实，符合条件。")
+        service.reply_case(world.township, case.id, "经核实，符合条件。", "unsubstantiated")
     from subsidy.extensions import db
 
     db.session.commit()

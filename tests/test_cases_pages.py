@@ -102,6 +102,26 @@ def test_the_case_page_and_its_actions(county, web, db):
     assert again.status_code == 409 and "不能答复" in again.get_data(as_text=True)
 
 
+def test_a_complaint_is_replied_to_with_its_finding(county, web, db):
+    """Issue 17: the reply form of a complaint asks for 核查结论; without one it is refused beside
+    the field with the text kept, and the finding shows on the case."""
+    township = make_user("township_reviewer", TOWNSHIP)
+    case = record(township, at=china(2024, 3, 11), kind="complaint")
+    page = get(web, f"/cases/{case.id}").get_data(as_text=True)
+    assert 'name="finding"' in page and "部分属实" in page
+    refused = post(web, f"/cases/{case.id}/reply", {"body": "已到村核实。"})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "投诉答复时须选择核查结论" in text and "已到村核实。" in text
+    db.session.refresh(case)
+    assert case.state != CaseState.replied
+    done = post(web, f"/cases/{case.id}/reply", {"body": "已到村核实。", "finding": "partly_substantiated"})
+    assert done.status_code == 302
+    page = get(web, done.headers["Location"]).get_data(as_text=True)
+    assert 'id="finding"' in page and "部分属实" in page
+    inquiry = record(township, at=china(2024, 3, 12))
+    assert 'name="finding"' not in get(web, f"/cases/{inquiry.id}").get_data(as_text=True)
+
+
 def test_the_county_records_a_return_call_rating_from_the_page(county, login_as, db):
     township = make_user("township_reviewer", TOWNSHIP)
     case = record(township, at=china(2024, 3, 11))

@@ -60,7 +60,7 @@ def build_2017(db):
         service.reject_case(township, spam.id, "骚扰电话")
     complaint = record(township, at=china(2017, 5, 8), kind="complaint")
     with time_machine.travel(china(2017, 5, 10), tick=False):
-        service.reply_case(township, complaint.id, "经核查已整改")
+        service.reply_case(township, complaint.id, "经核查已整改", "substantiated")
     record(county_user, at=china(2017, 12, 28), kind="complaint", region_code=OTHER_TOWNSHIP)
     # The two replied inquiries stay unrated (replied); move them on like the real service
     # would not: nothing. Open real inquiries (2) were received in March: overdue by 2018 —

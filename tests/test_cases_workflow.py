@@ -311,9 +311,15 @@ def test_api_actions_and_their_refusals(county, api_as):
         assert township.post(f"/api/v1/cases/{case_id}/transfer",
                              json={"region_code": VILLAGE, "reason": "请村里说明"}).status_code == 400
         assert township.post(f"/api/v1/cases/{case_id}/accept", json={}).json["state"] == "in_progress"
-        reply = township.post(f"/api/v1/cases/{case_id}/reply", json={"body": "经核查属实，已责令整改。"})
+        # A complaint is closed with its finding (issue 17): without one, or with a made-up one, refused.
+        for body in ({"body": "经核查属实，已责令整改。"}, {"body": "经核查属实。", "finding": "true"}):
+            refused = township.post(f"/api/v1/cases/{case_id}/reply", json=body)
+            assert refused.status_code == 400 and "核查结论" in refused.json["error"]["fields"]["finding"]
+        reply = township.post(f"/api/v1/cases/{case_id}/reply", json={"body": "经核查属实，已责令整改。",
+                                                                       "finding": "substantiated"})
         assert reply.status_code == 200 and reply.json["state"] == "replied"
-        again = township.post(f"/api/v1/cases/{case_id}/reply", json={"body": "再次"})
+        assert reply.json["finding"] == "substantiated"
+        again = township.post(f"/api/v1/cases/{case_id}/reply", json={"body": "再次", "finding": "substantiated"})
         assert again.status_code == 409 and again.json["error"]["code"] == "invalid_transition"
         assert township.post(f"/api/v1/cases/{case_id}/reject", json={"reason": "x"}).status_code == 409
         clerk = api_as("village_clerk", VILLAGE_2)

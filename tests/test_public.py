@@ -321,10 +321,12 @@ def test_signed_in_household_complains_reads_the_reply_and_rates_it(client, coun
         assert case.assigned_region_code == "640425100"      # the township, never the village accused
         case_id = case.id
         reviewer = make_user("township_reviewer", "640425100")
-        cases.reply_case(reviewer, case_id, "已核实，本周内补发。")
+        cases.reply_case(reviewer, case_id, "已核实，本周内补发。", "substantiated")
         db.session.commit()
         html = client.get("/m/me").get_data(as_text=True)
         assert "已核实，本周内补发。" in html and "白阳镇" in html and f"/m/cases/{case_id}/rating" in html
+        assert "核查结论</strong>：经核查，您反映的问题属实，已按规定处理。" in html   # the finding, in plain words
+        assert "substantiated" not in html
         # 不满意 needs a reason: refused, nothing changes
         # the page again, the error beside the comment, the choice kept
         resp = client.post(f"/m/cases/{case_id}/rating", data={"rating": "dissatisfied", "comment": ""})
@@ -332,7 +334,7 @@ def test_signed_in_household_complains_reads_the_reply_and_rates_it(client, coun
         html = resp.get_data(as_text=True)
         assert f'id="comment-error-{case_id}"' in html and "请说明不满意的原因" in html
         assert 'value="dissatisfied" required checked' in html
-        assert f'/m/cases/{case_id}/rating#case-{case_id}' in html
+        assert f'/m/cases/{case_id}/rating#rating-{case_id}' in html
         assert _case(db).state is CaseState.replied
         resp = client.post(f"/m/cases/{case_id}/rating", data={"rating": "satisfied", "comment": "很及时"})
         assert resp.status_code == 302

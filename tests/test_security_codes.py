@@ -149,7 +149,7 @@ def test_a_complaints_reply_sms_is_not_shown_to_the_accused_village(db, county, 
     township = make_user("township_reviewer", "640425100")
     case = cases.record_case(township, kind="complaint", channel="phone", region_code=VILLAGE, subject="村干部优亲厚友",
                              body="村里把补贴报给了亲戚", contact_phone="13909547777", contact_name="举报人")
-    cases.reply_case(township, case.id, "已核实并处理。")
+    cases.reply_case(township, case.id, "已核实并处理。", "substantiated")
     db.session.commit()
     message = db.session.scalar(sa.select(Message).where(Message.template == "case_replied"))
     assert message.region_code == "640425100"

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy.api.spec import PAGING, Q_REGION, Q_YEAR, Id, RegionCode, enum_str, page_args, page_json, q_enum, route
 from subsidy.cases import escalation, queries, service, stats
-from subsidy.cases.models import CaseKind, CaseState, Channel, EventKind, Rating
+from subsidy.cases.models import CaseKind, CaseState, Channel, EventKind, Finding, Rating
 from subsidy.common.access import current_actor
 from subsidy.common.params import year_arg
 from subsidy.errors import ValidationError
@@ -64,6 +64,7 @@ class CaseOut(BaseModel):
     replied_at: datetime | None
     closed_at: datetime | None
     reply_body: str | None
+    finding: Finding | None
     completed_late: bool
     overdue_at: datetime | None
     rating: Rating | None
@@ -92,6 +93,8 @@ class CaseDetail(CaseOut):
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(max_length=service.MAX_BODY)
+    # 核查结论, required for complaints and objections (API.md "Additions: after approval")
+    finding: str | None = Field(default=None, max_length=30)
 
 
 class ActionIn(BaseModel):
@@ -147,7 +150,7 @@ def accept_case(case_id: int, body: AcceptIn):
 @route("/cases/<int:case_id>/reply", "POST", summary="Reply (办结); SMS to the farmer with the reference number",
        body=ReplyIn, response=CaseOut, tag="cases")
 def reply_case(case_id: int, body: ReplyIn):
-    return service.reply_case(current_actor(), case_id, body.body)
+    return service.reply_case(current_actor(), case_id, body.body, body.finding)
 
 
 @route("/cases/<int:case_id>/transfer", "POST", summary="Transfer to another unit with a reason", body=ActionIn,

@@ -2,10 +2,10 @@
 the pages and the API can never disagree."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from subsidy.cases.models import CaseKind, Channel, Rating
+from subsidy.cases.models import CaseKind, Channel, Finding, Rating
 from subsidy.cases.service import STAFF_CHANNELS
 from subsidy.common.params import form_id
 
@@ -53,6 +53,7 @@ class CaseForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField("答复内容")
+    finding = RadioField("核查结论", choices=[(f.value, f.label) for f in Finding], validate_choice=False)
 
 
 class TransferForm(FlaskForm):

@@ -24,6 +24,25 @@ class CaseKind(Labelled):
     objection = "objection", _l("异议")  # 异议 on a publicized entry
 
 
+class Finding(Labelled):
+    """核查结论: what the handling unit found of a complaint or objection, given with its reply
+    (issue 17). An inquiry asks; it has no finding."""
+
+    substantiated = "substantiated", _l("属实")
+    partly_substantiated = "partly_substantiated", _l("部分属实")
+    unsubstantiated = "unsubstantiated", _l("不属实")
+
+    @property
+    def plain(self) -> str:
+        """The finding as the farmer reads it."""
+        return {Finding.substantiated: _l("经核查，您反映的问题属实，已按规定处理。"),
+                Finding.partly_substantiated: _l("经核查，您反映的问题部分属实，属实部分已按规定处理。"),
+                Finding.unsubstantiated: _l("经核查，您反映的问题不属实。")}[self]
+
+
+# Kinds whose reply must carry a finding.
+FINDING_KINDS = frozenset({CaseKind.complaint, CaseKind.objection})
+
 # The prefix of the reference number a farmer quotes: ZX-2017-000123.
 KIND_PREFIX = {CaseKind.inquiry: "ZX", CaseKind.complaint: "TS", CaseKind.objection: "YY"}
 
@@ -127,6 +146,7 @@ class Case(db.Model):
     replied_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     reply_body: Mapped[str | None] = mapped_column(sa.Text)
+    finding: Mapped[Finding | None] = mapped_column(enum_column(Finding))  # with the reply (FINDING_KINDS)
     # Working days from the day received to the day replied (0 = answered the same day).
     reply_working_days: Mapped[int | None]
     completed_late: Mapped[bool] = mapped_column(default=False)

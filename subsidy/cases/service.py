@@ -18,6 +18,7 @@ from subsidy.cases import routing, workflow
 from subsidy.cases.calendar import WorkCalendar, local_date, start_of_local_day
 from subsidy.cases.deadlines import days_for
 from subsidy.cases.models import (
+    FINDING_KINDS,
     KIND_PREFIX,
     UNSATISFIED,
     Case,
@@ -27,6 +28,7 @@ from subsidy.cases.models import (
     CaseState,
     Channel,
     EventKind,
+    Finding,
     Rating,
 )
 from subsidy.cases.queries import get_case, is_visible
@@ -296,15 +298,18 @@ def accept_case(actor, case_id: int, note: str = "") -> Case:
 
 
 @requires(perm_of(Action.reply))
-def reply_case(actor, case_id: int, body: str) -> Case:
-    """答复 = 办结: the case is completed; late if after its deadline; the farmer gets an SMS."""
+def reply_case(actor, case_id: int, body: str, finding: str | None = None) -> Case:
+    """答复 = 办结: the case is completed; late if after its deadline; the farmer gets an SMS.
+    A complaint or objection is closed with its finding (核查结论, issue 17): 属实, 部分属实 or
+    不属实; an inquiry has none."""
     case = _handled_case(actor, case_id, Action.reply)
     text = _reason(body, "答复内容", "body", MAX_BODY)
+    conclusion = _finding(case, finding)
     now = utcnow()
     worked = WorkCalendar(case.region_code).working_days_between(local_date(case.received_at), local_date(now))
     workflow.apply(case, Action.reply, actor=actor, note=text, now=now, values={
         "replied_at": now, "reply_body": text, "completed_late": now > case.due_at, "reply_working_days": worked,
-        "accepted_at": case.accepted_at or now,
+        "accepted_at": case.accepted_at or now, "finding": conclusion,
     })
     reply_no = case.reopen_count + 1
     # Filed under the handling unit, never the region the case is about: the SMS list of an
@@ -313,8 +318,22 @@ def reply_case(actor, case_id: int, body: str) -> Case:
                    region_code=case.assigned_region_code, context={"ref_no": case.ref_no},
                    household_id=case.household_id, case_id=case.id)
     audit.record(actor, "case.reply", "case", case.id, region_code=case.region_code, late=case.completed_late,
-                 reply_no=reply_no)
+                 reply_no=reply_no, finding=conclusion.value if conclusion else None)
     return case
+
+
+def _finding(case: Case, value: str | None) -> Finding | None:
+    if case.kind not in FINDING_KINDS:
+        if value:
+            raise ValidationError("咨询不填写核查结论", fields={"finding": "咨询不填写核查结论"})
+        return None
+    message = f"{case.kind.label}答复时须选择核查结论：属实、部分属实或不属实"
+    if not value:
+        raise ValidationError(message, fields={"finding": message})
+    try:
+        return Finding(value)
+    except ValueError:
+        raise ValidationError(message, fields={"finding": message}) from None
 
 
 @requires(perm_of(Action.transfer))
@@ -505,7 +524,7 @@ def open_objection_refs(filing_id: int) -> list[str]:
 # events loaded one case at a time.
 _FARMER_CASES = (
     sa.select(Case.id, Case.ref_no, Case.kind, Case.subject, Case.body, Case.state, Case.received_at, Case.due_at,
-              Case.due_provisional, Case.replied_at, Case.reply_body, Case.rating, Region.name)
+              Case.due_provisional, Case.replied_at, Case.reply_body, Case.rating, Region.name, Case.finding)
     .join(Region, Region.code == Case.assigned_region_code)
     .where(sa.or_(Case.household_id == sa.bindparam("household_id"), Case.contact_phone == sa.bindparam("phone")))
     .order_by(Case.received_at.desc()).limit(100))

@@ -123,7 +123,8 @@ def accept(case_id: int):
 
 @bp.route("/cases/<int:case_id>/reply", methods=["POST"])
 def reply(case_id: int):
-    return _act(case_id, "reply_form", lambda f: service.reply_case(current_user, case_id, f.body.data),
+    return _act(case_id, "reply_form",
+                lambda f: service.reply_case(current_user, case_id, f.body.data, f.finding.data or None),
                 _("已答复（办结），已向农户发送短信通知。"))
 
 

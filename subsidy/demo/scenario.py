@@ -201,7 +201,7 @@ def case_script(cast: Cast, story: str, household: Household, received: int, *, 
                 holder: dict | None = None) -> Script:
     """One farmer's case and what the township did with it (`story`)."""
     from subsidy.cases import escalation, service
-    from subsidy.cases.models import CaseKind, Channel
+    from subsidy.cases.models import FINDING_KINDS, CaseKind, Channel
 
     kind = {"complaint": CaseKind.complaint, "escalated": CaseKind.complaint}.get(story, CaseKind.inquiry)
     subjects = {
@@ -231,7 +231,8 @@ def case_script(cast: Cast, story: str, household: Household, received: int, *, 
     if story in ("in_progress", "complaint"):
         return
     yield at(received - 2, 15, 30)
-    service.reply_case(handler, case.id, "已与村里核实：今年的补贴在县级审定后一个月内发放到一卡通，届时短信告知。")
+    service.reply_case(handler, case.id, "已与村里核实：今年的补贴在县级审定后一个月内发放到一卡通，届时短信告知。",
+                       "partly_substantiated" if case.kind in FINDING_KINDS else None)
     if story == "replied":
         return
     yield at(received - 4, 11, 0)

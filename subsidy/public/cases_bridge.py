@@ -37,6 +37,7 @@ class CaseView:
     replies: list[Reply] = field(default_factory=list)
     can_rate: bool = False
     rating_label: str = ""
+    finding: str = ""  # the finding in plain words (Finding.plain), once replied
 
 
 def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
@@ -44,14 +45,15 @@ def my_cases(household_id: int | None, phone: str | None) -> list[CaseView]:
     rows, replies = cases.cases_for_farmer(household_id, phone)
     out = []
     for (case_id, ref_no, kind, subject, body, state, received_at, due_at, due_provisional, replied_at, reply_body,
-         rating, unit) in rows:
+         rating, unit, finding) in rows:
         said = [Reply(at, note, unit) for at, note in replies.get(case_id, ())]
         said = said or ([Reply(replied_at, reply_body, unit)] if reply_body else [])
         is_open = state in OPEN_STATES
         out.append(CaseView(case_id, ref_no, kind.label, subject, body, state.label, received_at,
                             due_at if is_open else None, is_open and bool(due_provisional), said,
                             state is CaseState.replied,
-                            rating.label if rating and state is CaseState.closed else ""))
+                            rating.label if rating and state is CaseState.closed else "",
+                            str(finding.plain) if finding and state not in OPEN_STATES else ""))
     return out
 
 

@@ -377,7 +377,7 @@ def rate(case_id: int):
 
 def _rating_again(who: dict, chosen: dict, errors: dict, status: int):
     """The page again with the error beside the field and the farmer's choice and words kept
-    (the form posts to .../rating#case-N, so the browser lands on this case's card)."""
+    (the form posts to .../rating#rating-N, so the browser lands on the rating form itself)."""
     chosen["errors"] = errors
     if who["household_id"]:
         return _me_page(who["household_id"], rating=chosen, status=status)

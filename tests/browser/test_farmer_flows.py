@@ -76,7 +76,7 @@ def test_a_refused_rating_shows_the_error_beside_the_field_and_keeps_the_choice(
         from subsidy.cases.models import Case, CaseState
 
         case_id = db.session.scalar(sa.select(Case.id).where(Case.ref_no == ref_no))
-        cases.reply_case(make_user("township_reviewer", VILLAGE[:9]), case_id, "已到村核实。")
+        cases.reply_case(make_user("township_reviewer", VILLAGE[:9]), case_id, "已到村核实。", "substantiated")
         db.session.commit()
         db.session.rollback()
 
@@ -84,7 +84,7 @@ def test_a_refused_rating_shows_the_error_beside_the_field_and_keeps_the_choice(
         card = phone.locator(f"#case-{case_id}")
         card.locator("input[name=rating][value=dissatisfied]").check()
         card.get_by_role("button", name="提交评价").click()
-        phone.wait_for_url(f"**/m/cases/{case_id}/rating#case-{case_id}")
+        phone.wait_for_url(f"**/m/cases/{case_id}/rating#rating-{case_id}")
         card = phone.locator(f"#case-{case_id}")
         error = card.locator(f"#comment-error-{case_id}")
         assert "请说明不满意的原因" in error.inner_text()

@@ -110,7 +110,7 @@ def _farmer_journey(live_server, page, shot, db):
     from subsidy.cases.models import Case
 
     case_id = db.session.scalar(sa.select(Case.id).where(Case.ref_no == ref_no))
-    cases.reply_case(reviewer, case_id, "已到村核实，按 13 亩补发差额。")
+    cases.reply_case(reviewer, case_id, "已到村核实，按 13 亩补发差额。", "substantiated")
     db.session.commit()
     release(db)
 
@@ -118,6 +118,7 @@ def _farmer_journey(live_server, page, shot, db):
     page.goto(f"{live_server}/m/me#cases")
     case_card = page.locator(f"#case-{case_id}")
     assert "按 13 亩补发差额" in case_card.inner_text()
+    assert "经核查，您反映的问题属实" in case_card.locator(".finding").inner_text()   # the finding, in plain words
     case_card.locator("input[name=rating][value=very_satisfied]").check()
     shot(page, "reply")
     case_card.get_by_role("button", name="提交评价").click()
