@@ -298,6 +298,32 @@ def test_township_approval_needs_a_note_on_every_flagged_entry(county):
     assert f.state == S.township_approved
 
 
+def test_county_approval_needs_a_note_on_a_flag_its_recheck_raised(county, api_as):
+    """Issue 17: a household put on the watch list after the township approved is flagged at the
+    county's re-check; the county approves only once that entry is answered. The refusal names
+    the household and keeps the flag, so the page shows which entry to answer."""
+    from subsidy.filings.models import EntryFlag, FlagCode, WatchCategory, WatchListEntry
+
+    w = make_world(3)
+    f = walk_to(w, S.township_approved)
+    target = w.households[1]
+    db.session.add(WatchListEntry(county_code="640425", id_number=target.id_number, name=target.head_name,
+                                  category=list(WatchCategory)[0], source="县民政局"))
+    db.session.commit()
+    api = api_as("county_reviewer")
+    r = api.post(f"/api/v1/filings/{f.id}/actions/approve", json={"version": f.version})
+    assert r.status_code == 409 and "复核发现 1 户" in r.json["error"]["message"]
+    assert target.head_name in r.json["error"]["message"]
+    db.session.expire_all()
+    assert db.session.get(Filing, f.id).state == S.township_approved
+    kept = db.session.scalars(sa.select(EntryFlag.code).where(EntryFlag.filing_id == f.id)).all()
+    assert FlagCode.watch_list in kept   # the re-check's flag stayed for the page
+    note_all_flags(w.county, f)
+    db.session.expire_all()
+    r = api.post(f"/api/v1/filings/{f.id}/actions/approve", json={"version": db.session.get(Filing, f.id).version})
+    assert r.status_code == 200 and r.json["state"] == "county_approved"
+
+
 def test_county_approval_is_refused_beyond_the_budget(county):
     w = make_world(2, budget=Decimal("2000.00"))  # each household: 105 × 12.50 = 1312.50
     f = walk_to(w, S.township_approved)

@@ -93,7 +93,7 @@ class CaseDetail(CaseOut):
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(max_length=service.MAX_BODY)
-    # 核查结论, required for complaints and objections (API.md "Additions: after approval")
+    # 核查结论, required for complaints and objections (docs/api.md)
     finding: str | None = Field(default=None, max_length=30)
 
 

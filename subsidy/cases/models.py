@@ -26,7 +26,7 @@ class CaseKind(Labelled):
 
 class Finding(Labelled):
     """核查结论: what the handling unit found of a complaint or objection, given with its reply
-    (issue 17). An inquiry asks; it has no finding."""
+    (docs/design.md "Cases"). An inquiry asks; it has no finding."""
 
     substantiated = "substantiated", _l("属实")
     partly_substantiated = "partly_substantiated", _l("部分属实")

@@ -300,7 +300,7 @@ def accept_case(actor, case_id: int, note: str = "") -> Case:
 @requires(perm_of(Action.reply))
 def reply_case(actor, case_id: int, body: str, finding: str | None = None) -> Case:
     """答复 = 办结: the case is completed; late if after its deadline; the farmer gets an SMS.
-    A complaint or objection is closed with its finding (核查结论, issue 17): 属实, 部分属实 or
+    A complaint or objection is closed with its finding (核查结论, docs/design.md "Cases"): 属实, 部分属实 or
     不属实; an inquiry has none."""
     case = _handled_case(actor, case_id, Action.reply)
     text = _reason(body, "答复内容", "body", MAX_BODY)

@@ -1,5 +1,5 @@
 """Glue between WTForms and domain errors: a service's field errors shown beside the fields, and
-the one way a page is re-drawn after a service refused (issue 16: never the state the refused
+the one way a page is re-drawn after a service refused (never the state the refused
 action would have left)."""
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from subsidy.accounts.models import ROLE_LEVELS
 from subsidy.accounts.permissions import Perm, exempt, holders
 from subsidy.audit import service as audit
-from subsidy.common.database import lock_rows, two_decimals
+from subsidy.common.database import lock_rows, regardless, two_decimals
 from subsidy.common.money import fmt, quantize
 from subsidy.common.statemachine import Machine, Rule
 from subsidy.common.timeutil import to_local, utcnow
@@ -95,13 +95,33 @@ def list_unchanged(ctx: Context) -> None:
         raise InvalidTransition("名单在公示后被修改过，须重新公示后才能村级备案")
 
 
+def _unnoted(filing: Filing) -> list[str]:
+    """Heads of the households whose entry has a risk flag and no note of this round."""
+    noted = sa.select(EntryNote.id).where(EntryNote.entry_id == EntryFlag.entry_id, EntryNote.round == filing.round)
+    return list(db.session.scalars(
+        sa.select(Household.head_name).join(Entry, Entry.household_id == Household.id)
+        .where(Entry.id.in_(sa.select(EntryFlag.entry_id).where(EntryFlag.filing_id == filing.id, ~sa.exists(noted))))
+        .order_by(Entry.id)))
+
+
 def every_flag_noted(ctx: Context) -> None:
-    noted = sa.select(EntryNote.id).where(EntryNote.entry_id == EntryFlag.entry_id,
-                                          EntryNote.round == ctx.filing.round)
-    missing = db.session.scalar(sa.select(sa.func.count(sa.distinct(EntryFlag.entry_id)))
-                                .where(EntryFlag.filing_id == ctx.filing.id, ~sa.exists(noted)))
+    missing = _unnoted(ctx.filing)
     if missing:
-        raise InvalidTransition(f"还有 {missing} 户有风险提示但没有审核意见；请逐户填写意见后再审核通过")
+        raise InvalidTransition(f"还有 {len(missing)} 户有风险提示但没有审核意见；请逐户填写意见后再审核通过")
+
+
+def new_flags_noted(ctx: Context) -> None:
+    """County approval (docs/design.md "Three-level filing and review"): a flag the county's
+    re-check raised after the township's review (a watch list imported since, an account another
+    household took) is answered with a note too. The re-check's flags are kept although the
+    approval is refused, so the reviewer sees on the page which entries to answer."""
+    missing = _unnoted(ctx.filing)
+    if not missing:
+        return
+    filing_id = ctx.filing.id
+    regardless(lambda: risk.run_checks(db.session.get(Filing, filing_id)))
+    named = "、".join(missing[:5]) + (f" 等 {len(missing)} 户" if len(missing) > 5 else "")
+    raise InvalidTransition(f"复核发现 {len(missing)} 户有风险提示但没有审核意见（{named}）；请逐户填写意见后再审定")
 
 
 def approved_total(project_id: int, except_filing: int | None = None):
@@ -203,7 +223,8 @@ MACHINE = Machine("filing", state=Filing.state, version=Filing.version, noun="�
             extra={"stage": Stage.township, "must_equal_publicized": True, "recheck": True}),
     _review(Action.return_, (S.village_filed,), S.draft, Level.township, effects=(notify_returned,),
             extra={"reason": True}),
-    _review(Action.approve, (S.township_approved,), S.county_approved, Level.county, guards=(within_budget,),
+    _review(Action.approve, (S.township_approved,), S.county_approved, Level.county,
+            guards=(new_flags_noted, within_budget),
             effects=(notify_households,),
             extra={"stage": Stage.county, "must_equal_publicized": True, "recheck": True}),
     _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county,

@@ -31,7 +31,7 @@ REGISTERED_ELSEWHERE = ("该身份证号不能在此登记：此人已在本平�
                         "如已迁入，请由县级管理员办理迁户（不能重复登记）")
 
 
-# Issue 16: a phone or 一卡通 account that another household uses is said when it is saved (the
+# A phone or 一卡通 account that another household uses is said when it is saved (the
 # filing's shared_account flag says it again, later, to the reviewers). Only a count, county-wide:
 # the warning must not tell a clerk whose phone it is.
 CONTACT_WARNINGS = {
