@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from subsidy.common.database import finish
 from subsidy.errors import InvalidTransition
 from subsidy.extensions import db
 from subsidy.filings import entries, risk, service
@@ -151,12 +152,18 @@ def test_flags_are_recomputed_at_each_review(county):
     assert f.state == S.township_approved
 
 
-def test_flags_never_block_the_county(county):
-    """A flag is for the reviewer to answer; the county's 审定 is not held up by it."""
+def test_a_flag_raised_at_the_county_is_answered_not_blocking(county):
+    """A flag is for the reviewer to answer: one the county's re-check raises (the phone removed
+    after the township's review) holds up 审定 until the county writes its note, no longer."""
     w = make_world(2)
     f = walk_to(w, S.township_approved)
     w.households[0].phone = None
     db.session.commit()
+    with pytest.raises(InvalidTransition, match="复核发现 1 户有风险提示但没有审核意见"):
+        act(w.county, f, "approve")
+    finish(db.session, commit=False)   # as the request's end does: the re-check's flags are kept
+    assert _flags(f) == {w.households[0].id: {FlagCode.no_phone}}
+    note_all_flags(w.county, f)
     act(w.county, f, "approve")
     assert f.state == S.county_approved
     assert _flags(f) == {w.households[0].id: {FlagCode.no_phone}}

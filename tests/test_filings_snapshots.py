@@ -10,12 +10,12 @@ import sqlalchemy as sa
 
 from subsidy.errors import InvalidTransition
 from subsidy.extensions import db
-from subsidy.filings import entries, snapshots
+from subsidy.filings import entries, risk, snapshots
 from subsidy.filings.models import Entry, FilingState, ListStamp, Snapshot, SnapshotLine, Stage
 from subsidy.households.models import Household
 from tests.conftest import PASSWORD
 from tests.factories import HouseholdFactory
-from tests.filings_support import act, make_world, walk_to
+from tests.filings_support import act, make_world, note_all_flags, walk_to
 
 S = FilingState
 
@@ -93,7 +93,11 @@ def test_amount_changed_after_township_approval_is_a_mismatch(app, county):
     assert "变更 1 户（金额）" in body["mismatches"][0]["message"]
     page = _sign_in(app, w.county).get(f"/filings/{f.id}").get_data(as_text=True)
     assert "快照不一致" in page and "9,999.00" in page
-    # the county cannot approve a list that is not the one publicized
+    # the county cannot approve a list that is not the one publicized (even once it answered
+    # the flag its re-check raised on the changed amount)
+    risk.run_checks(f)
+    db.session.commit()
+    note_all_flags(w.county, f)
     with pytest.raises(InvalidTransition, match="与公示名单不一致（变更 1 户（金额））"):
         act(w.county, f, "approve")
     db.session.rollback()

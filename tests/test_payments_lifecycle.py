@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "subsidy"
 @pytest.mark.parametrize("event", list(PaymentEvent))
 def test_every_payment_status_and_event(current, event):
     expected = {(P.pending, PaymentEvent.bank_paid): P.paid, (P.pending, PaymentEvent.bank_failed): P.failed,
-                (P.pending, PaymentEvent.batch_cancelled): P.cancelled}.get((current, event))
+                (P.pending, PaymentEvent.batch_cancelled): P.cancelled,
+                (P.pending, PaymentEvent.hold_cancelled): P.cancelled}.get((current, event))
     if expected is None:
         with pytest.raises(InvalidTransition):
             PAYMENTS.check(current, event, internal=True)

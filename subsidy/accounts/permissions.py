@@ -60,6 +60,10 @@ class Perm(enum.Enum):
     escalate_cases = "escalate_cases"    # 督办
     view_case_stats = "view_case_stats"
     manage_calendar = "manage_calendar"  # time limits and the working-day calendar
+    # Supervision with consequences (docs/design.md "Supervision with consequences")
+    hold_entries = "hold_entries"        # 止付 and its release
+    view_accountability = "view_accountability"
+    record_accountability = "record_accountability"  # 问责 decisions
 
 
 P = Perm
@@ -68,29 +72,31 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.village_clerk: frozenset({
         P.view_register, P.edit_households, P.export_households, P.view_projects, P.view_sms, P.handle_sms,
         P.view_filings, P.edit_filings, P.view_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_accountability,
     }),
     Role.township_reviewer: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_sms,
         P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.view_accountability,
     }),
     Role.county_reviewer: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_sms,
         P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.manage_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
     }),
     Role.county_admin: frozenset({
         P.view_register, P.edit_households, P.transfer_households, P.export_households, P.manage_users,
         P.view_projects, P.manage_projects, P.view_audit, P.view_sms, P.manage_sms, P.broadcast_sms, P.handle_sms,
         P.view_filings, P.manage_watchlist, P.view_policies, P.manage_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.manage_calendar,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.manage_calendar, P.view_accountability,
     }),
-    # Supervisors read everything in their region and change nothing but 督办 (docs/design.md "People").
+    # Supervisors read everything in their region and change nothing but 督办, 止付 and 问责
+    # (docs/design.md "People", "Supervision with consequences").
     Role.supervisor: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_audit, P.view_sms,
         P.view_filings, P.view_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.escalate_cases, P.view_case_stats,
+        P.view_cases, P.escalate_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
+        P.record_accountability,
     }),
 }
 

@@ -29,7 +29,7 @@ from subsidy.common.access import current_actor
 from subsidy.common.money import AREA_PATTERN
 from subsidy.common.params import id_arg
 from subsidy.common.xlsx import read_upload
-from subsidy.filings import entries, service, watchlist, workflow
+from subsidy.filings import entries, holds, service, watchlist, workflow
 from subsidy.filings.models import FilingState, FlagCode, Stage
 from subsidy.regions.models import Level
 
@@ -87,6 +87,18 @@ class EntryOut(BaseModel):
     standard_amount: MoneyStr
     flags: list[FlagOut]
     notes: list[NoteOut] = []
+    held: bool = False  # 止付 (docs/design.md "Supervision with consequences")
+    hold_reason: str | None = None
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+
+
+class HoldOut(BaseModel):
+    entry_id: int
+    held: bool
 
 
 class ActionIn(BaseModel):
@@ -184,6 +196,7 @@ def _entry_json(line: dict) -> dict:
         flags=[FlagOut(code=f.code, explanation=f.explanation) for f in line["flags"]],
         notes=[NoteOut(id=n.id, tier=n.tier, author=n.author_name, note=n.note, at=n.created_at, round=n.round)
                for n in line["notes"]],
+        held=line["hold"] is not None, hold_reason=line["hold"].reason if line["hold"] is not None else None,
     ).model_dump(mode="json")
 
 
@@ -294,6 +307,20 @@ def add_note(filing_id: int, entry_id: int, body: NoteIn):
     note = service.add_note(current_actor(), filing_id, entry_id, body.note)
     return NoteOut(id=note.id, tier=note.tier, author=note.author_name, note=note.note, at=note.created_at,
                    round=note.round).model_dump(mode="json")
+
+
+@route("/filings/<int:filing_id>/entries/<int:entry_id>/hold", "POST", body=ReasonIn, response=HoldOut,
+       summary="止付: keep an entry from payment, with a reason (county reviewer, supervisor)", tag="filings")
+def hold_entry(filing_id: int, entry_id: int, body: ReasonIn):
+    holds.hold_entry(current_actor(), filing_id, entry_id, body.reason)
+    return HoldOut(entry_id=entry_id, held=True).model_dump(mode="json")
+
+
+@route("/filings/<int:filing_id>/entries/<int:entry_id>/release", "POST", body=ReasonIn, response=HoldOut,
+       summary="Release an entry's 止付, with a reason (county reviewer, supervisor)", tag="filings")
+def release_entry(filing_id: int, entry_id: int, body: ReasonIn):
+    holds.release_entry(current_actor(), filing_id, entry_id, body.reason)
+    return HoldOut(entry_id=entry_id, held=False).model_dump(mode="json")
 
 
 @route("/watchlist/import", "POST",

@@ -153,6 +153,38 @@ class Entry(db.Model):
     )
 
 
+class HoldStatus(Labelled):
+    held = "held", _l("止付中")
+    released = "released", _l("已解除")
+
+
+class EntryHold(db.Model):
+    """止付: an entry kept from payment while a problem is checked (docs/design.md "Supervision with
+    consequences"). One open hold per entry (a partial unique index); released, never deleted."""
+
+    __tablename__ = "entry_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("filing_entries.id"), index=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    region_code: Mapped[str] = mapped_column(sa.String(12))  # the village, for scope and counts
+    status: Mapped[HoldStatus] = mapped_column(enum_column(HoldStatus), default=HoldStatus.held)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    held_at: Mapped[datetime] = mapped_column(default=utcnow)
+    held_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    release_reason: Mapped[str | None] = mapped_column(sa.Text)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The payment the hold cancelled (its batch not yet exported), if any.
+    cancelled_payment_id: Mapped[int | None] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.Index("uq_entry_holds_open", "entry_id", unique=True, sqlite_where=sa.text("status = 'held'"),
+                 postgresql_where=sa.text("status = 'held'")),
+        sa.CheckConstraint("(status = 'released') = (released_at IS NOT NULL)", name="released_has_time"),
+    )
+
+
 class Review(db.Model):
     """Every transition of a filing: who, at which tier, what, why, from and to."""
 

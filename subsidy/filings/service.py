@@ -19,6 +19,7 @@ from subsidy.common.pagination import Page, clamp
 from subsidy.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.filings import snapshots, workflow
+from subsidy.filings.holds import HOLDABLE, open_holds
 from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review
 from subsidy.households.models import Household
 from subsidy.projects import amounts
@@ -298,10 +299,12 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
         for n in db.session.scalars(note_stmt.order_by(EntryNote.id)):
             notes[n.entry_id].append(n)
     rate = filing.project.rate
+    holds = open_holds(filing.id) if ids else {}
     lines = [{"entry": SimpleNamespace(id=r.id, household_id=r.household_id, quantity=r.quantity, amount=r.amount),
               "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
                                            phone=r.phone, payout_account=r.payout_account),
-              "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.standard_amount(rate, r.quantity)}
+              "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.standard_amount(rate, r.quantity),
+              "hold": holds.get(r.id)}
              for r in rows]
     return lines, (len(lines) if page is None else total)
 
@@ -346,6 +349,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
         "actions": workflow.available_actions(actor, filing),
         "budget": budget(filing, filing_totals["amount"]) if actor.tier == Level.county else None,
         "can_edit": editable, "can_note": can_note(actor, filing),
+        "can_hold": (can(actor, Perm.hold_entries) and actor.tier == Level.county and filing.state in HOLDABLE),
         "candidates": search_candidates(actor, filing, hq) if editable and hq else [],
     }
 

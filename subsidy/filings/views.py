@@ -19,7 +19,7 @@ from subsidy.common.params import id_arg
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
-from subsidy.filings import entries, notice, service, watchlist, workflow
+from subsidy.filings import entries, holds, notice, service, watchlist, workflow
 from subsidy.filings.forms import ActionForm, AddEntryForm, EntryEditForm, NoteForm, StartFilingForm, WatchImportForm
 from subsidy.filings.models import FilingState
 
@@ -168,6 +168,23 @@ def add_note(filing_id: int, entry_id: int):
     flash(_("已保存审核意见。"), "success")
     return redirect(url_for("filings.show", filing_id=filing_id, page=request.form.get("page") or None,
                             flagged=request.form.get("flagged") or None) + f"#entry-{entry_id}")
+
+
+@bp.route("/filings/<int:filing_id>/entries/<int:entry_id>/hold", methods=["POST"])
+def hold_entry(filing_id: int, entry_id: int):
+    """止付 and, with `release`, its release: both need a reason, both are told to the household."""
+    release = bool(request.args.get("release"))
+    call = holds.release_entry if release else holds.hold_entry
+    try:
+        call(current_user, filing_id, entry_id, request.form.get("reason", ""))
+    except DomainError as exc:
+        _reraise_if_access(exc)
+        refused(exc)
+        g.rollback = True
+        flash(exc.fields.get("reason") or exc.message, "danger")
+        return redirect(_back(filing_id) + f"#entry-{entry_id}", 303)
+    flash(_("已解除止付，已短信告知农户。") if release else _("已止付，已短信告知农户。"), "success")
+    return redirect(_back(filing_id) + f"#entry-{entry_id}")
 
 
 @bp.route("/filings/<int:filing_id>/actions/<action>", methods=["POST"])

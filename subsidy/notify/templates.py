@@ -38,6 +38,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              "{signature}{village}{name}户{project}发放失败：{reason}。请核对一卡通账号后重新发放。"),
     Template("filing_returned", _l("备案退回提醒（经办员）"),
              "{signature}{village}{project}备案被{by}退回：{reason}。请登录平台查看，修改后重新公示。"),
+    Template("entry_held", _l("暂停发放通知"),
+             "{signature}{name}户：您的{project}补贴暂停发放，正在核查，核查后另行短信通知。如有疑问请联系{unit}。"),
+    Template("entry_released", _l("恢复发放通知"),
+             "{signature}{name}户：您的{project}补贴经核查已恢复发放，发放后将另行短信通知。"),
     Template("case_replied", _l("诉求答复通知"), "{signature}您的诉求{ref_no}已答复，请在手机端查看并评价。"),
     Template("case_reminder", _l("督办提醒"), "{signature}诉求{ref_no}已超期，请尽快办理。"),
     Template("case_merged", _l("诉求合并通知"),
@@ -64,7 +68,7 @@ NOT_RESENDABLE = frozenset({"login_code"})
 # Typical values, to show each template as a farmer will read it, with its segment count.
 SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "amount": "1312.50", "date": "3月5日",
                   "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
-                  "into": "ZX2017000120", "by": "白阳镇",
+                  "into": "ZX2017000120", "by": "白阳镇", "unit": "县农业农村局",
                   "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60,
                   "last_id": 123456, "short": "3f2a9c01b7de"}
 

@@ -5,6 +5,7 @@ docs/architecture.md "State machines" shows them).
     payment:  pending ──bank says 成功──▶ paid
               pending ──bank says 失败──▶ failed      (re-issued as a new payment, never reopened)
               pending ──batch withdrawn─▶ cancelled
+              pending ──entry held (止付), batch not exported──▶ cancelled
 
     batch:    open ──every payment answered──▶ settled
               open ──withdrawn (作废), before any answer──▶ cancelled
@@ -38,6 +39,7 @@ class PaymentEvent(Labelled):
     bank_paid = "bank_paid", _l("记为发放成功")
     bank_failed = "bank_failed", _l("记为发放失败")
     batch_cancelled = "batch_cancelled", _l("随批次作废")
+    hold_cancelled = "hold_cancelled", _l("止付作废")
 
 
 class BatchEvent(Labelled):
@@ -53,6 +55,8 @@ PAYMENTS = Machine("payment", state=Payment.status, noun="发放记录", rules=[
     Rule(PaymentEvent.bank_failed, (P.pending,), P.failed, internal=True),
     # Only with its batch (cancel_batch), which the batch's own row authorises.
     Rule(PaymentEvent.batch_cancelled, (P.pending,), P.cancelled, internal=True),
+    # 止付 of an entry whose batch the bank has not had yet (subsidy.filings.holds).
+    Rule(PaymentEvent.hold_cancelled, (P.pending,), P.cancelled, internal=True),
 ])
 
 BATCHES = Machine("payment_batch", state=PaymentBatch.status, noun="批次", rules=[
@@ -101,6 +105,12 @@ def cancel_payments(batch: PaymentBatch, now: datetime) -> int:
     """Every payment of the batch the table lets go with it, in one UPDATE."""
     return db.session.execute(
         PAYMENTS.update(PaymentEvent.batch_cancelled, _PAYMENT.batch_id == batch.id, result_at=now)).rowcount
+
+
+def cancel_held_payment(payment_id: int, now: datetime) -> int:
+    """The one pending payment of an entry just held (止付), its batch not exported."""
+    return db.session.execute(
+        PAYMENTS.update(PaymentEvent.hold_cancelled, _PAYMENT.id == payment_id, result_at=now)).rowcount
 
 
 def move_batch(batch: PaymentBatch, event: BatchEvent, now: datetime, **fields) -> None:

@@ -40,7 +40,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from subsidy.accounts.models import Role, User
-from subsidy.accounts.permissions import Perm, requires
+from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.audit import service as audit
 from subsidy.common.database import read_phase
 from subsidy.common.labels import Labelled, _l
@@ -142,7 +142,7 @@ def _load_payments(dids: list[str]) -> dict[str, sa.Row]:
     objects would take gigabytes)."""
     found: dict[str, sa.Row] = {}
     columns = (Payment.id, Payment.disbursement_id, Payment.batch_id, Payment.status, Payment.amount,
-               Payment.bank_ref, Payment.head_name)
+               Payment.bank_ref, Payment.head_name, Payment.entry_id)
     for i in range(0, len(dids), _CHUNK):
         for p in db.session.execute(sa.select(*columns).where(Payment.disbursement_id.in_(dids[i:i + _CHUNK]))):
             found[p.disbursement_id] = p
@@ -189,6 +189,7 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
         else:
             report.add_problem(Problem(r.row, r.disbursement_id, kind, message))
 
+    to_apply = _hold_back(to_apply, report)
     refusal = _check_totals(batch, parsed, payments)
     if refusal:
         report.refused, report.refusal = True, refusal
@@ -197,6 +198,26 @@ def import_results(actor, batch_id: int, fileobj, filename: str) -> Report:
     _apply(actor, batch, to_apply, report)
     _log(actor, batch, report, filename, sha)
     return report
+
+
+def _hold_back(to_apply: list, report: Report) -> list:
+    """Rows for payments whose entry is held (止付) are not applied while the hold lasts: they are
+    reported, and the same file imported again after the release applies them."""
+    from subsidy.filings.holds import held_entries
+
+    held = set()
+    for i in range(0, len(to_apply), _CHUNK):
+        held |= held_entries(p.entry_id for _r, p in to_apply[i:i + _CHUNK])
+    if not held:
+        return to_apply
+    kept = []
+    for r, p in to_apply:
+        if p.entry_id in held:
+            report.add_problem(Problem(r.row, r.disbursement_id, "held",
+                                       "该户已止付，回盘结果暂不入账；解除止付后请重新导入本文件"))
+        else:
+            kept.append((r, p))
+    return kept
 
 
 def _classify(batch: PaymentBatch, r, p: Payment | None, seen: Counter) -> tuple[str, str]:
@@ -330,28 +351,45 @@ def _notify_clerks(batch: PaymentBatch, payment_ids: list[int]) -> tuple[int, li
 
 
 def _settle_filings(actor, batch: PaymentBatch, report: Report) -> None:
-    """Every county-approved filing of the batch whose entries (with an amount) are all paid
+    """Every county-approved filing of the batch whose entries (with an amount) are all settled
     goes to `paid` through the workflow, which takes the `paid` snapshot."""
+    settle(actor, sa.select(Payment.filing_id).where(Payment.batch_id == batch.id).distinct(), report)
+    if report.mismatches:
+        audit.record(actor, "payment.snapshot_mismatch", "payment_batch", batch.id, region_code=batch.county_code,
+                     mismatches=report.mismatches)
+
+
+@exempt("taken for its callers, which declare theirs: the result import (manage_payments), the hold (hold_entries)")
+def settle(actor, filing_ids, report: Report | None = None) -> list[int]:
+    """The county-approved filings among `filing_ids` (a list or a SELECT) whose entries with an
+    amount are each paid, or held (止付) with nothing in the bank's hands, go to `paid`; returns
+    their ids. Called after a result import and after a hold."""
+    from subsidy.filings.holds import open_hold
+
     paid_entry = sa.exists(sa.select(Payment.id).where(Payment.entry_id == Entry.id, Payment.status == P.paid))
+    live = sa.exists(sa.select(Payment.id).where(Payment.entry_id == Entry.id, Payment.status == P.pending))
+    # Settled: paid, or held with nothing in the bank's hands (docs/design.md "Supervision with consequences").
+    held_off = sa.and_(open_hold(), ~live)
     open_entries = (sa.select(sa.func.count(Entry.id))
-                    .where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry)
+                    .where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry, ~held_off)
                     .scalar_subquery())
     candidates = db.session.execute(
         sa.select(Filing.id, Filing.version).where(
-            Filing.id.in_(sa.select(Payment.filing_id).where(Payment.batch_id == batch.id).distinct()),
-            Filing.state == FilingState.county_approved, open_entries == 0).order_by(Filing.id)).all()
+            Filing.id.in_(filing_ids), Filing.state == FilingState.county_approved, open_entries == 0)
+        .order_by(Filing.id)).all()
+    done = []
     for filing_id, version in candidates:
         count, total = db.session.execute(
             sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(cents(Payment.amount)), 0)).where(
                 Payment.filing_id == filing_id, Payment.status == P.paid)).one()
         filing = workflow.perform(actor, filing_id, Action.pay, version=version, internal=True,
                                   comment=f"发放完成：{count} 户，合计 {fmt(from_cents(total))} 元")
-        report.filings_paid.append(filing_id)
-        for m in paid_mismatches(filing):
-            report.mismatches.append({"filing_id": filing_id, "village": filing.region.name, "message": m})
-    if report.mismatches:
-        audit.record(actor, "payment.snapshot_mismatch", "payment_batch", batch.id, region_code=batch.county_code,
-                     mismatches=report.mismatches)
+        done.append(filing_id)
+        if report is not None:
+            report.filings_paid.append(filing_id)
+            for m in paid_mismatches(filing):
+                report.mismatches.append({"filing_id": filing_id, "village": filing.region.name, "message": m})
+    return done
 
 
 def paid_mismatches(filing: Filing) -> list[str]:

@@ -158,6 +158,41 @@ def _insert_payments(batch: PaymentBatch, source) -> tuple[int, Decimal]:
     return count, batch.total_amount
 
 
+def _not_held():
+    """SQL: the entry is not held (止付): no new batch and no re-issue takes a held entry."""
+    from subsidy.filings.holds import open_hold
+
+    return ~open_hold()
+
+
+def entry_paid(entry_id: int) -> bool:
+    return bool(db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
+        Payment.entry_id == entry_id, Payment.status == P.paid)))
+
+
+@requires(Perm.hold_entries)
+def stop_pending(actor, entry_id: int, now) -> tuple[int | None, int | None]:
+    """An entry was just held (subsidy.filings.holds): its pending payment is cancelled if its
+    batch was not exported (the batch's count and total follow; a batch left empty is
+    withdrawn); one already exported stays for the bank to answer, and its answer waits for the
+    release (payments.results). Returns (cancelled payment id, exported payment id)."""
+    payment = db.session.scalar(sa.select(Payment).where(Payment.entry_id == entry_id, Payment.status == P.pending))
+    if payment is None:
+        return None, None
+    batch = lifecycle.lock_batch(payment.batch)
+    if batch.exported_at is not None:
+        return None, payment.id
+    lifecycle.cancel_held_payment(payment.id, now)
+    batch.payment_count -= 1
+    batch.total_amount = quantize(batch.total_amount - payment.amount)
+    db.session.flush()
+    if batch.payment_count == 0:
+        lifecycle.move_batch(batch, lifecycle.BatchEvent.cancel, now, cancel_reason="批次内各户均已止付")
+    audit.record(actor, "payment.hold_cancel", "payment_batch", batch.id, region_code=batch.county_code,
+                 payment_id=payment.id, entry_id=entry_id, amount=payment.amount)
+    return payment.id, None
+
+
 def _has_payment(*statuses):
     q = sa.select(Payment.id).where(Payment.entry_id == Entry.id)
     if statuses:
@@ -176,19 +211,22 @@ def create_batch(actor, project_id, filing_ids=None, note: str = "") -> BatchRes
     no_payment = ~_has_payment(P.pending, P.paid, P.failed)
     no_account = sa.or_(Household.payout_account.is_(None), Household.payout_account == "")
     skipped_account, skipped_zero = _skips(cond, no_payment, no_account)
+    skipped_held = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Entry).join(Filing, Filing.id == Entry.filing_id)
+        .where(*cond, no_payment, Entry.amount > 0, ~_not_held()))
     source = (sa.select(Entry.id.label("entry_id"), Entry.filing_id.label("filing_id"),
                         Entry.household_id.label("household_id"), Filing.region_code.label("region_code"),
                         Household.head_name.label("head_name"), Household.id_number.label("id_number"),
                         Household.payout_account.label("payout_account"), Entry.amount.label("amount"),
                         sa.literal(None, sa.Integer).label("reissue_of_id"))
               .join(Filing, Filing.id == Entry.filing_id).join(Household, Household.id == Entry.household_id)
-              .where(*cond, no_payment, Entry.amount > 0, ~no_account))
+              .where(*cond, no_payment, Entry.amount > 0, ~no_account, _not_held()))
     with db.session.begin_nested():
         batch = _new_batch(actor, project, reissue=False, note=note)
         count, total = _insert_payments(batch, source)
         if count == 0:
-            raise Conflict(_nothing_message(skipped_account, skipped_zero))
-    skipped = {"no_account": skipped_account, "zero_amount": skipped_zero}
+            raise Conflict(_nothing_message(skipped_account, skipped_zero, skipped_held))
+    skipped = {"no_account": skipped_account, "zero_amount": skipped_zero, "held": int(skipped_held or 0)}
     audit.record(actor, "payment.batch_create", "payment_batch", batch.id, region_code=batch.county_code,
                  project_id=project.id, filing_ids=wanted, payments=count, total=total, skipped=skipped)
     return BatchResult(batch, count, total, skipped)
@@ -203,8 +241,10 @@ def _skips(cond, no_payment, no_account) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _nothing_message(no_account: int, zero: int) -> str:
+def _nothing_message(no_account: int, zero: int, held: int = 0) -> str:
     msg = "没有待发放的户：所选备案的各户都已列入发放批次或已发放"
+    if held:
+        msg += f"；{held} 户已止付，解除止付后才能发放"
     if no_account:
         msg += f"；另有 {no_account} 户缺少一卡通账号，须村级补录后才能发放"
     if zero:
@@ -292,7 +332,7 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "", uncorrec
                         failed.c.id.label("reissue_of_id"))
               .select_from(failed).join(Entry, Entry.id == failed.c.entry_id)
               .join(Filing, Filing.id == Entry.filing_id).join(Household, Household.id == Entry.household_id)
-              .where(*cond, Entry.amount > 0, ~no_account))
+              .where(*cond, Entry.amount > 0, ~no_account, _not_held()))
     with db.session.begin_nested():
         batch = _new_batch(actor, project, reissue=True, note=note)
         count, total = _insert_payments(batch, source)
@@ -443,7 +483,7 @@ def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
     waiting = (sa.select(Filing.project_id, sa.func.count(Entry.id))
                .join(Entry, Entry.filing_id == Filing.id)
                .where(Filing.state == FilingState.county_approved, within(Filing.region_code, actor.region_code),
-                      Entry.amount > 0, ~_has_payment(P.pending, P.paid, P.failed))
+                      Entry.amount > 0, ~_has_payment(P.pending, P.paid, P.failed), _not_held())
                .group_by(Filing.project_id))
     todo = dict(db.session.execute(waiting).all())
     failed = dict(db.session.execute(

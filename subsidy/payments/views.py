@@ -57,6 +57,8 @@ def new_batch(project_id: int):
         if result.skipped.get("no_account"):
             flash(_("另有 %(n)s 户缺少一卡通账号，未列入本批，请村级补录后再发放。", n=result.skipped["no_account"]),
                   "warning")
+        if result.skipped.get("held"):
+            flash(_("另有 %(n)s 户已止付，未列入本批；解除止付后才能发放。", n=result.skipped["held"]), "warning")
         return redirect(url_for("payments.batch", batch_id=result.batch.id))
     return render_template("payments/new_batch.html", project=project, filings=filings, error=None, chosen=set())
 

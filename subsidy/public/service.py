@@ -39,6 +39,8 @@ STAGES: dict[FilingState, tuple[str, str, str]] = {
     FilingState.county_approved: ("县级已审定", "ok", "已审定，等待发放到您的一卡通。发放后会短信通知您。"),
     FilingState.paid: ("已发放", "ok", "已发放到您的一卡通，请查收。没有收到请点“我要咨询/投诉”。"),
 }
+# 止付: what the farmer reads, never the reason (it may name the person who reported it).
+HELD_STAGE = ("暂停发放，正在核查", "wait", "县里正在核查这笔补贴，核查后会短信告诉您结果。有疑问可以提出咨询。")
 FAILED_STAGE = ("发放失败", "bad", "银行退回了这笔钱，常见原因是一卡通账号有误或已销户。请带上一卡通和身份证到村委会"
                 "核对账号，核对后会重新发放。")
 
@@ -87,9 +89,13 @@ _MY_HOUSEHOLD = (
 def my_entries(household_id: int) -> list[MyEntry]:
     """Every entry of the household, newest year first, with its stage in farmer words and
     what became of its money (the payments area's `payment_view`)."""
+    from subsidy.filings.holds import held_entries
+
     out = []
+    rows = plain_rows(_MY_ENTRIES, {"household_id": household_id}).all()
+    held = held_entries(r[0] for r in rows)
     for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account,
-         *shown) in plain_rows(_MY_ENTRIES, {"household_id": household_id}):
+         *shown) in rows:
         label, tone, advice = STAGES[state]
         item = MyEntry(entry_id, year, project, unit.label, quantity, amount, state,
                        label, tone, advice, village, publicity_ends_at=ends_at)
@@ -102,6 +108,8 @@ def my_entries(household_id: int) -> list[MyEntry]:
             item.stage, item.tone, item.advice = STAGES[FilingState.paid]
             item.paid_at, item.account_tail = payment.at, account_tail(payment.account)
             item.payment_id, item.receipt = payment.payment_id, payment.receipt
+        elif entry_id in held:
+            item.stage, item.tone, item.advice = HELD_STAGE
         elif state is FilingState.paid:
             # A paid filing with no payment recorded for this entry: the date the filing was
             # paid and the household's registered account.
