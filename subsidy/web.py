@@ -33,6 +33,8 @@ def init_app(app):
 
         return load_session_user(user_id)
 
+    from subsidy.accountability.views import bp as accountability_bp
+    from subsidy.accountability.views import public_bp as disclosures_bp
     from subsidy.accounts.views import bp as accounts_bp
     from subsidy.api import bp as api_bp
     from subsidy.api import register_api_modules
@@ -46,12 +48,14 @@ def init_app(app):
     from subsidy.projects.views import bp as projects_bp
     from subsidy.public.staff_views import bp as mobile_admin_bp
     from subsidy.public.views import bp as public_bp
+    from subsidy.recoveries.views import bp as recoveries_bp
     from subsidy.regions.views import bp as regions_bp
     from subsidy.stats.views import bp as stats_bp
 
     register_api_modules()
     for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, cases_bp, notify_bp, filings_bp,
-               policies_bp, public_bp, mobile_admin_bp, payments_bp, api_bp):
+               policies_bp, public_bp, mobile_admin_bp, payments_bp, accountability_bp, disclosures_bp, recoveries_bp,
+               api_bp):
         app.register_blueprint(bp)
 
     @app.before_request

@@ -32,7 +32,7 @@ def test_the_whole_path_through_the_api(api_as, county):
     township, county_rev = api_as("township_reviewer", "640425100"), api_as("county_reviewer")
 
     r = clerk.post("/api/v1/filings", json={"project_id": project.id, "region_code": V1})
-    assert r.status_code == 201 and r.json == {"id": r.json["id"], "state": "draft", "version": 1}
+    assert r.status_code == 201 and r.json == {"id": r.json["id"], "state": "draft", "version": 1, "round": 0}
     fid = r.json["id"]
     r = clerk.post(f"/api/v1/filings/{fid}/entries", json={"household_id": households[0].id, "quantity": "10"})
     assert r.status_code == 201
@@ -44,7 +44,7 @@ def test_the_whole_path_through_the_api(api_as, county):
 
     with time_machine.travel(T0, tick=False):
         r = _act(clerk, fid, "publicize", 1)
-    assert r.status_code == 200 and r.json == {"id": fid, "state": "publicizing", "version": 2}
+    assert r.status_code == 200 and r.json == {"id": fid, "state": "publicizing", "version": 2, "round": 1}
     with time_machine.travel(T0 + timedelta(days=7, minutes=1), tick=False):
         assert _act(clerk, fid, "submit", 2, comment="村民代表会议通过").json["state"] == "village_filed"
         r = _act(township, fid, "approve", 3)
@@ -52,9 +52,10 @@ def test_the_whole_path_through_the_api(api_as, county):
         assert "风险提示" in r.json["error"]["message"]
         r = township.post(f"/api/v1/filings/{fid}/entries/{flagged_entry}/notes", json={"note": "经核实，含运费补差"})
         assert r.status_code == 201 and r.json["note"] == "经核实，含运费补差" and r.json["tier"] == "township"
-        assert _act(township, fid, "approve", 3).json == {"id": fid, "state": "township_approved", "version": 4}
+        assert _act(township, fid, "approve", 3).json == {"id": fid, "state": "township_approved", "version": 4,
+                                                         "round": 1}
         r = _act(county_rev, fid, "approve", 4, comment="审定")
-        assert r.json == {"id": fid, "state": "county_approved", "version": 5}
+        assert r.json == {"id": fid, "state": "county_approved", "version": 5, "round": 1}
 
     body = county_rev.get(f"/api/v1/filings/{fid}").json
     assert {k: body[k] for k in ("id", "project_id", "region_code", "state", "version")} == {

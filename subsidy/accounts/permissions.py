@@ -64,6 +64,9 @@ class Perm(enum.Enum):
     hold_entries = "hold_entries"        # 止付 and its release
     view_accountability = "view_accountability"
     record_accountability = "record_accountability"  # 问责 decisions
+    view_recoveries = "view_recoveries"
+    manage_recoveries = "manage_recoveries"  # 追回 and repayments; proposing a 核销
+    approve_write_offs = "approve_write_offs"  # 核销, by someone other than who proposed it
 
 
 P = Perm
@@ -83,12 +86,14 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_register, P.export_households, P.view_projects, P.view_sms,
         P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.manage_payments, P.view_dashboard,
         P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
+        P.view_recoveries, P.manage_recoveries, P.approve_write_offs,
     }),
     Role.county_admin: frozenset({
         P.view_register, P.edit_households, P.transfer_households, P.export_households, P.manage_users,
         P.view_projects, P.manage_projects, P.view_audit, P.view_sms, P.manage_sms, P.broadcast_sms, P.handle_sms,
         P.view_filings, P.manage_watchlist, P.view_policies, P.manage_policies, P.view_payments, P.view_dashboard,
         P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.manage_calendar, P.view_accountability,
+        P.view_recoveries,
     }),
     # Supervisors read everything in their region and change nothing but 督办, 止付 and 问责
     # (docs/design.md "People", "Supervision with consequences").
@@ -96,7 +101,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_register, P.export_households, P.view_projects, P.view_audit, P.view_sms,
         P.view_filings, P.view_policies, P.view_payments, P.view_dashboard,
         P.view_cases, P.escalate_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
-        P.record_accountability,
+        P.record_accountability, P.view_recoveries, P.approve_write_offs,
     }),
 }
 

@@ -21,6 +21,8 @@ API_MODULES = (
     "subsidy.notify.api",
     "subsidy.policies.api",
     "subsidy.payments.api",
+    "subsidy.accountability.api",
+    "subsidy.recoveries.api",
     "subsidy.stats.api",
     "subsidy.api.docs",
 )

@@ -20,10 +20,12 @@ AREAS: dict[str, str] = {
     "household.": _l("农户"), "filing.": _l("公示名单"), "case.": _l("咨询投诉"), "payment.": _l("资金发放"),
     "policy.": _l("惠民政策"), "project.": _l("补贴项目"), "sms.": _l("短信"), "user.": _l("用户与登录"),
     "mobile.": _l("农户手机端"), "calendar.": _l("工作日历"), "watchlist.": _l("重点关注名单"),
-    "audit.": _l("审计日志"), "demo.": _l("演示数据"),
+    "audit.": _l("审计日志"), "demo.": _l("演示数据"), "recovery.": _l("追回"), "write_off.": _l("核销"),
+    "accountability.": _l("问责"),
 }
 
 ACTIONS: dict[str, str] = {
+    "accountability.record": _l("记录问责决定"),
     "audit.checkpoint": _l("生成校验点"), "audit.checkpoint_download": _l("下载校验点"),
     "audit.verify": _l("校验审计日志"),
     "calendar.delete_day": _l("删除日历中的一天"), "calendar.import": _l("导入工作日历"),
@@ -38,6 +40,10 @@ ACTIONS: dict[str, str] = {
     "filing.entry_update": _l("修改名单条目"), "filing.note": _l("名单备注"),
     "filing.publicize": _l("公示"), "filing.withdraw": _l("撤回公示"), "filing.submit": _l("村级备案"),
     "filing.approve": _l("审核通过"), "filing.return": _l("退回名单"), "filing.pay": _l("发放完成"),
+    "filing.reopen": _l("发起更正"), "filing.entry_hold": _l("止付"), "filing.entry_release": _l("解除止付"),
+    "payment.hold_cancel": _l("止付作废未导出的发放"),
+    "recovery.create": _l("登记追回"), "recovery.repayment": _l("登记缴回"),
+    "write_off.propose": _l("提出核销"), "write_off.approve": _l("审批核销"),
     "household.create": _l("新增农户"), "household.export": _l("导出农户"),
     "household.id_elsewhere": _l("查询身份证号在外地的登记"), "household.import": _l("导入农户"),
     "household.transfer": _l("迁户"), "household.transfer_out": _l("迁出本县"), "household.update": _l("修改农户信息"),
@@ -67,7 +73,8 @@ OBJECTS: dict[str, str] = {
     "receipt_sample": _l("回访抽样"), "policy": _l("政策"), "project": _l("补贴项目"), "user": _l("用户"),
     "sms_message": _l("短信"), "sms_broadcast": _l("群发短信"), "sms_opt_out": _l("退订号码"),
     "watchlist": _l("重点关注名单"), "work_calendar": _l("工作日历"), "audit_chain": _l("审计日志"),
-    "audit_checkpoint": _l("校验点"), "region": _l("行政区划"),
+    "audit_checkpoint": _l("校验点"), "region": _l("行政区划"), "recovery": _l("追回"), "write_off": _l("核销"),
+    "accountability": _l("问责决定"),
 }
 
 # The page of each kind of object, and the permission its reader needs to open it.
@@ -82,6 +89,7 @@ LINKS: dict[str, tuple[str, str, Perm, type]] = {
     "sms_broadcast": ("notify.broadcast_detail", "broadcast_id", Perm.view_sms, int),
     "region": ("regions.show", "code", Perm.view_register, str),
     "user": ("accounts.edit_user", "user_id", Perm.manage_users, int),
+    "recovery": ("recoveries.show", "recovery_id", Perm.view_recoveries, int),
 }
 
 FIELDS: dict[str, str] = {
@@ -100,6 +108,13 @@ FIELDS: dict[str, str] = {
     "inquiry_days": _l("咨询时限（工作日）"), "complaint_days": _l("投诉时限（工作日）"),
     "objection_days": _l("异议时限（工作日）"), "active": _l("状态"), "head": _l("末条哈希"), "file": _l("文件"),
     "must_change_password": _l("须修改密码"),
+    "hold_id": _l("止付记录"), "cancelled_payment_id": _l("作废的发放"), "exported_payment_id": _l("已导出的发放"),
+    "amount_due": _l("应追回"), "paid_on": _l("缴回日期"), "receipt_no": _l("收据编号"), "method": _l("缴回方式"),
+    "balance": _l("尚欠"), "kind": _l("类别"), "proposed_by": _l("提出人"), "finding": _l("核查结论"),
+    "recoveries": _l("登记的追回"), "repayment_id": _l("缴回记录"), "payment_id": _l("发放记录"),
+    "recovery_id": _l("追回记录"), "person_name": _l("被问责人"), "post": _l("职务"), "measure": _l("问责方式"),
+    "document_no": _l("文号"), "decided_on": _l("决定日期"), "case_id": _l("诉求"), "filing_id": _l("公示名单"),
+    "published": _l("公开"),
 }
 
 

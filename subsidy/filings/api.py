@@ -48,6 +48,7 @@ class FilingRef(BaseModel):
     id: int
     state: FilingState
     version: int
+    round: int  # publicity rounds; a correction publicized is a new round
 
 
 class EntryIn(BaseModel):
@@ -210,7 +211,8 @@ def _filing_list(result) -> dict:
 
 
 def _ref(filing) -> dict:
-    return FilingRef(id=filing.id, state=filing.state, version=filing.version).model_dump(mode="json")
+    return FilingRef(id=filing.id, state=filing.state, version=filing.version, round=filing.round).model_dump(
+        mode="json")
 
 
 @route("/filings", "POST", summary="Start a filing of a project for the clerk's village", body=FilingIn,

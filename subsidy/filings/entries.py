@@ -158,6 +158,7 @@ def update_entry(actor, filing_id: int, entry_id: int, quantity=None, amount=Non
 def delete_entry(actor, filing_id: int, entry_id: int) -> None:
     filing = editable_filing(actor, filing_id)
     entry = _entry_of(filing, entry_id)
+    _refuse_if_paid_out(entry)
     _mark_changed(filing)
     detail = {"entry_id": entry.id, "household_id": entry.household_id, "quantity": entry.quantity,
               "amount": entry.amount}
@@ -165,6 +166,16 @@ def delete_entry(actor, filing_id: int, entry_id: int) -> None:
     db.session.delete(entry)
     db.session.flush()
     audit.record(actor, "filing.entry_delete", "filing", filing.id, region_code=filing.region_code, **detail)
+
+
+def _refuse_if_paid_out(entry: Entry) -> None:
+    """An entry with payments stays on the list (its payments are the record of what was paid):
+    a correction takes such a household off by setting its amount to 0."""
+    from subsidy.payments.models import Payment
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(Payment.entry_id == entry.id)):
+        raise Conflict("该户已有发放记录，不能从名单中删除：更正时请把金额改为 0（取消），"
+                       "县级审定后按已发放金额登记追回", code="has_payments")
 
 
 def _entry_of(filing: Filing, entry_id) -> Entry:

@@ -32,6 +32,7 @@ class Action(Labelled):
     approve = "approve", _l("审核通过")
     return_ = "return", _l("退回")
     pay = "pay", _l("发放完成")  # driven by the payments area, never by a page or the API
+    reopen = "reopen", _l("发起更正")  # 更正/补报 of an approved or paid list (the county)
 
 
 
@@ -88,6 +89,9 @@ class Filing(db.Model):
     round: Mapped[int] = mapped_column(default=0)
     # The list was edited since it was last publicized (it must be publicized again).
     list_changed: Mapped[bool] = mapped_column(default=False)
+    # A correction (更正) in progress: the round whose county-approved list it corrects; the
+    # changes are shown and reviewed against that list, and cleared at the county's approval.
+    correction_of_round: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -205,6 +205,18 @@ def returned_filings(actor, *, limit: int = 50) -> list[FilingRow]:
     return _as_rows(db.session.execute(stmt))
 
 
+def correction_of(filing: Filing) -> dict | None:
+    """A correction (更正) in progress: why and by whom it was reopened, and its differences from
+    the list the county approved, line by line, for every tier to review."""
+    diff = snapshots.correction_diff(filing)
+    if diff is None:
+        return None
+    review = db.session.scalar(sa.select(Review).where(Review.filing_id == filing.id, Review.action == Action.reopen)
+                               .order_by(Review.id.desc()).limit(1))
+    return {"diff": diff, "reason": review.comment if review else "", "by": review.actor_name if review else "",
+            "at": review.at if review else None}
+
+
 def last_return(filing: Filing) -> dict | None:
     """The return (退回) that put the filing where it is, if it has not moved since: reason,
     who (name, tier and their unit) and when, for the banner at the top of its page."""
@@ -258,6 +270,16 @@ def budget(filing: Filing, this: Decimal | None = None) -> dict:
 ENTRIES_PER_PAGE = 50  # the review page's rows: a reviewer reads them one by one, also on a phone
 
 
+def _paid_entries(filing: Filing) -> set[int]:
+    """Entries of the filing the bank paid (a recovery can be recorded for them)."""
+    if filing.state not in HOLDABLE:
+        return set()
+    from subsidy.payments.models import Payment, PaymentStatus
+
+    return set(db.session.scalars(sa.select(Payment.entry_id).where(Payment.filing_id == filing.id,
+                                                                    Payment.status == PaymentStatus.paid)))
+
+
 def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, page=None, per_page=ENTRIES_PER_PAGE,
                 total: int | None = None):
     """Entries with their household, flags and notes: three queries whatever the count, plain
@@ -300,11 +322,12 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
             notes[n.entry_id].append(n)
     rate = filing.project.rate
     holds = open_holds(filing.id) if ids else {}
+    paid = _paid_entries(filing) if ids else set()
     lines = [{"entry": SimpleNamespace(id=r.id, household_id=r.household_id, quantity=r.quantity, amount=r.amount),
               "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
                                            phone=r.phone, payout_account=r.payout_account),
               "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.standard_amount(rate, r.quantity),
-              "hold": holds.get(r.id)}
+              "hold": holds.get(r.id), "paid": r.id in paid}
              for r in rows]
     return lines, (len(lines) if page is None else total)
 
@@ -343,6 +366,7 @@ def review_page(actor, filing_id: int, *, page=1, flagged_only=False, q=None, hq
     return {
         "filing": filing, "lines": lines, "page": Page(lines, page_no, per_page, total),
         "returned": last_return(filing), "objections": objections_on(actor, filing),
+        "correction": correction_of(filing),
         "totals": filing_totals, "reviews": reviews(filing), "snapshots": {s.value: x for s, x in snaps.items()},
         "mismatches": snapshots.find_mismatches(filing, snaps, live),
         "side_by_side": snapshots.side_by_side(filing, snaps, live) if snaps else None,

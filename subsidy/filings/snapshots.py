@@ -200,6 +200,32 @@ def compare(old: list[Line], new: list[Line]) -> Diff:
     return diff
 
 
+CORRECTED_FIELDS = ("quantity", "amount")
+
+
+def correction_base(filing: Filing) -> Snapshot | None:
+    """The county-approved list a correction (更正) corrects: the latest county snapshot of the
+    round it was reopened in."""
+    if filing.correction_of_round is None:
+        return None
+    return db.session.scalar(sa.select(Snapshot).where(
+        Snapshot.filing_id == filing.id, Snapshot.round == filing.correction_of_round,
+        Snapshot.stage == Stage.county).order_by(Snapshot.id.desc()).limit(1))
+
+
+def correction_diff(filing: Filing) -> Diff | None:
+    """What a correction changes: households added or removed, and the quantity or amount of
+    those kept (a register change of an account is not the correction's). None outside a
+    correction."""
+    base = correction_base(filing)
+    if base is None:
+        return None
+    diff = compare(snapshot_lines(base.id), live_lines(filing.id))
+    diff.changed = [(a, b, [f for f in fields if f in CORRECTED_FIELDS]) for a, b, fields in diff.changed
+                    if any(f in CORRECTED_FIELDS for f in fields)]
+    return diff
+
+
 def _only(line: Line, name: str) -> Line:
     """A line with every digest field blanked but `name`, to compare one field canonically."""
     blank = Line(line.household_id, "", "", Decimal(0), Decimal(0), None)

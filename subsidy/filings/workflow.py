@@ -163,18 +163,58 @@ def start_publicity(ctx: Context) -> None:
     db.session.flush()
 
 
+def start_correction(ctx: Context) -> None:
+    """发起更正: the list goes back to the village, to be corrected against the round approved."""
+    ctx.filing.correction_of_round = ctx.filing.round
+    db.session.flush()
+
+
+def settle_correction(ctx: Context) -> None:
+    """The county approved a correction: a paid entry removed or reduced owes back what was paid
+    beyond its new amount (a recovery each, SMS to the household); what it raised is paid by the
+    next batch (payments: only the difference). The filing is then an ordinary approved list."""
+    f = ctx.filing
+    if f.correction_of_round is None:
+        return
+    from subsidy.payments.models import Payment, PaymentStatus
+    from subsidy.recoveries import service as recoveries
+
+    paid = sa.select(Payment.entry_id, sa.func.sum(Payment.amount)).where(
+        Payment.filing_id == f.id, Payment.status == PaymentStatus.paid).group_by(Payment.entry_id)
+    owed = []
+    for entry_id, total in db.session.execute(paid).all():
+        entry = db.session.get(Entry, entry_id)
+        claimed = recoveries.claimed_for(entry_id)
+        excess = quantize(total) - entry.amount - claimed
+        if excess > 0:
+            owed.append(recoveries.record_for_correction(ctx.actor, f, entry, excess, ctx.comment))
+    ctx.detail["recoveries"] = [r.id for r in owed]
+    f.correction_of_round = None
+    db.session.flush()
+
+
 def notify_households(ctx: Context) -> None:
     """审定: one SMS owed to every household of the filing, in this transaction. Keyed by
     filing and entry, so nothing can ever owe a second message for the same approval. One
-    INSERT … SELECT: the database renders the 5,000 bodies of a large filing itself."""
+    INSERT … SELECT: the database renders the 5,000 bodies of a large filing itself. A
+    correction's approval tells only the households it changed (keyed by its round)."""
     from subsidy.notify.outbox import enqueue_select
 
     f = ctx.filing
-    rows = (sa.select((sa.literal(f"filing_approved:{f.id}:", sa.String) + sa.cast(Entry.id, sa.String)).label("key"),
+    prefix = f"filing_approved:{f.id}:"
+    changed = None
+    if f.correction_of_round is not None:
+        diff = snapshots.correction_diff(f)
+        changed = [line.household_id for line in diff.added] + [b.household_id for _a, b, _f in diff.changed]
+        prefix = f"filing_approved:{f.id}:r{f.round}:"
+    rows = (sa.select((sa.literal(prefix, sa.String) + sa.cast(Entry.id, sa.String)).label("key"),
                       Household.phone.label("phone"), sa.literal(f.region_code, sa.String).label("region_code"),
                       Entry.household_id.label("household_id"), Entry.id.label("entry_id"),
                       Household.head_name.label("name"), two_decimals(Entry.amount).label("amount"))
             .join(Household, Household.id == Entry.household_id).where(Entry.filing_id == f.id))
+    if changed is not None:
+        # A household the correction took off (amount 0) is told by its recovery's SMS instead.
+        rows = rows.where(Entry.household_id.in_(changed or [0]), Entry.amount > 0)
     ctx.detail["sms_enqueued"] = enqueue_select("filing_approved", rows, signature_region=f.region_code,
                                                 constants={"project": f.project.name})
 
@@ -196,8 +236,9 @@ def notify_returned(ctx: Context) -> None:
         User.phone.is_not(None), User.phone != "").order_by(User.id)).all()
     village = db.session.scalar(sa.select(Region.name).where(Region.code == f.region_code))
     reason = ctx.comment if len(ctx.comment) <= 30 else ctx.comment[:29] + "…"
-    ctx.detail["sms_enqueued"] = enqueue_bulk("filing_returned", [
-        {"key": f"filing_returned:{f.id}:{f.version}:{uid}", "phone": phone, "region_code": f.region_code,
+    template = "filing_reopened" if ctx.rule.action == Action.reopen else "filing_returned"
+    ctx.detail["sms_enqueued"] = enqueue_bulk(template, [
+        {"key": f"{template}:{f.id}:{f.version}:{uid}", "phone": phone, "region_code": f.region_code,
          "context": {"village": village, "project": f.project.name, "by": str(unit), "reason": reason}}
         for uid, phone in clerks])
 
@@ -225,10 +266,15 @@ MACHINE = Machine("filing", state=Filing.state, version=Filing.version, noun="�
             extra={"reason": True}),
     _review(Action.approve, (S.township_approved,), S.county_approved, Level.county,
             guards=(new_flags_noted, within_budget),
-            effects=(notify_households,),
+            effects=(notify_households, settle_correction),
             extra={"stage": Stage.county, "must_equal_publicized": True, "recheck": True}),
     _review(Action.return_, (S.township_approved,), (S.village_filed, S.draft), Level.county,
             effects=(notify_returned,), extra={"reason": True}),
+    # 更正/补报: the county reopens an approved or paid list, with a reason; it is corrected,
+    # publicized (only the changed lines), filed and reviewed again (docs/design.md
+    # "Supervision with consequences").
+    _review(Action.reopen, (S.county_approved, S.paid), S.draft, Level.county,
+            effects=(start_correction, notify_returned), extra={"reason": True}),
     # Driven by the payments area when the last payment of the filing is answered.
     Rule(Action.pay, (S.county_approved,), S.paid, tier=Level.county, internal=True, extra={"stage": Stage.paid}),
 ])
@@ -316,7 +362,7 @@ def perform(actor, filing_id: int, action, *, version, comment: str | None = Non
         MACHINE.authorize(actor, rule, who=_who(rule))
     text = (reason or "").strip() or (comment or "").strip()
     if rule.extra.get("reason") and not text:
-        label = "撤回" if action == Action.withdraw else "退回"
+        label = {Action.withdraw: "撤回", Action.reopen: "更正"}.get(action, "退回")
         raise ValidationError(f"请填写{label}原因", fields={"reason": f"{label}必须说明原因"})
     if len(text) > 2000:
         raise ValidationError("意见太长", fields={"comment": "不超过 2000 字"})

@@ -105,6 +105,9 @@ class Payment(db.Model):
     result_at: Mapped[datetime | None]
     result_import_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment_result_imports.id"))
     reissue_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    # 1 for an entry's money as first approved; 2, 3 … for what a correction added (补发: only
+    # the difference is paid). One live payment per entry and part.
+    part: Mapped[int] = mapped_column(default=1)
     receipt: Mapped[ReceiptAnswer | None] = mapped_column(enum_column(ReceiptAnswer))
     receipt_at: Mapped[datetime | None]
     receipt_case_id: Mapped[int | None]  # the complaint a 没有收到 opened (cases arrive in their own migration)
@@ -115,8 +118,8 @@ class Payment(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("batch_id", "seq", name="uq_payments_batch_seq"),
         sa.UniqueConstraint("batch_id", "entry_id", name="uq_payments_batch_entry"),
-        # The rule of the whole area: one live (pending or paid) payment per entry.
-        sa.Index("uq_payments_entry_live", "entry_id", unique=True,
+        # The rule of the whole area: one live (pending or paid) payment per entry and part.
+        sa.Index("uq_payments_entry_live", "entry_id", "part", unique=True,
                  sqlite_where=sa.text("status IN ('pending', 'paid')"),
                  postgresql_where=sa.text("status IN ('pending', 'paid')")),
         sa.Index("ix_payments_region_status", "region_code", "status"),
@@ -124,6 +127,7 @@ class Payment(db.Model):
         sa.Index("ix_payments_entry", "entry_id"),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("seq >= 1 AND seq <= 999999", name="seq_range"),
+        sa.CheckConstraint("part >= 1", name="part_positive"),
     )
 
     @property

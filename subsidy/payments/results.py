@@ -365,13 +365,20 @@ def settle(actor, filing_ids, report: Report | None = None) -> list[int]:
     amount are each paid, or held (止付) with nothing in the bank's hands, go to `paid`; returns
     their ids. Called after a result import and after a hold."""
     from subsidy.filings.holds import open_hold
+    from subsidy.recoveries.service import settled_by_write_off
 
-    paid_entry = sa.exists(sa.select(Payment.id).where(Payment.entry_id == Entry.id, Payment.status == P.paid))
+    # Paid in full: every part the bank paid adds up to the entry's amount (a correction may
+    # have raised it: the difference is a further part).
+    paid_cents = (sa.select(sa.func.coalesce(sa.func.sum(cents(Payment.amount)), 0))
+                  .where(Payment.entry_id == Entry.id, Payment.status == P.paid).scalar_subquery())
+    paid_entry = paid_cents >= cents(Entry.amount)
     live = sa.exists(sa.select(Payment.id).where(Payment.entry_id == Entry.id, Payment.status == P.pending))
-    # Settled: paid, or held with nothing in the bank's hands (docs/design.md "Supervision with consequences").
+    # Settled: paid, held with nothing in the bank's hands, or its failure written off
+    # (docs/design.md "Supervision with consequences").
     held_off = sa.and_(open_hold(), ~live)
     open_entries = (sa.select(sa.func.count(Entry.id))
-                    .where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry, ~held_off)
+                    .where(Entry.filing_id == Filing.id, Entry.amount > 0, ~paid_entry, ~held_off,
+                           ~settled_by_write_off())
                     .scalar_subquery())
     candidates = db.session.execute(
         sa.select(Filing.id, Filing.version).where(

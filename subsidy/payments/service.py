@@ -45,7 +45,7 @@ from subsidy.regions.scope import ensure_visible, get_visible, within
 P = PaymentStatus
 _COLUMNS = ["batch_id", "seq", "disbursement_id", "entry_id", "filing_id", "project_id", "household_id",
             "region_code", "head_name", "id_number", "payout_account", "amount", "status", "reissue_of_id",
-            "created_at"]
+            "created_at", "part"]
 
 
 def cents(expr):
@@ -133,7 +133,7 @@ def _new_batch(actor, project: Project, *, reissue: bool, note: str) -> PaymentB
 
 def _insert_payments(batch: PaymentBatch, source) -> tuple[int, Decimal]:
     """`source` selects (entry_id, filing_id, household_id, region_code, head_name, id_number,
-    payout_account, amount, reissue_of_id, order key…); number it and insert it, set-based."""
+    payout_account, amount, reissue_of_id, part); number it and insert it, set-based."""
     sub = source.subquery()
     numbered = sa.select(sub, sa.func.row_number().over(order_by=(sub.c.region_code, sub.c.entry_id))
                          .label("seq")).subquery()
@@ -142,7 +142,7 @@ def _insert_payments(batch: PaymentBatch, source) -> tuple[int, Decimal]:
         sa.literal(batch.id), numbered.c.seq, ids.sql_id(batch.county_code, batch.id, numbered.c.seq),
         numbered.c.entry_id, numbered.c.filing_id, sa.literal(batch.project_id), numbered.c.household_id,
         numbered.c.region_code, numbered.c.head_name, numbered.c.id_number, numbered.c.payout_account,
-        numbered.c.amount, sa.literal(P.pending.value), numbered.c.reissue_of_id, now)
+        numbered.c.amount, sa.literal(P.pending.value), numbered.c.reissue_of_id, now, numbered.c.part)
     try:
         with db.session.begin_nested():
             db.session.execute(sa.insert(Payment).from_select(_COLUMNS, stmt))
@@ -218,9 +218,11 @@ def create_batch(actor, project_id, filing_ids=None, note: str = "") -> BatchRes
                         Entry.household_id.label("household_id"), Filing.region_code.label("region_code"),
                         Household.head_name.label("head_name"), Household.id_number.label("id_number"),
                         Household.payout_account.label("payout_account"), Entry.amount.label("amount"),
-                        sa.literal(None, sa.Integer).label("reissue_of_id"))
+                        sa.literal(None, sa.Integer).label("reissue_of_id"), sa.literal(1).label("part"))
               .join(Filing, Filing.id == Entry.filing_id).join(Household, Household.id == Entry.household_id)
               .where(*cond, no_payment, Entry.amount > 0, ~no_account, _not_held()))
+    # 补发: what a correction added to an entry already paid is paid as a further part.
+    source = source.union_all(_top_ups(cond, no_account))
     with db.session.begin_nested():
         batch = _new_batch(actor, project, reissue=False, note=note)
         count, total = _insert_payments(batch, source)
@@ -230,6 +232,29 @@ def create_batch(actor, project_id, filing_ids=None, note: str = "") -> BatchRes
     audit.record(actor, "payment.batch_create", "payment_batch", batch.id, region_code=batch.county_code,
                  project_id=project.id, filing_ids=wanted, payments=count, total=total, skipped=skipped)
     return BatchResult(batch, count, total, skipped)
+
+
+def _paid_sum():
+    """SQL: what the bank paid for the entry (`Entry.id` of the enclosing query), every part."""
+    return (sa.select(sa.func.sum(Payment.amount)).where(Payment.entry_id == Entry.id, Payment.status == P.paid)
+            .scalar_subquery())
+
+
+def _top_ups(cond, no_account):
+    """Entries a correction raised above what was paid: the difference, as the next part. Only
+    when nothing of the entry is pending or waiting for a re-issue."""
+    paid = (sa.select(Payment.entry_id.label("entry_id"), sa.func.sum(Payment.amount).label("paid"),
+                      sa.func.max(Payment.part).label("part"))
+            .where(Payment.status == P.paid).group_by(Payment.entry_id).subquery("paid"))
+    return (sa.select(Entry.id.label("entry_id"), Entry.filing_id.label("filing_id"),
+                      Entry.household_id.label("household_id"), Filing.region_code.label("region_code"),
+                      Household.head_name.label("head_name"), Household.id_number.label("id_number"),
+                      Household.payout_account.label("payout_account"), (Entry.amount - paid.c.paid).label("amount"),
+                      sa.literal(None, sa.Integer).label("reissue_of_id"), (paid.c.part + 1).label("part"))
+            .join(paid, paid.c.entry_id == Entry.id)
+            .join(Filing, Filing.id == Entry.filing_id).join(Household, Household.id == Entry.household_id)
+            .where(*cond, cents(Entry.amount) > cents(paid.c.paid), ~_has_payment(P.pending),
+                   ~sa.exists(latest_failed_select().where(Payment.entry_id == Entry.id)), ~no_account, _not_held()))
 
 
 def _skips(cond, no_payment, no_account) -> tuple[int, int]:
@@ -253,10 +278,12 @@ def _nothing_message(no_account: int, zero: int, held: int = 0) -> str:
 
 
 def latest_failed_select():
-    """Failed payments that are their entry's latest payment (not counting withdrawn ones):
-    the ones waiting to be re-issued."""
+    """Failed payments that are their entry's latest payment (not counting withdrawn ones) and
+    not written off (核销, proposed or approved): the ones waiting to be re-issued."""
+    from subsidy.recoveries.service import written_off_payment
+
     later = aliased(Payment)
-    return (sa.select(Payment.id).where(Payment.status == P.failed, ~sa.exists(
+    return (sa.select(Payment.id).where(Payment.status == P.failed, ~written_off_payment(), ~sa.exists(
         sa.select(later.id).where(later.entry_id == Payment.entry_id, later.id > Payment.id,
                                   later.status != P.cancelled))))
 
@@ -309,7 +336,7 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "", uncorrec
                               fields={"uncorrected": "include 或 exclude"})
     project = _cash_project(actor, project_id)
     failed = (latest_failed_select().where(Payment.project_id == project.id)
-              .add_columns(Payment.entry_id, Payment.payout_account).subquery("f"))
+              .add_columns(Payment.entry_id, Payment.payout_account, Payment.part).subquery("f"))
     cond = [Filing.project_id == project.id, Filing.state == FilingState.county_approved,
             within(Filing.region_code, actor.region_code)]
     wanted = _wanted_failures(actor, project, payment_ids)
@@ -328,8 +355,9 @@ def reissue_failed(actor, project_id, payment_ids=None, note: str = "", uncorrec
     source = (sa.select(Entry.id.label("entry_id"), Entry.filing_id.label("filing_id"),
                         Entry.household_id.label("household_id"), Filing.region_code.label("region_code"),
                         Household.head_name.label("head_name"), Household.id_number.label("id_number"),
-                        Household.payout_account.label("payout_account"), Entry.amount.label("amount"),
-                        failed.c.id.label("reissue_of_id"))
+                        Household.payout_account.label("payout_account"),
+                        (Entry.amount - sa.func.coalesce(_paid_sum(), 0)).label("amount"),
+                        failed.c.id.label("reissue_of_id"), failed.c.part.label("part"))
               .select_from(failed).join(Entry, Entry.id == failed.c.entry_id)
               .join(Filing, Filing.id == Entry.filing_id).join(Household, Household.id == Entry.household_id)
               .where(*cond, Entry.amount > 0, ~no_account, _not_held()))

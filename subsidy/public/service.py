@@ -195,11 +195,13 @@ def villages_of(code: str) -> list[Region]:
 
 @dataclass
 class BoardLine:
-    entry_id: int
+    entry_id: int | None  # None: a line a correction took off (nothing left to object to)
     name: str        # masked
     id_number: str   # masked
     quantity: Decimal
     amount: Decimal
+    change: str = ""  # on a correction notice: 新增, 变更 or 取消
+    was_amount: Decimal | None = None
 
 
 @dataclass
@@ -213,6 +215,7 @@ class BoardList:
     publicized_at: datetime | None
     publicity_ends_at: datetime | None
     lines: list[BoardLine] = field(default_factory=list)
+    correction: bool = False  # 更正公示: only the lines the correction changes
 
     @property
     def total(self) -> Decimal:
@@ -248,17 +251,49 @@ def village_board(code: str) -> Board:
         lists[f.id] = BoardList(f.id, f.project.name, f.project.year, f.project.unit_label, f.project.rate, f.state,
                                 f.publicized_at, f.publicity_ends_at)
     if lists:
+        changes = _corrections(f for f in filings if f.state is FilingState.publicizing)
         rows = db.session.execute(
-            sa.select(Entry.filing_id, Entry.id, Household.head_name, Household.id_number, Entry.quantity, Entry.amount)
+            sa.select(Entry.filing_id, Entry.id, Household.head_name, Household.id_number, Entry.quantity, Entry.amount,
+                      Entry.household_id)
             .join(Household, Household.id == Entry.household_id)
             .where(Entry.filing_id.in_(list(lists))).order_by(Entry.filing_id, Entry.id))
-        for filing_id, entry_id, name, id_number, quantity, amount in rows:
+        for filing_id, entry_id, name, id_number, quantity, amount, household_id in rows:
+            change, was = "", None
+            if filing_id in changes:
+                if household_id not in changes[filing_id]:
+                    continue  # unchanged by the correction: not on its notice
+                change, was = changes[filing_id][household_id]
+                if change == "变更" and amount == 0:
+                    change = "取消"
             lists[filing_id].lines.append(BoardLine(entry_id, mask_name(name), mask_id_number(id_number),
-                                                    quantity, amount))
+                                                    quantity, amount, change, was))
+        for filing_id, gone in changes.items():
+            lists[filing_id].correction = True
+            for line in gone.get(None, []):  # households a correction deleted from the list
+                lists[filing_id].lines.append(BoardLine(None, mask_name(line.head_name),
+                                                        mask_id_number(line.id_number), line.quantity, Decimal("0"),
+                                                        "取消", line.amount))
     township = db.session.get(Region, village.parent_code) if village.parent_code else None
     return Board(village, township,
                  [b for b in lists.values() if b.state is FilingState.publicizing],
                  [b for b in lists.values() if b.state in APPROVED_STATES])
+
+
+def _corrections(filings) -> dict[int, dict]:
+    """For each correction being publicized: {household id: (change, amount before)} of the
+    lines it changes, and under None the lines it deleted."""
+    from subsidy.filings.snapshots import correction_diff
+
+    out: dict[int, dict] = {}
+    for f in filings:
+        diff = correction_diff(f)
+        if diff is None:
+            continue
+        changes: dict = {line.household_id: ("新增", None) for line in diff.added}
+        changes.update({b.household_id: ("变更", a.amount) for a, b, _fields in diff.changed})
+        changes[None] = diff.removed
+        out[f.id] = changes
+    return out
 
 
 def board_entry(village_code: str, entry_id: int) -> tuple[Region, BoardList, BoardLine]:

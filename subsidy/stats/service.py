@@ -37,7 +37,7 @@ from subsidy.projects.models import Project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import count_villages, county_of
-from subsidy.stats import cache, queries
+from subsidy.stats import cache, queries, supervision
 
 CASE_KINDS = ("inquiries", "complaints", "objections")
 
@@ -138,19 +138,24 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     mobile, mobile_total = mobile_summaries(code, width)
     cases = case_summaries(code, year, width) if children else {}
     policies = policies_published_by_region(code, year, children) if children else {}
+    sup = supervision.figures(code, year, width)
     groups = {}
     for child in children:
         o = own.get(child) or own_figures_empty()
         groups[child] = (_block(child, year, o, cases.get(child) or empty_case_summary(),
                                 sms.get(child) or empty_summary(), mobile.get(child) or dict(EMPTY_MOBILE),
-                                policies[child]), o)
+                                policies[child], sup.get(child)), o)
     if not total:
         return Level(groups, None, money)
     o = own_figures_empty()
     for row in own.values():
         for k in o:
             o[k] += row[k]
-    return Level(groups, (_block(code, year, o, _cases(code, year), sms_total, mobile_total), o), money)
+    sup_total = supervision.empty()
+    for row in sup.values():
+        supervision.add(sup_total, row)
+    return Level(groups, (_block(code, year, o, _cases(code, year), sms_total, mobile_total, sup=sup_total), o),
+                 money)
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -165,7 +170,7 @@ def parse_args(actor, region_code, year) -> tuple[str, int]:
 
 
 def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict,
-           policies: int | None = None) -> dict:
+           policies: int | None = None, sup: dict | None = None) -> dict:
     """The API block of one region from each area's figures for it."""
     return {
         "region_code": code, "year": year,
@@ -176,6 +181,7 @@ def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict
         "sms": sms,
         "mobile": mobile,
         "money": {"approved_amount": fmt(own["approved"]), "paid_amount": fmt(own["paid"])},
+        "supervision": supervision.block(sup or supervision.empty()),
     }
 
 
@@ -225,6 +231,11 @@ class Row:
     own: dict
 
     @property
+    def supervision(self) -> dict:
+        s = self.block.get("supervision") or supervision.block(supervision.empty())
+        return {k: (Decimal(v) if k in supervision.MONEY_KEYS else v) for k, v in s.items()}
+
+    @property
     def overdue(self) -> int:
         return sum(int(self.block[k].get("overdue_open") or 0) for k in CASE_KINDS)
 
@@ -241,6 +252,13 @@ class Row:
             "mismatches": o["mismatches"], "overdue": self.overdue,
         }
 
+
+# The 问题处置 table under the main one (and columns of the .xlsx export after the main ones).
+SUPERVISION_COLUMNS = [
+    ("problems", "查实问题", "int"), ("held", "止付（户）", "int"), ("corrections", "更正（次）", "int"),
+    ("recovery_due", "应追回(元)", "money"), ("recovered", "已追回(元)", "money"), ("written_off", "核销(元)", "money"),
+    ("accountability", "问责（人次）", "int"),
+]
 
 COLUMNS = [  # (key, label, kind) — the table on the page and the .xlsx export
     ("name", "区划", "text"), ("villages", "行政村", "int"), ("filed", "备案", "int"), ("reviewed", "审核", "int"),
@@ -396,9 +414,9 @@ def export_rows(d: Dashboard) -> list[list]:
     """The table of the page as rows for the .xlsx export: one per child region, then the total."""
     out = []
     for row in [*d.rows, d.total]:
-        cells = row.cells()
+        cells = {**row.cells(), **row.supervision}
         line = []
-        for key, _label, kind in COLUMNS:
+        for key, _label, kind in COLUMNS + SUPERVISION_COLUMNS:
             v = cells[key]
             if kind == "money":
                 v = Decimal(fmt(v))
