@@ -290,7 +290,10 @@ def household_file(actor, household_id: int) -> dict:
         .join(Region, Region.code == Filing.region_code)
         .where(Entry.household_id == household.id)
         .order_by(Project.year.desc(), Project.name, Entry.id).limit(FILE_ROWS)).all()
-    out = {"household": household, "entries": entries, "payments": [], "cases": [], "messages": []}
+    from subsidy.filings.holds import held_entries
+
+    out = {"household": household, "entries": entries, "payments": [], "cases": [], "messages": [],
+           "held": held_entries(e.entry_id for e in entries)}
     if can(actor, Perm.view_payments):
         out["payments"] = db.session.execute(
             sa.select(Payment.id, Payment.batch_id, Payment.disbursement_id, Payment.amount, Payment.status,

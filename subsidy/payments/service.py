@@ -165,6 +165,14 @@ def _not_held():
     return ~open_hold()
 
 
+@requires(Perm.view_payments)
+def held_in(actor, entry_ids) -> set[int]:
+    """Of these entries (a page of payments), the ones held now (止付): shown on the payment pages."""
+    from subsidy.filings.holds import held_entries
+
+    return held_entries(entry_ids)
+
+
 def entry_paid(entry_id: int) -> bool:
     return bool(db.session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
         Payment.entry_id == entry_id, Payment.status == P.paid)))

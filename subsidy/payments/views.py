@@ -69,6 +69,7 @@ def batch(batch_id: int):
     page = service.list_payments(current_user, b.id, status=request.args.get("status") or None,
                                  q=request.args.get("q"), page=request.args.get("page"))
     return render_template("payments/batch.html", batch=b, page=page,
+                           held=service.held_in(current_user, [p.entry_id for p in page.items]),
                            counts=service.batch_counts(b.id, current_user.region_code),
                            imports=results.list_imports(current_user, b.id), statuses=list(PaymentStatus),
                            actions=service.batch_actions(current_user, b))
