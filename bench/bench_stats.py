@@ -63,7 +63,7 @@ def main() -> None:
     from subsidy.extensions import db
     from subsidy.notify.numbers import sms_summary
     from subsidy.public.service import mobile_summaries
-    from subsidy.stats import queries, service
+    from subsidy.stats import queries, service, supervision
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
     with app.app_context():
@@ -92,6 +92,8 @@ def main() -> None:
         checks["cases blocks"] = lambda: service._cases(code, y)
         checks["cases by township (one GROUP BY)"] = lambda: case_summaries(code, y, 9)
         checks["cases by month"] = lambda: queries.cases_by_month(code, y)
+        checks["supervision block (问题处置)"] = lambda: supervision.figures(code, y, 6)
+        checks["  supervision by township"] = lambda: supervision.figures(code, y, 9)
         # The whole page and the API, computed (refresh=True: never served from the kept summary).
         checks["/stats/summary (county)"] = lambda: service.summary(supervisor, code, y, refresh=True)
         checks["dashboard (county, 12 townships)"] = lambda: service.dashboard(supervisor, code, y, refresh=True)

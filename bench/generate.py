@@ -150,7 +150,9 @@ TRT = ("return", "township", "village_filed", "draft", None)
 CAP = ("approve", "county", "township_approved", "county_approved", "county")
 CRT = ("return", "county", "township_approved", "village_filed", None)
 PAY = ("pay", "county", "county_approved", "paid", "paid")
-REASONS = {"withdraw": "公示名单有误，撤回核实", "return": "部分农户面积与台账不符，退回核实"}
+REO = ("reopen", "county", "county_approved", "draft", None)
+REASONS = {"withdraw": "公示名单有误，撤回核实", "return": "部分农户面积与台账不符，退回核实",
+           "reopen": "核查发现个别农户面积有误，发起更正"}
 
 COUNTY_NAMES = "安平永宁兴和丰泰清长盛德仁崇"
 COUNTY_SUFFIX = "阳原川河山源城水"
@@ -163,6 +165,7 @@ TABLE_ORDER = [
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
     "mobile_sign_ins", "policies", "cases", "case_events", "case_counters", "audit_events",
+    "entry_holds", "recoveries",
 ]
 
 
@@ -485,9 +488,11 @@ class Province:
                 filings.append(self._filing(rng, j, project_ids[j], v_code, state, rows, material))
         self.filings += len(filings)
         self.L.load("filings", ["id", "project_id", "region_code", "state", "version", "round", "list_changed",
-                                "created_at", "created_by", "state_changed_at", "publicized_at", "publicity_ends_at"],
+                                "created_at", "created_by", "state_changed_at", "publicized_at", "publicity_ends_at",
+                                "correction_of_round"],
                     ((f["id"], f["project_id"], f["village"], f["state"], f["version"], f["round"], False,
-                      FILINGS_AT, f["clerk"][0], f["changed_at"], f["publicized_at"], f["publicity_ends_at"])
+                      FILINGS_AT, f["clerk"][0], f["changed_at"], f["publicized_at"], f["publicity_ends_at"],
+                      f["round"] if f["steps"] and f["steps"][-1][0] is REO else None)
                      for f in filings))
         # What the filings' insert trigger would have made (the triggers are set aside while loading).
         self.L.load("filing_list_stamps", ["filing_id", "stamp"], ((f["id"], secrets.token_hex(16)) for f in filings))
@@ -505,6 +510,7 @@ class Province:
         self._reviews_snapshots_flags(rng, c, filings, hh, account_uses, watch, rates)
         paid_payments = self._payments(rng, c, filings, hh, project_ids, reviewer)
         cases = self._cases(rng, c, hh, by_village, filings)
+        self._supervision(rng, c, filings, paid_payments)
         self._sms(rng, c, filings, hh, paid_payments, cases)
         self._mobile_and_policies(rng, c, hh)
         self.flush_audit()
@@ -520,7 +526,8 @@ class Province:
     def _filing(self, rng, j, pid, v_code, state, rows, material) -> dict:
         """A filing's path through the transition table, with a time for every step."""
         if state == "draft":
-            path = rng.choices([[], [PUB, WDR], [PUB, SUB, TRT]], [6, 2, 2])[0]
+            # A few drafts are corrections (更正) of a list the county had approved.
+            path = rng.choices([[], [PUB, WDR], [PUB, SUB, TRT], [PUB, SUB, TAP, CAP, REO]], [6, 2, 2, 1])[0]
         elif state == "publicizing":
             path = [PUB]
         elif state == "village_filed":
@@ -842,10 +849,40 @@ class Province:
                               "escalated_to_code", "escalation_count", "overdue_at", "received_at", "clock_from",
                               "due_days", "due_at", "accepted_at", "replied_at", "closed_at", "reply_body",
                               "reply_working_days", "completed_late", "rating", "rating_reason", "rated_at",
-                              "reopen_count", "reject_reason", "created_by"], cases)
+                              "reopen_count", "reject_reason", "created_by", "finding"],
+                    # A replied complaint or objection carries its finding (属实 for about a third).
+                    (row + (rng.choices(["substantiated", "partly_substantiated", "unsubstantiated"], [35, 15, 50])[0]
+                            if row[2] != "inquiry" and row[22] is not None else None,) for row in cases))
         self.L.load("case_events", ["id", "case_id", "kind", "at", "actor_id", "actor_name", "note", "from_state",
                                     "to_state", "from_region_code", "to_region_code"], events)
         return answered
+
+    def _supervision(self, rng, c, filings, paid) -> None:
+        """What supervision did about it: about 0.3% of the entries of county-approved lists held
+        (止付), about 0.2% of the paid payments to recover, some of it repaid."""
+        reviewer = self.users[c["code"]]["county_reviewer"]
+        holds = []
+        for f in filings:
+            if f["state"] != "county_approved":
+                continue
+            for r in f["rows"]:
+                if rng.random() < 0.003:
+                    holds.append((self.nid("entry_holds"), r[0], f["id"], f["village"], "held", "群众举报，正在核查",
+                                  FILINGS_AT + timedelta(days=40), reviewer[0]))
+        self.L.load("entry_holds", ["id", "entry_id", "filing_id", "region_code", "status", "reason", "held_at",
+                                    "held_by"], holds)
+        filing_of = {r[0]: f["id"] for f in filings for r in f["rows"]}
+        recoveries = []
+        for _pay, eid, hid, amount, village, _j, settled_at in paid:
+            if rng.random() >= 0.002:
+                continue
+            back = rng.choice([Decimal("0.00"), money(amount / 2), amount])
+            recoveries.append((self.nid("recoveries"), c["code"], village, hid, eid, filing_of.get(eid), amount, back,
+                               "recovered" if back == amount else "open", "核查发现多报，应予追回", "manual",
+                               (settled_at or FILINGS_AT) + timedelta(days=30), reviewer[0]))
+        self.L.load("recoveries", ["id", "county_code", "region_code", "household_id", "entry_id", "filing_id",
+                                   "amount_due", "amount_recovered", "state", "reason", "source", "created_at",
+                                   "created_by"], recoveries)
 
     def _sms(self, rng, c, filings, hh, paid_payments, answered) -> None:
         from subsidy.common.masking import account_tail

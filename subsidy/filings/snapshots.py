@@ -213,6 +213,18 @@ def correction_base(filing: Filing) -> Snapshot | None:
         Snapshot.stage == Stage.county).order_by(Snapshot.id.desc()).limit(1))
 
 
+def corrected(base: Snapshot):
+    """SQL: the entry (`Entry` of the enclosing query) differs from its line in `base` in
+    quantity or amount, or has none (added): what a correction changed, set-based."""
+    from subsidy.filings.models import Entry
+    from subsidy.projects.amounts import cents
+
+    same = sa.select(SnapshotLine.household_id).where(
+        SnapshotLine.snapshot_id == base.id, SnapshotLine.household_id == Entry.household_id,
+        cents(SnapshotLine.quantity) == cents(Entry.quantity), cents(SnapshotLine.amount) == cents(Entry.amount))
+    return ~sa.exists(same)
+
+
 def correction_diff(filing: Filing) -> Diff | None:
     """What a correction changes: households added or removed, and the quantity or amount of
     those kept (a register change of an account is not the correction's). None outside a

@@ -202,19 +202,17 @@ def notify_households(ctx: Context) -> None:
 
     f = ctx.filing
     prefix = f"filing_approved:{f.id}:"
-    changed = None
-    if f.correction_of_round is not None:
-        diff = snapshots.correction_diff(f)
-        changed = [line.household_id for line in diff.added] + [b.household_id for _a, b, _f in diff.changed]
+    base = snapshots.correction_base(f)
+    if base is not None:
         prefix = f"filing_approved:{f.id}:r{f.round}:"
     rows = (sa.select((sa.literal(prefix, sa.String) + sa.cast(Entry.id, sa.String)).label("key"),
                       Household.phone.label("phone"), sa.literal(f.region_code, sa.String).label("region_code"),
                       Entry.household_id.label("household_id"), Entry.id.label("entry_id"),
                       Household.head_name.label("name"), two_decimals(Entry.amount).label("amount"))
             .join(Household, Household.id == Entry.household_id).where(Entry.filing_id == f.id))
-    if changed is not None:
+    if base is not None:
         # A household the correction took off (amount 0) is told by its recovery's SMS instead.
-        rows = rows.where(Entry.household_id.in_(changed or [0]), Entry.amount > 0)
+        rows = rows.where(snapshots.corrected(base), Entry.amount > 0)
     ctx.detail["sms_enqueued"] = enqueue_select("filing_approved", rows, signature_region=f.region_code,
                                                 constants={"project": f.project.name})
 

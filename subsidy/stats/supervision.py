@@ -51,23 +51,27 @@ def figures(code: str, year: int, width: int) -> dict[str, dict]:
         within(Case.region_code, code), Case.received_at >= start, Case.received_at < end,
         Case.kind.in_((CaseKind.complaint, CaseKind.objection)),
         Case.finding.in_((Finding.substantiated, Finding.partly_substantiated))).group_by(k))
-    of_year = sa.select(Filing.id).join(Project, Project.id == Filing.project_id).where(Project.year == year)
+    # Each table is read under the region (its indexed region code), then joined to its filing
+    # and project for the year: the rows of supervision are few, the entries many.
+    of_year = sa.and_(Project.id == Filing.project_id, Project.year == year)
     k = _key(EntryHold.region_code, width)
-    held = _grouped(sa.select(k, sa.func.count()).where(
-        within(EntryHold.region_code, code), EntryHold.status == HoldStatus.held,
-        EntryHold.filing_id.in_(of_year)).group_by(k))
+    held = _grouped(sa.select(k, sa.func.count()).join(Filing, Filing.id == EntryHold.filing_id).join(
+        Project, of_year).where(within(EntryHold.region_code, code), EntryHold.status == HoldStatus.held).group_by(k))
     k = _key(Filing.region_code, width)
-    corrections = _grouped(sa.select(k, sa.func.count(Review.id)).join(Review, Review.filing_id == Filing.id).where(
-        within(Filing.region_code, code), Filing.id.in_(of_year), Review.action == Action.reopen).group_by(k))
+    corrections = _grouped(sa.select(k, sa.func.count(Review.id)).join(Review, Review.filing_id == Filing.id).join(
+        Project, of_year).where(within(Filing.region_code, code), Review.action == Action.reopen).group_by(k))
     k = _key(Recovery.region_code, width)
     recoveries = {key: (due, back) for key, due, back in db.session.execute(
         sa.select(k, sa.func.coalesce(sa.func.sum(Recovery.amount_due), 0),
                   sa.func.coalesce(sa.func.sum(Recovery.amount_recovered), 0))
-        .where(within(Recovery.region_code, code), Recovery.filing_id.in_(of_year)).group_by(k)).all()}
+        .join(Filing, Filing.id == Recovery.filing_id).join(Project, of_year)
+        .where(within(Recovery.region_code, code)).group_by(k)).all()}
     k = _key(WriteOff.region_code, width)
-    written = _grouped(sa.select(k, sa.func.coalesce(sa.func.sum(WriteOff.amount), 0)).where(
-        within(WriteOff.region_code, code), WriteOff.state == WriteOffState.approved,
-        WriteOff.entry_id.in_(sa.select(Entry.id).where(Entry.filing_id.in_(of_year)))).group_by(k))
+    written = _grouped(sa.select(k, sa.func.coalesce(sa.func.sum(WriteOff.amount), 0))
+                       .join(Entry, Entry.id == WriteOff.entry_id).join(Filing, Filing.id == Entry.filing_id)
+                       .join(Project, of_year)
+                       .where(within(WriteOff.region_code, code), WriteOff.state == WriteOffState.approved)
+                       .group_by(k))
     k = _key(AccountabilityDecision.region_code, width)
     decisions = _grouped(sa.select(k, sa.func.count()).where(
         within(AccountabilityDecision.region_code, code),
