@@ -32,7 +32,7 @@ def test_a_paid_filing_is_corrected_through_the_pages(live_server, desktop, phon
     p = payments_of(b["id"])
     with time_machine.travel(PAID_AT, tick=False):
         post_results(api, b["id"], [(x.disbursement_id, "成功", "", f"B{x.id}", str(x.amount)) for x in p])
-    missed = HouseholdFactory(region_code=VILLAGE, head_name="漏报户")
+    HouseholdFactory(region_code=VILLAGE, head_name="漏报户")  # the household the village missed
     reviewer = make_user("county_reviewer")
     db.session.commit()
     f = db.session.get(Filing, w.filing.id)
