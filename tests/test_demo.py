@@ -177,6 +177,30 @@ def test_the_demo_holds_every_state_with_a_history(loaded):
             assert _aware(filing.publicity_ends_at) < now
 
 
+
+def test_the_demo_shows_supervision_with_consequences(loaded):
+    """A hold, a recovery half repaid, a write-off waiting for a second person, a published 问责
+    decision: the dashboard's 问题处置 block has figures at first sign-in."""
+    from subsidy.accountability.models import AccountabilityDecision
+    from subsidy.accounts.models import User
+    from subsidy.filings.models import EntryHold, HoldStatus
+    from subsidy.recoveries.models import Recovery, RecoveryState, WriteOff, WriteOffState
+    from subsidy.stats import service as stats
+
+    assert db.session.scalar(sa.select(sa.func.count()).where(EntryHold.status == HoldStatus.held)) == 1
+    recovery = db.session.scalars(sa.select(Recovery)).one()
+    assert recovery.state == RecoveryState.open and 0 < recovery.amount_recovered < recovery.amount_due
+    assert db.session.scalars(sa.select(WriteOff.state)).all() == [WriteOffState.proposed]
+    assert db.session.scalar(sa.select(AccountabilityDecision.published_at)) is not None
+    supervisor = db.session.scalar(sa.select(User).where(User.username == "supervisor"))
+    block = stats.summary(supervisor, refresh=True)["supervision"]
+    assert block["held"] == 1 and block["accountability"] == 1 and block["recovery_due"] != "0.00"
+    from subsidy.workbench.service import waiting_work
+
+    waiting = {i.key: i.count for i in waiting_work(supervisor)}
+    assert waiting.get("write_offs") == 1   # the supervisor's home page: a write-off to approve
+
+
 def _aware(t):
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 

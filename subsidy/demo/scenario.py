@@ -22,7 +22,7 @@ from werkzeug.security import generate_password_hash
 from subsidy.accounts.models import Role, User
 from subsidy.common.timeutil import CHINA_TZ, local_today
 from subsidy.extensions import db
-from subsidy.filings.models import EntryFlag, Filing, FilingState
+from subsidy.filings.models import Entry, EntryFlag, Filing, FilingState
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 
@@ -191,6 +191,36 @@ def payment_script(cast: Cast, project: Project, settled: list[dict], pending: d
     results.import_results(cast.county, batch.id, _result_file(payments, failing), "回盘.csv")
 
 
+def supervision_script(cast: Cast, held: dict, paid: dict, failed: dict, day: int) -> Script:
+    """What supervision did (docs/design.md "Supervision with consequences"): a hold on a household
+    reported as moved away, a recovery of an overpayment with a first repayment, a failed payment
+    proposed for write-off (waiting for the supervisor's approval) and a published 问责 decision."""
+    from subsidy.accountability import service as accountability
+    from subsidy.filings import holds
+    from subsidy.payments.models import Payment, PaymentStatus
+    from subsidy.recoveries import service as recoveries
+
+    yield at(day, 10, 0)
+    entry = db.session.scalar(sa.select(Entry).where(Entry.filing_id == held["filing"].id).order_by(Entry.id))
+    holds.hold_entry(cast.county, held["filing"].id, entry.id, "群众反映该户已全家迁出本村，正在核查")
+    yield at(day - 1, 15, 0)
+    p = db.session.scalar(sa.select(Payment).where(Payment.filing_id == paid["filing"].id,
+                                                   Payment.status == PaymentStatus.paid).order_by(Payment.id))
+    recovery = recoveries.create_recovery(cast.county, p.entry_id, min(p.amount, Decimal("210.00")),
+                                          "核查发现多报耕地 2 亩，多发部分应予追回")
+    yield at(day - 2, 9, 30)
+    recoveries.add_repayment(cast.county, recovery.id, min(recovery.amount_due, Decimal("100.00")),
+                             at(day - 2, 9, 30).astimezone(CHINA_TZ).date(), "XJ2026-001", "cash")
+    f = db.session.scalar(sa.select(Payment).where(Payment.filing_id == failed["filing"].id,
+                                                   Payment.status == PaymentStatus.failed).order_by(Payment.id))
+    recoveries.propose_payment_write_off(cast.county, f.id, "户主已去世，一卡通已注销，无继承人账户")
+    yield at(day - 3, 16, 0)
+    accountability.record_decision(cast.supervisor, region_code=V0, person_name="李某", post="村会计",
+                                   measure="criticism", document_no="彭纪〔2026〕3号",
+                                   decided_on=at(day - 3, 16).astimezone(CHINA_TZ).date(),
+                                   summary="为亲属多报耕地面积，已责令退回多领资金并作书面检查", publish=True)
+
+
 # --- cases -------------------------------------------------------------------------------
 
 def _phone(household: Household | None) -> str:
@@ -353,6 +383,7 @@ def load_scenario(year: int) -> dict[str, int]:
         filing_script(cast, land, f"{OTHER_TOWNSHIP}201", S.township_approved, 14),
         filing_script(cast, land, f"{OTHER_TOWNSHIP}202", S.village_filed, 9),
         payment_script(cast, land, [h_paid_a, h_paid_b], h_pending, h_cancel, day=20),
+        supervision_script(cast, h_cancel, h_paid_a, h_paid_b, day=8),
         objection_script(cast, h_objection, 4, day=1),
     ]
     farmers = _households(V0, 12) + _households(v[1], 12)

@@ -66,6 +66,8 @@ def waiting_work(actor, now: datetime | None = None) -> list[Item]:
         items += _cases_to_escalate(actor, now)
     if can(actor, Perm.manage_payments):
         items += _payments(actor)
+    if can(actor, Perm.approve_write_offs) or can(actor, Perm.manage_recoveries):
+        items += _supervision(actor)
     if can(actor, Perm.handle_sms):
         items += _sms_failures(actor)
     if can(actor, Perm.manage_users):
@@ -75,6 +77,27 @@ def waiting_work(actor, now: datetime | None = None) -> list[Item]:
     if can(actor, Perm.view_audit):
         items += _risk_flags(actor)
     return [i for i in items if i.count or i.notes]
+
+
+# --- supervision with consequences (docs/design.md "Supervision with consequences") -------------
+
+def _supervision(actor) -> list[Item]:
+    """Write-offs waiting for a second person (never the actor's own), and open recoveries."""
+    from subsidy.recoveries.models import Recovery, RecoveryState, WriteOff, WriteOffState
+
+    items = []
+    if can(actor, Perm.approve_write_offs):
+        waiting = db.session.scalar(sa.select(sa.func.count()).select_from(WriteOff).where(
+            within(WriteOff.region_code, actor.region_code), WriteOff.state == WriteOffState.proposed,
+            WriteOff.proposed_by != actor.id))
+        items.append(Item("write_offs", _l("待我审批的核销"), int(waiting or 0), "recoveries.write_offs",
+                          {"state": WriteOffState.proposed.value}, tone="warning"))
+    if can(actor, Perm.manage_recoveries):
+        open_ = db.session.scalar(sa.select(sa.func.count()).select_from(Recovery).where(
+            within(Recovery.region_code, actor.region_code), Recovery.state == RecoveryState.open))
+        items.append(Item("recoveries", _l("尚未追回完毕的款项"), int(open_ or 0), "recoveries.index",
+                          {"state": RecoveryState.open.value}))
+    return items
 
 
 # --- filings ----------------------------------------------------------------------------------
