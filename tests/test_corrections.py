@@ -99,6 +99,10 @@ def test_a_paid_filing_is_corrected_and_the_money_follows(api_as, county):
                                                                     Message.key.like(f"%:r{f.round}:%"))).all()
     assert sorted(told) == sorted([raised.household_id, missed.id])          # only those it changed
 
+    from subsidy.payments import service as payments
+
+    waiting = {p.id: n for p, n, _failed in payments.projects_with_approved(w.county)}
+    assert waiting[w.project.id] == 2   # the raise and the household added: the 发放 page offers them
     b = api.post("/api/v1/payments/batches", json={"project_id": w.project.id}).json
     new = {x.entry_id: x for x in payments_of(b["id"])}
     assert set(new) == {raised.id, db.session.scalar(sa.select(Entry.id).where(Entry.household_id == missed.id))}

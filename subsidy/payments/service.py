@@ -514,14 +514,20 @@ def failed_waiting(actor, *, project_id: int | None = None, limit: int = 500) ->
 
 @requires(Perm.view_payments)
 def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
-    """Cash projects of the county with (entries waiting for a first payment, failures waiting)."""
+    """Cash projects of the county with (entries waiting for a payment — a first one, or what a
+    correction added —, failures waiting)."""
     county = actor.region_code[:6]
+    cond = [Filing.state == FilingState.county_approved, within(Filing.region_code, actor.region_code)]
     waiting = (sa.select(Filing.project_id, sa.func.count(Entry.id))
                .join(Entry, Entry.filing_id == Filing.id)
-               .where(Filing.state == FilingState.county_approved, within(Filing.region_code, actor.region_code),
-                      Entry.amount > 0, ~_has_payment(P.pending, P.paid, P.failed), _not_held())
+               .where(*cond, Entry.amount > 0, ~_has_payment(P.pending, P.paid, P.failed), _not_held())
                .group_by(Filing.project_id))
     todo = dict(db.session.execute(waiting).all())
+    no_account = sa.or_(Household.payout_account.is_(None), Household.payout_account == "")
+    top = _top_ups(cond, no_account).subquery()
+    for project_id, n in db.session.execute(sa.select(Filing.project_id, sa.func.count()).select_from(top)
+                                            .join(Filing, Filing.id == top.c.filing_id).group_by(Filing.project_id)):
+        todo[project_id] = todo.get(project_id, 0) + n
     failed = dict(db.session.execute(
         sa.select(Payment.project_id, sa.func.count()).where(Payment.id.in_(latest_failed_select()),
                                                              within(Payment.region_code, actor.region_code))
