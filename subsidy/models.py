@@ -5,6 +5,7 @@ from subsidy.audit.models import AuditEvent  # noqa: F401
 from subsidy.cases.models import Case, CaseCounter, CaseEvent, CaseSettings, WorkCalendarDay, WorkCalendarYear  # noqa: F401
 from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, Review, Snapshot, SnapshotLine, WatchListEntry  # noqa: F401
 from subsidy.households.models import Household  # noqa: F401
+from subsidy.materials.models import MaterialPickup, MaterialReceipt  # noqa: F401
 from subsidy.notify.models import Broadcast, InboundMessage, Message, OptOut, SendingControl  # noqa: F401
 from subsidy.payments.models import Payment, PaymentBatch, ReceiptSample, ReceiptSampleMember, ResultImport  # noqa: F401
 from subsidy.policies.models import Policy, PolicyAttachment  # noqa: F401

@@ -42,6 +42,7 @@ def init_app(app):
     from subsidy.cases.views import bp as cases_bp
     from subsidy.filings.views import bp as filings_bp
     from subsidy.households.views import bp as households_bp
+    from subsidy.materials.views import bp as materials_bp
     from subsidy.notify.views import bp as notify_bp
     from subsidy.payments.views import bp as payments_bp
     from subsidy.policies.views import bp as policies_bp
@@ -55,7 +56,7 @@ def init_app(app):
     register_api_modules()
     for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, cases_bp, notify_bp, filings_bp,
                policies_bp, public_bp, mobile_admin_bp, payments_bp, accountability_bp, disclosures_bp, recoveries_bp,
-               api_bp):
+               materials_bp, api_bp):
         app.register_blueprint(bp)
 
     @app.before_request

@@ -67,6 +67,9 @@ class Perm(enum.Enum):
     view_recoveries = "view_recoveries"
     manage_recoveries = "manage_recoveries"  # 追回 and repayments; proposing a 核销
     approve_write_offs = "approve_write_offs"  # 核销, by someone other than who proposed it
+    # 实物补贴 (docs/design.md "Material subsidies")
+    manage_stock = "manage_stock"        # 入库 into the township's store
+    record_pickups = "record_pickups"    # 领取签收 of a village's households
 
 
 P = Perm
@@ -75,12 +78,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.village_clerk: frozenset({
         P.view_register, P.edit_households, P.export_households, P.view_projects, P.view_sms, P.handle_sms,
         P.view_filings, P.edit_filings, P.view_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases, P.view_accountability,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_accountability, P.record_pickups,
     }),
     Role.township_reviewer: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_sms,
         P.view_filings, P.review_filings, P.view_policies, P.view_payments, P.view_dashboard,
-        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.view_accountability,
+        P.view_cases, P.handle_cases, P.record_cases, P.view_case_stats, P.view_accountability, P.manage_stock,
     }),
     Role.county_reviewer: frozenset({
         P.view_register, P.export_households, P.view_projects, P.view_sms,

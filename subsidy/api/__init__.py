@@ -23,6 +23,7 @@ API_MODULES = (
     "subsidy.payments.api",
     "subsidy.accountability.api",
     "subsidy.recoveries.api",
+    "subsidy.materials.api",
     "subsidy.stats.api",
     "subsidy.api.docs",
 )

@@ -21,7 +21,7 @@ AREAS: dict[str, str] = {
     "policy.": _l("惠民政策"), "project.": _l("补贴项目"), "sms.": _l("短信"), "user.": _l("用户与登录"),
     "mobile.": _l("农户手机端"), "calendar.": _l("工作日历"), "watchlist.": _l("重点关注名单"),
     "audit.": _l("审计日志"), "demo.": _l("演示数据"), "recovery.": _l("追回"), "write_off.": _l("核销"),
-    "accountability.": _l("问责"),
+    "accountability.": _l("问责"), "material.": _l("实物发放"),
 }
 
 ACTIONS: dict[str, str] = {
@@ -44,6 +44,7 @@ ACTIONS: dict[str, str] = {
     "payment.hold_cancel": _l("止付作废未导出的发放"),
     "recovery.create": _l("登记追回"), "recovery.repayment": _l("登记缴回"),
     "write_off.propose": _l("提出核销"), "write_off.approve": _l("审批核销"),
+    "material.receipt": _l("实物入库"), "material.pickup": _l("实物领取签收"),
     "household.create": _l("新增农户"), "household.export": _l("导出农户"),
     "household.id_elsewhere": _l("查询身份证号在外地的登记"), "household.import": _l("导入农户"),
     "household.transfer": _l("迁户"), "household.transfer_out": _l("迁出本县"), "household.update": _l("修改农户信息"),
@@ -115,6 +116,9 @@ FIELDS: dict[str, str] = {
     "recovery_id": _l("追回记录"), "person_name": _l("被问责人"), "post": _l("职务"), "measure": _l("问责方式"),
     "document_no": _l("文号"), "decided_on": _l("决定日期"), "case_id": _l("诉求"), "filing_id": _l("公示名单"),
     "published": _l("公开"),
+    "item": _l("实物"), "item_unit": _l("实物单位"), "unit_price": _l("实物单价"), "received_on": _l("日期"),
+    "supplier": _l("供货单位"), "receipt_id": _l("入库记录"), "pickup_id": _l("领取记录"), "receiver": _l("领取人"),
+    "proxy_name": _l("代领人"), "proxy_relation": _l("与户主关系"),
 }
 
 

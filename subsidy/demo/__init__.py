@@ -45,8 +45,11 @@ PROJECTS = [
     ("耕地地力保护补贴", Category.cash, Unit.mu, "105.00", "30000000.00", "中央财政"),
     ("基础母牛养殖补贴", Category.cash, Unit.head, "2000.00", "8000000.00", "自治区财政"),
     ("农村危房改造补助", Category.cash, Unit.household, "20000.00", "12000000.00", "中央和自治区财政"),
-    ("地膜覆盖补贴（实物）", Category.material, Unit.mu, "36.00", "3000000.00", "县级财政"),
+    ("地膜覆盖补贴（实物）", Category.material, Unit.mu, "1.50", "3000000.00", "县级财政"),
 ]
+# 实物补贴 (docs/design.md "Material subsidies"): the goods, their unit and price; the rate above is
+# then rolls per 亩 (1.50 卷 × 24.00 元 = 36.00 元 a 亩).
+GOODS = {"地膜覆盖补贴（实物）": ("地膜", "卷", "24.00")}
 
 
 def village_names(count: int, rng: random.Random) -> list[str]:
@@ -162,8 +165,10 @@ def _projects(year: int) -> int:
     created = 0
     for name, category, unit, rate, budget, source in PROJECTS:
         if name not in have:
+            item, item_unit, price = GOODS.get(name, (None, None, None))
             db.session.add(Project(county_code=COUNTY[0], name=name, year=year, category=category, unit=unit,
-                                   rate=Decimal(rate), budget=Decimal(budget), publicity_days=7, fund_source=source))
+                                   rate=Decimal(rate), budget=Decimal(budget), publicity_days=7, fund_source=source,
+                                   item=item, item_unit=item_unit, unit_price=Decimal(price) if price else None))
             created += 1
     db.session.flush()
     return created

@@ -85,7 +85,7 @@ def _quantity(value, project: Project, household: Household) -> Decimal:
 
 def _amount(value, project: Project, quantity: Decimal) -> Decimal:
     if value in (None, ""):
-        return amounts.standard_amount(project.rate, quantity)
+        return amounts.entry_amount(project, quantity)
     try:
         return parse_amount(value, label="金额", maximum=MONEY_MAX)
     except ValueError as exc:
@@ -139,7 +139,7 @@ def update_entry(actor, filing_id: int, entry_id: int, quantity=None, amount=Non
     household = db.session.get(Household, entry.household_id)
     q = entry.quantity if quantity in (None, "") else _quantity(quantity, filing.project, household)
     if amount in (None, ""):
-        a = amounts.standard_amount(filing.project.rate, q) if q != entry.quantity else entry.amount
+        a = amounts.entry_amount(filing.project, q) if q != entry.quantity else entry.amount
     else:
         a = _amount(amount, filing.project, q)
     before = {"quantity": entry.quantity, "amount": entry.amount}
@@ -194,7 +194,7 @@ def add_all_households(actor, filing_id: int) -> dict:
     project = filing.project
     qty = amounts.default_quantity_sql(project.unit, Household.land_area_mu, Household.members)
     taken = sa.exists(sa.select(Entry.id).where(Entry.project_id == project.id, Entry.household_id == Household.id))
-    amount = amounts.standard_amount_sql(sa.literal(project.rate, Project.rate.type), qty)
+    amount = amounts.entry_amount_sql(project, sa.literal(project.rate, Project.rate.type), qty)
     now = sa.literal(utcnow(), UTCDateTime())
     source = (sa.select(sa.literal(filing.id), sa.literal(project.id), Household.id, qty, amount, now,
                         sa.literal(actor.id), now)

@@ -28,8 +28,8 @@ from subsidy.extensions import db
 from subsidy.filings.models import Entry, EntryFlag, Filing, FlagCode, WatchCategory, WatchListEntry
 from subsidy.households.models import Household
 from subsidy.households.validation import id_number_problem
-from subsidy.projects.amounts import cents, standard_cents_sql
-from subsidy.projects.models import Project, Unit
+from subsidy.projects.amounts import cents, entry_cents_sql, standard_cents_sql
+from subsidy.projects.models import Category, Project, Unit
 from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range
 
@@ -106,11 +106,26 @@ def check_duplicate_id(filing, entry_ids=None) -> None:
 
 
 def check_amount_above_rate(filing, entry_ids=None) -> None:
+    if filing.project.category == Category.material:
+        _check_material_amount(filing, entry_ids)
+        return
     expected = standard_cents_sql(Project.rate, Entry.quantity)
     stmt = (_base(filing, entry_ids).join(Project, Project.id == Entry.project_id)
             .where(cents(Entry.amount) > expected)
             .add_columns((_lit("申报金额 ") + two_decimals(Entry.amount) + _lit(" 元，高于补贴标准×数量 = ")
                           + two_decimals(Project.rate) + _lit("×") + two_decimals(Entry.quantity) + _lit(" = ")
+                          + two_decimals(cents_to_money(expected)) + _lit(" 元")).label("explanation")))
+    _insert(filing, FlagCode.amount_above_rate, stmt)
+
+
+def _check_material_amount(filing, entry_ids=None) -> None:
+    """A material entry's amount is its goods valued at the unit price (docs/design.md
+    "Material subsidies")."""
+    project = filing.project
+    expected = entry_cents_sql(project, Project.rate, Entry.quantity)
+    stmt = (_base(filing, entry_ids).join(Project, Project.id == Entry.project_id)
+            .where(cents(Entry.amount) > expected)
+            .add_columns((_lit("申报金额 ") + two_decimals(Entry.amount) + _lit(" 元，高于应领实物按单价折算的 ")
                           + two_decimals(cents_to_money(expected)) + _lit(" 元")).label("explanation")))
     _insert(filing, FlagCode.amount_above_rate, stmt)
 

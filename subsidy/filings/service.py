@@ -320,13 +320,12 @@ def entry_lines(filing: Filing, *, entry_ids=None, flagged_only=False, q=None, p
             flags[f.entry_id].append(f)
         for n in db.session.scalars(note_stmt.order_by(EntryNote.id)):
             notes[n.entry_id].append(n)
-    rate = filing.project.rate
     holds = open_holds(filing.id) if ids else {}
     paid = _paid_entries(filing) if ids else set()
     lines = [{"entry": SimpleNamespace(id=r.id, household_id=r.household_id, quantity=r.quantity, amount=r.amount),
               "household": SimpleNamespace(id=r.household_id, head_name=r.head_name, id_number=r.id_number,
                                            phone=r.phone, payout_account=r.payout_account),
-              "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.standard_amount(rate, r.quantity),
+              "flags": flags[r.id], "notes": notes[r.id], "standard": amounts.entry_amount(filing.project, r.quantity),
               "hold": holds.get(r.id), "paid": r.id in paid}
              for r in rows]
     return lines, (len(lines) if page is None else total)

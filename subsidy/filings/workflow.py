@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from subsidy.accounts.models import ROLE_LEVELS
 from subsidy.accounts.permissions import Perm, exempt, holders
 from subsidy.audit import service as audit
-from subsidy.common.database import lock_rows, regardless, two_decimals
+from subsidy.common.database import cents_to_money, lock_rows, regardless, two_decimals
 from subsidy.common.money import fmt, quantize
 from subsidy.common.statemachine import Machine, Rule
 from subsidy.common.timeutil import to_local, utcnow
@@ -40,7 +40,8 @@ from subsidy.filings import risk, snapshots
 from subsidy.filings.models import Action, Entry, EntryFlag, EntryNote, Filing, FilingState, Review, Snapshot, Stage
 from subsidy.filings.objections import open_objection_refs
 from subsidy.households.models import Household
-from subsidy.projects.models import Project
+from subsidy.projects.amounts import standard_cents_sql
+from subsidy.projects.models import Category, Project
 from subsidy.regions.models import Level
 from subsidy.regions.scope import covers, ensure_visible
 
@@ -210,11 +211,20 @@ def notify_households(ctx: Context) -> None:
                       Entry.household_id.label("household_id"), Entry.id.label("entry_id"),
                       Household.head_name.label("name"), two_decimals(Entry.amount).label("amount"))
             .join(Household, Household.id == Entry.household_id).where(Entry.filing_id == f.id))
+    template, constants = "filing_approved", {"project": f.project.name}
+    if f.project.category == Category.material:
+        # 实物补贴: the goods due, never money (docs/design.md "Material subsidies").
+        due = standard_cents_sql(sa.literal(f.project.rate, Project.rate.type), Entry.quantity)
+        rows = rows.add_columns(two_decimals(cents_to_money(due)).label("due"))
+        template = "filing_approved_material"
+        constants.update(item=f.project.item or "", item_unit=f.project.item_unit or "")
     if base is not None:
-        # A household the correction took off (amount 0) is told by its recovery's SMS instead.
-        rows = rows.where(snapshots.corrected(base), Entry.amount > 0)
-    ctx.detail["sms_enqueued"] = enqueue_select("filing_approved", rows, signature_region=f.region_code,
-                                                constants={"project": f.project.name})
+        # A household the correction took off (amount 0) is told by its recovery's SMS instead;
+        # a material entry's amount may be 0 without a price, so it is not a sign there.
+        rows = rows.where(snapshots.corrected(base))
+        if template == "filing_approved":
+            rows = rows.where(Entry.amount > 0)
+    ctx.detail["sms_enqueued"] = enqueue_select(template, rows, signature_region=f.region_code, constants=constants)
 
 
 def notify_returned(ctx: Context) -> None:

@@ -32,6 +32,8 @@ class Template:
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("filing_approved", _l("补贴审定通知"),
              "{signature}{name}户：您的{project}{amount}元已经县级审定，发放后将另行短信通知。"),
+    Template("filing_approved_material", _l("实物审定通知"),
+             "{signature}{name}户：您的{project}应领{item}{due}{item_unit}，已经县级审定，请按村里通知带身份证领取并签字。"),
     Template("payment_paid", _l("补贴到账通知"),
              "{signature}{name}户：{project}{amount}元已于{date}发放至尾号{tail}的一卡通，请查收。如未收到，请在手机端点“没有收到”或联系村委会。"),
     Template("payment_failed_clerk", _l("发放失败提醒（经办员）"),
@@ -74,7 +76,7 @@ SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "a
                   "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
                   "into": "ZX2017000120", "by": "白阳镇", "unit": "县农业农村局",
                   "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60,
-                  "last_id": 123456, "short": "3f2a9c01b7de"}
+                  "last_id": 123456, "short": "3f2a9c01b7de", "item": "地膜", "due": "12.50", "item_unit": "卷"}
 
 
 def samples(signature: str) -> list[tuple[Template, str, int]]:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from subsidy.common.database import cents_to_money
 from subsidy.common.money import CENT
-from subsidy.projects.models import Unit
+from subsidy.projects.models import Category, Unit
 
 ONE = Decimal(1)
 
@@ -59,3 +59,37 @@ def standard_cents_sql(rate, quantity):
 def standard_amount_sql(rate, quantity):
     """SQL twin of `standard_amount`, as money (for inserts)."""
     return cents_to_money(standard_cents_sql(rate, quantity))
+
+
+# --- 实物补贴 (docs/design.md "Material subsidies") ---------------------------------------------
+# For a material project `rate` is the quantity of goods per unit of entitlement: an entry's
+# goods due are rate × quantity (to 0.01, half up, as the standard amount), and its amount, the
+# money those goods are worth, is goods due × the unit price (0.00 while no price is set).
+
+def goods_due(rate: Decimal, quantity: Decimal) -> Decimal:
+    return standard_amount(rate, quantity)
+
+
+def entry_amount(project, quantity: Decimal) -> Decimal:
+    """The standard amount of an entry of `project` (cash: rate × quantity; material: the goods
+    due valued at the unit price)."""
+    if project.category == Category.material:
+        if project.unit_price is None:
+            return Decimal("0.00")
+        return standard_amount(project.unit_price, goods_due(project.rate, quantity))
+    return standard_amount(project.rate, quantity)
+
+
+def entry_cents_sql(project, rate, quantity):
+    """SQL twin of `entry_amount` in integer cents, `rate` an SQL expression of the project's rate."""
+    if project.category == Category.material:
+        if project.unit_price is None:
+            return sa.literal(0)
+        due = standard_cents_sql(rate, quantity)
+        return (due * cents(sa.literal(project.unit_price, sa.Numeric(14, 2))) + 50) // 100
+    return standard_cents_sql(rate, quantity)
+
+
+def entry_amount_sql(project, rate, quantity):
+    """SQL twin of `entry_amount`, as money (for inserts)."""
+    return cents_to_money(entry_cents_sql(project, rate, quantity))

@@ -13,6 +13,7 @@ from subsidy.projects.models import Category, Unit
 
 RateIn = money_in("补贴标准", minimum=Decimal("0.01"), maximum=service.RATE_MAX, pattern=service.RATE_PATTERN)
 BudgetIn = money_in("预算")
+PriceIn = money_in("单价", maximum=service.RATE_MAX, pattern=service.RATE_PATTERN)
 
 
 class ProjectIn(BaseModel):
@@ -25,6 +26,10 @@ class ProjectIn(BaseModel):
     budget: BudgetIn
     publicity_days: int = Field(default=7, ge=1, le=60)
     fund_source: str = Field(default="", max_length=80)
+    # 实物补贴 (docs/api.md "Material subsidies"): required when category is material
+    item: str | None = Field(default=None, max_length=200)
+    item_unit: str | None = Field(default=None, max_length=200)
+    unit_price: PriceIn | None = None
 
 
 class ProjectOut(BaseModel):
@@ -39,6 +44,9 @@ class ProjectOut(BaseModel):
     budget: MoneyStr
     publicity_days: int
     fund_source: str
+    item: str | None
+    item_unit: str | None
+    unit_price: MoneyStr | None
 
 
 @route("/projects", "POST", summary="Create a subsidy project (county admin)", body=ProjectIn,

@@ -14,3 +14,7 @@ class ProjectForm(FlaskForm):
     budget = DecimalField("预算（元）", places=2, validators=[Optional()])
     publicity_days = IntegerField("公示天数", default=7, validators=[DataRequired("请填写公示天数")])
     fund_source = StringField("资金来源", validators=[Optional()])
+    # 实物补贴: the goods; the rate is then the quantity of goods per unit
+    item = StringField("实物名称（实物补贴填写，如 地膜）", validators=[Optional()])
+    item_unit = StringField("实物计量单位（如 卷、公斤）", validators=[Optional()])
+    unit_price = StringField("实物单价（元，可不填）", validators=[Optional()])

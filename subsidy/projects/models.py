@@ -39,6 +39,11 @@ class Project(db.Model):
     budget: Mapped[Decimal] = mapped_column(Money)
     publicity_days: Mapped[int] = mapped_column(default=7)
     fund_source: Mapped[str] = mapped_column(sa.String(80), default="")
+    # 实物补贴 (docs/design.md "Material subsidies"): the goods, their unit and price; `rate` is
+    # then the quantity of the item per unit of entitlement.
+    item: Mapped[str | None] = mapped_column(sa.String(20))
+    item_unit: Mapped[str | None] = mapped_column(sa.String(10))
+    unit_price: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
@@ -48,7 +53,12 @@ class Project(db.Model):
         sa.CheckConstraint("budget >= 0", name="budget_non_negative"),
         sa.CheckConstraint("publicity_days >= 1 AND publicity_days <= 60", name="publicity_days_range"),
         sa.CheckConstraint("year >= 2000 AND year <= 2100", name="year_range"),
+        sa.CheckConstraint("unit_price IS NULL OR unit_price >= 0", name="unit_price_non_negative"),
     )
+
+    @property
+    def is_material(self) -> bool:
+        return self.category == Category.material
 
     @property
     def unit_label(self) -> str:

@@ -55,9 +55,31 @@ def _validate(data: dict) -> dict:
         out["fund_source"] = single_line(data.get("fund_source"), label="资金来源", limit=80, required=False)
     except ValueError as exc:
         fields["fund_source"] = str(exc)
+    _goods(data, out, fields)
     if fields:
         raise ValidationError("项目信息有误", fields=fields)
     return out
+
+
+def _goods(data: dict, out: dict, fields: dict) -> None:
+    """A material project names its goods and their unit, and may price them (docs/design.md
+    "Material subsidies"); a cash project has none of these."""
+    if out.get("category") != Category.material:
+        out.update(item=None, item_unit=None, unit_price=None)
+        return
+    for key, label, limit in (("item", "实物名称", 20), ("item_unit", "实物计量单位", 10)):
+        try:
+            out[key] = single_line(data.get(key), label=label, limit=limit, required=True)
+        except ValueError as exc:
+            fields[key] = str(exc)
+    price = data.get("unit_price")
+    if price is None or (isinstance(price, str) and not price.strip()):
+        out["unit_price"] = None
+        return
+    try:
+        out["unit_price"] = parse_amount(price, label="单价", minimum=Decimal("0"), maximum=RATE_MAX)
+    except ValueError as exc:
+        fields["unit_price"] = str(exc)
 
 
 @requires(Perm.manage_projects)

@@ -21,7 +21,8 @@ from subsidy.filings.models import Entry, Filing, FilingState
 from subsidy.households.models import Household
 from subsidy.notify.models import Message
 from subsidy.payments.lookup import join_shown_payment, payment_view
-from subsidy.projects.models import Project
+from subsidy.projects.amounts import goods_due
+from subsidy.projects.models import Category, Project
 from subsidy.public.models import MobileSignIn
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
@@ -41,6 +42,11 @@ STAGES: dict[FilingState, tuple[str, str, str]] = {
 }
 # 止付: what the farmer reads, never the reason (it may name the person who reported it).
 HELD_STAGE = ("暂停发放，正在核查", "wait", "县里正在核查这笔补贴，核查后会短信告诉您结果。有疑问可以提出咨询。")
+# 实物补贴: goods picked up at the village, never money on a card (docs/design.md "Material subsidies").
+MATERIAL_STAGES: dict[FilingState, tuple[str, str, str]] = {
+    FilingState.county_approved: ("县级已审定", "ok", "已审定，请按村里通知带上身份证领取实物，领取时签字。"),
+    FilingState.paid: ("发放完毕", "ok", "实物已发放完毕。没有领到请点“我要咨询/投诉”。"),
+}
 FAILED_STAGE = ("发放失败", "bad", "银行退回了这笔钱，常见原因是一卡通账号有误或已销户。请带上一卡通和身份证到村委会"
                 "核对账号，核对后会重新发放。")
 
@@ -63,6 +69,11 @@ class MyEntry:
     account_tail: str = ""
     payment_id: int | None = None  # set when 我已收到 / 没有收到 apply
     receipt: str | None = None
+    # 实物补贴: the goods, what is due and what was picked up
+    item: str | None = None
+    item_unit: str | None = None
+    goods_due: Decimal | None = None
+    goods_received: Decimal | None = None
 
 
 # The farmer's page runs these on every view: built once, with the household as a parameter,
@@ -70,7 +81,7 @@ class MyEntry:
 _MY_ENTRIES = join_shown_payment(
     sa.select(Entry.id, Entry.quantity, Entry.amount, Filing.state, Filing.state_changed_at,
               Filing.publicity_ends_at, Project.year, Project.name, Project.unit, Region.name,
-              Household.payout_account)
+              Household.payout_account, Project.category, Project.rate, Project.item, Project.item_unit)
     .join(Filing, Filing.id == Entry.filing_id)
     .join(Project, Project.id == Entry.project_id)
     .join(Region, Region.code == Filing.region_code)
@@ -94,11 +105,23 @@ def my_entries(household_id: int) -> list[MyEntry]:
     out = []
     rows = plain_rows(_MY_ENTRIES, {"household_id": household_id}).all()
     held = held_entries(r[0] for r in rows)
+    material = [r[0] for r in rows if r[11] == Category.material]
+    picked = _goods_received(material)
     for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account,
-         *shown) in rows:
+         category, rate, goods, goods_unit, *shown) in rows:
         label, tone, advice = STAGES[state]
         item = MyEntry(entry_id, year, project, unit.label, quantity, amount, state,
                        label, tone, advice, village, publicity_ends_at=ends_at)
+        if category == Category.material:
+            if entry_id in held:
+                item.stage, item.tone, item.advice = HELD_STAGE
+            else:
+                item.stage, item.tone, item.advice = MATERIAL_STAGES.get(state, (label, tone, advice))
+            item.item, item.item_unit = goods, goods_unit
+            item.goods_due = goods_due(rate, quantity)
+            item.goods_received = picked.get(entry_id, Decimal("0.00"))
+            out.append(item)
+            continue
         payment = payment_view(*shown)
         if payment is not None and payment.status == "failed":
             item.stage, item.tone, item.advice = FAILED_STAGE
@@ -116,6 +139,16 @@ def my_entries(household_id: int) -> list[MyEntry]:
             item.paid_at, item.account_tail = changed_at, account_tail(account)
         out.append(item)
     return out
+
+
+def _goods_received(entry_ids: list[int]) -> dict[int, Decimal]:
+    from subsidy.materials.models import MaterialPickup
+
+    if not entry_ids:
+        return {}
+    return {e: Decimal(q).quantize(Decimal("0.01")) for e, q in db.session.execute(
+        sa.select(MaterialPickup.entry_id, sa.func.sum(MaterialPickup.quantity))
+        .where(MaterialPickup.entry_id.in_(entry_ids)).group_by(MaterialPickup.entry_id))}
 
 
 def my_messages(household_id: int, limit: int = 30) -> list[sa.Row]:

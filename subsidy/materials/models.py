@@ -1,0 +1,76 @@
+"""实物补贴: what a township received into its store for a project, and what each household
+picked up and signed for (docs/design.md "Material subsidies")."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from subsidy.common.labels import Labelled, _l
+from subsidy.common.model_base import enum_column
+from subsidy.common.timeutil import utcnow
+from subsidy.extensions import db
+
+Quantity = sa.Numeric(14, 2)
+
+
+class Receiver(Labelled):
+    self = "self", _l("本人领取")
+    proxy = "proxy", _l("代领")
+
+
+class DistributionState(Labelled):
+    """Derived, never stored: how much of an entry's goods were picked up."""
+    waiting = "waiting", _l("待领取")
+    partly = "partly", _l("部分领取")
+    done = "done", _l("已领取")
+
+
+class MaterialReceipt(db.Model):
+    """入库: goods of a project delivered into a township's store."""
+
+    __tablename__ = "material_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
+    township_code: Mapped[str] = mapped_column(sa.String(9))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    received_on: Mapped[date]
+    supplier: Mapped[str] = mapped_column(sa.String(60), default="")
+    document_no: Mapped[str] = mapped_column(sa.String(60), default="")
+    recorded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_material_receipts_project_township", "project_id", "township_code"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class MaterialPickup(db.Model):
+    """领取签收: goods a household (or someone for it) took from the township's store."""
+
+    __tablename__ = "material_pickups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("filing_entries.id"), index=True)
+    filing_id: Mapped[int] = mapped_column(sa.ForeignKey("filings.id"), index=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
+    township_code: Mapped[str] = mapped_column(sa.String(9))
+    region_code: Mapped[str] = mapped_column(sa.String(12))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    received_on: Mapped[date]
+    receiver: Mapped[Receiver] = mapped_column(enum_column(Receiver))
+    proxy_name: Mapped[str | None] = mapped_column(sa.String(30))
+    proxy_relation: Mapped[str | None] = mapped_column(sa.String(20))
+    recorded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_material_pickups_project_township", "project_id", "township_code"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("receiver = 'self' OR (proxy_name IS NOT NULL AND proxy_relation IS NOT NULL)",
+                           name="proxy_named"),
+    )

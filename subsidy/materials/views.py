@@ -1,0 +1,77 @@
+"""Pages of 实物补贴: a filing's distribution (each household's goods due and received, and the
+village clerk's form to record a pickup) and a project's stock by township (with the township
+reviewer's form to record a delivery). docs/design.md "Material subsidies"."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from subsidy.accounts.permissions import Perm, can
+from subsidy.common.forms import refused
+from subsidy.errors import DomainError, NotFound, PermissionDenied
+from subsidy.materials import service
+from subsidy.materials.forms import PickupForm, ReceiptForm
+
+bp = Blueprint("materials", __name__)
+
+
+def _access(exc: DomainError) -> None:
+    if isinstance(exc, (NotFound, PermissionDenied)):
+        raise exc
+
+
+def _filing_page(filing_id: int, status: int = 200, form: PickupForm | None = None):
+    d = service.distribution(current_user, filing_id)
+    return render_template("materials/filing.html", d=d, filing=d["filing"], project=d["project"],
+                           form=form or PickupForm(formdata=None),
+                           may_record=service.may_record(current_user, d["filing"]),
+                           failed_entry=int(form.entry_id.data) if form is not None and str(
+                               form.entry_id.data or "").isdigit() else None), status
+
+
+@bp.route("/materials/filings/<int:filing_id>")
+def filing(filing_id: int):
+    return _filing_page(filing_id)
+
+
+@bp.route("/materials/filings/<int:filing_id>/pickups", methods=["POST"])
+def pickup(filing_id: int):
+    form = PickupForm()
+    try:
+        service.record_pickup(current_user, filing_id, request.form.get("entry_id"), form.quantity.data,
+                              request.form.get("received_on"), form.receiver.data, form.proxy_name.data,
+                              form.proxy_relation.data)
+    except DomainError as exc:
+        _access(exc)
+        return _filing_page(filing_id, refused(exc, form), form)
+    flash(_("已登记领取。"), "success")
+    return redirect(url_for("materials.filing", filing_id=filing_id))
+
+
+def _stock_page(project_id: int, status: int = 200, form: ReceiptForm | None = None):
+    from subsidy.projects.service import get_project
+
+    project = get_project(current_user, project_id)
+    rows = service.stock_by_township(current_user, project_id)
+    return render_template("materials/stock.html", project=project, rows=rows,
+                           form=form or ReceiptForm(formdata=None),
+                           may_record=can(current_user, Perm.manage_stock)), status
+
+
+@bp.route("/materials/projects/<int:project_id>/stock")
+def stock(project_id: int):
+    return _stock_page(project_id)
+
+
+@bp.route("/materials/projects/<int:project_id>/stock", methods=["POST"])
+def receive(project_id: int):
+    form = ReceiptForm()
+    try:
+        service.record_receipt(current_user, project_id, current_user.region_code, form.quantity.data,
+                               request.form.get("received_on"), form.supplier.data, form.document_no.data)
+    except DomainError as exc:
+        _access(exc)
+        return _stock_page(project_id, refused(exc, form), form)
+    flash(_("已登记入库。"), "success")
+    return redirect(url_for("materials.stock", project_id=project_id))
