@@ -17,6 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from cachetools import LRUCache
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from subsidy.common.database import two_decimals
 from subsidy.common.money import quantize
@@ -223,6 +224,27 @@ def corrected(base: Snapshot):
         SnapshotLine.snapshot_id == base.id, SnapshotLine.household_id == Entry.household_id,
         cents(SnapshotLine.quantity) == cents(Entry.quantity), cents(SnapshotLine.amount) == cents(Entry.amount))
     return ~sa.exists(same)
+
+
+def correction_changes(filing: Filing) -> tuple[dict[int, Decimal | None], list] | None:
+    """`correction_diff` for the public board, set-based (it is drawn on every farmer's visit):
+    ({household id: its amount before, None if added} of the lines the correction changes, the
+    base's lines of the households it deleted). None outside a correction."""
+    from subsidy.filings.models import Entry
+
+    base = correction_base(filing)
+    if base is None:
+        return None
+    before = aliased(SnapshotLine)
+    changed = dict(db.session.execute(
+        sa.select(Entry.household_id, before.amount)
+        .outerjoin(before, sa.and_(before.snapshot_id == base.id, before.household_id == Entry.household_id))
+        .where(Entry.filing_id == filing.id, corrected(base))).all())
+    removed = db.session.execute(
+        sa.select(SnapshotLine).where(SnapshotLine.snapshot_id == base.id, ~sa.exists(
+            sa.select(Entry.id).where(Entry.filing_id == filing.id, Entry.household_id == SnapshotLine.household_id)))
+        .order_by(SnapshotLine.household_id)).scalars().all()
+    return changed, list(removed)
 
 
 def correction_diff(filing: Filing) -> Diff | None:

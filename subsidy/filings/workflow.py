@@ -178,17 +178,26 @@ def settle_correction(ctx: Context) -> None:
     if f.correction_of_round is None:
         return
     from subsidy.payments.models import Payment, PaymentStatus
+    from subsidy.projects.amounts import cents
     from subsidy.recoveries import service as recoveries
+    from subsidy.recoveries.models import Recovery
 
-    paid = sa.select(Payment.entry_id, sa.func.sum(Payment.amount)).where(
-        Payment.filing_id == f.id, Payment.status == PaymentStatus.paid).group_by(Payment.entry_id)
+    # One grouped query finds the entries that owe something back (a paid 5,000-entry list
+    # must not cost two look-ups per entry); only those are visited.
+    paid = (sa.select(Payment.entry_id.label("entry_id"), sa.func.sum(Payment.amount).label("total"))
+            .where(Payment.filing_id == f.id, Payment.status == PaymentStatus.paid)
+            .group_by(Payment.entry_id).subquery())
+    claimed = (sa.select(Recovery.entry_id.label("entry_id"), sa.func.sum(Recovery.amount_due).label("total"))
+               .where(Recovery.filing_id == f.id).group_by(Recovery.entry_id).subquery())
+    already = sa.func.coalesce(claimed.c.total, 0)
+    rows = db.session.execute(
+        sa.select(Entry, paid.c.total, already).join(paid, paid.c.entry_id == Entry.id)
+        .outerjoin(claimed, claimed.c.entry_id == Entry.id)
+        .where(cents(paid.c.total) > cents(Entry.amount) + cents(already)).order_by(Entry.id)).all()
     owed = []
-    for entry_id, total in db.session.execute(paid).all():
-        entry = db.session.get(Entry, entry_id)
-        claimed = recoveries.claimed_for(entry_id)
-        excess = quantize(total) - entry.amount - claimed
-        if excess > 0:
-            owed.append(recoveries.record_for_correction(ctx.actor, f, entry, excess, ctx.comment))
+    for entry, total, claimed_total in rows:
+        excess = quantize(total) - entry.amount - quantize(claimed_total)
+        owed.append(recoveries.record_for_correction(ctx.actor, f, entry, excess, ctx.comment))
     ctx.detail["recoveries"] = [r.id for r in owed]
     f.correction_of_round = None
     db.session.flush()

@@ -315,16 +315,16 @@ def village_board(code: str) -> Board:
 def _corrections(filings) -> dict[int, dict]:
     """For each correction being publicized: {household id: (change, amount before)} of the
     lines it changes, and under None the lines it deleted."""
-    from subsidy.filings.snapshots import correction_diff
+    from subsidy.filings.snapshots import correction_changes
 
     out: dict[int, dict] = {}
     for f in filings:
-        diff = correction_diff(f)
-        if diff is None:
+        found = correction_changes(f)
+        if found is None:
             continue
-        changes: dict = {line.household_id: ("新增", None) for line in diff.added}
-        changes.update({b.household_id: ("变更", a.amount) for a, b, _fields in diff.changed})
-        changes[None] = diff.removed
+        changed, removed = found
+        changes: dict = {hid: ("新增", None) if was is None else ("变更", was) for hid, was in changed.items()}
+        changes[None] = removed
         out[f.id] = changes
     return out
 
