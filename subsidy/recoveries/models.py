@@ -33,6 +33,7 @@ class RepaymentMethod(Labelled):
 class WriteOffKind(Labelled):
     payment = "payment", _l("发放失败核销")
     recovery = "recovery", _l("追回核销")
+    material = "material", _l("实物核销")  # goods a household will never collect (moved, refused, died)
 
 
 class WriteOffState(Labelled):
@@ -89,8 +90,8 @@ class Repayment(db.Model):
 
 
 class WriteOff(db.Model):
-    """核销: a payment that failed for good or a recovery that cannot be collected, written off
-    by two people."""
+    """核销: a payment that failed for good, a recovery that cannot be collected, or goods a
+    household will never collect, written off by two people."""
 
     __tablename__ = "write_offs"
 
@@ -101,7 +102,8 @@ class WriteOff(db.Model):
     entry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("filing_entries.id"), index=True)
     county_code: Mapped[str] = mapped_column(sa.String(6), index=True)
     region_code: Mapped[str] = mapped_column(sa.String(12))
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)  # a material write-off: the goods' value (0 without a price)
+    quantity: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # goods written off (kind material)
     reason: Mapped[str] = mapped_column(sa.Text)
     state: Mapped[WriteOffState] = mapped_column(enum_column(WriteOffState), default=WriteOffState.proposed)
     proposed_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
@@ -114,5 +116,11 @@ class WriteOff(db.Model):
         sa.CheckConstraint("(kind = 'recovery') = (recovery_id IS NOT NULL)", name="recovery_kind_has_recovery"),
         sa.CheckConstraint("approved_by IS NULL OR approved_by <> proposed_by", name="two_people"),
         sa.CheckConstraint("(state = 'approved') = (approved_by IS NOT NULL)", name="approved_has_approver"),
-        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("amount > 0 OR (kind = 'material' AND amount = 0)", name="amount_positive"),
+        sa.CheckConstraint("(kind = 'material') = (quantity IS NOT NULL AND entry_id IS NOT NULL)",
+                           name="material_kind_has_goods"),
+        sa.CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity_positive"),
+        # One write-off of an entry's goods, whatever runs at once.
+        sa.Index("uq_write_offs_material_entry", "entry_id", unique=True, sqlite_where=sa.text("kind = 'material'"),
+                 postgresql_where=sa.text("kind = 'material'")),
     )
