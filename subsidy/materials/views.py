@@ -75,3 +75,8 @@ def receive(project_id: int):
         return _stock_page(project_id, refused(exc, form), form)
     flash(_("已登记入库。"), "success")
     return redirect(url_for("materials.stock", project_id=project_id))
+
+
+# The signed list's .xlsx (download to fill in, upload to record every pickup at once) has its
+# routes on this blueprint in a module of its own.
+from subsidy.materials import import_views  # noqa: E402,F401
