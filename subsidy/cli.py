@@ -142,6 +142,9 @@ def register_cli(app):
     app.cli.add_command(docs_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
+    from subsidy.materials.cli import materials_cli
+
+    app.cli.add_command(materials_cli)
     from subsidy.cases.cli import cases_cli
 
     app.cli.add_command(cases_cli)

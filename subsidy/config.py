@@ -79,6 +79,9 @@ class Defaults:
     # kept and served for STATS_CACHE_SECONDS with its time shown; faster ones are always live.
     STATS_SLOW_SECONDS = 1.0
     STATS_CACHE_SECONDS = 600
+    # 实物补贴: households that have not collected their goods are reminded by SMS this many days
+    # before the village's list closes (`flask materials remind`, daily).
+    MATERIAL_REMINDER_DAYS = 3
     # How long a SQLite statement waits for the write lock before "database is locked".
     SQLITE_BUSY_TIMEOUT_MS = 30_000
     # Background jobs (SMS worker, escalation, stats refresh; subsidy.common.jobs) wait out a busy
@@ -125,6 +128,7 @@ ENV_SETTINGS: dict[str, type] = {
     "TWILIO_TIMEOUT_SECONDS": float,
     "STATS_SLOW_SECONDS": float,
     "STATS_CACHE_SECONDS": float,
+    "MATERIAL_REMINDER_DAYS": int,
     "SQLITE_BUSY_TIMEOUT_MS": int,
     "JOB_RETRY_BASE_SECONDS": float,
     "JOB_RETRY_MAX_SECONDS": float,

@@ -20,7 +20,7 @@ EXPECTED_PUBLIC = {"static", "healthz", "accounts.login", "api.accounts_token", 
                    "public.home", "public.policy_list", "public.policy", "public.policy_file", "public.village",
                    "public.villages", "public.objection", "public.login", "public.login_code", "public.logout",
                    "public.me", "public.rate", "public.new_case", "public.qr_village", "public.qr_policy",
-                   "public.receipt",
+                   "public.receipt", "public.pickup_receipt",
                    # 问责公开: published accountability decisions (docs/design.md "Supervision with consequences").
                    "accountability_public.disclosures"}
 

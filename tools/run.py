@@ -9,9 +9,9 @@ Children, each `flask --app subsidy …` in its own process group:
   default console gateway it writes instance/sms-outbox.log): long-running, restarted when one
   dies (at most RESTARTS times in RESTART_WINDOW seconds; then the supervisor reports it and
   stops everything, rather than serve a platform that silently sends nothing);
-- `cases escalate` at start and then every 24 hours, `stats refresh` at start and then every
-  5 minutes: run to completion at their rhythm; a failure is reported and tried again at the
-  next tick.
+- `cases escalate` and `materials remind` at start and then every 24 hours, `stats refresh`
+  at start and then every 5 minutes: run to completion at their rhythm; a failure is reported
+  and tried again at the next tick.
 
 Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after GRACE seconds) and exits.
 Children are asked by the kernel to die with the supervisor (PR_SET_PDEATHSIG on Linux), so a
@@ -75,6 +75,7 @@ class Supervisor:
             Child("web", ["run", "--host", host, "--port", str(port), "--no-reload"]),
             Child("sms worker", ["sms", "worker"]),
             Child("cases escalate", ["cases", "escalate"], every=escalate_every),
+            Child("materials remind", ["materials", "remind"], every=escalate_every),
             Child("stats refresh", ["stats", "refresh"], every=stats_every),
         ]
         self.stopping = False

@@ -259,15 +259,16 @@ def submit_case(*, by=None, **data) -> Case:
 
 def open_receipt_complaint(*, region_code: str, subject: str, body: str, phone: str | None,
                            household_id: int | None = None, entry_id: int | None = None,
-                           payment_id: int | None = None, by=None) -> Case:
-    """A farmer's 没有收到 on a paid subsidy (the payments area's receipt check): a complaint
-    about the village's payment, handled by the county, which disburses. Linked to the entry
-    paid; the phone may be missing (the household then hears back through the village)."""
+                           payment_id: int | None = None, by=None, detail: dict | None = None) -> Case:
+    """A farmer's 没有收到 on a paid subsidy (the payments area's receipt check), or 没有领到 on
+    recorded goods (the materials area's): a complaint about the village's payment or pickup,
+    handled by the county, which disburses. Linked to the entry; the phone may be missing (the
+    household then hears back through the village)."""
     return _receive(None, {"kind": CaseKind.complaint, "channel": Channel.mobile, "region_code": region_code,
                            "subject": subject[:MAX_SUBJECT], "body": body, "contact_phone": phone,
                            "household_id": household_id, "entry_id": entry_id},
                     (Channel.mobile,), assigned_to=region_code[:6], phone_required=False,
-                    audit_detail={"payment_id": payment_id, "source": "receipt_denied"}, by=by)
+                    audit_detail={"payment_id": payment_id, "source": "receipt_denied", **(detail or {})}, by=by)
 
 
 # ---------------------------------------------------------------- handling

@@ -227,6 +227,12 @@ def notify_households(ctx: Context) -> None:
         rows = rows.add_columns(two_decimals(cents_to_money(due)).label("due"))
         template = "filing_approved_material"
         constants.update(item=f.project.item or "", item_unit=f.project.item_unit or "")
+        from subsidy.materials.lists import get_list, sms_fields
+
+        where = get_list(f.id)
+        if where is not None:  # the village set where and when: say it now
+            template = "filing_approved_material_place"
+            constants.update(sms_fields(where))
     if base is not None:
         # A household the correction took off (amount 0) is told by its recovery's SMS instead;
         # a material entry's amount may be 0 without a price, so it is not a sign there.

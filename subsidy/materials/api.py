@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy.api.spec import Q_REGION, MoneyIn, MoneyStr, route
 from subsidy.common.access import current_actor
-from subsidy.materials import service
+from subsidy.materials import lists, service, write_offs
 from subsidy.materials.models import DistributionState, Receiver
+from subsidy.recoveries.api import WriteOffOut, WriteOffRef
 
 
 class ReceiptIn(BaseModel):
@@ -114,3 +115,41 @@ def get_distribution(filing_id: int):
     out = {"filing_id": d["filing"].id, "item": d["project"].item, "item_unit": d["project"].item_unit,
            "due": d["due"], "received": d["received"], "items": d["items"]}
     return DistributionOut.model_validate(out).model_dump(mode="json")
+
+
+class ListIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    place: str = Field(max_length=200)
+    starts_on: date
+    ends_on: date
+
+
+class ListOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    filing_id: int
+    place: str
+    starts_on: date
+    ends_on: date
+    revision: int
+
+
+@route("/filings/<int:filing_id>/distribution/list", "PUT",
+       summary="Set where and between which days the village's households collect (the village's clerk); "
+               "after the county's approval the households still owed goods are told by SMS",
+       body=ListIn, response=ListOut, tag="materials")
+def set_list(filing_id: int, body: ListIn):
+    return lists.set_list(current_actor(), filing_id, body.place, body.starts_on, body.ends_on)
+
+
+class WriteOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+
+
+@route("/filings/<int:filing_id>/entries/<int:entry_id>/write-off", "POST",
+       summary="Propose writing off the goods an entry has not collected (county reviewer); approved by "
+               "another county reviewer or a supervisor through /write-offs/{id}/approve",
+       body=WriteOffIn, response=WriteOffRef, tag="materials")
+def write_off(filing_id: int, entry_id: int, body: WriteOffIn):
+    w = write_offs.propose_material_write_off(current_actor(), filing_id, entry_id, body.reason)
+    return {"write_off": WriteOffOut.model_validate(w).model_dump(mode="json")}

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from subsidy.materials.models import Receiver
@@ -19,3 +19,14 @@ class ReceiptForm(FlaskForm):
     received_on = DateField("入库日期", validators=[Optional()])
     supplier = StringField("供货单位")
     document_no = StringField("入库单号")
+
+
+class ListForm(FlaskForm):
+    place = StringField("领取地点")
+    starts_on = DateField("开始领取日期", validators=[Optional()])
+    ends_on = DateField("截止日期", validators=[Optional()])
+
+
+class GoodsWriteOffForm(FlaskForm):
+    entry_id = HiddenField("名单条目")
+    reason = TextAreaField("核销原因")

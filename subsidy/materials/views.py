@@ -10,8 +10,8 @@ from flask_login import current_user
 from subsidy.accounts.permissions import Perm, can
 from subsidy.common.forms import refused
 from subsidy.errors import DomainError, NotFound, PermissionDenied
-from subsidy.materials import service
-from subsidy.materials.forms import PickupForm, ReceiptForm
+from subsidy.materials import lists, service, write_offs
+from subsidy.materials.forms import GoodsWriteOffForm, ListForm, PickupForm, ReceiptForm
 
 bp = Blueprint("materials", __name__)
 
@@ -21,13 +21,26 @@ def _access(exc: DomainError) -> None:
         raise exc
 
 
-def _filing_page(filing_id: int, status: int = 200, form: PickupForm | None = None):
+def _filing_page(filing_id: int, status: int = 200, form: PickupForm | None = None, list_form: ListForm | None = None,
+                 write_off_form: GoodsWriteOffForm | None = None):
+    from subsidy.materials.receipts import pickups_of
+
     d = service.distribution(current_user, filing_id)
-    return render_template("materials/filing.html", d=d, filing=d["filing"], project=d["project"],
-                           form=form or PickupForm(formdata=None),
-                           may_record=service.may_record(current_user, d["filing"]),
-                           failed_entry=int(form.entry_id.data) if form is not None and str(
-                               form.entry_id.data or "").isdigit() else None), status
+    filing = d["filing"]
+    where = lists.get_list(filing.id)
+    if list_form is None:
+        list_form = ListForm(formdata=None, obj=where)
+    bound = form if form is not None else write_off_form
+    return render_template("materials/filing.html", d=d, filing=filing, project=d["project"],
+                           form=form or PickupForm(formdata=None), list_form=list_form, where=where,
+                           write_off_form=write_off_form or GoodsWriteOffForm(formdata=None),
+                           write_off_bound=write_off_form is not None, reasons=write_offs.COMMON_REASONS,
+                           pickups=pickups_of(x["entry_id"] for x in d["items"]),
+                           may_record=service.may_record(current_user, filing),
+                           may_set_list=lists.may_set(current_user, filing),
+                           may_write_off=service.may_write_off(current_user, filing),
+                           failed_entry=int(bound.entry_id.data) if bound is not None and str(
+                               bound.entry_id.data or "").isdigit() else None), status
 
 
 @bp.route("/materials/filings/<int:filing_id>")
@@ -47,6 +60,37 @@ def pickup(filing_id: int):
         return _filing_page(filing_id, refused(exc, form), form)
     flash(_("已登记领取。"), "success")
     return redirect(url_for("materials.filing", filing_id=filing_id))
+
+
+@bp.route("/materials/filings/<int:filing_id>/list", methods=["POST"])
+def set_list(filing_id: int):
+    form = ListForm()
+    try:
+        lists.set_list(current_user, filing_id, form.place.data, request.form.get("starts_on"),
+                       request.form.get("ends_on"))
+    except DomainError as exc:
+        _access(exc)
+        return _filing_page(filing_id, refused(exc, form), list_form=form)
+    flash(_("已保存领取地点和时间。"), "success")
+    return redirect(url_for("materials.filing", filing_id=filing_id) + "#collect")
+
+
+@bp.route("/materials/filings/<int:filing_id>/write-off", methods=["POST"])
+def write_off(filing_id: int):
+    form = GoodsWriteOffForm()
+    try:
+        write_offs.propose_material_write_off(current_user, filing_id, request.form.get("entry_id"), form.reason.data)
+    except DomainError as exc:
+        _access(exc)
+        return _filing_page(filing_id, refused(exc, form), write_off_form=form)
+    flash(_("已提出核销，待另一位县级审核员或监督员审批。"), "success")
+    return redirect(url_for("materials.filing", filing_id=filing_id) + f"#entry-{form.entry_id.data}")
+
+
+@bp.route("/materials/filings/<int:filing_id>/sheet")
+def sheet(filing_id: int):
+    """The printable A4 签收表 of the village's list."""
+    return render_template("materials/sheet.html", **lists.sign_sheet(current_user, filing_id))
 
 
 def _stock_page(project_id: int, status: int = 200, form: ReceiptForm | None = None):

@@ -34,6 +34,12 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              "{signature}{name}户：您的{project}{amount}元已经县级审定，发放后将另行短信通知。"),
     Template("filing_approved_material", _l("实物审定通知"),
              "{signature}{name}户：您的{project}应领{item}{due}{item_unit}，已经县级审定，请按村里通知带身份证领取并签字。"),
+    Template("filing_approved_material_place", _l("实物审定通知（含领取地点）"),
+             "{signature}{name}户：您的{project}应领{item}{due}{item_unit}，已经县级审定。请于{starts}至{ends}带身份证到{place}领取并签字。"),
+    Template("material_collect", _l("实物领取通知"),
+             "{signature}{name}户：您的{project}{item}请于{starts}至{ends}带身份证到{place}领取，还可领{due}{item_unit}，领取时签字。"),
+    Template("material_reminder", _l("实物领取提醒"),
+             "{signature}{name}户：您的{project}{item}还有{due}{item_unit}未领，{ends}截止，请带身份证到{place}领取。"),
     Template("payment_paid", _l("补贴到账通知"),
              "{signature}{name}户：{project}{amount}元已于{date}发放至尾号{tail}的一卡通，请查收。如未收到，请在手机端点“没有收到”或联系村委会。"),
     Template("payment_failed_clerk", _l("发放失败提醒（经办员）"),
@@ -76,7 +82,8 @@ SAMPLE_CONTEXT = {"name": "张建国", "project": "耕地地力保护补贴", "a
                   "tail": "1234", "village": "阳洼村", "reason": "账号不存在", "ref_no": "ZX2017000123",
                   "into": "ZX2017000120", "by": "白阳镇", "unit": "县农业农村局",
                   "code": "123456", "body": "（通知内容）", "username": "zhangsan", "count": 50, "minutes": 60,
-                  "last_id": 123456, "short": "3f2a9c01b7de", "item": "地膜", "due": "12.50", "item_unit": "卷"}
+                  "last_id": 123456, "short": "3f2a9c01b7de", "item": "地膜", "due": "12.50", "item_unit": "卷",
+                  "place": "阳洼村村委会", "starts": "3月5日", "ends": "3月20日"}
 
 
 def samples(signature: str) -> list[tuple[Template, str, int]]:

@@ -74,6 +74,8 @@ class MyEntry:
     item_unit: str | None = None
     goods_due: Decimal | None = None
     goods_received: Decimal | None = None
+    pickups: list = field(default_factory=list)  # each recorded pickup, for 我已领取 / 没有领到
+    collect_at: object | None = None  # the village's MaterialList: where and when to collect
 
 
 # The farmer's page runs these on every view: built once, with the household as a parameter,
@@ -107,6 +109,7 @@ def my_entries(household_id: int) -> list[MyEntry]:
     held = held_entries(r[0] for r in rows)
     material = [r[0] for r in rows if r[11] == Category.material]
     picked = _goods_received(material)
+    pickups, lists = _pickups_and_lists(material)
     for (entry_id, quantity, amount, state, changed_at, ends_at, year, project, unit, village, account,
          category, rate, goods, goods_unit, *shown) in rows:
         label, tone, advice = STAGES[state]
@@ -120,6 +123,7 @@ def my_entries(household_id: int) -> list[MyEntry]:
             item.item, item.item_unit = goods, goods_unit
             item.goods_due = goods_due(rate, quantity)
             item.goods_received = picked.get(entry_id, Decimal("0.00"))
+            item.pickups, item.collect_at = pickups.get(entry_id, []), lists.get(entry_id)
             out.append(item)
             continue
         payment = payment_view(*shown)
@@ -149,6 +153,22 @@ def _goods_received(entry_ids: list[int]) -> dict[int, Decimal]:
     return {e: Decimal(q).quantize(Decimal("0.01")) for e, q in db.session.execute(
         sa.select(MaterialPickup.entry_id, sa.func.sum(MaterialPickup.quantity))
         .where(MaterialPickup.entry_id.in_(entry_ids)).group_by(MaterialPickup.entry_id))}
+
+
+def _pickups_and_lists(entry_ids: list[int]) -> tuple[dict, dict]:
+    """{entry id: its pickups} and {entry id: its village's list (place and days)}."""
+    from subsidy.materials.models import MaterialList
+    from subsidy.materials.receipts import pickups_of
+
+    if not entry_ids:
+        return {}, {}
+    lists = dict(db.session.execute(sa.select(Entry.id, MaterialList).join(
+        MaterialList, MaterialList.filing_id == Entry.filing_id).where(Entry.id.in_(entry_ids))).all())
+    return pickups_of(entry_ids), lists
+
+
+def project_of(project_id: int) -> Project:
+    return db.session.get(Project, project_id)
 
 
 def my_messages(household_id: int, limit: int = 30) -> list[sa.Row]:

@@ -354,6 +354,30 @@ def receipt(payment_id: int):
     return redirect(url_for("public.me") + f"#pay-{payment_id}")
 
 
+@bp.route("/m/pickups/<int:pickup_id>/receipt", methods=["POST"])
+@public
+def pickup_receipt(pickup_id: int):
+    """The farmer says whether goods recorded as collected reached them. 没有领到 opens a
+    complaint for the county, after a confirmation page; the household is the signed-in one."""
+    from subsidy.materials import receipts as goods
+
+    hh = farmer.household_id()
+    if hh is None:
+        return redirect(url_for("public.login", next=url_for("public.me")))
+    if request.form.get("answer") == "denied":
+        if request.form.get("sure") != "1":
+            pickup = goods.pickup_to_deny(hh, pickup_id)
+            return render_template("public/pickup_deny.html", pickup=pickup,
+                                   project=service.project_of(pickup.project_id))
+        pickup, case = goods.deny_pickup(hh, pickup_id, phone=service.get_household(hh).phone,
+                                         note=(request.form.get("note") or "").strip()[:500], by=farmer.actor())
+        flash(_("已登记“没有领到”，县里将核查并答复您。投诉编号：%(ref)s", ref=case.ref_no), "ok")
+    else:
+        pickup = goods.confirm_pickup(hh, pickup_id, by=farmer.actor())
+        flash(_("谢谢确认，已登记“我已领取”。"), "ok")
+    return redirect(url_for("public.me") + f"#pickup-{pickup.id}")
+
+
 @bp.route("/m/cases/<int:case_id>/rating", methods=["POST"])
 @public
 def rate(case_id: int):

@@ -66,7 +66,9 @@ class WriteOffOut(BaseModel):
     state: WriteOffState
     payment_id: int | None
     recovery_id: int | None
+    entry_id: int | None
     amount: MoneyStr
+    quantity: MoneyStr | None = None  # goods written off (kind material)
     reason: str
     proposed_by: int
     proposed_at: datetime

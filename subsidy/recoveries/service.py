@@ -9,7 +9,8 @@ consequences".
 - A write-off is proposed by a county reviewer with a reason and approved by a different
   county-level user (a supervisor or another reviewer): a payment that failed for good (it is
   then never re-issued, and its entry counts as settled for the filing's 已发放) or the balance
-  of a recovery that cannot be collected (the recovery becomes `written_off`).
+  of a recovery that cannot be collected (the recovery becomes `written_off`), or goods a
+  household will never collect (subsidy.materials.write_offs proposes those).
 """
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ def _text(value, label: str, field: str, limit: int) -> str:
         return single_line(value, label=label, limit=limit, required=True)
     except ValueError as exc:
         raise ValidationError(str(exc), fields={field: str(exc)}) from None
+
+
+def reason_text(value) -> str:
+    """A write-off's reason: required, one line."""
+    return _text(value, "核销原因", "reason", 500)
 
 
 def _money(value, field: str, label: str = "金额") -> Decimal:
@@ -261,11 +267,14 @@ def settled_by_write_off():
                                                   WriteOff.state == W.approved))
 
 
-def _propose(actor, kind: WriteOffKind, *, amount: Decimal, reason: str, region_code: str, payment_id=None,
-             recovery_id=None, entry_id=None) -> WriteOff:
+def propose(actor, kind: WriteOffKind, *, amount: Decimal, reason: str, region_code: str, payment_id=None,
+            recovery_id=None, entry_id=None, quantity: Decimal | None = None) -> WriteOff:
+    """The first person's half of a write-off, for the propose_* functions (which check what
+    may be written off): at most one per payment, recovery or entry's goods (the database's
+    unique indexes, whatever runs at once)."""
     w = WriteOff(kind=kind, payment_id=payment_id, recovery_id=recovery_id, entry_id=entry_id,
-                 county_code=region_code[:6], region_code=region_code, amount=amount, reason=reason,
-                 proposed_by=actor.id, proposed_at=utcnow())
+                 county_code=region_code[:6], region_code=region_code, amount=amount, quantity=quantity,
+                 reason=reason, proposed_by=actor.id, proposed_at=utcnow())
     db.session.add(w)
     try:
         with db.session.begin_nested():
@@ -273,7 +282,8 @@ def _propose(actor, kind: WriteOffKind, *, amount: Decimal, reason: str, region_
     except sa.exc.IntegrityError:
         raise Conflict("已提出过核销，请勿重复提出", code="invalid_transition") from None
     audit.record(actor, "write_off.propose", "write_off", w.id, region_code=region_code, kind=kind.value,
-                 payment_id=payment_id, recovery_id=recovery_id, amount=amount, reason=reason)
+                 payment_id=payment_id, recovery_id=recovery_id, entry_id=entry_id, amount=amount,
+                 quantity=quantity, reason=reason)
     return w
 
 
@@ -284,14 +294,14 @@ def propose_payment_write_off(actor, payment_id, reason: str) -> WriteOff:
 
     _county(actor)
     payment = get_visible(actor, Payment, payment_id, "发放记录")
-    text = _text(reason, "核销原因", "reason", 500)
+    text = reason_text(reason)
     if payment.status != PaymentStatus.failed:
         raise Conflict(f"该笔{payment.status_label}，只有发放失败的可以核销", code="invalid_transition")
     if db.session.scalar(sa.select(WriteOff.id).where(WriteOff.payment_id == payment.id)):
         raise Conflict("已提出过核销，请勿重复提出", code="invalid_transition")
     if db.session.scalar(latest_failed_select().where(Payment.id == payment.id)) is None:
         raise Conflict("该户已重新发放过，不能核销这一笔", code="invalid_transition")
-    return _propose(actor, WriteOffKind.payment, amount=payment.amount, reason=text, region_code=payment.region_code,
+    return propose(actor, WriteOffKind.payment, amount=payment.amount, reason=text, region_code=payment.region_code,
                     payment_id=payment.id, entry_id=payment.entry_id)
 
 
@@ -300,19 +310,20 @@ def propose_recovery_write_off(actor, recovery_id, reason: str) -> WriteOff:
     """The balance of a recovery that cannot be collected."""
     _county(actor)
     recovery = get_recovery(actor, recovery_id)
-    text = _text(reason, "核销原因", "reason", 500)
+    text = reason_text(reason)
     if recovery.state != R.open:
         raise Conflict(f"该追回{recovery.state.label}，不能核销", code="invalid_transition")
     if db.session.scalar(sa.select(WriteOff.id).where(WriteOff.recovery_id == recovery.id)):
         raise Conflict("已提出过核销，请勿重复提出", code="invalid_transition")
-    return _propose(actor, WriteOffKind.recovery, amount=recovery.balance, reason=text,
+    return propose(actor, WriteOffKind.recovery, amount=recovery.balance, reason=text,
                     region_code=recovery.region_code, recovery_id=recovery.id, entry_id=recovery.entry_id)
 
 
 @requires(Perm.approve_write_offs)
 def approve_write_off(actor, write_off_id) -> WriteOff:
     """The second person's approval; then the recovery is written off, or the failed payment's
-    entry counts as settled (its filing may reach 已发放)."""
+    entry counts as settled (its filing may reach 已发放), or the entry's goods are settled (its
+    filing may reach 发放完毕)."""
     w = get_visible(actor, WriteOff, write_off_id, "核销记录")
     rule = WRITE_OFFS.check(w.state, WriteOffAction.approve)
     WRITE_OFFS.authorize(actor, rule, who="县级审核员或监督员")
@@ -326,6 +337,10 @@ def approve_write_off(actor, write_off_id) -> WriteOff:
         if recovery.state != R.open:
             raise Conflict(f"该追回{recovery.state.label}，不能核销", code="invalid_transition")
         _move(recovery, RecoveryAction.written_off)
+    elif w.kind == WriteOffKind.material:
+        from subsidy.materials.service import close_if_done
+
+        close_if_done(actor, db.session.get(Filing, db.session.get(Entry, w.entry_id).filing_id))
     else:
         from subsidy.payments import results
 

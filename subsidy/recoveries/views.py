@@ -110,8 +110,10 @@ def write_off_payment(payment_id: int):
 def write_offs():
     state = request.args.get("state") or None
     page = service.list_write_offs(current_user, state=state, page=request.args.get("page"))
+    from subsidy.materials.write_offs import describe
+
     return render_template("recoveries/write_offs.html", page=page, state=state, states=WriteOffState,
-                           may_approve=can(current_user, Perm.approve_write_offs))
+                           may_approve=can(current_user, Perm.approve_write_offs), goods=describe(page.items))
 
 
 @bp.route("/write-offs/<int:write_off_id>/approve", methods=["POST"])
