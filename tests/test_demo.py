@@ -190,7 +190,9 @@ def test_the_demo_shows_supervision_with_consequences(loaded):
     assert db.session.scalar(sa.select(sa.func.count()).where(EntryHold.status == HoldStatus.held)) == 1
     recovery = db.session.scalars(sa.select(Recovery)).one()
     assert recovery.state == RecoveryState.open and 0 < recovery.amount_recovered < recovery.amount_due
-    assert db.session.scalars(sa.select(WriteOff.state)).all() == [WriteOffState.proposed]
+    kinds = db.session.execute(sa.select(WriteOff.kind, WriteOff.state).order_by(WriteOff.kind)).all()
+    assert [(k.value, st) for k, st in kinds] == [("material", WriteOffState.proposed),
+                                                  ("payment", WriteOffState.proposed)]
     assert db.session.scalar(sa.select(AccountabilityDecision.published_at)) is not None
     supervisor = db.session.scalar(sa.select(User).where(User.username == "supervisor"))
     block = stats.summary(supervisor, refresh=True)["supervision"]
@@ -198,7 +200,31 @@ def test_the_demo_shows_supervision_with_consequences(loaded):
     from subsidy.workbench.service import waiting_work
 
     waiting = {i.key: i.count for i in waiting_work(supervisor)}
-    assert waiting.get("write_offs") == 1   # the supervisor's home page: a write-off to approve
+    assert waiting.get("write_offs") == 2   # the supervisor's home page: write-offs to approve
+
+
+def test_the_demo_hands_out_goods(loaded):
+    """实物补贴 at first sign-in: a county-approved list of 地膜 with its place and days, the
+    approval SMS saying them, the township's store, pickups (one by a proxy, one confirmed by
+    the farmer), a write-off waiting and a household still to collect."""
+    from subsidy.filings.models import Filing, FilingState
+    from subsidy.materials import service as goods
+    from subsidy.materials.models import MaterialList, MaterialPickup, Receiver
+    from subsidy.notify.models import Message
+    from subsidy.payments.models import ReceiptAnswer
+    from subsidy.projects.models import Category, Project
+
+    filing = db.session.scalar(sa.select(Filing).join(Project).where(
+        Project.category == Category.material, Filing.state == FilingState.county_approved))
+    assert filing is not None and db.session.get(MaterialList, filing.id) is not None
+    sent = db.session.scalars(sa.select(Message.body).where(Message.template == "filing_approved_material_place")).all()
+    assert sent and all("村委会院内领取" in b for b in sent)
+    receivers = db.session.scalars(sa.select(MaterialPickup.receiver)
+                                   .where(MaterialPickup.filing_id == filing.id)).all()
+    assert Receiver.proxy in receivers
+    assert db.session.scalar(sa.select(sa.func.count()).where(MaterialPickup.receipt == ReceiptAnswer.confirmed)) == 1
+    total, left = goods.outstanding(filing.id)
+    assert total > left >= 2
 
 
 def _aware(t):

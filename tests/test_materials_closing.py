@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-import time_machine
 
 from subsidy.audit.models import AuditEvent
 from subsidy.cases.models import Case, CaseKind

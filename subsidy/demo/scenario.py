@@ -221,6 +221,55 @@ def supervision_script(cast: Cast, held: dict, paid: dict, failed: dict, day: in
                                    summary="为亲属多报耕地面积，已责令退回多领资金并作书面检查", publish=True)
 
 
+# --- material subsidies -------------------------------------------------------------------
+
+def material_script(cast: Cast, holder: dict, day: int) -> Script:
+    """实物补贴 (docs/design.md "Material subsidies"): the village says where and when before the
+    county's approval (so the approval SMS says it), the township receives the 地膜, the clerk
+    records most households' pickups (one by a proxy), a farmer confirms one, a household that
+    moved away has its goods proposed for write-off, and one household is still to collect."""
+    from subsidy.materials import lists, receipts
+    from subsidy.materials import service as goods
+    from subsidy.materials.write_offs import propose_material_write_off
+
+    yield at(day, 11, 0)
+    filing = holder["filing"]
+    village = filing.region_code
+    clerk = cast.clerk_of(village)
+    today = at(day, 11).astimezone(CHINA_TZ).date()
+    from subsidy.demo import region_names
+
+    name = region_names()[village]
+    lists.set_list(clerk, filing.id, f"{name.removesuffix('村')}村委会院内", today + timedelta(days=14),
+                   today + timedelta(days=day + 20))
+    moment = at(day - 1, 9, 0)
+    while filing.state != FilingState.county_approved:  # the approval's day depends on the calendar
+        yield moment
+        moment += timedelta(days=1)
+    yield moment + timedelta(days=1)
+    lines = [x for x in goods.lines_of(filing) if x["quantity_due"] > 0]
+    total = sum((x["quantity_due"] for x in lines), Decimal("0"))
+    received = moment.astimezone(CHINA_TZ).date()
+    goods.record_receipt(cast.reviewer_of(village), filing.project_id, village[:9], total, received,
+                         "固原市某某农资有限公司", f"RK{received:%Y%m%d}01")
+    done = []
+    picked = lines[:-2]  # the last household moved away; the one before it has yet to come
+    for i, x in enumerate(picked):
+        if i % 3 == 0:
+            yield moment + timedelta(days=2 + i // 6, hours=i % 6)
+        proxy = i == min(1, len(picked) - 1)
+        pickup = goods.record_pickup(clerk, filing.id, x["entry_id"], x["quantity_due"],
+                                     (moment + timedelta(days=2 + i // 6)).astimezone(CHINA_TZ).date(),
+                                     "proxy" if proxy else "self", "王小红" if proxy else None,
+                                     "儿媳" if proxy else None)
+        done.append((x["household_id"], pickup.id))
+    if done:
+        household_id, pickup_id = done[0]
+        receipts.confirm_pickup(household_id, pickup_id)
+    if len(lines) >= 2:
+        propose_material_write_off(cast.county, filing.id, lines[-1]["entry_id"], "户已迁出，本人书面放弃领取")
+
+
 # --- cases -------------------------------------------------------------------------------
 
 def _phone(household: Household | None) -> str:
@@ -363,7 +412,7 @@ def load_scenario(year: int) -> dict[str, int]:
     land, cows, houses, film = (_project(name, year) for name in ("耕地", "基础母牛", "农村危房", "地膜"))
     S = FilingState
     v = [f"{TOWNSHIP}{201 + i}" for i in range(10)]
-    h_objection, h_paid_a, h_paid_b, h_pending, h_cancel = ({} for _ in range(5))
+    h_objection, h_paid_a, h_paid_b, h_pending, h_cancel, h_film = ({} for _ in range(6))
     scripts = [
         # the demo village: one filing for each thing its clerk does
         filing_script(cast, film, V0, S.draft, 3),  # to publicize
@@ -385,6 +434,9 @@ def load_scenario(year: int) -> dict[str, int]:
         payment_script(cast, land, [h_paid_a, h_paid_b], h_pending, h_cancel, day=20),
         supervision_script(cast, h_cancel, h_paid_a, h_paid_b, day=8),
         objection_script(cast, h_objection, 4, day=1),
+        # goods: from the township's store to the households' hands
+        filing_script(cast, film, v[9], S.county_approved, 30, holder=h_film),
+        material_script(cast, h_film, day=27),
     ]
     farmers = _households(V0, 12) + _households(v[1], 12)
     first: dict = {}

@@ -44,8 +44,9 @@ STAGES: dict[FilingState, tuple[str, str, str]] = {
 HELD_STAGE = ("暂停发放，正在核查", "wait", "县里正在核查这笔补贴，核查后会短信告诉您结果。有疑问可以提出咨询。")
 # 实物补贴: goods picked up at the village, never money on a card (docs/design.md "Material subsidies").
 MATERIAL_STAGES: dict[FilingState, tuple[str, str, str]] = {
-    FilingState.county_approved: ("县级已审定", "ok", "已审定，请按村里通知带上身份证领取实物，领取时签字。"),
-    FilingState.paid: ("发放完毕", "ok", "实物已发放完毕。没有领到请点“我要咨询/投诉”。"),
+    FilingState.county_approved: ("县级已审定", "ok", "已审定，请按村里通知带上身份证领取实物，领取时签字。"
+                                  "领取后请核对下面的领取记录。"),
+    FilingState.paid: ("发放完毕", "ok", "实物已发放完毕。请核对下面村里登记的领取记录，没有领到请点“没有领到”。"),
 }
 FAILED_STAGE = ("发放失败", "bad", "银行退回了这笔钱，常见原因是一卡通账号有误或已销户。请带上一卡通和身份证到村委会"
                 "核对账号，核对后会重新发放。")
