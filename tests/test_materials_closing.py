@@ -4,6 +4,7 @@ goods a household will never collect, the farmer's 我已领取 / 没有领到 o
 printable 签收表, and 发放完毕 decided by one aggregate."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -306,3 +307,24 @@ def test_the_approval_list_names_the_goods_and_links_the_list(app, county):
     db.session.commit()
     html = _web(app, make_user("county_reviewer", "640425")).get("/write-offs/").get_data(as_text=True)
     assert "实物核销" in html and "1.50 卷地膜" in html and f"/materials/filings/{w.filing.id}#entry-{e.id}" in html
+
+
+def test_the_close_compares_what_was_handed_out_with_what_was_approved(app, county):
+    w = _world(2)
+    clerk = _token(app, w.clerk)
+    e = _entries(w)
+    _stock(app, w, "5.00")
+    assert _pickup(clerk, w, e[0].id, "1.50").status_code == 201
+    assert _pickup(clerk, w, e[1].id, "0.50").status_code == 201
+    wo = _token(app, w.county).post(f"/api/v1/filings/{w.filing.id}/entries/{e[1].id}/write-off",
+                                    json={"reason": "户已迁出"}).json["write_off"]
+    assert _token(app, make_user("supervisor", "640425")).post(f"/api/v1/write-offs/{wo['id']}/approve").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Filing, w.filing.id).state == FilingState.paid
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "material.closed"))
+    detail = json.loads(event.detail)
+    assert (detail["due"], detail["received"], detail["written_off"]) == ("3.00", "2.00", "1.00")
+    assert detail["households_written_off"] == 1 and len(detail["digest"]) == 64
+    html = _web(app, w.county).get(f"/materials/filings/{w.filing.id}").get_data(as_text=True)
+    assert "发放完毕核对" in html and "2 户，应领 3.00 卷" in html and "1 户，1.00 卷" in html
+    assert detail["digest"][:16] in html

@@ -289,11 +289,39 @@ def close_if_done(actor, filing: Filing) -> bool:
     if not total or left:
         return False
     project = filing.project
-    handed = _sums_of_filing(filing.id)
+    summary = handed_out(filing)
     goods = f"{project.item_unit or ''}{project.item or ''}"
-    workflow.perform(actor, filing.id, Action.pay, version=filing.version, internal=True,
-                     comment=f"实物发放完毕：{total} 户，共 {fmt(handed)} {goods}")
+    comment = f"实物发放完毕：{total} 户，审定应领 {fmt(summary['due'])}，实发 {fmt(summary['received'])} {goods}"
+    if summary["written_off"]:
+        comment += f"，核销 {fmt(summary['written_off'])}（{summary['households_written_off']} 户）"
+    workflow.perform(actor, filing.id, Action.pay, version=filing.version, internal=True, comment=comment)
+    # What was handed out, kept in the audit chain beside the approved list's snapshot: the
+    # digest of every household's due, received and written-off goods at the close.
+    audit.record(actor, "material.closed", "filing", filing.id, region_code=filing.region_code,
+                 **{k: v for k, v in summary.items() if k != "lines"})
     return True
+
+
+def handed_out(filing: Filing) -> dict:
+    """发放完毕's comparison of what was approved with what was handed out: goods due by the
+    list, received, written off (approved), the households of each, the lines where received
+    differs from due, and a SHA-256 digest over `entry_id|household_id|due|received|written_off`
+    lines (sorted by entry)."""
+    import hashlib
+
+    from subsidy.recoveries.models import WriteOffState
+
+    lines = _lines(filing, material(filing.project))
+    off = {x["entry_id"]: x["write_off"].quantity for x in lines
+           if x["write_off"] is not None and x["write_off"].state == WriteOffState.approved}
+    canonical = "\n".join(f"{x['entry_id']}|{x['household_id']}|{fmt(x['quantity_due'])}|"
+                          f"{fmt(x['quantity_received'])}|{fmt(off.get(x['entry_id'], ZERO))}" for x in lines)
+    differ = [x for x in lines if x["quantity_received"] != x["quantity_due"]]
+    return {"households": len(lines), "due": sum((x["quantity_due"] for x in lines), ZERO),
+            "received": sum((x["quantity_received"] for x in lines), ZERO),
+            "written_off": sum(off.values(), ZERO), "households_written_off": len(off),
+            "households_received": sum(1 for x in lines if x["quantity_received"] >= x["quantity_due"] > 0),
+            "digest": hashlib.sha256(canonical.encode()).hexdigest(), "lines": differ}
 
 
 _material, _picked = material, picked  # TODO(lead): the names the signed-list import used; remove
@@ -301,11 +329,6 @@ _material, _picked = material, picked  # TODO(lead): the names the signed-list i
 
 def _close_if_done(actor, filing: Filing, project: Project | None = None) -> bool:
     return close_if_done(actor, filing)  # TODO(lead): remove once the signed-list import calls close_if_done
-
-
-def _sums_of_filing(filing_id: int) -> Decimal:
-    return quantize(Decimal(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(MaterialPickup.quantity), 0))
-                                              .where(MaterialPickup.filing_id == filing_id))))
 
 
 def _written_off_goods():

@@ -10,6 +10,7 @@ from flask_login import current_user
 from subsidy.accounts.permissions import Perm, can
 from subsidy.common.forms import refused
 from subsidy.errors import DomainError, NotFound, PermissionDenied
+from subsidy.filings.models import FilingState
 from subsidy.materials import lists, service, write_offs
 from subsidy.materials.forms import GoodsWriteOffForm, ListForm, PickupForm, ReceiptForm
 
@@ -36,6 +37,7 @@ def _filing_page(filing_id: int, status: int = 200, form: PickupForm | None = No
                            write_off_form=write_off_form or GoodsWriteOffForm(formdata=None),
                            write_off_bound=write_off_form is not None, reasons=write_offs.COMMON_REASONS,
                            pickups=pickups_of(x["entry_id"] for x in d["items"]),
+                           closing=service.handed_out(filing) if filing.state == FilingState.paid else None,
                            may_record=service.may_record(current_user, filing),
                            may_set_list=lists.may_set(current_user, filing),
                            may_write_off=service.may_write_off(current_user, filing),
