@@ -318,7 +318,8 @@ def test_the_close_compares_what_was_handed_out_with_what_was_approved(app, coun
     assert _pickup(clerk, w, e[1].id, "0.50").status_code == 201
     wo = _token(app, w.county).post(f"/api/v1/filings/{w.filing.id}/entries/{e[1].id}/write-off",
                                     json={"reason": "户已迁出"}).json["write_off"]
-    assert _token(app, make_user("supervisor", "640425")).post(f"/api/v1/write-offs/{wo['id']}/approve").status_code == 200
+    supervisor = _token(app, make_user("supervisor", "640425"))
+    assert supervisor.post(f"/api/v1/write-offs/{wo['id']}/approve").status_code == 200
     db.session.expire_all()
     assert db.session.get(Filing, w.filing.id).state == FilingState.paid
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "material.closed"))
