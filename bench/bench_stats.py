@@ -63,7 +63,7 @@ def main() -> None:
     from subsidy.extensions import db
     from subsidy.notify.numbers import sms_summary
     from subsidy.public.service import mobile_summaries
-    from subsidy.stats import queries, service, supervision
+    from subsidy.stats import materials, queries, service, supervision
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
     with app.app_context():
@@ -94,6 +94,9 @@ def main() -> None:
         checks["cases by month"] = lambda: queries.cases_by_month(code, y)
         checks["supervision block (问题处置)"] = lambda: supervision.figures(code, y, 6)
         checks["  supervision by township"] = lambda: supervision.figures(code, y, 9)
+        checks["materials block (实物发放)"] = lambda: materials.figures(code, y, 6)
+        checks["  materials by township"] = lambda: materials.figures(code, y, 9)
+        checks["  township stores"] = lambda: materials.stock(code, y)
         # The whole page and the API, computed (refresh=True: never served from the kept summary).
         checks["/stats/summary (county)"] = lambda: service.summary(supervisor, code, y, refresh=True)
         checks["dashboard (county, 12 townships)"] = lambda: service.dashboard(supervisor, code, y, refresh=True)
@@ -108,9 +111,15 @@ def main() -> None:
             "SELECT sum(e.amount) FROM filing_entries e JOIN filings f ON f.id = e.filing_id "
             "WHERE f.region_code BETWEEN '640425' AND '640425999999' "
             "AND f.state IN ('county_approved', 'paid')")).scalar()
+        # Paid: what the bank paid, and the material lists handed out in full (发放完毕), their
+        # goods at the unit price.
         direct_paid = db.session.execute(sa.text(
             "SELECT sum(amount) FROM payments WHERE region_code BETWEEN '640425' AND '640425999999' "
             "AND status = 'paid'")).scalar()
+        direct_paid += db.session.execute(sa.text(
+            "SELECT coalesce(sum(e.amount), 0) FROM filing_entries e JOIN filings f ON f.id = e.filing_id "
+            "JOIN projects p ON p.id = f.project_id WHERE f.region_code BETWEEN '640425' AND '640425999999' "
+            "AND f.state = 'paid' AND p.category = 'material'")).scalar()
         timings["(entries scan, for comparison)"] = median_time(lambda: db.session.execute(sa.text(
             "SELECT sum(e.amount) FROM filing_entries e JOIN filings f ON f.id = e.filing_id "
             "WHERE f.region_code BETWEEN '640425' AND '640425999999' "
@@ -119,6 +128,16 @@ def main() -> None:
         approved, paid = queries.approved_amounts(code, y, 6)[code], queries.paid_amounts(code, y, 6)[code]
         assert approved == Decimal(str(direct_approved)).quantize(Decimal("0.01")), (approved, direct_approved)
         assert paid == Decimal(str(direct_paid)).quantize(Decimal("0.01")), (paid, direct_paid)
+        # The goods: some collected, some not; no store below zero; the stores hand out what the
+        # pickups of the county add up to.
+        goods = summary["materials"]
+        assert 0 < goods["entries_done"] < goods["entries_due"], goods
+        stores = materials.stock(code, y)
+        assert stores and all(received >= out for received, out in stores.values()), stores
+        direct_out = db.session.execute(sa.text(
+            "SELECT sum(p.quantity) FROM material_pickups p WHERE p.township_code BETWEEN '640425' AND "
+            "'640425999'")).scalar()
+        assert sum(out for _r, out in stores.values()) == Decimal(str(direct_out)).quantize(Decimal("0.01"))
         dialect = db.engine.dialect.name
 
     size = f"{args.households:,} households" if args.households else args.size
@@ -130,6 +149,10 @@ def main() -> None:
     if summary:
         print(f"  summary: filings {summary['filings']}, money {summary['money']}, sms rate "
               f"{summary['sms']['notification_rate']}, mobile {summary['mobile']['coverage_rate']}")
+        m = summary["materials"]
+        print(f"  materials: {m['entries_done']:,}/{m['entries_due']:,} entries done (rate {m['distribution_rate']}), "
+              f"{m['entries_held']} held; " + ", ".join(f"{g['item']} {g['goods_handed_out']}/{g['goods_due']} "
+                                                         f"{g['item_unit']}" for g in m["goods"]))
 
 
 if __name__ == "__main__":

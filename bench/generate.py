@@ -22,6 +22,7 @@ The same seed and N give identical rows. What there is, for the year 2026 (`YEAR
   (3 % missing), 一卡通 accounts (0.2 % shared with a neighbour), members, land (8 % none);
 - 20 projects per county (18 cash, 2 material) with ~`ENTRIES_PER_HOUSEHOLD` entries a household
   (3.9 million for the province), amount = rate × quantity (0.1 % above it, 0.1 % above the land);
+  a material project's rate is goods per 亩 and its amount the goods due at its unit price;
 - one filing per (project, village) in every state of the workflow — draft (fresh, withdrawn
   from publicity, returned by the township), publicizing, village_filed (some returned by the
   county), township_approved, county_approved, paid — with the review record, the audit event
@@ -32,6 +33,10 @@ The same seed and N give identical rows. What there is, for the year 2026 (`YEAR
 - payment batches per cash project: a settled one (results imported; a few failures re-issued
   in a settled re-issue batch, or still waiting on partly paid filings) and an open, exported
   one of pending payments;
+- 实物: each material project's deliveries into every township's store (a little more than its
+  villages hand out) and the households' pickups: every entry of a paid (发放完毕) material list
+  collected in full, those of a county-approved one collected in full, in part or not yet (a held
+  entry never), some by a proxy, each with its audit event;
 - SMS in every status of the outbox: an approval message per approved entry, a payment
   message per paid payment, a reply message per answered case, a broadcast to one township;
   opted-out numbers; sign-ins on the mobile pages (60 % of households with a phone);
@@ -119,7 +124,7 @@ PROJECTS = [
     ("耕地地力保护补贴", "cash", "mu", "105.00", 0.92, "中央财政"),
     ("玉米生产者补贴", "cash", "mu", "150.00", 0.45, "中央财政"),
     ("草原生态保护补助奖励", "cash", "mu", "7.50", 0.35, "中央财政"),
-    ("地膜覆盖补贴（实物）", "material", "mu", "36.00", 0.30, "县级财政"),
+    ("地膜覆盖补贴（实物）", "material", "mu", "1.50", 0.30, "县级财政"),
     ("农业保险保费补贴", "cash", "mu", "12.00", 0.30, "自治区财政"),
     ("退耕还林补助", "cash", "mu", "90.00", 0.25, "中央财政"),
     ("小麦良种补贴", "cash", "mu", "10.00", 0.20, "中央财政"),
@@ -137,6 +142,9 @@ PROJECTS = [
     ("生态护林员补助", "cash", "household", "10000.00", 0.02, "中央财政"),
     ("农村危房改造补助", "cash", "household", "20000.00", 0.01, "中央和自治区财政"),
 ]
+# A material project's goods (its rate above is goods per 亩): item, unit, unit price.
+GOODS = {"地膜覆盖补贴（实物）": ("地膜", "卷", Decimal("24.00")),
+         "有机肥替代化肥补贴（实物）": ("有机肥", "公斤", Decimal("1.00"))}
 STATES = ["draft", "publicizing", "village_filed", "township_approved", "county_approved", "paid"]
 STATE_WEIGHTS = [8, 6, 8, 8, 15, 55]
 SMS_STATUSES = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "cancelled"]
@@ -165,7 +173,7 @@ TABLE_ORDER = [
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
     "mobile_sign_ins", "policies", "cases", "case_events", "case_counters", "audit_events",
-    "entry_holds", "recoveries",
+    "entry_holds", "recoveries", "material_receipts", "material_pickups",
 ]
 
 
@@ -173,6 +181,15 @@ TABLE_ORDER = [
 
 def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def standard(j: int, quantity: Decimal) -> Decimal:
+    """An entry's standard amount (subsidy.projects.amounts.entry_amount): rate × quantity, or for
+    a material project its goods due at the unit price."""
+    p = PROJECTS[j]
+    if p[0] in GOODS:
+        return money(money(Decimal(p[3]) * quantity) * GOODS[p[0]][2])
+    return money(Decimal(p[3]) * quantity)
 
 
 class IdNumbers:
@@ -431,7 +448,7 @@ class Province:
         for hid, h in hh.items():
             v_code, land, members = h[0], h[6], h[5]
             if v_code == BIG_VILLAGE:
-                lists[(0, v_code)].append([hid, land, money(rates[0] * land)])
+                lists[(0, v_code)].append([hid, land, standard(0, land)])
                 continue
             for j, p in enumerate(PROJECTS):
                 if rng.random() >= self.shares[j]:
@@ -449,7 +466,7 @@ class Province:
                     qty = Decimal(members).quantize(CENT)
                 else:
                     qty = Decimal("1.00")
-                amount = money(rates[j] * qty)
+                amount = standard(j, qty)
                 if rng.random() < 0.001:
                     amount += 50  # above rate × quantity (risk check amount_above_rate)
                 lists[(j, v_code)].append([hid, qty, amount])
@@ -463,11 +480,13 @@ class Province:
             pid = self.nid("projects")
             project_ids.append(pid)
             budget = Decimal((int(budgets[j] * Decimal("1.25")) // 10_000 + 1) * 10_000).quantize(CENT)
+            item, item_unit, price = GOODS.get(p[0], (None, None, None))
             project_rows.append((pid, code, p[0], YEAR, p[1], p[2], Decimal(p[3]), budget, 7, p[5], PROJECTS_AT,
-                                 admin[0]))
+                                 admin[0], item, item_unit, price))
             self.audit(PROJECTS_AT, admin, "project.create", "project", pid, code, {"name": p[0], "year": YEAR})
         self.L.load("projects", ["id", "county_code", "name", "year", "category", "unit", "rate", "budget",
-                                 "publicity_days", "fund_source", "created_at", "created_by"], project_rows)
+                                 "publicity_days", "fund_source", "created_at", "created_by", "item", "item_unit",
+                                 "unit_price"], project_rows)
 
         # Filings, their paths through the workflow, and the entries.
         filings = []  # dicts
@@ -483,8 +502,6 @@ class Province:
                 else:
                     state = next(forced, None) if j == 0 else None
                     state = state or rng.choices(STATES, STATE_WEIGHTS)[0]
-                if material and state == "paid":
-                    state = "county_approved"
                 filings.append(self._filing(rng, j, project_ids[j], v_code, state, rows, material))
         self.filings += len(filings)
         self.L.load("filings", ["id", "project_id", "region_code", "state", "version", "round", "list_changed",
@@ -510,7 +527,9 @@ class Province:
         self._reviews_snapshots_flags(rng, c, filings, hh, account_uses, watch, rates)
         paid_payments = self._payments(rng, c, filings, hh, project_ids, reviewer)
         cases = self._cases(rng, c, hh, by_village, filings)
-        self._supervision(rng, c, filings, paid_payments)
+        held = self._supervision(rng, c, filings, paid_payments)
+        # Its own random stream: the goods leave every other table as it was before they existed.
+        self._materials(random.Random(f"{self.seed}:materials:{code}"), c, filings, hh, held)
         self._sms(rng, c, filings, hh, paid_payments, cases)
         self._mobile_and_policies(rng, c, hh)
         self.flush_audit()
@@ -632,9 +651,9 @@ class Province:
             for eid, hid, qty, amount in f["rows"]:
                 h = hh[hid]
                 found = []
-                if cents(amount) > (cents(rate) * cents(qty) + 50) // 100:
+                if amount > standard(f["j"], qty):
                     found.append(("amount_above_rate", f"申报金额 {amount} 元，高于补贴标准×数量 = {rate}×{qty} = "
-                                                       f"{money(rate * qty)} 元"))
+                                                       f"{standard(f['j'], qty)} 元"))
                 if mu and qty > h[6]:
                     found.append(("quantity_above_land", f"申报 {qty} 亩，超过名册登记的耕地面积 {h[6]} 亩"))
                 if account_uses[h[4]] > 1:
@@ -857,7 +876,7 @@ class Province:
                                     "to_state", "from_region_code", "to_region_code"], events)
         return answered
 
-    def _supervision(self, rng, c, filings, paid) -> None:
+    def _supervision(self, rng, c, filings, paid) -> set[int]:
         """What supervision did about it: about 0.3% of the entries of county-approved lists held
         (止付), about 0.2% of the paid payments to recover, some of it repaid."""
         reviewer = self.users[c["code"]]["county_reviewer"]
@@ -871,6 +890,7 @@ class Province:
                                   FILINGS_AT + timedelta(days=40), reviewer[0]))
         self.L.load("entry_holds", ["id", "entry_id", "filing_id", "region_code", "status", "reason", "held_at",
                                     "held_by"], holds)
+        held = {h[1] for h in holds}
         filing_of = {r[0]: f["id"] for f in filings for r in f["rows"]}
         recoveries = []
         for _pay, eid, hid, amount, village, _j, settled_at in paid:
@@ -883,6 +903,67 @@ class Province:
         self.L.load("recoveries", ["id", "county_code", "region_code", "household_id", "entry_id", "filing_id",
                                    "amount_due", "amount_recovered", "state", "reason", "source", "created_at",
                                    "created_by"], recoveries)
+        return held
+
+    def _materials(self, rng, c, filings, hh, held: set[int]) -> None:
+        """实物: pickups of the material lists the county approved (module docstring), and the
+        deliveries into each township's store that cover them with a little to spare."""
+        pickups, out = [], Counter()  # (project, township) -> handed out
+        for f in filings:
+            if not f["material"] or f["state"] not in ("county_approved", "paid"):
+                continue
+            p = PROJECTS[f["j"]]
+            rate, (item, item_unit, _price) = Decimal(p[3]), GOODS[p[0]]
+            clerk, township = f["clerk"], f["village"][:9]
+            start = f["approved_at"]
+            end = dict(f["steps"]).get(PAY, GENERATED_AT)  # a paid list was complete when it was paid
+            for eid, hid, qty, _amount in f["rows"]:
+                due = money(rate * qty)
+                if due <= 0 or eid in held:
+                    continue
+                if f["state"] == "paid":
+                    plan = "done"
+                else:
+                    plan = rng.choices(["done", "partly", "waiting"], [5, 2, 3])[0]
+                if plan == "waiting":
+                    continue
+                parts = [due] if plan == "done" and (due < 1 or rng.random() < 0.8) else \
+                    [money(due * Decimal(rng.randint(20, 80)) / 100)]
+                if plan == "done" and len(parts) == 1 and parts[0] != due:
+                    parts.append(due - parts[0])
+                parts = [q for q in parts if q > 0]
+                for q in parts:
+                    at = start + (end - start) * rng.uniform(0.05, 0.95)
+                    proxy = rng.random() < 0.1
+                    pid = self.nid("material_pickups")
+                    pickups.append((pid, eid, f["id"], f["project_id"], township, f["village"], q,
+                                    (at + timedelta(hours=8)).date(), "proxy" if proxy else "self",
+                                    "张某" if proxy else None, "子女" if proxy else None, clerk[0], at))
+                    out[(f["project_id"], township)] += q
+                    self.audit(at, clerk, "material.pickup", "filing", f["id"], f["village"],
+                               {"entry_id": eid, "household_id": hid, "pickup_id": pid, "quantity": str(q),
+                                "item": item, "item_unit": item_unit, "receiver": "proxy" if proxy else "self"})
+        receipts = []
+        project_of = {f["project_id"]: f["j"] for f in filings}
+        for (project_id, township), handed in sorted(out.items()):
+            item, item_unit, _price = GOODS[PROJECTS[project_of[project_id]][0]]
+            # Delivered before the first list was approved, so the store was never short; a
+            # second, smaller delivery is what is left on hand.
+            spare = money(handed * Decimal(rng.uniform(0.02, 0.15)))
+            reviewer = self.users[township]["township_reviewer"]
+            for n, (q, at) in enumerate(((handed, utc(3, 25)), (spare, utc(5, 6))), start=1):
+                if q <= 0:
+                    continue
+                rid = self.nid("material_receipts")
+                receipts.append((rid, project_id, township, q, (at + timedelta(hours=8)).date(), "县农资公司",
+                                 f"RK-{township}-{n}", reviewer[0], at))
+                self.audit(at, reviewer, "material.receipt", "project", project_id, township,
+                           {"receipt_id": rid, "quantity": str(q), "item": item, "item_unit": item_unit})
+        self.L.load("material_receipts", ["id", "project_id", "township_code", "quantity", "received_on", "supplier",
+                                          "document_no", "recorded_by", "recorded_at"], receipts)
+        self.L.load("material_pickups", ["id", "entry_id", "filing_id", "project_id", "township_code", "region_code",
+                                         "quantity", "received_on", "receiver", "proxy_name", "proxy_relation",
+                                         "recorded_by", "recorded_at"], pickups)
 
     def _sms(self, rng, c, filings, hh, paid_payments, answered) -> None:
         from subsidy.common.masking import account_tail
@@ -920,10 +1001,16 @@ class Province:
             if f["state"] not in ("county_approved", "paid"):
                 continue
             pname = project_names[f["j"]]
-            for eid, hid, _qty, amount in f["rows"]:
+            goods = GOODS.get(pname)
+            for eid, hid, qty, amount in f["rows"]:
                 h = hh[hid]
-                message(f"filing_approved:{f['id']}:{eid}", "filing_approved",
-                        {"name": h[1], "project": pname, "amount": str(amount)}, h[3], f["village"], hid, eid, None,
+                if goods:  # a material list's households are told their goods, never money
+                    template, context = "filing_approved_material", {
+                        "name": h[1], "project": pname, "item": goods[0], "item_unit": goods[1],
+                        "due": str(money(Decimal(PROJECTS[f["j"]][3]) * qty))}
+                else:
+                    template, context = "filing_approved", {"name": h[1], "project": pname, "amount": str(amount)}
+                message(f"filing_approved:{f['id']}:{eid}", template, context, h[3], f["village"], hid, eid, None,
                         None, f["approved_at"])
         for pay_id, eid, hid, amount, village, j, at in paid_payments:
             h = hh[hid]

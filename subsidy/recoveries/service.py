@@ -267,6 +267,7 @@ def settled_by_write_off():
                                                   WriteOff.state == W.approved))
 
 
+@exempt("the shared half of the propose_* functions, which check the permission and what may be written off")
 def propose(actor, kind: WriteOffKind, *, amount: Decimal, reason: str, region_code: str, payment_id=None,
             recovery_id=None, entry_id=None, quantity: Decimal | None = None) -> WriteOff:
     """The first person's half of a write-off, for the propose_* functions (which check what

@@ -10,13 +10,17 @@ docs/api.md `/stats/summary` fixes the blocks and their field names; docs/design
 - policies_published, inquiries/complaints/objections, sms, mobile: the functions of the
   policies, cases, notify and public areas, each defining its own block;
 - money.approved_amount: entries of county-approved or paid filings of the year's projects;
-  money.paid_amount: payments the bank reported paid, of the year's projects. Strings "123.45".
+  money.paid_amount: payments the bank reported paid, of the year's projects, and the filings
+  paid in full (a material filing's goods at their unit price once 发放完毕). Strings "123.45";
+- supervision (问题处置) and materials (实物发放): subsidy.stats.supervision and
+  subsidy.stats.materials, each defining its own block.
 
 Rates are fractions rounded to 3 decimals, null when the denominator is 0. Scope: the actor may
 ask for their region or one under it; anything else is 404, as if it did not exist.
 
 The dashboard adds, from the same functions: budget use per project, open risk flags, snapshot
-mismatches, overdue cases, and one row per township (or per village inside a township).
+mismatches, overdue cases, and one row per township (or per village inside a township); for
+the material projects, goods due and handed out per project and the township stores.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from subsidy.projects.models import Project
 from subsidy.regions.models import Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
 from subsidy.regions.service import count_villages, county_of
-from subsidy.stats import cache, queries, supervision
+from subsidy.stats import cache, materials, queries, supervision
 
 CASE_KINDS = ("inquiries", "complaints", "objections")
 
@@ -104,6 +108,8 @@ class Level:
     groups: dict[str, Figures]
     total: Figures | None
     money: dict[tuple[str, int], tuple[Decimal, Decimal]]  # (region, project) → approved, paid
+    goods: dict[tuple[str, int], dict] = field(default_factory=dict)  # (region, project) → materials figures
+    material_projects: dict[int, dict] = field(default_factory=dict)
     _by_region: dict | None = field(default=None, repr=False)
 
     def money_of(self, prefix: str) -> dict[int, tuple[Decimal, Decimal]]:
@@ -119,6 +125,10 @@ class Level:
                     had = out.get(pid, (Decimal("0.00"), Decimal("0.00")))
                     out[pid] = (had[0] + a, had[1] + p)
         return out
+
+    def goods_of(self, prefix: str) -> list[dict]:
+        """The material projects' table under `prefix` (subsidy.stats.materials)."""
+        return materials.project_rows(materials.of_prefix(self.goods, prefix), self.material_projects, prefix)
 
 
 def figures(code: str, year: int, width: int, children: list[str], *, total: bool = True) -> Level:
@@ -139,14 +149,17 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     cases = case_summaries(code, year, width) if children else {}
     policies = policies_published_by_region(code, year, children) if children else {}
     sup = supervision.figures(code, year, width)
+    names = materials.projects(code, year)
+    goods = materials.figures(code, year, width) if names else {}
+    goods_by = materials.by_region(goods)
     groups = {}
     for child in children:
         o = own.get(child) or own_figures_empty()
         groups[child] = (_block(child, year, o, cases.get(child) or empty_case_summary(),
                                 sms.get(child) or empty_summary(), mobile.get(child) or dict(EMPTY_MOBILE),
-                                policies[child], sup.get(child)), o)
+                                policies[child], sup.get(child), materials.block(goods_by.get(child), names)), o)
     if not total:
-        return Level(groups, None, money)
+        return Level(groups, None, money, goods, names)
     o = own_figures_empty()
     for row in own.values():
         for k in o:
@@ -154,8 +167,9 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     sup_total = supervision.empty()
     for row in sup.values():
         supervision.add(sup_total, row)
-    return Level(groups, (_block(code, year, o, _cases(code, year), sms_total, mobile_total, sup=sup_total), o),
-                 money)
+    mat_total = materials.block(materials.of_prefix(goods, ""), names)
+    return Level(groups, (_block(code, year, o, _cases(code, year), sms_total, mobile_total, sup=sup_total,
+                                 mat=mat_total), o), money, goods, names)
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -170,7 +184,7 @@ def parse_args(actor, region_code, year) -> tuple[str, int]:
 
 
 def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict,
-           policies: int | None = None, sup: dict | None = None) -> dict:
+           policies: int | None = None, sup: dict | None = None, mat: dict | None = None) -> dict:
     """The API block of one region from each area's figures for it."""
     return {
         "region_code": code, "year": year,
@@ -182,6 +196,7 @@ def _block(code: str, year: int, own: dict, cases: dict, sms: dict, mobile: dict
         "mobile": mobile,
         "money": {"approved_amount": fmt(own["approved"]), "paid_amount": fmt(own["paid"])},
         "supervision": supervision.block(sup or supervision.empty()),
+        "materials": mat or materials.empty_block(),
     }
 
 
@@ -236,6 +251,11 @@ class Row:
         return {k: (Decimal(v) if k in supervision.MONEY_KEYS else v) for k, v in s.items()}
 
     @property
+    def materials(self) -> dict:
+        # A summary kept before the block existed has none: read as nothing due.
+        return self.block.get("materials") or materials.empty_block()
+
+    @property
     def overdue(self) -> int:
         return sum(int(self.block[k].get("overdue_open") or 0) for k in CASE_KINDS)
 
@@ -260,6 +280,14 @@ SUPERVISION_COLUMNS = [
     ("accountability", "问责（人次）", "int"),
 ]
 
+# The 实物发放 table (and the last columns of the .xlsx export): entries are households in one
+# project each, hence 户次.
+MATERIAL_COLUMNS = [
+    ("entries_due", "实物应领（户次）", "int"), ("entries_done", "实物已领齐（户次）", "int"),
+    ("distribution_rate", "实物发放率", "rate"), ("entries_held", "实物止付（户次）", "int"),
+    ("entries_written_off", "实物核销（户次）", "int"),
+]
+
 COLUMNS = [  # (key, label, kind) — the table on the page and the .xlsx export
     ("name", "区划", "text"), ("villages", "行政村", "int"), ("filed", "备案", "int"), ("reviewed", "审核", "int"),
     ("policies", "惠民政策", "int"), ("inquiries", "受理咨询", "int"), ("inquiries_rate", "咨询办结率", "rate"),
@@ -281,6 +309,8 @@ class Dashboard:
     seconds: float = 0.0
     as_of: object = None
     cached: bool = False
+    goods: list[dict] = field(default_factory=list)  # the material projects' table
+    stores: list[dict] = field(default_factory=list)  # township stores (乡镇库存)
 
 
 @requires(Perm.view_dashboard)
@@ -303,7 +333,8 @@ def dashboard_of(region: Region, year: int, *, refresh: bool = False) -> Dashboa
                           refresh=refresh)
     v = result.value
     return Dashboard(region, year, v["total"], v["rows"], CHILD_LABEL.get(len(code), "行政村"), v["projects"],
-                     v["months"], result.seconds, result.as_of, result.cached)
+                     v["months"], result.seconds, result.as_of, result.cached, goods=v.get("goods", []),
+                     stores=v.get("stores", []))
 
 
 def _compute_summary(code: str, year: int) -> dict:
@@ -317,13 +348,27 @@ def _compute_dashboard(region: Region, year: int) -> dict:
     width = CHILD_WIDTH.get(len(code))
     children = _regions_of_width(code, width) if width else []
     level = figures(code, year, width or len(code), [c.code for c in children])
+    stores = materials.stock(code, year) if level.material_projects else {}
     return _dashboard_value(code, region.name, year, level.total,
-                            [Row(c.code, c.name, *level.groups[c.code]) for c in children], level.money_of(code))
+                            [Row(c.code, c.name, *level.groups[c.code]) for c in children], level.money_of(code),
+                            level, stores)
 
 
-def _dashboard_value(code: str, name: str, year: int, total: Figures, rows: list[Row], money: dict) -> dict:
+def _store_rows(code: str, name: str, rows: list[Row], level: Level, stores: dict) -> list[dict]:
+    """The store table of a region: per child region down to the townships (a province's
+    counties, a county's townships), a township's own store; none in a village."""
+    if len(code) > 9 or not stores:
+        return []
+    width = 9 if len(code) == 9 else CHILD_WIDTH[len(code)]
+    names = {r.code: r.name for r in rows} | {code: name}
+    return materials.store_rows(stores, code, width, names, level.material_projects)
+
+
+def _dashboard_value(code: str, name: str, year: int, total: Figures, rows: list[Row], money: dict,
+                     level: Level, stores: dict) -> dict:
     return {"total": Row(code, name, *total), "rows": rows, "projects": queries.projects(code, year, money),
-            "months": _months(code, year)}
+            "months": _months(code, year), "goods": level.goods_of(code),
+            "stores": _store_rows(code, name, rows, level, stores)}
 
 
 _DECIMALS = ("approved", "paid", "budget")
@@ -340,13 +385,15 @@ def _exact(d: dict) -> dict:
 def _encode(v: dict) -> dict:
     row = lambda r: {"code": r.code, "name": r.name, "block": r.block, "own": _plain(r.own)}  # noqa: E731
     return {"total": row(v["total"]), "rows": [row(r) for r in v["rows"]],
-            "projects": [_plain(p) for p in v["projects"]], "months": v["months"]}
+            "projects": [_plain(p) for p in v["projects"]], "months": v["months"], "goods": v["goods"],
+            "stores": v["stores"]}
 
 
 def _decode(v: dict) -> dict:
     row = lambda r: Row(r["code"], r["name"], r["block"], _exact(r["own"]))  # noqa: E731
     return {"total": row(v["total"]), "rows": [row(r) for r in v["rows"]],
-            "projects": [_exact(p) for p in v["projects"]], "months": v["months"]}
+            "projects": [_exact(p) for p in v["projects"]], "months": v["months"],
+            "goods": v.get("goods", []), "stores": v.get("stores", [])}  # kept before the block: none
 
 
 PROVINCE_NAME = "全省"
@@ -383,19 +430,21 @@ def _compute_all(year: int, computed: list) -> None:
         townships = figures(root, year, 9, [r.code for r in levels[9]], total=False)
         villages = figures(root, year, 12, [r.code for r in levels[12]], total=False)
         found = {**counties.groups, **townships.groups, **villages.groups}
+        # Every township store of the province at once; each dashboard takes its own.
+        stores = materials.stock(root, year) if counties.material_projects else {}
         under: dict[str, list[Region]] = {}
         for r in levels[9] + levels[12]:
             under.setdefault(r.code[:len(r.code) - 3], []).append(r)
         computed.append(("summary", root, year, counties.total[0]))
         computed.append(("dashboard", root, year, _dashboard_value(
             root, PROVINCE_NAME, year, counties.total, [Row(r.code, r.name, *found[r.code]) for r in levels[6]],
-            counties.money_of(root))))
+            counties.money_of(root), counties, stores)))
         for region, level in [(r, counties) for r in levels[6]] + [(r, townships) for r in levels[9]]:
             computed.append(("summary", region.code, year, found[region.code][0]))
             computed.append(("dashboard", region.code, year, _dashboard_value(
                 region.code, region.name, year, found[region.code],
                 [Row(r.code, r.name, *found[r.code]) for r in under.get(region.code, [])],
-                level.money_of(region.code))))
+                level.money_of(region.code), level, stores)))
 
 
 def _months(code: str, year: int) -> list[dict]:
@@ -414,9 +463,9 @@ def export_rows(d: Dashboard) -> list[list]:
     """The table of the page as rows for the .xlsx export: one per child region, then the total."""
     out = []
     for row in [*d.rows, d.total]:
-        cells = {**row.cells(), **row.supervision}
+        cells = {**row.cells(), **row.supervision, **row.materials}
         line = []
-        for key, _label, kind in COLUMNS + SUPERVISION_COLUMNS:
+        for key, _label, kind in COLUMNS + SUPERVISION_COLUMNS + MATERIAL_COLUMNS:
             v = cells[key]
             if kind == "money":
                 v = Decimal(fmt(v))

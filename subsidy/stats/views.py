@@ -52,7 +52,7 @@ def dashboard():
         "months": d.months,
     }
     return render_template("stats/dashboard.html", d=d, rows=rows, columns=service.COLUMNS, sort=sort, desc=desc,
-                           sup_columns=service.SUPERVISION_COLUMNS,
+                           sup_columns=service.SUPERVISION_COLUMNS, mat_columns=service.MATERIAL_COLUMNS,
                            charts=charts, years=service.years_available(current_user))
 
 
@@ -65,7 +65,8 @@ def dashboard_refresh():
 @bp.route("/dashboard.xlsx")
 def dashboard_export():
     d = service.dashboard(current_user, request.args.get("region_code"), request.args.get("year"))
-    headers = [label for _key, label, _kind in service.COLUMNS + service.SUPERVISION_COLUMNS]
+    headers = [label for _key, label, _kind in service.COLUMNS + service.SUPERVISION_COLUMNS
+               + service.MATERIAL_COLUMNS]
     out = write_workbook(f"{d.year}年监管统计", headers, service.export_rows(d),
                          widths={0: 18, **{i: 12 for i in range(1, len(headers))}})
     return send_xlsx(out, f"监管驾驶舱_{d.region.code}_{d.year}_{date.today():%Y%m%d}.xlsx")
