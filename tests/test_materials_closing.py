@@ -329,3 +329,15 @@ def test_the_close_compares_what_was_handed_out_with_what_was_approved(app, coun
     html = _web(app, w.county).get(f"/materials/filings/{w.filing.id}").get_data(as_text=True)
     assert "发放完毕核对" in html and "2 户，应领 3.00 卷" in html and "1 户，1.00 卷" in html
     assert detail["digest"][:16] in html
+
+
+def test_the_list_page_links_the_signed_list_and_its_download_is_audited(app, county):
+    w = _world(1)
+    html = _web(app, w.clerk).get(f"/materials/filings/{w.filing.id}").get_data(as_text=True)
+    assert f"/materials/filings/{w.filing.id}/signed-list.xlsx" in html
+    assert f'/materials/filings/{w.filing.id}/signed-list"' in html  # the clerk may upload
+    html = _web(app, w.township).get(f"/materials/filings/{w.filing.id}").get_data(as_text=True)
+    assert "signed-list.xlsx" in html and f'/materials/filings/{w.filing.id}/signed-list"' not in html
+    assert _web(app, w.township).get(f"/materials/filings/{w.filing.id}/signed-list.xlsx").status_code == 200
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "material.signed_list_export")).all()
+    assert len(events) == 1 and events[0].actor_id == w.township.id

@@ -47,6 +47,7 @@ ACTIONS: dict[str, str] = {
     "material.receipt": _l("实物入库"), "material.pickup": _l("实物领取签收"),
     "material.list": _l("领取地点和时间"), "material.receipt_confirmed": _l("农户确认领取"),
     "material.receipt_denied": _l("农户反映没有领到"), "material.closed": _l("实物发放完毕"),
+    "material.signed_list_export": _l("下载领取签收表"),
     "household.create": _l("新增农户"), "household.export": _l("导出农户"),
     "household.id_elsewhere": _l("查询身份证号在外地的登记"), "household.import": _l("导入农户"),
     "household.transfer": _l("迁户"), "household.transfer_out": _l("迁出本县"), "household.update": _l("修改农户信息"),

@@ -61,7 +61,7 @@ def set_list(actor, filing_id, place, starts_on, ends_on) -> MaterialList:
     if filing.state == FilingState.paid:
         raise Conflict("实物已发放完毕，不能再修改领取地点和时间", code="invalid_transition")
     fields: dict[str, str] = {}
-    where = service._line(place, fields, "place", "领取地点", 60)
+    where = service.parse_line(place, fields, "place", "领取地点", 60)
     start = _date(starts_on, fields, "starts_on", "开始领取日期")
     end = _date(ends_on, fields, "ends_on", "截止日期")
     if start and end:

@@ -64,7 +64,7 @@ def material(project: Project) -> Project:
     return project
 
 
-def _quantity(value, fields: dict, field: str = "quantity", label: str = "数量") -> Decimal | None:
+def parse_quantity(value, fields: dict, field: str = "quantity", label: str = "数量") -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         fields[field] = f"请填写{label}"
         return None
@@ -79,7 +79,7 @@ def _quantity(value, fields: dict, field: str = "quantity", label: str = "数量
     return q
 
 
-def _day(value, fields: dict, field: str, label: str) -> date | None:
+def parse_day(value, fields: dict, field: str, label: str) -> date | None:
     try:
         day = value if isinstance(value, date) else date.fromisoformat(str(value or "").strip())
     except ValueError:
@@ -91,7 +91,7 @@ def _day(value, fields: dict, field: str, label: str) -> date | None:
     return day
 
 
-def _line(value, fields: dict, field: str, label: str, limit: int, required: bool = True) -> str:
+def parse_line(value, fields: dict, field: str, label: str, limit: int, required: bool = True) -> str:
     try:
         return single_line(value, label=label, limit=limit, required=required)
     except ValueError as exc:
@@ -99,7 +99,7 @@ def _line(value, fields: dict, field: str, label: str, limit: int, required: boo
         return ""
 
 
-def _sums(project_id: int, code: str) -> tuple[Decimal, Decimal]:
+def store_sums(project_id: int, code: str) -> tuple[Decimal, Decimal]:
     """(received, distributed) of the project's goods in the townships at or under `code`."""
     received = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(MaterialReceipt.quantity), 0)).where(
         MaterialReceipt.project_id == project_id, within(MaterialReceipt.township_code, code)))
@@ -137,10 +137,10 @@ def record_receipt(actor, project_id, region_code, quantity, received_on, suppli
         ensure_visible(actor, code, "乡镇")
         if code != actor.region_code:
             fields["region_code"] = "入库登记在乡镇：请填写本乡镇的代码"
-    q = _quantity(quantity, fields, label="入库数量")
-    day = _day(received_on, fields, "received_on", "入库日期")
-    who = _line(supplier, fields, "supplier", "供货单位", 60)
-    doc = _line(document_no, fields, "document_no", "入库单号", 60)
+    q = parse_quantity(quantity, fields, label="入库数量")
+    day = parse_day(received_on, fields, "received_on", "入库日期")
+    who = parse_line(supplier, fields, "supplier", "供货单位", 60)
+    doc = parse_line(document_no, fields, "document_no", "入库单号", 60)
     if fields:
         raise ValidationError("入库信息有误", fields=fields)
     receipt = MaterialReceipt(project_id=project.id, township_code=code, quantity=q, received_on=day, supplier=who,
@@ -159,7 +159,7 @@ def stock(actor, project_id, region_code=None) -> dict:
     township of the actor's region)."""
     project = material(get_project(actor, project_id))
     code = _stock_code(actor, region_code)
-    received, distributed = _sums(project.id, code)
+    received, distributed = store_sums(project.id, code)
     return {"project_id": project.id, "region_code": code, "item": project.item, "item_unit": project.item_unit,
             "received": received, "distributed": distributed, "on_hand": received - distributed}
 
@@ -213,8 +213,8 @@ def record_pickup(actor, filing_id, entry_id, quantity, received_on, receiver, p
     if filing.state != FilingState.county_approved:
         raise Conflict(f"备案{filing.state.label}，县级审定后、发放完毕前才能登记领取", code="invalid_transition")
     fields: dict[str, str] = {}
-    q = _quantity(quantity, fields, label="领取数量")
-    day = _day(received_on, fields, "received_on", "领取日期")
+    q = parse_quantity(quantity, fields, label="领取数量")
+    day = parse_day(received_on, fields, "received_on", "领取日期")
     try:
         who = Receiver(receiver)
     except ValueError:
@@ -222,8 +222,8 @@ def record_pickup(actor, filing_id, entry_id, quantity, received_on, receiver, p
         fields["receiver"] = "请选择本人领取或代领"
     name = relation = None
     if who == Receiver.proxy:
-        name = _line(proxy_name, fields, "proxy_name", "代领人姓名", 30) or None
-        relation = _line(proxy_relation, fields, "proxy_relation", "代领人与户主关系", 20) or None
+        name = parse_line(proxy_name, fields, "proxy_name", "代领人姓名", 30) or None
+        relation = parse_line(proxy_relation, fields, "proxy_relation", "代领人与户主关系", 20) or None
     if fields:
         raise ValidationError("领取信息有误", fields=fields)
     blocked = blocked_entries([entry.id])
@@ -240,7 +240,7 @@ def record_pickup(actor, filing_id, entry_id, quantity, received_on, receiver, p
         message = (f"超过应领数量：应领 {fmt(due)} {unit}，已领 {fmt(so_far)} {unit}，"
                    f"最多还可领 {fmt(due - so_far)} {unit}")
         raise ValidationError(message, fields={"quantity": message})
-    received, distributed = _sums(project.id, township)
+    received, distributed = store_sums(project.id, township)
     on_hand = received - distributed
     if q > on_hand:
         raise Conflict(f"乡镇库存不足：尚缺 {fmt(q - on_hand)} {unit}（库存 {fmt(on_hand)} {unit}）",
@@ -324,13 +324,6 @@ def handed_out(filing: Filing) -> dict:
             "written_off": sum(off.values(), ZERO), "households_written_off": len(off),
             "households_received": sum(1 for x in lines if x["quantity_received"] >= x["quantity_due"] > 0),
             "digest": hashlib.sha256(canonical.encode()).hexdigest(), "lines": differ}
-
-
-_material, _picked = material, picked  # TODO(lead): the names the signed-list import used; remove
-
-
-def _close_if_done(actor, filing: Filing, project: Project | None = None) -> bool:
-    return close_if_done(actor, filing)  # TODO(lead): remove once the signed-list import calls close_if_done
 
 
 def _written_off_goods():
