@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 
@@ -263,18 +264,25 @@ def outstanding(filing_id: int) -> tuple[int, int]:
     """(entries due goods, of them not yet done) of a filing, in one aggregate: an entry counts
     when it is due goods, not held and its goods not written off; it is done when its pickups
     add up to its goods due (compared in integer cents, as the amounts are)."""
+    total, left = db.session.execute(_outstanding_select(), {"filing_id": filing_id}).one()
+    return int(total), int(left)
+
+
+@functools.cache
+def _outstanding_select():
+    # Built once with the filing as a parameter: asked after every pickup that completes an
+    # entry, it costs no statement building per call.
     from subsidy.filings.holds import open_hold
 
+    filing_id = sa.bindparam("filing_id")
     sums = (sa.select(MaterialPickup.entry_id, sa.func.sum(MaterialPickup.quantity).label("q"))
             .where(MaterialPickup.filing_id == filing_id).group_by(MaterialPickup.entry_id).subquery())
     due = amounts.standard_cents_sql(Project.rate, Entry.quantity)
     waiting = amounts.cents(sa.func.coalesce(sums.c.q, 0)) < due
-    total, left = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((waiting, 1), else_=0)), 0))
-        .select_from(Entry).join(Project, Project.id == Entry.project_id)
-        .outerjoin(sums, sums.c.entry_id == Entry.id)
-        .where(Entry.filing_id == filing_id, due > 0, ~open_hold(), ~_written_off_goods())).one()
-    return int(total), int(left)
+    return (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((waiting, 1), else_=0)), 0))
+            .select_from(Entry).join(Project, Project.id == Entry.project_id)
+            .outerjoin(sums, sums.c.entry_id == Entry.id)
+            .where(Entry.filing_id == filing_id, due > 0, ~open_hold(), ~_written_off_goods()))
 
 
 @exempt("a step of a pickup or a write-off's approval, whose own permission was checked; the close itself is "
@@ -327,8 +335,8 @@ def handed_out(filing: Filing) -> dict:
 
 
 def _written_off_goods():
-    """SQL: the entry (`Entry.id` of the enclosing query) has a write-off of its goods, proposed
-    or approved: it takes no more pickups, and once approved it is settled."""
+    """SQL: the entry (`Entry.id` of the enclosing query) has an approved write-off of its goods:
+    it is settled (a proposed one only stops its pickups, see `blocked_entries`)."""
     from subsidy.recoveries.models import WriteOff, WriteOffKind, WriteOffState
 
     return sa.exists(sa.select(WriteOff.id).where(WriteOff.entry_id == Entry.id, WriteOff.kind == WriteOffKind.material,
