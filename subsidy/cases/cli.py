@@ -16,22 +16,11 @@ def escalate():
     """Mark and escalate overdue cases, remind their units, close replies unrated for 7 days.
     Idempotent: run it from cron as often as you like; a case is escalated once per deadline.
     A busy or unreachable database is waited out (JOB_RETRY_*, up to JOB_GIVE_UP_SECONDS)."""
-    from flask import current_app
-
     from subsidy.cases.escalation import run_escalation
-    from subsidy.common.jobs import Retry
+    from subsidy.common.jobs import run_cron_job
 
-    def once():  # one transaction: run again whole after a database error (it is idempotent)
-        result = run_escalation()
-        db.session.commit()
-        return result
-
-    try:
-        result = Retry.from_config(current_app.config, give_up=True).call(once, "cases escalate")
-    except Exception as exc:  # a cron job must say what went wrong and exit non-zero
-        db.session.rollback()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    # one transaction: run again whole after a database error (it is idempotent)
+    result = run_cron_job(run_escalation, "cases escalate")
     click.echo(str(result))
 
 

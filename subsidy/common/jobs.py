@@ -146,3 +146,28 @@ class Retry:
             if left <= 0:
                 return
             self.sleep(min(0.2, left))
+
+
+def run_cron_job(work: Callable[[], object], what: str):
+    """A one-shot command run from cron (`cases escalate`, `stats refresh`, `materials remind`):
+    `work()` then the commit, run again whole after a transient database error (it must be
+    idempotent) until JOB_GIVE_UP_SECONDS; any failure is said on stderr and exits 1, which is
+    what reaches cron's mail or the log. Returns what `work()` returned."""
+    import sys
+
+    import click
+    from flask import current_app
+
+    from subsidy.extensions import db
+
+    def once():
+        result = work()
+        db.session.commit()
+        return result
+
+    try:
+        return Retry.from_config(current_app.config, give_up=True).call(once, what)
+    except Exception as exc:  # a cron job must say what went wrong and exit non-zero
+        db.session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -5,7 +5,6 @@ import click
 from flask.cli import AppGroup
 
 from subsidy.common.timeutil import local_today
-from subsidy.extensions import db
 
 stats_cli = AppGroup("stats", help="Supervision figures.")
 
@@ -15,26 +14,14 @@ stats_cli = AppGroup("stats", help="Supervision figures.")
 def refresh(year):
     """Recompute the summary and dashboard of every county and township, and of the province, and keep them.
     A busy or unreachable database is waited out (JOB_RETRY_*, up to JOB_GIVE_UP_SECONDS)."""
-    import sys
     import time
 
-    from flask import current_app
-
-    from subsidy.common.jobs import Retry
+    from subsidy.common.jobs import run_cron_job
     from subsidy.stats.service import refresh_all
 
-    def once():  # read, then write and commit: run again whole after a database error
-        kept = refresh_all(year or local_today().year)
-        db.session.commit()
-        return kept
-
     started = time.perf_counter()
-    try:
-        kept = Retry.from_config(current_app.config, give_up=True).call(once, "stats refresh")
-    except Exception as exc:  # a cron job must say what went wrong and exit non-zero
-        db.session.rollback()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    # read, then write and commit: run again whole after a database error
+    kept = run_cron_job(lambda: refresh_all(year or local_today().year), "stats refresh")
     regions = len({code for _kind, code in kept if len(code) >= 6})
     roots = sorted({code for _kind, code in kept if len(code) < 6})
     click.echo(f"refreshed {regions} regions" + (f" and the province root {', '.join(roots)}" if roots else "")

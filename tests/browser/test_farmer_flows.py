@@ -8,24 +8,13 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from tests.browser.staff import sign_in_farmer
 from tests.factories import HouseholdFactory, ProjectFactory, approved_filing, make_county, make_user
-from tests.farmer_support import code_sent_to
 
 pytestmark = pytest.mark.browser
 
 VILLAGE = "640425100201"
 MONDAY = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)  # 10:00 in China, a working day
-
-
-def _sign_in(page, live_server, db, id_number: str, mobile: str) -> None:
-    page.goto(f"{live_server}/m/me")
-    page.wait_for_url("**/m/login**")
-    page.fill("#id_number", id_number)
-    page.fill("#phone", mobile)
-    page.click("#send-code")
-    page.fill("#code", code_sent_to(db, mobile))
-    page.click("#verify")
-    page.wait_for_url("**/m/me")
 
 
 def test_farmer_reaches_the_village_board_from_my_page_and_from_the_picker(live_server, phone, shot, db):
@@ -48,7 +37,7 @@ def test_farmer_reaches_the_village_board_from_my_page_and_from_the_picker(live_
     assert "正在公示" in phone.inner_text("main")
 
     # signed in: my page links my own village's board
-    _sign_in(phone, live_server, db, id_number, mobile)
+    sign_in_farmer(phone, live_server, db, id_number, mobile)
     shot(phone, "me")
     phone.click("#my-board")
     phone.wait_for_url(f"**/m/villages/{VILLAGE}")
@@ -65,7 +54,7 @@ def test_a_refused_rating_shows_the_error_beside_the_field_and_keeps_the_choice(
         id_number, mobile = farmer.id_number, farmer.phone
         db.session.commit()
         db.session.rollback()
-        _sign_in(phone, live_server, db, id_number, mobile)
+        sign_in_farmer(phone, live_server, db, id_number, mobile)
         phone.goto(f"{live_server}/m/cases/new?kind=complaint")
         phone.fill("#subject", "补贴金额不对")
         phone.fill("#body", "我家承包地是 13 亩，名单上是 12.5 亩。")

@@ -15,8 +15,7 @@ from subsidy.extensions import db
 from subsidy.materials import service
 from subsidy.materials.models import MaterialPickup
 from subsidy.payments.models import ReceiptAnswer
-from tests.browser.staff import fits, sign_in
-from tests.farmer_support import code_sent_to
+from tests.browser.staff import fits, sign_in, sign_in_farmer
 from tests.test_materials import _entries, _world
 
 pytestmark = pytest.mark.browser
@@ -78,15 +77,7 @@ def test_the_clerk_records_pickups_on_a_phone_and_the_farmer_answers_each(live_s
 
     # the farmer, on the same phone (the farmers' sign-in is their own, whoever else is signed
     # in): 我已领取 on the first pickup, 没有领到 on the proxy's
-    page.goto(f"{base}/m/me")
-    page.wait_for_url("**/m/login**")
-    page.fill("#id_number", id_number)
-    page.fill("#phone", mobile)
-    page.click("#send-code")
-    page.fill("#code", code_sent_to(db, mobile))
-    db.session.rollback()
-    page.click("#verify")
-    page.wait_for_url("**/m/me")
+    sign_in_farmer(page, base, db, id_number, mobile)
     pickups = db.session.scalars(sa.select(MaterialPickup.id).where(MaterialPickup.entry_id == first_id)
                                  .order_by(MaterialPickup.id)).all()
     db.session.rollback()
