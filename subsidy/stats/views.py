@@ -22,7 +22,10 @@ SORT_KEYS = {key for key, _label, _kind in service.COLUMNS}
 @bp.route("/home")
 def home():
     alerts = audit.security_alerts(current_user) if can(current_user, Perm.view_audit) else []
-    return render_template("stats/home.html", overview=service.region_overview(current_user), alerts=alerts,
+    # The overview's figures are the dashboard's: a role without it (the city roles, until the
+    # dashboard serves a prefecture) lands on its waiting work alone.
+    overview = service.region_overview(current_user) if can(current_user, Perm.view_dashboard) else None
+    return render_template("stats/home.html", overview=overview, alerts=alerts,
                            work=workbench.waiting_work(current_user))
 
 
