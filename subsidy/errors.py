@@ -25,6 +25,14 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class AboveCounty(PermissionDenied):
+    """A county's own work asked of a user above the county (a city user): refused until the
+    work is written for a prefecture, instead of answering as if the city were a county."""
+
+    def __init__(self, message: str = "此功能仅供县级及以下用户使用", **kw):
+        super().__init__(message, **kw)
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

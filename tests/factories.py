@@ -26,6 +26,8 @@ DEFAULT_REGION = {
     "county_reviewer": "640425",
     "county_admin": "640425",
     "supervisor": "640425",
+    "city_admin": "6404",
+    "city_supervisor": "6404",
 }
 
 
@@ -52,8 +54,20 @@ class RegionFactory(Base):
     name = factory.Sequence(lambda n: f"区划{n}")
 
 
+def _ensure_region(code: str, name: str, level: Level, parent_code: str | None = None, **kw) -> Region:
+    region = db.session.get(Region, code)
+    if region is None:
+        region = RegionFactory(code=code, name=name, level=level, parent_code=parent_code, **kw)
+    return region
+
+
 def make_county() -> Region:
-    """640425 with townships 640425100 and 640425101, each with villages 201 and 202."""
+    """640425 with townships 640425100 and 640425101, each with villages 201 and 202. The province
+    64 and the prefecture 6404 exist too (a user of every role needs its region), but 640425's
+    parent stays empty, as a county's is right after migration 0022: scope never reads
+    parent_code. `make_city` attaches it."""
+    _ensure_region("64", "宁夏回族自治区", Level.province)
+    _ensure_region("6404", "固原市", Level.prefecture, "64", sms_signature="【固原市惠农】")
     county = RegionFactory(code="640425", name="彭阳县", level=Level.county, sms_signature="【彭阳县惠农】")
     for t, tname in (("640425100", "白阳镇"), ("640425101", "王洼镇")):
         RegionFactory(code=t, name=tname, level=Level.township, parent_code="640425", phone="0954-7011111")
@@ -61,6 +75,29 @@ def make_county() -> Region:
             RegionFactory(code=t + v, name=f"{tname}{v}村", level=Level.village, parent_code=t)
     db.session.commit()
     return county
+
+
+CITY_COUNTIES = (("640402", "原州区"), ("640422", "西吉县"), ("640423", "隆德县"), ("640424", "泾源县"))
+
+
+def make_city() -> Region:
+    """固原市 6404 with its five counties (640425 as make_county builds it, now attached; the
+    others with one township 100 and one village 100201 each), and another city 6405 with one
+    county 640502 (township, village alike), for scope tests across counties and cities."""
+    if db.session.get(Region, "640425") is None:
+        make_county()
+    city = db.session.get(Region, "6404")
+    db.session.get(Region, "640425").parent_code = "6404"
+    for code, name in CITY_COUNTIES:
+        _ensure_region(code, name, Level.county, "6404")
+        _ensure_region(code + "100", f"{name}城关镇", Level.township, code)
+        _ensure_region(code + "100201", f"{name}一村", Level.village, code + "100")
+    _ensure_region("6405", "中卫市", Level.prefecture, "64")
+    _ensure_region("640502", "中宁县", Level.county, "6405")
+    _ensure_region("640502100", "宁安镇", Level.township, "640502")
+    _ensure_region("640502100201", "宁安一村", Level.village, "640502100")
+    db.session.commit()
+    return city
 
 
 class UserFactory(Base):

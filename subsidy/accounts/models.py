@@ -19,6 +19,8 @@ class Role(Labelled):
     county_reviewer = "county_reviewer", _l("县级审核员")
     county_admin = "county_admin", _l("县级管理员")
     supervisor = "supervisor", _l("监督员")
+    city_admin = "city_admin", _l("市级管理员")
+    city_supervisor = "city_supervisor", _l("市级监督员")
 
 
 # docs/design.md "People": the role's tier equals the region's level; a supervisor may sit at any tier.
@@ -28,6 +30,9 @@ ROLE_LEVELS = {
     Role.county_reviewer: {Level.county},
     Role.county_admin: {Level.county},
     Role.supervisor: {Level.county, Level.township, Level.village},
+    # The city tier (固原市): users of the prefecture, above its counties.
+    Role.city_admin: {Level.prefecture},
+    Role.city_supervisor: {Level.prefecture},
 }
 
 

@@ -22,6 +22,7 @@ from subsidy.common.timeutil import utcnow
 from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.households.validation import check_phone
+from subsidy.regions.models import Level
 from subsidy.regions.scope import ensure_visible, get_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
@@ -177,7 +178,8 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
         fields["region_code"] = exc.message
         region = None
     if role and region and region.level not in ROLE_LEVELS[role]:
-        fields["role"] = f"{role.label}不能设在{region.level.label}级（{region.name}）"
+        allowed = "、".join(f"{level.label}级" for level in Level if level in ROLE_LEVELS[role])
+        fields["role"] = f"{role.label}不能设在{region.level.label}级（{region.name}），只能设在{allowed}"
     if fields:
         raise ValidationError("用户信息有误", fields=fields)
     return role, region.code

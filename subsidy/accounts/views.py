@@ -7,6 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from subsidy.accounts import service
 from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserEditForm, UserForm
+from subsidy.accounts.models import ROLE_LEVELS, Role
 from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
 from subsidy.common.access import client_address, is_public_endpoint, public, safe_next
@@ -98,8 +99,12 @@ def users():
 
 def _user_form() -> UserForm:
     form = UserForm()
-    form.region_code.choices = [(r.code, f"{'　' * (len(r.code) // 3 - 2)}{r.name}（{r.code}）")
-                                for r in list_regions_under(current_user)]
+    regions = list_regions_under(current_user)
+    form.region_code.choices = [(r.code, f"{'　' * (len(r.code) // 3 - 2)}{r.name}（{r.code}）") for r in regions]
+    # Only the roles that can sit at one of the regions offered: a county admin is not offered
+    # the city roles, which the service would refuse at every region of the county.
+    levels = {r.level for r in regions}
+    form.role.choices = Role.choices([role for role in Role if ROLE_LEVELS[role] & levels])
     return form
 
 

@@ -1,30 +1,48 @@
 """Jurisdiction: the one place where "everything under a region" is decided.
 
 docs/design.md "Jurisdiction": a region's scope is a code range. Codes are digit strings in their
-short form (6, 9 or 12 digits); every string that starts with a prefix P lies in
-[P, P + '9' * (12 - len(P))] and no other digit string does, so one indexed range covers both
-village-level rows (12-digit `region_code`) and the regions table itself. Every query that
-lists rows by region goes through `within`; single objects go through `ensure_visible`.
+short form (2, 4, 6, 9 or 12 digits: province, prefecture, county, township, village); every
+string that starts with a prefix P lies in [P, P + '9' * (12 - len(P))] and no other digit
+string does, so one indexed range covers both village-level rows (12-digit `region_code`) and
+the regions table itself. Every query that lists rows by region goes through `within`; single
+objects go through `ensure_visible`.
 """
 from __future__ import annotations
 
 import re
 
 from subsidy.errors import NotFound, ValidationError
+from subsidy.regions.models import CODE_LENGTH
 
-CODE_RE = re.compile(r"^\d{6}(\d{3}){0,2}$")
+CODE_RE = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
+# The significant widths, top-down.
+WIDTHS = tuple(sorted(CODE_LENGTH.values()))
 
 
 def normalize_code(code: str | int | None) -> str:
-    """Accept 6/9/12-digit codes, and the 12-digit padded form of a county or township."""
+    """Accept 2/4/6/9/12-digit codes; the 12-digit padded form of any higher level
+    (640000000000 → 64, 640400000000 → 6404, 640425000000 → 640425, 640425100000 → 640425100);
+    and the official 6-digit form of a province or prefecture (640000 → 64, 640400 → 6404: GB/T 2260
+    writes those with 6 digits, and no county's own two digits are 00, so it is unambiguous)."""
     text = str(code or "").strip()
     if not CODE_RE.match(text):
-        raise ValidationError("行政区划代码应为 6、9 或 12 位数字", fields={"region_code": "行政区划代码格式不正确"})
-    if len(text) == 12 and text.endswith("000000"):
-        return text[:6]
-    if len(text) == 12 and text.endswith("000"):
-        return text[:9]
+        raise ValidationError("行政区划代码应为 2、4、6、9 或 12 位数字",
+                              fields={"region_code": "行政区划代码格式不正确"})
+    if len(text) in (6, 12):
+        # Drop zero segments from the right, as long as what is dropped is only zeros.
+        short = text
+        for width in reversed(WIDTHS):
+            if width < len(text) and text[width:] == "0" * (len(text) - width):
+                short = text[:width]
+        return short
     return text
+
+
+def ancestors(code: str) -> list[str]:
+    """The codes of the regions above `code`, top-down (640425100201 → 64, 6404, 640425,
+    640425100): one rule, driven by CODE_LENGTH, for every reader that walks upwards instead of
+    widths written out at each caller."""
+    return [code[:width] for width in WIDTHS if width < len(code)]
 
 
 def code_range(code: str) -> tuple[str, str]:

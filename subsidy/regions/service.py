@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from subsidy.accounts.permissions import exempt
-from subsidy.errors import NotFound
+from subsidy.errors import AboveCounty, NotFound
 from subsidy.extensions import db
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import ensure_visible, normalize_code, within
@@ -48,6 +48,12 @@ def count_villages(code: str) -> int:
 
 
 def county_of(code: str) -> str:
+    """The county of a code at or under a county. A prefecture's or province's code has no
+    county: refuse it rather than answer with the code itself ("6404"[:6] == "6404"), which
+    would silently match no county's rows, or every county's. AboveCounty is a 403: a county's
+    page opened by a city user is refused, never answered with the wrong rows."""
+    if len(code) < 6:
+        raise AboveCounty()
     return code[:6]
 
 
