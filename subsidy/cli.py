@@ -11,7 +11,7 @@ from subsidy.extensions import db
 
 users_cli = AppGroup("users", help="Staff accounts.")
 audit_cli = AppGroup("audit", help="The audit chain.")
-demo_cli = AppGroup("demo", help="The demo county.")
+demo_cli = AppGroup("demo", help="The demo city and its counties.")
 docs_cli = AppGroup("docs", help="The documents written from the code.")
 
 
@@ -93,7 +93,7 @@ def audit_checkpoint():
 @click.option("--households-per-village", default=50, show_default=True, type=int)
 @click.option("--if-empty", is_flag=True, help="do nothing if the database already holds any region")
 def demo_load(households_per_village, if_empty):
-    """Load the demo county 彭阳县 (640425). Idempotent."""
+    """Load the demo city 固原市 (6404) with its county 彭阳县 (640425) in full. Idempotent."""
     from subsidy.demo import load_demo
     from subsidy.regions.models import Region
 
@@ -113,7 +113,7 @@ def demo_logins():
     base = "http://127.0.0.1:5000"
     click.echo(f"\n惠农资金监管平台 demo: {base}/login   (farmers: {base}/m/)")
     for username, password, role in logins():
-        click.echo(f"  {username:<12} {password:<10} {role}")
+        click.echo(f"  {username:<16} {password:<10} {role}")
     click.echo("")
 
 

@@ -257,12 +257,66 @@ def test_each_demo_role_has_work_waiting(loaded):
 
 
 def test_the_demo_loads_once(loaded, db):
+    from subsidy.accounts.models import User
     from subsidy.demo import load_demo
     from subsidy.filings.models import Filing
+    from subsidy.households.models import Household
+    from subsidy.regions.models import Region
 
-    before = db.session.scalar(sa.select(sa.func.count()).select_from(Filing))
+    def counts():
+        return [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Filing, Region, User, Household)]
+
+    before = counts()
     load_demo(households_per_village=3)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Filing)) == before
+    assert counts() == before
+
+
+def test_the_demo_is_the_city_with_its_five_counties(loaded, app, db):
+    from stdnum.cn import ric
+
+    from subsidy.accounts.models import Role, User
+    from subsidy.demo import DEMO_PASSWORD
+    from subsidy.households.models import Household
+    from subsidy.regions.models import Level, Region
+
+    city = db.session.get(Region, "6404")
+    assert (city.name, city.level, city.parent_code, city.sms_signature) == (
+        "固原市", Level.prefecture, "64", "【固原市惠农】")
+    assert db.session.get(Region, "64").level == Level.province
+    assert {c.code: c.name for c in city.children} == {
+        "640402": "原州区", "640422": "西吉县", "640423": "隆德县", "640424": "泾源县", "640425": "彭阳县"}
+    assert len(list(db.session.scalars(sa.select(Region.code).where(
+        Region.level == Level.village, Region.code.like("640425%"))))) == 105
+    old_codes = {"640402": "642221", "640422": "642223", "640423": "642224", "640424": "642225", "640425": "642226"}
+    for county, old in old_codes.items():
+        villages = db.session.scalars(sa.select(Region.code).where(
+            Region.level == Level.village, Region.code.like(f"{county}%"))).all()
+        assert len(villages) == (105 if county == "640425" else 6)
+        ids = db.session.scalars(sa.select(Household.id_number).where(Household.region_code.like(f"{county}%"))).all()
+        assert len(ids) == 3 * len(villages)
+        # issued where the holder lives: the old 固原地区 code before 2001, the county's own after
+        assert all(ric.is_valid(n) and n[:6] == (old if n[6:10] < "2001" else county) for n in ids)
+        roles = set(db.session.scalars(sa.select(User.role).where(User.region_code == county)))
+        assert {Role.county_admin, Role.supervisor} <= roles
+    for username, role in (("cityadmin", Role.city_admin), ("citysupervisor", Role.city_supervisor)):
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        assert (user.role, user.region_code) == (role, "6404")
+        c = app.test_client()
+        assert c.post("/login", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
+        assert "固原市" in c.get("/home").get_data(as_text=True)
+
+
+def test_the_demo_attaches_a_county_loaded_before_the_city(app, db):
+    """A database migrated to 0022 holds 彭阳县 with no parent: the demo attaches it to 固原市."""
+    from subsidy.demo import load_demo
+    from subsidy.regions.models import Region
+
+    make_county()
+    assert db.session.get(Region, "640425").parent_code is None
+    load_demo(households_per_village=0)
+    db.session.commit()
+    assert db.session.get(Region, "640425").parent_code == "6404"
+    assert db.session.get(Region, "640422101203").parent_code == "640422101"
 
 
 def test_a_county_loaded_without_households_gets_no_story(app, db):

@@ -1,8 +1,11 @@
-"""The demo county 彭阳县 (640425): 12 townships, 105 villages, staff of every role, households
-with valid ID numbers, and projects typical of the county. Idempotent: what exists is kept.
+"""The demo city 固原市 (6404) in 宁夏 (64): its county 彭阳县 (640425) in full, with 12 townships,
+105 villages, staff of every role, households with valid ID numbers, and projects typical of the
+county; its four other counties small (two townships of three villages, a few households each,
+a county admin and a supervisor, no story), so that a load stays fast; and the city's own users.
+Idempotent: what exists is kept (a 640425 loaded before the city existed is attached to it).
 
-Township codes follow the official ones; village names are invented, their codes follow the
-scheme (township code + 2xx)."""
+彭阳县's township codes follow the official ones; the other counties' township codes and every
+village's name are invented, their codes follow the scheme (township code + 2xx)."""
 from __future__ import annotations
 
 import random
@@ -20,7 +23,20 @@ from subsidy.households.models import Household
 from subsidy.projects.models import Category, Project, Unit
 from subsidy.regions.models import Level, Region
 
+PROVINCE = ("64", "宁夏回族自治区")
+CITY = ("6404", "固原市")
 COUNTY = ("640425", "彭阳县")
+# The city's other counties: code, name, the code on ID numbers issued before 2001 (固原地区's
+# counties then, as python-stdnum knows them: 原州区 was 固原县), and two townships.
+OTHER_COUNTIES = [
+    ("640402", "原州区", "642221", [("640402100", "三营镇"), ("640402101", "官厅镇")]),
+    ("640422", "西吉县", "642223", [("640422100", "吉强镇"), ("640422101", "兴隆镇")]),
+    ("640423", "隆德县", "642224", [("640423100", "城关镇"), ("640423101", "沙塘镇")]),
+    ("640424", "泾源县", "642225", [("640424100", "香水镇"), ("640424101", "泾河源镇")]),
+]
+ISSUING_BEFORE_2001 = {COUNTY[0]: "642226", **{code: old for code, _, old, _ in OTHER_COUNTIES}}
+VILLAGES_PER_SMALL_TOWNSHIP = 3
+HOUSEHOLDS_PER_SMALL_VILLAGE = 10
 TOWNSHIPS = [
     ("640425100", "白阳镇", 10), ("640425101", "王洼镇", 9), ("640425102", "古城镇", 9),
     ("640425103", "红河镇", 9), ("640425200", "新集乡", 9), ("640425201", "城阳乡", 9),
@@ -40,7 +56,12 @@ DEMO_USERS = [
     ("township", "白阳镇审核员", Role.township_reviewer, "640425100"),
     ("village", None, Role.village_clerk, "640425100201"),  # named after its village (region_name)
     ("supervisor", "县纪委监督员", Role.supervisor, "640425"),
-]
+    ("cityadmin", "市管理员", Role.city_admin, "6404"),
+    ("citysupervisor", "市纪委监督员", Role.city_supervisor, "6404"),
+] + [user for code, name, _, _ in OTHER_COUNTIES for user in (
+    (f"admin{code}", f"{name}管理员", Role.county_admin, code),
+    (f"supervisor{code}", f"{name}纪委监督员", Role.supervisor, code),
+)]
 PROJECTS = [
     ("耕地地力保护补贴", Category.cash, Unit.mu, "105.00", "30000000.00", "中央财政"),
     ("基础母牛养殖补贴", Category.cash, Unit.head, "2000.00", "8000000.00", "自治区财政"),
@@ -61,15 +82,16 @@ def village_names(count: int, rng: random.Random) -> list[str]:
     return names
 
 
-def issuing_code(birth: date) -> str:
-    """彭阳县 was 642226 (固原地区) until 2001; ID numbers keep the code of the place and time of
-    issue, so residents born before 2001 carry 642226 (python-stdnum checks this)."""
-    return "642226" if birth < date(2001, 1, 1) else "640425"
+def issuing_code(birth: date, county: str = COUNTY[0]) -> str:
+    """彭阳县 was 642226 (固原地区) until 2001, and the city's other counties had their 6422xx
+    codes too; ID numbers keep the code of the place and time of issue, so residents born
+    before 2001 carry the old code (python-stdnum checks this)."""
+    return ISSUING_BEFORE_2001.get(county, county) if birth < date(2001, 1, 1) else county
 
 
-def make_id_number(region6: str | None, birth: date, seq: int, female: bool) -> str:
+def make_id_number(region6: str | None, birth: date, seq: int, female: bool, county: str = COUNTY[0]) -> str:
     """A GB 11643 number with a correct check digit; the sequence's last digit carries sex."""
-    region6 = region6 or issuing_code(birth)
+    region6 = region6 or issuing_code(birth, county)
     seq3 = (seq % 500) * 2 + (0 if female else 1)
     body = f"{region6}{birth:%Y%m%d}{seq3:03d}"
     return body + ric.calc_check_digit(body + "0")  # the function ignores the last character
@@ -82,12 +104,19 @@ def make_phone(rng: random.Random) -> str:
 def region_names() -> dict[str, str]:
     """Code → name of every demo region, as `_regions` draws them (the same seed)."""
     names = village_names(sum(n for _, _, n in TOWNSHIPS), random.Random(640425))
-    out, i = {COUNTY[0]: COUNTY[1]}, 0
+    out, i = {PROVINCE[0]: PROVINCE[1], CITY[0]: CITY[1], COUNTY[0]: COUNTY[1]}, 0
     for code, name, n_villages in TOWNSHIPS:
         out[code] = name
         for v in range(n_villages):
             out[f"{code}{201 + v}"] = names[i]
             i += 1
+    for county, county_name, _, townships in OTHER_COUNTIES:
+        out[county] = county_name
+        small = village_names(len(townships) * VILLAGES_PER_SMALL_TOWNSHIP, random.Random(int(county)))
+        for t_index, (code, name) in enumerate(townships):
+            out[code] = name
+            for v in range(VILLAGES_PER_SMALL_TOWNSHIP):
+                out[f"{code}{201 + v}"] = small[t_index * VILLAGES_PER_SMALL_TOWNSHIP + v]
     return out
 
 
@@ -100,8 +129,14 @@ def _regions() -> int:
     rng = random.Random(640425)
     existing = set(db.session.scalars(sa.select(Region.code)))
     rows = []
+    if PROVINCE[0] not in existing:
+        rows.append(dict(code=PROVINCE[0], name=PROVINCE[1], level=Level.province, parent_code=None,
+                         phone=None, sms_signature=None))
+    if CITY[0] not in existing:
+        rows.append(dict(code=CITY[0], name=CITY[1], level=Level.prefecture, parent_code=PROVINCE[0],
+                         phone="0954-2012345", sms_signature="【固原市惠农】"))
     if COUNTY[0] not in existing:
-        rows.append(dict(code=COUNTY[0], name=COUNTY[1], level=Level.county, parent_code=None,
+        rows.append(dict(code=COUNTY[0], name=COUNTY[1], level=Level.county, parent_code=CITY[0],
                          phone="0954-7012345", sms_signature="【彭阳县惠农】"))
     names = village_names(sum(n for _, _, n in TOWNSHIPS), rng)
     i = 0
@@ -115,8 +150,26 @@ def _regions() -> int:
                 rows.append(dict(code=vcode, name=names[i], level=Level.village, parent_code=code,
                                  phone=None, sms_signature=None))
             i += 1
+    names = region_names()
+    for c_index, (county, county_name, _, townships) in enumerate(OTHER_COUNTIES):
+        if county not in existing:
+            rows.append(dict(code=county, name=county_name, level=Level.county, parent_code=CITY[0],
+                             phone=f"0954-60{c_index:02d}345", sms_signature=f"【{county_name}惠农】"))
+        for t_index, (code, name) in enumerate(townships):
+            if code not in existing:
+                rows.append(dict(code=code, name=name, level=Level.township, parent_code=county,
+                                 phone=f"0954-60{c_index:02d}{t_index + 100:03d}", sms_signature=None))
+            for v in range(VILLAGES_PER_SMALL_TOWNSHIP):
+                vcode = f"{code}{201 + v}"
+                if vcode not in existing:
+                    rows.append(dict(code=vcode, name=names[vcode], level=Level.village, parent_code=code,
+                                     phone=None, sms_signature=None))
     for row in rows:  # parents before children, as the foreign key wants
         db.session.execute(sa.insert(Region), [row])
+    # A 彭阳县 loaded before the city existed (or a deployment migrated to 0022) has no parent:
+    # attach it, so the region tree reads 宁夏 → 固原市 → 彭阳县.
+    db.session.execute(sa.update(Region).where(Region.code == COUNTY[0], Region.parent_code.is_(None))
+                       .values(parent_code=CITY[0]))
     return len(rows)
 
 
@@ -124,10 +177,17 @@ def _households(per_village: int) -> int:
     villages = list(db.session.scalars(
         sa.select(Region.code).where(Region.level == Level.village).order_by(Region.code)))
     existing = set(db.session.scalars(sa.select(Household.id_number)))
+    small = {county for county, *_ in OTHER_COUNTIES}
     rows = []
-    for v_index, vcode in enumerate(villages):
+    index_in_county: dict[str, int] = {}
+    for vcode in villages:
+        county = vcode[:6]
+        # The place of a village among its county's: the ID numbers' sequence, so that adding the
+        # city's other counties left 彭阳县's households as they were.
+        v_index = index_in_county[county] = index_in_county.get(county, -1) + 1
         rng = random.Random(int(vcode))
-        for h in range(per_village):
+        count = min(per_village, HOUSEHOLDS_PER_SMALL_VILLAGE) if county in small else per_village
+        for h in range(count):
             # Draw every field before deciding to skip, so a second run draws the same values.
             birth = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 50))
             female = rng.random() < 0.2
@@ -136,7 +196,7 @@ def _households(per_village: int) -> int:
             account = "6231" + f"{rng.randrange(10**15):015d}"
             members = rng.randint(1, 7)
             land = Decimal(rng.randrange(300, 4000)) / 100
-            id_number = make_id_number(None, birth, v_index * 100 + h, female)
+            id_number = make_id_number(None, birth, v_index * 100 + h, female, county)
             if id_number in existing:
                 continue
             existing.add(id_number)
@@ -222,8 +282,9 @@ def load_demo(households_per_village: int = 50, year: int | None = None, scenari
 
         counts.update(load_scenario(year))
     if any(counts.values()):
-        audit.record(None, "demo.load", "region", COUNTY[0], region_code=COUNTY[0], **counts)
-    return "demo county 640425 彭阳县: created " + ", ".join(f"{v} {k}" for k, v in counts.items())
+        audit.record(None, "demo.load", "region", CITY[0], region_code=CITY[0], **counts)
+    return "demo city 6404 固原市 (its county 640425 彭阳县 in full): created " + ", ".join(
+        f"{v} {k}" for k, v in counts.items())
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
