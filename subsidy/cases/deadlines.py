@@ -49,6 +49,7 @@ from subsidy.common.xlsx import (
 from subsidy.errors import NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.regions.scope import within
+from subsidy.regions.service import county_of, county_only_code
 
 CALENDAR_HEADERS = {"日期": "day", "类型": "type", "说明": "note"}
 WORKDAY_WORDS = {"工作日": True, "上班": True, "班": True, "休息日": False, "休息": False, "放假": False,
@@ -59,7 +60,7 @@ DEFAULT_DAYS = {CaseKind.inquiry: 3, CaseKind.objection: 5, CaseKind.complaint: 
 
 def _county(actor) -> str:
     require(actor, Perm.manage_calendar)
-    return actor.region_code[:6]
+    return county_only_code(actor)
 
 
 # ---------------------------------------------------------------- time limits
@@ -393,9 +394,10 @@ def import_calendar(actor, fileobj, filename: str | None, year, *, county_code: 
 def calendar_warnings(actor) -> list[str]:
     """What staff must be told: a year starting within WARN_AHEAD_DAYS (or the current one) that
     no calendar covers, so deadlines in it are only provisional until its calendar is loaded."""
-    if actor is None or not can(actor, Perm.view_cases):
+    if actor is None or not can(actor, Perm.view_cases) or len(actor.region_code) < 6:
+        # A city has no calendar of its own: each county's admin is told about the county's.
         return []
-    years = uncovered_years_ahead(actor.region_code[:6], local_today())
+    years = uncovered_years_ahead(county_of(actor.region_code), local_today())
     if can(actor, Perm.manage_calendar):
         todo = "请在“诉求办理 → 工作日历”中导入 {y} 年的节假日和调休安排"
     else:

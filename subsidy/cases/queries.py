@@ -22,7 +22,7 @@ from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
-from subsidy.regions.scope import covers, ensure_visible, normalize_code, within
+from subsidy.regions.scope import county_scope, covers, ensure_visible, normalize_code, within
 
 
 def _own_prefixes(code: str) -> list[str]:
@@ -129,9 +129,10 @@ def open_counts(actor) -> dict[str, int]:
 
 @requires(Perm.view_cases)
 def county_regions(actor) -> list[Region]:
-    """The county's townships and villages (and the county), for choosing what a case concerns."""
-    county = actor.region_code[:6]
-    return list(db.session.scalars(sa.select(Region).where(within(Region.code, county)).order_by(Region.code)))
+    """The county's townships and villages (and the county; a city user: its counties'), for
+    choosing what a case concerns."""
+    return list(db.session.scalars(sa.select(Region).where(within(Region.code, county_scope(actor.region_code)))
+                                   .order_by(Region.code)))
 
 
 @requires(Perm.view_cases)
@@ -141,7 +142,8 @@ def queue_page(actor, *, scope="mine", kind=None, state="open", region_code=None
     result = list_cases(actor, scope=scope, kind=kind, state=state, region_code=region_code, overdue=overdue,
                         page=page)
     villages = list(db.session.scalars(
-        sa.select(Region).where(within(Region.code, actor.region_code), Region.level != Level.county)
+        sa.select(Region).where(within(Region.code, actor.region_code),
+                                Region.level.in_((Level.township, Level.village)))
         .order_by(Region.code)))
     return {"page": result, "counts": open_counts(actor), "warnings": calendar_warnings(actor), "villages": villages,
             "now": utcnow()}
@@ -225,7 +227,7 @@ def household_by_id_number(actor, id_number: str | None) -> int | None:
     if not text:
         return None
     found = db.session.execute(sa.select(Household.id, Household.region_code).where(
-        Household.id_number == text, within(Household.region_code, actor.region_code[:6]))).first()
+        Household.id_number == text, within(Household.region_code, county_scope(actor.region_code)))).first()
     if found is None:
         message = "本县农户名册中没有这个身份证号"
         raise ValidationError(message, fields={"household_id_number": message})

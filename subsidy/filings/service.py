@@ -27,6 +27,7 @@ from subsidy.projects.models import Project
 from subsidy.projects.service import get_project
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, ensure_visible, get_visible, normalize_code, within
+from subsidy.regions.service import county_only_code
 
 S = FilingState
 
@@ -241,7 +242,7 @@ def projects_to_start(actor) -> list[Project]:
         return []
     has = sa.exists(
         sa.select(Filing.id).where(Filing.project_id == Project.id, Filing.region_code == actor.region_code))
-    return list(db.session.scalars(sa.select(Project).where(Project.county_code == actor.region_code[:6], ~has)
+    return list(db.session.scalars(sa.select(Project).where(Project.county_code == county_only_code(actor), ~has)
                                    .order_by(Project.year.desc(), Project.id)))
 
 

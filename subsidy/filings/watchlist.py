@@ -33,6 +33,8 @@ from subsidy.errors import Conflict, ValidationError
 from subsidy.extensions import db
 from subsidy.filings.models import WatchCategory, WatchListEntry
 from subsidy.households.validation import check_id_number
+from subsidy.regions.scope import county_scope, within
+from subsidy.regions.service import county_only_code
 
 HEADERS = {"身份证号": "id_number", "姓名": "name", "类别": "category", "来源": "source"}
 LABEL = {v: k for k, v in HEADERS.items()}
@@ -111,7 +113,7 @@ def import_watchlist(actor, fileobj, filename: str | None) -> ImportResult:
             return ImportResult.rejected(errors, count)
 
     require(actor, Perm.manage_watchlist)
-    county = actor.region_code[:6]
+    county = county_only_code(actor)
     try:
         created, updated = _upsert(actor, county, rows)
     except sa.exc.IntegrityError as exc:
@@ -153,7 +155,7 @@ def _upsert(actor, county: str, rows: list[dict]) -> tuple[int, int]:
 
 @requires(Perm.manage_watchlist)
 def list_watchlist(actor, *, q: str | None = None, category: str | None = None, page=1, per_page=50) -> Page:
-    stmt = sa.select(WatchListEntry).where(WatchListEntry.county_code == actor.region_code[:6])
+    stmt = sa.select(WatchListEntry).where(within(WatchListEntry.county_code, county_scope(actor.region_code)))
     q = (q or "").strip()
     if q:
         stmt = stmt.where(sa.or_(WatchListEntry.name.contains(q), WatchListEntry.id_number.startswith(q.upper())))

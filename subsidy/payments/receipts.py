@@ -34,6 +34,7 @@ from subsidy.payments.models import Payment, PaymentStatus, ReceiptAnswer, Recei
 from subsidy.payments.service import chosen_project, county_only
 from subsidy.regions.models import Region
 from subsidy.regions.scope import get_visible, within
+from subsidy.regions.service import county_only_code
 
 P = PaymentStatus
 MAX_SAMPLE = 5000
@@ -149,7 +150,7 @@ def draw_sample(actor, project_id, size, seed=None) -> ReceiptSample:
     # Filed under the county that drew the sample, not the villages: the check exists to catch
     # a clerk, who must not learn from the SMS list which households will be asked.
     sent = enqueue_bulk("receipt_check", [
-        {"key": f"receipt_check:{sample.id}:{pid}", "phone": phone, "region_code": actor.region_code[:6],
+        {"key": f"receipt_check:{sample.id}:{pid}", "phone": phone, "region_code": county_only_code(actor),
          "household_id": hid, "entry_id": eid,
          "context": {"name": name, "project": project.name, "amount": fmt(amount)}}
         for pid, hid, eid, _region, name, amount, phone in rows])

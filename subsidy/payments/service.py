@@ -39,8 +39,9 @@ from subsidy.payments.lifecycle import BatchEvent
 from subsidy.payments.models import Payment, PaymentBatch, PaymentStatus
 from subsidy.projects.models import Category, Project
 from subsidy.projects.service import get_project
-from subsidy.regions.models import Level
-from subsidy.regions.scope import ensure_visible, get_visible, within
+from subsidy.regions.models import CODE_LENGTH, Level
+from subsidy.regions.scope import county_scope, ensure_visible, get_visible, within
+from subsidy.regions.service import county_only_code
 
 P = PaymentStatus
 _COLUMNS = ["batch_id", "seq", "disbursement_id", "entry_id", "filing_id", "project_id", "household_id",
@@ -122,7 +123,7 @@ def _scope(actor, project: Project, filing_ids: list[int] | None):
 
 
 def _new_batch(actor, project: Project, *, reissue: bool, note: str) -> PaymentBatch:
-    batch = PaymentBatch(county_code=actor.region_code[:6], project_id=project.id, reissue=reissue,
+    batch = PaymentBatch(county_code=county_only_code(actor), project_id=project.id, reissue=reissue,
                          note=(note or "").strip()[:200], created_by=actor.id, created_at=utcnow())
     db.session.add(batch)
     db.session.flush()
@@ -447,9 +448,10 @@ def village_names(codes) -> dict[str, str]:
 
 @requires(Perm.view_payments)
 def get_batch(actor, batch_id: int) -> PaymentBatch:
-    # A batch is the county's; staff below the county see it only if it pays someone of theirs
-    # (and then only their own payments, see list_payments).
-    if actor.tier == Level.county:
+    # A batch is the county's; the county and the city above it read it whole, staff below the
+    # county only if it pays someone of theirs (and then only their own payments, see
+    # list_payments).
+    if len(actor.region_code) <= CODE_LENGTH[Level.county]:
         return get_visible(actor, PaymentBatch, batch_id, "发放批次", scope="county_code")
     batch = db.session.get(PaymentBatch, batch_id)
     if batch is None:
@@ -462,8 +464,8 @@ def get_batch(actor, batch_id: int) -> PaymentBatch:
 
 @requires(Perm.view_payments)
 def list_batches(actor, *, project_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
-    stmt = sa.select(PaymentBatch).where(PaymentBatch.county_code == actor.region_code[:6])
-    if len(actor.region_code) != 6:
+    stmt = sa.select(PaymentBatch).where(within(PaymentBatch.county_code, county_scope(actor.region_code)))
+    if len(actor.region_code) > CODE_LENGTH[Level.county]:
         stmt = stmt.where(sa.exists(sa.select(Payment.id).where(Payment.batch_id == PaymentBatch.id,
                                                                 within(Payment.region_code, actor.region_code))))
     if project_id:
@@ -516,7 +518,6 @@ def failed_waiting(actor, *, project_id: int | None = None, limit: int = 500) ->
 def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
     """Cash projects of the county with (entries waiting for a payment — a first one, or what a
     correction added —, failures waiting)."""
-    county = actor.region_code[:6]
     cond = [Filing.state == FilingState.county_approved, within(Filing.region_code, actor.region_code)]
     waiting = (sa.select(Filing.project_id, sa.func.count(Entry.id))
                .join(Entry, Entry.filing_id == Filing.id)
@@ -533,7 +534,8 @@ def projects_with_approved(actor) -> list[tuple[Project, int, int]]:
                                                              within(Payment.region_code, actor.region_code))
         .group_by(Payment.project_id)).all())
     projects = db.session.scalars(sa.select(Project)
-                                  .where(Project.county_code == county, Project.category == Category.cash)
+                                  .where(within(Project.county_code, county_scope(actor.region_code)),
+                                         Project.category == Category.cash)
                                   .order_by(Project.year.desc(), Project.name))
     return [(p, int(todo.get(p.id, 0)), int(failed.get(p.id, 0))) for p in projects]
 

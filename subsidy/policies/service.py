@@ -25,8 +25,8 @@ from subsidy.errors import InvalidTransition, NotFound, StaleVersion, Validation
 from subsidy.extensions import db
 from subsidy.policies.models import Policy, PolicyAction, PolicyCategory, PolicyStatus
 from subsidy.regions.models import Region
-from subsidy.regions.scope import covers, normalize_code, within
-from subsidy.regions.service import county_of
+from subsidy.regions.scope import county_scope, covers, normalize_code, within
+from subsidy.regions.service import county_only_code
 
 TITLE_MAX = 120
 BODY_MAX = 100_000
@@ -84,7 +84,7 @@ def _validate(actor, data: dict) -> dict:
         out["category"] = PolicyCategory(data.get("category") or PolicyCategory.other.value)
     except ValueError:
         fields["category"] = "类别不在允许范围内"
-    code = data.get("region_code") or county_of(actor.region_code)
+    code = data.get("region_code") or county_only_code(actor)
     try:
         code = normalize_code(code)
         if db.session.get(Region, code) is None:
@@ -114,7 +114,7 @@ def check_may_write(actor) -> None:
 def create_policy(actor, **data) -> Policy:
     """A new draft in the admin's county (docs/api.md POST /policies)."""
     values = _validate(actor, data)
-    policy = Policy(county_code=county_of(actor.region_code), created_by=actor.id, status=PolicyStatus.draft,
+    policy = Policy(county_code=county_only_code(actor), created_by=actor.id, status=PolicyStatus.draft,
                     **values)
     db.session.add(policy)
     db.session.flush()
@@ -140,17 +140,18 @@ def update_policy(actor, policy_id: int, **data) -> Policy:
 
 @requires(Perm.view_policies)
 def get_policy(actor, policy_id: int) -> Policy:
-    """A policy of the actor's county (404 otherwise, as for every object out of scope). Not
-    `get_visible`: a policy is read by every tier of its county, not only above its region."""
+    """A policy of the actor's county, or of a county under a city user (404 otherwise, as for
+    every object out of scope). Not `get_visible`: a policy is read by every tier of its county,
+    not only above its region."""
     policy = db.session.get(Policy, policy_id)
-    if policy is None or policy.county_code != county_of(actor.region_code):
+    if policy is None or not covers(county_scope(actor.region_code), policy.county_code):
         raise NotFound("政策不存在")
     return policy
 
 
 @requires(Perm.view_policies)
 def list_policies(actor, *, status: str | None = None, q: str | None = None, page=1, per_page=50) -> Page:
-    stmt = sa.select(Policy).where(Policy.county_code == county_of(actor.region_code))
+    stmt = sa.select(Policy).where(within(Policy.county_code, county_scope(actor.region_code)))
     if status:
         try:
             stmt = stmt.where(Policy.status == PolicyStatus(status))
@@ -166,7 +167,7 @@ def list_policies(actor, *, status: str | None = None, q: str | None = None, pag
 @requires(Perm.view_policies)
 def status_counts(actor) -> dict[str, int]:
     rows = db.session.execute(sa.select(Policy.status, sa.func.count()).where(
-        Policy.county_code == county_of(actor.region_code)).group_by(Policy.status)).all()
+        within(Policy.county_code, county_scope(actor.region_code))).group_by(Policy.status)).all()
     counts = {s.value: 0 for s in PolicyStatus}
     counts.update({status.value: n for status, n in rows})
     return counts
@@ -299,7 +300,7 @@ def get_public(policy_id: int) -> Policy:
 @exempt("a question, not an act: whether the actor may open a draft, asked by pages and files")
 def can_preview(actor, policy: Policy) -> bool:
     """Staff of the policy's county may open a draft (preview) and its attachments."""
-    return can(actor, Perm.view_policies) and policy.county_code == county_of(actor.region_code)
+    return can(actor, Perm.view_policies) and covers(county_scope(actor.region_code), policy.county_code)
 
 
 # --- figures for /stats/summary ----------------------------------------------------------------

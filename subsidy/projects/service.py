@@ -14,7 +14,8 @@ from subsidy.common.text import single_line
 from subsidy.errors import Conflict, NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.projects.models import Category, Project, Unit
-from subsidy.regions.service import county_of
+from subsidy.regions.scope import county_scope, covers, within
+from subsidy.regions.service import county_only_code
 
 # The rate is NUMERIC(12,2), but an entry's amount is rate × quantity (at most 100,000 units,
 # `subsidy.filings.entries.MAX_QUANTITY`) and must fit a money column, NUMERIC(14,2).
@@ -85,7 +86,7 @@ def _goods(data: dict, out: dict, fields: dict) -> None:
 @requires(Perm.manage_projects)
 def create_project(actor, **data) -> Project:
     values = _validate(data)
-    county = county_of(actor.region_code)
+    county = county_only_code(actor)
     exists = db.session.scalar(sa.select(sa.func.count()).select_from(Project).where(
         Project.county_code == county, Project.year == values["year"], Project.name == values["name"]))
     if exists:
@@ -114,8 +115,9 @@ def update_project(actor, project_id: int, **data) -> Project:
 @requires(Perm.view_projects)
 def get_project(actor, project_id: int) -> Project:
     project = db.session.get(Project, project_id)
-    # Projects belong to a county; everyone in that county may read them.
-    if project is None or project.county_code != county_of(actor.region_code):
+    # Projects belong to a county; everyone in that county, and in the city above it, may read
+    # them.
+    if project is None or not covers(county_scope(actor.region_code), project.county_code):
         raise NotFound("项目不存在")
     return project
 
@@ -129,7 +131,7 @@ def project_for_edit(actor, project_id: int | None) -> Project | None:
 
 @requires(Perm.view_projects)
 def list_projects(actor, *, year: int | None = None, page=1, per_page=50) -> Page:
-    stmt = sa.select(Project).where(Project.county_code == county_of(actor.region_code))
+    stmt = sa.select(Project).where(within(Project.county_code, county_scope(actor.region_code)))
     if year:
         stmt = stmt.where(Project.year == year)
     return paginate(stmt.order_by(Project.year.desc(), Project.id), page, per_page)

@@ -43,6 +43,7 @@ from subsidy.recoveries.models import (
 )
 from subsidy.regions.models import Level
 from subsidy.regions.scope import ensure_visible, get_visible, within
+from subsidy.regions.service import county_only_code
 
 R, W = RecoveryState, WriteOffState
 
@@ -75,7 +76,7 @@ WRITE_OFFS = Machine("write_off", state=WriteOff.state, noun="核销", rules=[
 def _county(actor) -> str:
     if actor.tier != Level.county:
         raise PermissionDenied("追回和核销由县级办理")
-    return actor.region_code[:6]
+    return county_only_code(actor)
 
 
 def _text(value, label: str, field: str, limit: int) -> str:

@@ -45,6 +45,14 @@ def ancestors(code: str) -> list[str]:
     return [code[:width] for width in WIDTHS if width < len(code)]
 
 
+def county_scope(code: str) -> str:
+    """The range of county-owned rows (projects, batches, policies, watch lists: a `county_code`)
+    a user at `code` reads: the county of a user at or under a county, the user's own region
+    above it (a city user reads each of its counties'). Not `code[:6]` by accident: a 4-digit code
+    is kept on purpose, and compared with `within`, never `==`."""
+    return code[:6]
+
+
 def code_range(code: str) -> tuple[str, str]:
     return code, code + "9" * (12 - len(code))
 

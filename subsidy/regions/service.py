@@ -57,6 +57,15 @@ def county_of(code: str) -> str:
     return code[:6]
 
 
+@exempt("a check itself: the county permission is declared by each writer that calls it")
+def county_only_code(actor) -> str:
+    """The county of an actor doing a county's own work (create a project, start a filing, make a
+    batch, import a watch list, …). Those writers need county permissions, which no city role
+    holds; refusing here as well (403) keeps a city code from ever being written as a county's,
+    should a permission be granted by mistake."""
+    return county_of(actor.region_code)
+
+
 @exempt("region names are open to every staff role; ensure_visible decides which regions")
 def list_regions_under(actor) -> list[Region]:
     """The actor's region and everything under it, in code order (a tree when indented)."""

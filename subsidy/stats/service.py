@@ -39,8 +39,8 @@ from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Region
-from subsidy.regions.scope import ensure_visible, normalize_code, within
-from subsidy.regions.service import count_villages, county_of
+from subsidy.regions.scope import county_scope, ensure_visible, normalize_code, within
+from subsidy.regions.service import count_villages
 from subsidy.stats import cache, materials, queries, supervision
 
 CASE_KINDS = ("inquiries", "complaints", "objections")
@@ -55,7 +55,7 @@ def region_overview(actor) -> dict:
         .where(within(Household.region_code, code))
     ).one()
     projects = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Project).where(Project.county_code == county_of(code)))
+        sa.select(sa.func.count()).select_from(Project).where(within(Project.county_code, county_scope(code))))
     return {"villages": count_villages(code), "households": hh[0], "with_phone": hh[1], "land_mu": hh[2],
             "projects": projects}
 
@@ -453,8 +453,8 @@ def _months(code: str, year: int) -> list[dict]:
 
 @requires(Perm.view_dashboard)
 def years_available(actor) -> list[int]:
-    years = set(db.session.scalars(sa.select(Project.year).where(Project.county_code == county_of(actor.region_code))
-                                   .distinct()))
+    years = set(db.session.scalars(
+        sa.select(Project.year).where(within(Project.county_code, county_scope(actor.region_code))).distinct()))
     years.add(local_today().year)
     return sorted(years, reverse=True)
 

@@ -22,7 +22,7 @@ from subsidy.accounts.permissions import Perm, can, exempt
 from subsidy.common.labels import _l
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.regions.scope import within
+from subsidy.regions.scope import county_scope, within
 
 ROWS = 5  # rows listed under an item; the link leads to the rest
 DUE_SOON = timedelta(days=2)  # an open case whose deadline falls within this is "due soon"
@@ -256,7 +256,8 @@ def _payments(actor) -> list[Item]:
         sa.select(PaymentBatch.id, Project.name, PaymentBatch.payment_count, PaymentBatch.created_at,
                   PaymentBatch.exported_at)
         .join(Project, Project.id == PaymentBatch.project_id)
-        .where(PaymentBatch.county_code == actor.region_code[:6], PaymentBatch.status == BatchStatus.open)
+        .where(within(PaymentBatch.county_code, county_scope(actor.region_code)),
+               PaymentBatch.status == BatchStatus.open)
         .order_by(PaymentBatch.id)).all()
 
     def rows(of):
@@ -311,7 +312,9 @@ def _accounts(actor) -> list[Item]:
     handlers = [User.active.is_(True), User.role.in_(HANDLER_ROLES)]
     staffed = sa.select(User.region_code).where(*handlers, within(User.region_code, actor.region_code))
     empty = db.session.execute(
-        sa.select(Region.code, Region.name).where(within(Region.code, actor.region_code), Region.level != Level.county,
+        sa.select(Region.code, Region.name).where(within(Region.code, actor.region_code),
+                                                  # the units that handle cases: not a county, nor a city
+                                                  Region.level.in_((Level.township, Level.village)),
                                                   Region.code.not_in(staffed))
         .order_by(Region.code)).all()
     no_phone = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
