@@ -106,17 +106,16 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_cases, P.escalate_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
         P.record_accountability, P.view_recoveries, P.approve_write_offs,
     }),
-    # The city tier reads only, for now, and only what already serves a prefecture's code (a
-    # page never offers what the service refuses): the projects, policies and dashboard pages
-    # still read one county (regions.service.county_of refuses a city's code with a 403), so
-    # view_projects, view_policies and view_dashboard wait for those readers to cover a city,
-    # as do the city's own acts (users, catalogue, cross-county transfers, 督办, 问责).
+    # The city tier reads only, for now, and only what serves a prefecture's code (a page never
+    # offers what the service refuses): every county's rows of the city, through the same ranges
+    # (docs/design.md "Jurisdiction"). The city's own acts (users, catalogue, cross-county
+    # transfers, 督办, 问责) come with the slices that write them.
     Role.city_admin: frozenset({
-        P.view_audit,
+        P.view_projects, P.view_policies, P.view_audit,
     }),
     Role.city_supervisor: frozenset({
-        P.view_register, P.view_audit, P.view_sms, P.view_filings, P.view_payments, P.view_cases,
-        P.view_case_stats, P.view_accountability, P.view_recoveries,
+        P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
+        P.view_payments, P.view_cases, P.view_case_stats, P.view_accountability, P.view_recoveries,
     }),
 }
 
