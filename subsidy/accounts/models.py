@@ -35,6 +35,16 @@ ROLE_LEVELS = {
     Role.city_supervisor: {Level.prefecture},
 }
 
+# Who may create and manage (edit, reset, deactivate) whose account. A county admin no longer
+# makes another county admin: the city does, so that no county admin can mint a second admin
+# account nobody above it knows of; the first admin of a county without a city, and the first
+# city admin, come from the shell (`flask users create`). A city admin does not make city
+# admins either. Everyone may keep their own account (name, phone, password).
+MANAGES = {
+    Role.city_admin: {Role.county_admin, Role.supervisor, Role.city_supervisor},
+    Role.county_admin: {Role.village_clerk, Role.township_reviewer, Role.county_reviewer, Role.supervisor},
+}
+
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"

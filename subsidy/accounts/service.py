@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from subsidy.accounts.models import ROLE_LEVELS, ApiToken, Role, User
+from subsidy.accounts.models import MANAGES, ROLE_LEVELS, ApiToken, Role, User
 from subsidy.accounts.permissions import Perm, exempt, require, requires
 from subsidy.audit import service as audit
 from subsidy.audit.models import AuditEvent
@@ -23,11 +23,13 @@ from subsidy.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from subsidy.extensions import db
 from subsidy.households.validation import check_phone
 from subsidy.regions.models import Level
-from subsidy.regions.scope import ensure_visible, get_visible, normalize_code, within
+from subsidy.regions.scope import county_scope, ensure_visible, get_visible, normalize_code, within
 from subsidy.regions.service import find_region
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
 MIN_PASSWORD = 8
+# Told of an account under attack: the admins and supervisors of the unit that answers for it.
+ALERTED_ROLES = (Role.county_admin, Role.supervisor, Role.city_admin, Role.city_supervisor)
 # Checked against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -70,8 +72,8 @@ def record_failed_sign_in(username: str | None, address: str) -> None:
     """A failed staff sign-in, audited under the account's region (an unknown name has none)
     although the request answers an error (`regardless`), and, when one account has failed
     LOGIN_ALERT_FAILURES times within LOGIN_ALERT_MINUTES from any addresses, one alert per
-    window to its county's admins and supervisors (docs/design.md §6: an alert instead of a lock-out
-    that anyone could inflict on the county reviewer)."""
+    window to its county's admins and supervisors, a city user's to the city's (docs/design.md §6:
+    an alert instead of a lock-out that anyone could inflict on the county reviewer)."""
     name = (username or "").strip()[:40]
     address = (address or "")[:64]
 
@@ -120,13 +122,15 @@ def _alert_if_besieged(user: User) -> None:
         sa.select(AuditEvent.detail).where(mine, AuditEvent.action == "user.sign_in_failed"))})
     alert = audit.record(None, "user.sign_in_alert", "user", user.id, region_code=user.region_code,
                          username=user.username, failures=failures, minutes=minutes, addresses=addresses[:20])
-    county = user.region_code[:6]
+    # The unit that answers for the account: its county's admins and supervisors, or, for a city
+    # user, the city's (each role sits at one of the two levels only).
+    unit = county_scope(user.region_code)
     recipients = db.session.execute(sa.select(User.id, User.phone).where(
-        User.region_code == county, User.role.in_([Role.county_admin, Role.supervisor]), User.active.is_(True))).all()
+        User.region_code == unit, User.role.in_(ALERTED_ROLES), User.active.is_(True))).all()
     from subsidy.notify import outbox
 
     outbox.enqueue_bulk("sign_in_alert", [
-        {"key": f"sign_in_alert:{alert.id}:{recipient_id}", "phone": phone, "region_code": county,
+        {"key": f"sign_in_alert:{alert.id}:{recipient_id}", "phone": phone, "region_code": unit,
          "context": {"username": user.username, "count": failures, "minutes": minutes}}
         for recipient_id, phone in recipients])
 
@@ -188,7 +192,8 @@ def _validate_role_region(role_value, region_code) -> tuple[Role, str]:
 @exempt("checks manage_users itself: the shell (`flask users create`) calls it with no actor, as the installer")
 def create_user(actor, *, username: str, password: str, name: str, role, region_code: str,
                 phone: str | None = None) -> User:
-    """County admins create staff in their county (docs/api.md POST /users)."""
+    """County admins create the staff of their county, the city admin the counties' admins and
+    supervisors and the city's supervisors (MANAGES; docs/api.md POST /users)."""
     if actor is not None:  # None: the shell (`flask users create`), trusted like the installer
         require(actor, Perm.manage_users)
     username = (username or "").strip()
@@ -215,6 +220,8 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
         raise ValidationError("用户信息有误", fields=fields)
     if actor is not None:
         ensure_visible(actor, code, "行政区划")
+        if role not in MANAGES.get(actor.role, ()):
+            raise ValidationError("用户信息有误", fields={"role": _not_yours(actor, role)})
     if db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == username)):
         raise Conflict("用户名已被使用", fields={"username": "用户名已被使用"}, code="duplicate")
     # The admin knows the password they set: the user chooses their own at first sign-in. The
@@ -228,9 +235,25 @@ def create_user(actor, *, username: str, password: str, name: str, role, region_
     return user
 
 
+def _not_yours(actor, role: Role) -> str:
+    makers = "、".join(str(maker.label) for maker, roles in MANAGES.items() if role in roles) or "系统安装人员"
+    return f"{actor.role.label}不能创建或管理{role.label}账号（由{makers}办理）"
+
+
 @requires(Perm.manage_users)
 def get_user(actor, user_id: int) -> User:
-    return get_visible(actor, User, user_id, "用户")
+    """A user the actor may manage: in its region, and of a role it may create (MANAGES), or
+    itself. Another county admin of the same county is visible in the list but not editable."""
+    user = get_visible(actor, User, user_id, "用户")
+    if not may_manage(actor, user):
+        raise PermissionDenied(_not_yours(actor, user.role))
+    return user
+
+
+@exempt("a rule asked by get_user and the users page, which hold manage_users already")
+def may_manage(actor, user: User) -> bool:
+    """The rule of MANAGES for one account (the users page draws its buttons by it)."""
+    return user.id == actor.id or user.role in MANAGES.get(actor.role, ())
 
 
 @requires(Perm.manage_users)

@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from subsidy.accounts import service
 from subsidy.accounts.forms import ChangePasswordForm, LoginForm, PasswordResetForm, UserEditForm, UserForm
-from subsidy.accounts.models import ROLE_LEVELS, Role
+from subsidy.accounts.models import MANAGES, ROLE_LEVELS, Role
 from subsidy.accounts.throttling import sign_in_limits
 from subsidy.common import throttle
 from subsidy.common.access import client_address, is_public_endpoint, public, safe_next
@@ -94,17 +94,18 @@ def revoke_tokens():
 def users():
     result = service.list_users(current_user, page=request.args.get("page"), q=request.args.get("q"))
     return render_template("accounts/users.html", page=result, q=request.args.get("q", ""),
-                           reset_form=PasswordResetForm())
+                           reset_form=PasswordResetForm(), may_manage=service.may_manage)
 
 
 def _user_form() -> UserForm:
     form = UserForm()
     regions = list_regions_under(current_user)
     form.region_code.choices = [(r.code, f"{'　' * (len(r.code) // 3 - 2)}{r.name}（{r.code}）") for r in regions]
-    # Only the roles that can sit at one of the regions offered: a county admin is not offered
-    # the city roles, which the service would refuse at every region of the county.
+    # Only the roles the actor may create (MANAGES) that can sit at one of the regions offered:
+    # a page never offers what the service refuses.
     levels = {r.level for r in regions}
-    form.role.choices = Role.choices([role for role in Role if ROLE_LEVELS[role] & levels])
+    form.role.choices = Role.choices([role for role in Role
+                                      if role in MANAGES.get(current_user.role, ()) and ROLE_LEVELS[role] & levels])
     return form
 
 

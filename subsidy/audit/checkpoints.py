@@ -85,7 +85,7 @@ def directory() -> Path:
 
 def write_daily() -> tuple[Checkpoint, Path]:
     """`flask audit checkpoint`: today's checkpoint to a file of its own (owner-only), audited,
-    and its short code by SMS to every county-level supervisor with a phone."""
+    and its short code by SMS to every county-level and city supervisor with a phone."""
     point = current()
     folder = directory()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -104,8 +104,9 @@ def _send_to_supervisors(point: Checkpoint) -> None:
     from subsidy.notify import outbox
 
     rows = db.session.execute(sa.select(User.id, User.phone, User.region_code).where(
-        User.role == Role.supervisor, User.active.is_(True), sa.func.length(User.region_code) == 6,
-        User.phone.is_not(None))).all()
+        sa.or_(sa.and_(User.role == Role.supervisor, sa.func.length(User.region_code) == 6),
+               User.role == Role.city_supervisor),
+        User.active.is_(True), User.phone.is_not(None))).all()
     outbox.enqueue_bulk("audit_checkpoint", [
         {"key": f"audit_checkpoint:{point.date}:{point.last_id}:{uid}", "phone": phone, "region_code": region,
          "context": {"date": point.date, "count": point.count, "last_id": point.last_id, "short": point.short_code}}
