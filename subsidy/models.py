@@ -3,6 +3,7 @@ from subsidy.accountability.models import AccountabilityDecision  # noqa: F401
 from subsidy.accounts.models import ApiToken, User  # noqa: F401
 from subsidy.audit.models import AuditEvent  # noqa: F401
 from subsidy.cases.models import Case, CaseCounter, CaseEvent, CaseSettings, WorkCalendarDay, WorkCalendarYear  # noqa: F401
+from subsidy.catalogue.models import SubsidyType  # noqa: F401
 from subsidy.filings.models import Entry, EntryFlag, EntryNote, Filing, Review, Snapshot, SnapshotLine, WatchListEntry  # noqa: F401
 from subsidy.households.models import Household  # noqa: F401
 from subsidy.materials.models import MaterialPickup, MaterialReceipt  # noqa: F401

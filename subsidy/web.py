@@ -40,6 +40,7 @@ def init_app(app):
     from subsidy.api import register_api_modules
     from subsidy.audit.views import bp as audit_bp
     from subsidy.cases.views import bp as cases_bp
+    from subsidy.catalogue.views import bp as catalogue_bp
     from subsidy.filings.views import bp as filings_bp
     from subsidy.households.views import bp as households_bp
     from subsidy.materials.views import bp as materials_bp
@@ -56,7 +57,7 @@ def init_app(app):
     register_api_modules()
     for bp in (accounts_bp, audit_bp, households_bp, projects_bp, regions_bp, stats_bp, cases_bp, notify_bp, filings_bp,
                policies_bp, public_bp, mobile_admin_bp, payments_bp, accountability_bp, disclosures_bp, recoveries_bp,
-               materials_bp, api_bp):
+               materials_bp, catalogue_bp, api_bp):
         app.register_blueprint(bp)
 
     @app.before_request

@@ -16,6 +16,7 @@ ROLES = ("county_admin", "county_reviewer", "township_reviewer", "village_clerk"
 def seed(with_county: bool = True) -> dict:
     """Returns {"users": {role: User}, "ids": {path argument: an existing id}}; commits."""
     from subsidy.cases import service as cases
+    from subsidy.catalogue import service as catalogue
     from subsidy.filings import entries
     from subsidy.filings import service as filings
     from subsidy.notify import broadcast
@@ -47,6 +48,8 @@ def seed(with_county: bool = True) -> dict:
                                     region_code="640425", category="planting")
     policies.publish_policy(admin, policy.id)
     sent = broadcast.create_broadcast(admin, "640425100201", "今年补贴已开始申报。")
+    subsidy_type = catalogue.create_type(make_user("city_admin"), code="gengdi_baohu", name="耕地地力保护补贴",
+                                         unit="mu")
     db.session.commit()
 
     from subsidy.notify.models import Message
@@ -57,5 +60,6 @@ def seed(with_county: bool = True) -> dict:
            "entry_id": entry.id, "case_id": case.id, "policy_id": policy.id, "batch_id": batch.id,
            "broadcast_id": sent.id, "message_id": message.id if message else 1, "user_id": clerk.id,
            "payment_id": payment.id if payment else 1, "approved_filing_id": approved.id,
-           "paid_project_id": paid_project.id, "attachment_id": 1, "import_id": 1, "sample_id": 1}
+           "paid_project_id": paid_project.id, "attachment_id": 1, "import_id": 1, "sample_id": 1,
+           "type_id": subsidy_type.id}
     return {"users": users, "ids": ids, "project": project, "households": households, "filing": filing}

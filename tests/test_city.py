@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from subsidy import create_app
 from subsidy.accounts import service as accounts
@@ -106,6 +106,8 @@ def test_city_roles_sit_at_a_prefecture_and_never_do_the_tiers_work():
         assert {Perm.view_projects, Perm.view_policies, Perm.view_audit} <= ROLE_PERMS[role], role
     assert Perm.manage_users in ROLE_PERMS[Role.city_admin]
     assert Perm.manage_users not in ROLE_PERMS[Role.city_supervisor]
+    assert Perm.manage_subsidy_types in ROLE_PERMS[Role.city_admin]
+    assert Perm.manage_subsidy_types not in ROLE_PERMS[Role.city_supervisor]
 
 
 @pytest.mark.parametrize(("role", "region", "message"), [
@@ -237,7 +239,10 @@ def test_upgrade_0022_keeps_every_row(scratch_url, tmp_path):
                         "SMS_OUTBOX_FILE": str(tmp_path / "sms.log"), "SERVER_NAME": None})
     with other.app_context():
         try:
-            upgrade(revision="0021")
+            # The rows are written by today's models, then the schema is taken down to 0021 (the
+            # later downgrades keep them): written at 0021 directly, a column added since would
+            # be missing from the old table.
+            upgrade()
             # A county as it stands before the city: every old role, households, a filing reviewed
             # by two tiers (filing_reviews.tier) with a reviewer's note (filing_entry_notes.tier).
             RegionFactory(code="640425", name="彭阳县", level=Level.county, sms_signature="【彭阳县惠农】")
@@ -255,6 +260,8 @@ def test_upgrade_0022_keeps_every_row(scratch_url, tmp_path):
             before = _counts()
             tiers = sorted(db.session.scalars(sa.text("SELECT tier FROM filing_reviews")))
             assert before["filing_entry_notes"] == 1 and {"village", "township", "county"} <= set(tiers)
+            db.session.remove()
+            downgrade(revision="0021")
             db.session.remove()
 
             upgrade()

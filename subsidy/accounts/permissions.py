@@ -36,6 +36,7 @@ class Perm(enum.Enum):
     manage_projects = "manage_projects"
     view_projects = "view_projects"
     view_audit = "view_audit"
+    manage_subsidy_types = "manage_subsidy_types"  # the city's subsidy catalogue (补贴目录)
     # SMS
     view_sms = "view_sms"
     manage_sms = "manage_sms"            # pause and resume a county's sending
@@ -106,12 +107,13 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_cases, P.escalate_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
         P.record_accountability, P.view_recoveries, P.approve_write_offs,
     }),
-    # The city tier reads only, for now, and only what serves a prefecture's code (a page never
-    # offers what the service refuses): every county's rows of the city, through the same ranges
-    # (docs/design.md "Jurisdiction"). The city's own acts (users, catalogue, cross-county
-    # transfers, 督办, 问责) come with the slices that write them.
+    # The city tier reads what serves a prefecture's code (a page never offers what the service
+    # refuses): every county's rows of the city, through the same ranges (docs/design.md
+    # "Jurisdiction"). Its own acts come with the slices that write them: so far the counties'
+    # admins and supervisors (users) and the subsidy catalogue; cross-county transfers, 督办 and
+    # 问责 later.
     Role.city_admin: frozenset({
-        P.manage_users, P.view_projects, P.view_policies, P.view_audit,
+        P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.view_audit,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,

@@ -16,6 +16,7 @@ API_MODULES = (
     "subsidy.regions.api",
     "subsidy.households.api",
     "subsidy.projects.api",
+    "subsidy.catalogue.api",
     "subsidy.cases.api",
     "subsidy.filings.api",
     "subsidy.notify.api",

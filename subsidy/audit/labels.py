@@ -21,7 +21,7 @@ AREAS: dict[str, str] = {
     "policy.": _l("惠民政策"), "project.": _l("补贴项目"), "sms.": _l("短信"), "user.": _l("用户与登录"),
     "mobile.": _l("农户手机端"), "calendar.": _l("工作日历"), "watchlist.": _l("重点关注名单"),
     "audit.": _l("审计日志"), "demo.": _l("演示数据"), "recovery.": _l("追回"), "write_off.": _l("核销"),
-    "accountability.": _l("问责"), "material.": _l("实物发放"),
+    "accountability.": _l("问责"), "material.": _l("实物发放"), "subsidy_type.": _l("补贴目录"),
 }
 
 ACTIONS: dict[str, str] = {
@@ -60,6 +60,7 @@ ACTIONS: dict[str, str] = {
     "policy.attach": _l("上传政策附件"), "policy.create": _l("新建政策"), "policy.detach": _l("删除政策附件"),
     "policy.publish": _l("发布政策"), "policy.update": _l("修改政策"), "policy.withdraw": _l("撤回政策"),
     "project.create": _l("新建补贴项目"), "project.update": _l("修改补贴项目"),
+    "subsidy_type.create": _l("新增补贴类型"), "subsidy_type.update": _l("修改补贴类型"),
     "sms.broadcast": _l("群发短信"), "sms.opt_in": _l("恢复接收短信"), "sms.opt_out": _l("退订短信"),
     "sms.pause": _l("暂停发送短信"), "sms.resend": _l("重发短信"), "sms.resume": _l("恢复发送短信"),
     "sms.test": _l("发送测试短信"),
@@ -78,7 +79,7 @@ OBJECTS: dict[str, str] = {
     "sms_message": _l("短信"), "sms_broadcast": _l("群发短信"), "sms_opt_out": _l("退订号码"),
     "watchlist": _l("重点关注名单"), "work_calendar": _l("工作日历"), "audit_chain": _l("审计日志"),
     "audit_checkpoint": _l("校验点"), "region": _l("行政区划"), "recovery": _l("追回"), "write_off": _l("核销"),
-    "accountability": _l("问责决定"),
+    "accountability": _l("问责决定"), "subsidy_type": _l("补贴类型"),
 }
 
 # The page of each kind of object, and the permission its reader needs to open it.
@@ -122,6 +123,7 @@ FIELDS: dict[str, str] = {
     "item": _l("实物"), "item_unit": _l("实物单位"), "unit_price": _l("实物单价"), "received_on": _l("日期"),
     "supplier": _l("供货单位"), "receipt_id": _l("入库记录"), "pickup_id": _l("领取记录"), "receiver": _l("领取人"),
     "proxy_name": _l("代领人"), "proxy_relation": _l("与户主关系"),
+    "code": _l("代码"), "subsidy_type_id": _l("补贴类型"),
 }
 
 

@@ -30,6 +30,8 @@ class ProjectIn(BaseModel):
     item: str | None = Field(default=None, max_length=200)
     item_unit: str | None = Field(default=None, max_length=200)
     unit_price: PriceIn | None = None
+    # A code of the city's subsidy catalogue (GET /subsidy-types), paying by the same unit.
+    subsidy_type: str | None = Field(default=None, max_length=20)
 
 
 class ProjectOut(BaseModel):
@@ -47,6 +49,7 @@ class ProjectOut(BaseModel):
     item: str | None
     item_unit: str | None
     unit_price: MoneyStr | None
+    subsidy_type: str | None
 
 
 @route("/projects", "POST", summary="Create a subsidy project (county admin)", body=ProjectIn,

@@ -10,6 +10,8 @@ class ProjectForm(FlaskForm):
     year = IntegerField("年度", validators=[DataRequired("请填写年度")])
     category = SelectField("类别", choices=Category.choices())
     unit = SelectField("补贴单位", choices=Unit.choices())
+    # The city's catalogue (set by the view); empty for a county with no catalogue
+    subsidy_type = SelectField("补贴类型（市补贴目录）", choices=[], validate_choice=False, validators=[Optional()])
     rate = DecimalField("补贴标准（元/单位）", places=2, validators=[DataRequired("请填写补贴标准")])
     budget = DecimalField("预算（元）", places=2, validators=[Optional()])
     publicity_days = IntegerField("公示天数", default=7, validators=[DataRequired("请填写公示天数")])

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from subsidy.common.labels import Labelled, _l
 from subsidy.common.model_base import Money, enum_column
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
+
+if TYPE_CHECKING:
+    from subsidy.catalogue.models import SubsidyType
 
 
 class Category(Labelled):
@@ -46,9 +50,16 @@ class Project(db.Model):
     unit_price: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The city's catalogue entry this project is an instance of, optional: a county without a
+    # city has no catalogue (docs/design.md "Subsidy catalogue").
+    subsidy_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subsidy_types.id"))
+
+    catalogue_type: Mapped[SubsidyType | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.UniqueConstraint("county_code", "year", "name", name="uq_projects_county_year_name"),
+        # Projects of one type and year across the counties (cross-county checks, figures by type).
+        sa.Index("ix_projects_subsidy_type_year", "subsidy_type_id", "year"),
         sa.CheckConstraint("rate > 0", name="rate_positive"),
         sa.CheckConstraint("budget >= 0", name="budget_non_negative"),
         sa.CheckConstraint("publicity_days >= 1 AND publicity_days <= 60", name="publicity_days_range"),
@@ -59,6 +70,15 @@ class Project(db.Model):
     @property
     def is_material(self) -> bool:
         return self.category == Category.material
+
+    @property
+    def subsidy_type(self) -> str | None:
+        """The catalogue code (what the API reads and writes)."""
+        return self.catalogue_type.code if self.catalogue_type else None
+
+    @property
+    def subsidy_type_name(self) -> str:
+        return self.catalogue_type.name if self.catalogue_type else ""
 
     @property
     def unit_label(self) -> str:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from subsidy.accounts.permissions import Perm, requires
 from subsidy.audit import service as audit
+from subsidy.catalogue import service as catalogue
 from subsidy.common.money import MONEY_MAX, parse_amount
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.params import YEAR_MAX, YEAR_MIN, parse_int
@@ -23,7 +24,7 @@ RATE_MAX = Decimal("9999999.99")
 RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
 
 
-def _validate(data: dict) -> dict:
+def _validate(data: dict, county: str) -> dict:
     fields: dict[str, str] = {}
     out: dict = {}
     try:
@@ -59,6 +60,9 @@ def _validate(data: dict) -> dict:
     _goods(data, out, fields)
     if fields:
         raise ValidationError("项目信息有误", fields=fields)
+    # Checked last: the unit must be valid before it is compared with the type's.
+    row = catalogue.type_for_project(county, data.get("subsidy_type"), out["unit"])
+    out["subsidy_type_id"] = row.id if row else None
     return out
 
 
@@ -85,8 +89,8 @@ def _goods(data: dict, out: dict, fields: dict) -> None:
 
 @requires(Perm.manage_projects)
 def create_project(actor, **data) -> Project:
-    values = _validate(data)
     county = county_only_code(actor)
+    values = _validate(data, county)
     exists = db.session.scalar(sa.select(sa.func.count()).select_from(Project).where(
         Project.county_code == county, Project.year == values["year"], Project.name == values["name"]))
     if exists:
@@ -101,7 +105,7 @@ def create_project(actor, **data) -> Project:
 @requires(Perm.manage_projects)
 def update_project(actor, project_id: int, **data) -> Project:
     project = get_project(actor, project_id)
-    values = _validate(data)
+    values = _validate(data, project.county_code)
     before = {k: getattr(project, k) for k in values}
     changed = {k: v for k, v in values.items() if before[k] != v}
     for key, value in changed.items():

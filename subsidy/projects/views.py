@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from subsidy.accounts.permissions import Perm, can
+from subsidy.catalogue import service as catalogue
 from subsidy.common.forms import form_status, refused
 from subsidy.common.params import year_arg
 from subsidy.errors import DomainError, PermissionDenied
@@ -36,6 +37,8 @@ def edit(project_id: int | None = None):
         raise PermissionDenied(_("补贴项目由县级管理员新建和修改，您的角色只能查看项目。"))
     project = service.project_for_edit(current_user, project_id)
     form = ProjectForm(obj=project)
+    form.subsidy_type.choices = [("", _("（不属于目录中的类型）"))] + [
+        (t.code, f"{t.name}（{_('按')}{t.unit_label}）") for t in catalogue.choices(current_user)]
     if project is not None and request.method == "GET":
         form.category.data, form.unit.data = project.category.value, project.unit.value
     if form.validate_on_submit():
