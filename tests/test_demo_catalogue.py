@@ -32,3 +32,22 @@ def test_the_demo_city_has_a_catalogue_and_its_projects_name_their_types(loaded)
     before = db.session.scalar(sa.select(sa.func.count()).select_from(SubsidyType))
     load_demo(households_per_village=3)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SubsidyType)) == before
+
+
+def test_the_demo_shows_one_account_flagged_in_two_counties(loaded, app):
+    from subsidy.demo import DEMO_PASSWORD
+    from subsidy.filings.models import Entry, EntryFlag, Filing, FlagCode
+    from subsidy.households.models import Household
+
+    rows = db.session.execute(
+        sa.select(Filing.region_code, Filing.id, Household.payout_account)
+        .join(EntryFlag, EntryFlag.filing_id == Filing.id).join(Entry, Entry.id == EntryFlag.entry_id)
+        .join(Household, Household.id == Entry.household_id)
+        .where(EntryFlag.code == FlagCode.shared_account_other_county)).all()
+    assert {code[:6] for code, _, _ in rows} == {"640425", "640402"}
+    assert len({account for _, _, account in rows}) == 1
+    # the city supervisor reads both flagged lists
+    c = app.test_client()
+    assert c.post("/login", data={"username": "citysupervisor", "password": DEMO_PASSWORD}).status_code == 302
+    for _, filing_id, _ in rows:
+        assert "一卡通账号与外县同类补贴" in c.get(f"/filings/{filing_id}").get_data(as_text=True)

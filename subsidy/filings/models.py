@@ -53,6 +53,10 @@ class FlagCode(Labelled):
     amount_above_rate = "amount_above_rate", _l("金额超标准")
     quantity_above_land = "quantity_above_land", _l("数量超登记面积")
     shared_account = "shared_account", _l("一卡通账号多户共用")
+    # Across the counties of a city, for the same subsidy type and year (see risk.py); the code
+    # column is as wide as the longest value (migration 0024).
+    shared_account_other_county = "shared_account_other_county", _l("一卡通账号与外县同类补贴农户共用")
+    shared_phone_other_county = "shared_phone_other_county", _l("手机号码与外县同类补贴农户共用")
     watch_list = "watch_list", _l("比对名单人员")
     no_phone = "no_phone", _l("无手机号码")
 

@@ -21,17 +21,18 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from subsidy.common.database import cents_to_money, two_decimals
+from subsidy.common.database import cents_to_money, two_decimals, upsert_insert
 from subsidy.common.model_base import UTCDateTime
 from subsidy.common.timeutil import utcnow
 from subsidy.extensions import db
-from subsidy.filings.models import Entry, EntryFlag, Filing, FlagCode, WatchCategory, WatchListEntry
+from subsidy.filings.models import Entry, EntryFlag, Filing, FilingState, FlagCode, WatchCategory, WatchListEntry
 from subsidy.households.models import Household
 from subsidy.households.validation import id_number_problem
 from subsidy.projects.amounts import cents, entry_cents_sql, standard_cents_sql
 from subsidy.projects.models import Category, Project, Unit
 from subsidy.regions.models import Region
 from subsidy.regions.scope import code_range
+from subsidy.regions.service import county_of
 
 _COLUMNS = ["filing_id", "entry_id", "code", "explanation", "created_at"]
 
@@ -153,6 +154,71 @@ def check_shared_account(filing, entry_ids=None) -> None:
     _insert(filing, FlagCode.shared_account, stmt)
 
 
+# Counterpart filings still under review get the mirror flag; an approved or paid list's record
+# is closed and is not rewritten (its reviewers have acted).
+_UNDER_REVIEW = (FilingState.publicizing, FilingState.village_filed, FilingState.township_approved)
+_SAME_TYPE = "与外县同类补贴（同年度）名单中的 {n} 户相同，"
+_OTHER_COUNTY_TEXT = {
+    FlagCode.shared_account_other_county: "一卡通账号" + _SAME_TYPE + "请核实是否重复领取或代领",
+    FlagCode.shared_phone_other_county: "手机号码" + _SAME_TYPE + "请核实是否同一人在两县申报",
+}
+
+
+def _check_other_county(filing, entry_ids, code: FlagCode, column: str) -> None:
+    """One payout account (phone) on households listed for the same subsidy type and year in
+    another county of the city (docs/design.md "Three-level filing and review"). "Another county"
+    is the other *filing's* county, so a household that moved and is listed by both counties is
+    caught too (the same household is kept, unlike `check_shared_account`). Types belong to one
+    city, so the comparison never leaves it.
+
+    Two statements, as `check_duplicate_id`: the (rare) pairs, found from this filing's
+    households through the indexed column; then the flags of those entries alone in one INSERT,
+    and their mirror on the counterpart entries whose filings are still under review (on
+    conflict nothing: a flag already there stays). The explanation gives counts only, never the
+    other county or household: the check must not be a way to look up another county's register."""
+    project = filing.project
+    if project.subsidy_type_id is None:
+        return
+    mine, theirs = getattr(Household, column), aliased(Household)
+    other_e, other_f, other_p = aliased(Entry), aliased(Filing), aliased(Project)
+    lo, hi = code_range(county_of(filing.region_code))
+    pairs = db.session.execute(
+        _base(filing, entry_ids)
+        .join(theirs, getattr(theirs, column) == mine)
+        .join(other_e, other_e.household_id == theirs.id)
+        .join(other_f, other_f.id == other_e.filing_id)
+        .join(other_p, other_p.id == other_e.project_id)
+        .where(mine.is_not(None), mine != "", other_p.subsidy_type_id == project.subsidy_type_id,
+               other_p.year == project.year, other_f.state != FilingState.draft,
+               ~other_f.region_code.between(lo, hi))
+        .add_columns(theirs.id, other_e.id, other_f.id, other_f.state)).all()
+    if not pairs:
+        return
+    counts: dict[int, set[int]] = {}
+    mirrors: dict[tuple[int, int], set[int]] = {}
+    for entry_id, their_household, their_entry, their_filing, their_state in pairs:
+        counts.setdefault(entry_id, set()).add(their_household)
+        if filing.state != FilingState.draft and their_state in _UNDER_REVIEW:
+            mirrors.setdefault((their_filing, their_entry), set()).add(entry_id)
+    now, text = utcnow(), _OTHER_COUNTY_TEXT[code]
+    db.session.execute(sa.insert(EntryFlag), [
+        {"filing_id": filing.id, "entry_id": e, "code": code, "explanation": text.format(n=len(others)),
+         "created_at": now} for e, others in counts.items()])
+    if mirrors:
+        db.session.execute(upsert_insert(EntryFlag).on_conflict_do_nothing(
+            index_elements=["entry_id", "code"]), [
+            {"filing_id": f, "entry_id": e, "code": code, "explanation": text.format(n=len(ours)),
+             "created_at": now} for (f, e), ours in mirrors.items()])
+
+
+def check_other_county_account(filing, entry_ids=None) -> None:
+    _check_other_county(filing, entry_ids, FlagCode.shared_account_other_county, "payout_account")
+
+
+def check_other_county_phone(filing, entry_ids=None) -> None:
+    _check_other_county(filing, entry_ids, FlagCode.shared_phone_other_county, "phone")
+
+
 def check_watch_list(filing, entry_ids=None) -> None:
     """Head of household on the county's watch list; every category found is named."""
     label = sa.case({c.value: c.source for c in WatchCategory}, value=WatchListEntry.category)
@@ -173,7 +239,8 @@ def check_no_phone(filing, entry_ids=None) -> None:
 
 
 CHECKS = (check_invalid_id, check_duplicate_id, check_amount_above_rate, check_quantity_above_land,
-          check_shared_account, check_watch_list, check_no_phone)
+          check_shared_account, check_other_county_account, check_other_county_phone, check_watch_list,
+          check_no_phone)
 
 
 def run_checks(filing: Filing, entry_ids: Iterable[int] | None = None) -> int:
