@@ -281,6 +281,9 @@ def load_demo(households_per_village: int = 50, year: int | None = None, scenari
         from subsidy.demo.scenario import load_scenario
 
         counts.update(load_scenario(year))
+        from subsidy.demo.moves import move_household
+
+        counts.update(move_household())
     if any(counts.values()):
         audit.record(None, "demo.load", "region", CITY[0], region_code=CITY[0], **counts)
     return "demo city 6404 固原市 (its county 640425 彭阳县 in full): created " + ", ".join(
