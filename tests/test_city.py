@@ -227,7 +227,10 @@ def scratch_url(tmp_path):
 
 
 def _counts() -> dict[str, int]:
-    return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    """Rows per table, of the tables the database has (a later migration's table is not there yet)."""
+    present = set(sa.inspect(db.session.connection()).get_table_names())
+    return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t))
+            for t in db.metadata.sorted_tables if t.name in present}
 
 
 def test_upgrade_0022_keeps_every_row(scratch_url, tmp_path):
@@ -266,7 +269,8 @@ def test_upgrade_0022_keeps_every_row(scratch_url, tmp_path):
 
             upgrade()
 
-            assert _counts() == before
+            after = _counts()
+            assert {name: after[name] for name in before} == before
             assert sorted(db.session.scalars(sa.text("SELECT tier FROM filing_reviews"))) == tiers
             if db.engine.dialect.name == "sqlite":
                 assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []

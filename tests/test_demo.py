@@ -276,7 +276,7 @@ def test_the_demo_is_the_city_with_its_five_counties(loaded, app, db):
 
     from subsidy.accounts.models import Role, User
     from subsidy.demo import DEMO_PASSWORD
-    from subsidy.households.models import Household
+    from subsidy.households.models import Household, HouseholdMove
     from subsidy.regions.models import Level, Region
 
     city = db.session.get(Region, "6404")
@@ -288,12 +288,16 @@ def test_the_demo_is_the_city_with_its_five_counties(loaded, app, db):
     assert len(list(db.session.scalars(sa.select(Region.code).where(
         Region.level == Level.village, Region.code.like("640425%"))))) == 105
     old_codes = {"640402": "642221", "640422": "642223", "640423": "642224", "640424": "642225", "640425": "642226"}
+    # one household moved by the city admin from 彭阳县 to 原州区 (subsidy.demo.moves)
+    moved = db.session.scalars(sa.select(HouseholdMove.household_id)).all()
+    assert len(moved) == 1
     for county, old in old_codes.items():
         villages = db.session.scalars(sa.select(Region.code).where(
             Region.level == Level.village, Region.code.like(f"{county}%"))).all()
         assert len(villages) == (105 if county == "640425" else 6)
-        ids = db.session.scalars(sa.select(Household.id_number).where(Household.region_code.like(f"{county}%"))).all()
-        assert len(ids) == 3 * len(villages)
+        ids = db.session.scalars(sa.select(Household.id_number).where(Household.region_code.like(f"{county}%"),
+                                                                      Household.id.not_in(moved))).all()
+        assert len(ids) == 3 * len(villages) - (county == "640425")
         # issued where the holder lives: the old 固原地区 code before 2001, the county's own after
         assert all(ric.is_valid(n) and n[:6] == (old if n[6:10] < "2001" else county) for n in ids)
         roles = set(db.session.scalars(sa.select(User.role).where(User.region_code == county)))
@@ -304,6 +308,24 @@ def test_the_demo_is_the_city_with_its_five_counties(loaded, app, db):
         c = app.test_client()
         assert c.post("/login", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
         assert "固原市" in c.get("/home").get_data(as_text=True)
+
+
+def test_the_demo_moves_a_paid_household_across_counties(loaded, app, db):
+    """The city admin's 迁户 from 彭阳县 to 原州区: both counties' supervisors open the household's
+    file, with its 彭阳县 subsidy and payment and the question it raised in 原州区."""
+    from subsidy.demo import DEMO_PASSWORD
+    from subsidy.households.models import Household, HouseholdMove
+
+    move = db.session.scalars(sa.select(HouseholdMove)).one()
+    household = db.session.get(Household, move.household_id)
+    assert (move.from_region[:6], move.to_region, household.region_code) == ("640425", "640402100201",
+                                                                              "640402100201")
+    for username in ("supervisor", "supervisor640402"):
+        c = app.test_client()
+        assert c.post("/login", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
+        html = c.get(f"/households/{household.id}").get_data(as_text=True)
+        assert "耕地地力保护补贴" in html and "已发放" in html, username
+        assert "迁入前的补贴是否还能领取" in html and "全家迁居原州区三营镇" in html, username
 
 
 def test_the_demo_attaches_a_county_loaded_before_the_city(app, db):

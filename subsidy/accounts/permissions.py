@@ -29,7 +29,7 @@ class Perm(enum.Enum):
     # The register
     view_register = "view_register"
     edit_households = "edit_households"
-    transfer_households = "transfer_households"  # 迁户 between villages
+    transfer_households = "transfer_households"  # 迁户 between villages (the city's: between counties)
     export_households = "export_households"
     # Accounts, projects, the audit log
     manage_users = "manage_users"
@@ -109,11 +109,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     }),
     # The city tier reads what serves a prefecture's code (a page never offers what the service
     # refuses): every county's rows of the city, through the same ranges (docs/design.md
-    # "Jurisdiction"). Its own acts come with the slices that write them: so far the counties'
-    # admins and supervisors (users) and the subsidy catalogue; cross-county transfers, 督办 and
-    # 问责 later.
+    # "Jurisdiction"). The city's own acts: the city admin creates the counties' admins and
+    # supervisors, keeps the subsidy catalogue, and moves households across its counties (迁户, so
+    # it reads the register it moves).
     Role.city_admin: frozenset({
         P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.view_audit,
+        P.view_register, P.transfer_households,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,

@@ -281,6 +281,9 @@ def load_demo(households_per_village: int = 50, year: int | None = None, scenari
         from subsidy.demo.scenario import load_scenario
 
         counts.update(load_scenario(year))
+        from subsidy.demo.moves import move_household
+
+        counts.update(move_household())
     from subsidy.demo.catalogue import load_catalogue
 
     counts.update(load_catalogue(year))

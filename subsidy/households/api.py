@@ -101,7 +101,8 @@ class TransferIn(BaseModel):
 
 
 @route("/households/<int:household_id>/transfer", "POST",
-       summary="迁户: move a household to another village (county admin; its history moves with it)",
+       summary="迁户: move a household to another village (county admin within the county, city admin across "
+               "its counties; its history moves with it)",
        body=TransferIn, response=HouseholdOut, tag="households")
 def transfer_household(household_id: int, body: TransferIn):
     return service.transfer_household(current_actor(), household_id, body.region_code, body.reason)

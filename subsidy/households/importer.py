@@ -50,7 +50,13 @@ from subsidy.errors import Conflict
 from subsidy.extensions import db
 from subsidy.households.columns import COLUMNS, DIGIT_STRINGS, FIELDS, LABEL, VILLAGE_CODE, VILLAGE_NAME
 from subsidy.households.models import Household
-from subsidy.households.service import CONTACT_WARNINGS, REGISTERED_ELSEWHERE, note_elsewhere_hits, shared_contacts
+from subsidy.households.service import (
+    CONTACT_WARNINGS,
+    REGISTERED_ELSEWHERE,
+    TRANSFER_WHO,
+    note_elsewhere_hits,
+    shared_contacts,
+)
 from subsidy.households.validation import CHECKERS, check_id_number, region_code_warning
 from subsidy.regions.models import Level, Region
 from subsidy.regions.scope import covers, within
@@ -382,7 +388,7 @@ def _foreign_errors(conn, batch: _Batch, actor, errors: RowErrors, lock: bool = 
     rest = len(batch.foreign) - FOREIGN_LISTED
     if rest > 0:
         errors.add(batch.numbers[batch.foreign[FOREIGN_LISTED]], LABEL["id_number"],
-                   f"另有 {rest} 行的身份证号同样不能在此登记（不逐行列出）：请核对名单来源，迁户由县级管理员办理")
+                   f"另有 {rest} 行的身份证号同样不能在此登记（不逐行列出）：请核对名单来源；{TRANSFER_WHO}")
     note_elsewhere_hits(actor, [batch.rows[i][ID] for i in batch.foreign], source="import")
 
 

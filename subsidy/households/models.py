@@ -52,3 +52,22 @@ class Household(db.Model):
 
         warning = id_number_warning(self.id_number)
         return ([warning] if warning else []) + list(self.contact_warnings)
+
+
+class HouseholdMove(db.Model):
+    """One 迁户: the household left `from_region` (a village) for `to_region`. Written by the
+    transfer with its audit events (docs/design.md "Household register"); read to let a county
+    the household passed through open its file after it left (`households.moves`), indexed on
+    each side for that lookup, so the audit log is never parsed to answer a page."""
+
+    __tablename__ = "household_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    from_region: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    to_region: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
+    moved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    moved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # NULL: the shell or a backfill
+    reason: Mapped[str] = mapped_column(sa.String(200))
+
+    __table_args__ = (sa.CheckConstraint("from_region <> to_region", name="moves_somewhere"),)

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from subsidy.common.forms import form_status, refused
 from subsidy.common.xlsx import read_upload, send_xlsx
-from subsidy.errors import Conflict, DomainError, ValidationError
+from subsidy.errors import Conflict, DomainError, NotFound, ValidationError
 from subsidy.households import exporter, importer, service
 from subsidy.households.forms import HouseholdForm, ImportForm
 
@@ -39,7 +39,9 @@ def transfer(household_id: int):
     try:
         moved = service.transfer_household(current_user, household_id, request.form.get("region_code"),
                                            request.form.get("reason"))
-    except (ValidationError, Conflict) as exc:
+    except (ValidationError, Conflict, NotFound) as exc:
+        if isinstance(exc, NotFound) and "region_code" not in exc.fields:
+            raise  # the household itself
         # the household as it is: nothing moved
         return _show(household_id, 422 if exc.status == 400 else exc.status,
                      transfer_error=" ".join(exc.fields.values()) or exc.message)
@@ -50,7 +52,7 @@ def transfer(household_id: int):
 @bp.route("/households/new", methods=["GET", "POST"])
 @bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
 def edit(household_id: int | None = None):
-    household = service.get_household(current_user, household_id) if household_id else None
+    household = service.household_for_edit(current_user, household_id) if household_id else None
     form = HouseholdForm(obj=household)
     villages = service.villages_for_edit(current_user)  # refuses those who may not edit
     # A new household is placed in a village; an existing one moves only by 迁户.
