@@ -93,9 +93,13 @@ def test_the_regions_check_holds_code_length_to_level(db, county):
 # -- roles ----------------------------------------------------------------------------------------
 def test_city_roles_sit_at_a_prefecture_and_only_read():
     assert ROLE_LEVELS[Role.city_admin] == ROLE_LEVELS[Role.city_supervisor] == {Level.prefecture}
+    # Besides reading, only the city's own acts: city-wide policies; answering the complaints
+    # about a county's staff, and 督办.
+    writes = {Role.city_admin: {Perm.manage_policies},
+              Role.city_supervisor: {Perm.handle_cases, Perm.escalate_cases}}
     for role in (Role.city_admin, Role.city_supervisor):
-        assert all(p.value.startswith("view_") for p in ROLE_PERMS[role]), role
-    assert ROLE_PERMS[Role.city_supervisor] <= ROLE_PERMS[Role.supervisor]
+        assert {p for p in ROLE_PERMS[role] if not p.value.startswith("view_")} == writes[role], role
+    assert ROLE_PERMS[Role.city_supervisor] <= ROLE_PERMS[Role.supervisor] | {Perm.handle_cases}
     assert Perm.view_audit in ROLE_PERMS[Role.city_admin]
     # every county's projects and policies (S2); not yet the dashboard, whose city page needs the
     # city's statistics (one row per county)

@@ -106,16 +106,20 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         P.view_cases, P.escalate_cases, P.view_case_stats, P.hold_entries, P.view_accountability,
         P.record_accountability, P.view_recoveries, P.approve_write_offs,
     }),
-    # The city tier reads only, for now, and only what serves a prefecture's code (a page never
-    # offers what the service refuses): every county's rows of the city, through the same ranges
-    # (docs/design.md "Jurisdiction"). The city's own acts (users, catalogue, cross-county
-    # transfers, 督办, 问责) come with the slices that write them.
+    # The city tier reads what serves a prefecture's code (a page never offers what the service
+    # refuses): every county's rows of the city, through the same ranges (docs/design.md
+    # "Jurisdiction"). It writes only what is the city's own: the city admin city-wide
+    # policies; the city supervisor answers the complaints about a county's own staff routed to
+    # the city (纪检 handles complaints about officials) and issues 督办 to every county's
+    # handling units. The rest (users, catalogue, cross-county transfers, 问责) comes with the
+    # slices that write it.
     Role.city_admin: frozenset({
-        P.view_projects, P.view_policies, P.view_audit,
+        P.view_projects, P.view_policies, P.manage_policies, P.view_audit,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
-        P.view_payments, P.view_cases, P.view_case_stats, P.view_accountability, P.view_recoveries,
+        P.view_payments, P.view_cases, P.handle_cases, P.escalate_cases, P.view_case_stats,
+        P.view_accountability, P.view_recoveries,
     }),
 }
 
