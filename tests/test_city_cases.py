@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import time_machine
 
 from subsidy.accounts.models import Role
-from subsidy.cases import routing, service
+from subsidy.cases import routing
 from subsidy.cases.calendar import WorkCalendar
 from subsidy.cases.escalation import run_escalation
 from subsidy.cases.models import Case, CaseSettings, CaseState, WorkCalendarDay
@@ -186,8 +186,24 @@ def test_the_demo_has_a_complaint_the_city_handles_and_a_city_wide_policy(db):
     assert case is not None and case.region_code == "640425" and case.state == CaseState.in_progress
     policy = db.session.scalar(sa.select(Policy).where(Policy.county_code == CITY))
     assert policy.region_code == CITY and policy.status == PolicyStatus.published
-    with pytest.raises(NotFound):
-        from subsidy.accounts.models import User
-        from subsidy.cases.queries import get_case
+    from subsidy.accounts.models import User
+    from subsidy.cases.queries import get_case
 
-        get_case(db.session.scalar(sa.select(User).where(User.username == "admin")), case.id)
+    county_admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+    with pytest.raises(NotFound):
+        get_case(county_admin, case.id)
+
+
+def test_the_city_supervisors_pages(city, login_as):
+    case = _county_complaint()
+    with time_machine.travel(T + timedelta(hours=1), tick=False):
+        web = login_as("city_supervisor", CITY)
+        queue = web.get("/cases/")
+        assert queue.status_code == 200 and case.ref_no in queue.get_data(as_text=True)
+        page = web.get(f"/cases/{case.id}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and "原州区" in text and "督办意见" in text
+        assert web.post(f"/cases/{case.id}/accept", data={}).status_code == 302
+    db.session.refresh(case)
+    assert case.state == CaseState.in_progress
+    assert login_as("county_admin", COUNTY).get(f"/cases/{case.id}").status_code == 404

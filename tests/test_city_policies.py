@@ -31,7 +31,8 @@ def city(county, db):
 
 
 def _publish(api, **kw):
-    resp = api.post("/api/v1/policies", json={"title": TITLE, "body": "一律通过“一卡通”发放到户。", "region_code": CITY, **kw})
+    body = {"title": TITLE, "body": "一律通过“一卡通”发放到户。", "region_code": CITY, **kw}
+    resp = api.post("/api/v1/policies", json=body)
     assert resp.status_code == 201, resp.json
     assert api.post(f"/api/v1/policies/{resp.json['id']}/publish").status_code == 200
     return resp.json["id"]
@@ -59,7 +60,8 @@ def test_the_city_admin_publishes_a_city_wide_policy_on_every_countys_farmer_pag
 def test_county_staff_read_a_city_policy_but_cannot_change_it(city, api_as, login_as):
     city_admin = api_as("city_admin", CITY)
     pid = _publish(city_admin)
-    draft = city_admin.post("/api/v1/policies", json={"title": "草稿", "body": "未发布", "region_code": CITY}).json["id"]
+    draft = city_admin.post("/api/v1/policies",
+                            json={"title": "草稿", "body": "未发布", "region_code": CITY}).json["id"]
     county_admin = api_as("county_admin", "640425")
     assert county_admin.get(f"/api/v1/policies/{pid}").json["title"] == TITLE
     assert api_as("village_clerk", "640402100201").get(f"/api/v1/policies/{pid}").status_code == 200

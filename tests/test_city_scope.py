@@ -1,8 +1,8 @@
 """The scope matrix of the city tier (docs/design.md "Jurisdiction"): for every kind of object,
 a city user reads every county of the city and nothing of another city; a county user nothing
 of another county; a township user nothing of a sibling township. Out of scope is 404 (as if it
-did not exist), never 403, never a server error. The city roles read only: each write they lack
-is refused with 403."""
+did not exist), never 403, never a server error. The city roles write only the city's own acts
+(tests/test_city_cases.py, tests/test_city_policies.py): each write they lack is refused with 403."""
 from __future__ import annotations
 
 from decimal import Decimal
