@@ -109,16 +109,19 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     }),
     # The city tier reads what serves a prefecture's code (a page never offers what the service
     # refuses): every county's rows of the city, through the same ranges (docs/design.md
-    # "Jurisdiction"). The city's own acts: the city admin creates the counties' admins and
-    # supervisors, keeps the subsidy catalogue, and moves households across its counties (迁户, so
-    # it reads the register it moves).
+    # "Jurisdiction"). It writes only what is the city's own: the city admin creates the
+    # counties' admins and supervisors, keeps the subsidy catalogue, publishes city-wide policies
+    # and moves households across its counties (迁户, so it reads the register it moves); the city
+    # supervisor answers the complaints about a county's own staff routed to the city (纪检
+    # handles complaints about officials) and issues 督办 to every county's handling units.
     Role.city_admin: frozenset({
-        P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.view_audit,
-        P.view_register, P.transfer_households,
+        P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.manage_policies,
+        P.view_audit, P.view_register, P.transfer_households,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
-        P.view_payments, P.view_cases, P.view_case_stats, P.view_accountability, P.view_recoveries,
+        P.view_payments, P.view_cases, P.handle_cases, P.escalate_cases, P.view_case_stats,
+        P.view_accountability, P.view_recoveries,
     }),
 }
 

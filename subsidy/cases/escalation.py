@@ -28,7 +28,8 @@ from subsidy.common.timeutil import utcnow
 from subsidy.errors import ValidationError
 from subsidy.extensions import db
 from subsidy.notify import outbox
-from subsidy.regions.scope import normalize_code
+from subsidy.regions.models import Region
+from subsidy.regions.scope import WIDTHS, ancestors, normalize_code
 
 UNRATED_CLOSE_DAYS = 7
 # Reminded: the staff of the handling unit who may reply (the roles the reply row names).
@@ -48,8 +49,17 @@ class EscalationResult:
 
 
 def _tier_above_sql(column):
-    """SQL twin of `routing.tier_above`: village → township, township and county → county."""
-    return sa.case((sa.func.length(column) == 12, sa.func.substr(column, 1, 9)), else_=sa.func.substr(column, 1, 6))
+    """SQL twin of `routing.tier_above`: each width's parent width (village → township →
+    county → city), when the parent's row exists; the city, and a unit with no parent row,
+    stay where they are."""
+    whens = []
+    for parent, child in zip(WIDTHS, WIDTHS[1:], strict=False):
+        if parent < routing.TOP_WIDTH:
+            continue
+        up = sa.func.substr(column, 1, parent)
+        whens.append((sa.and_(sa.func.length(column) == child,
+                              sa.exists().where(Region.code == up)), up))
+    return sa.case(*whens, else_=column)
 
 
 def _remind(cases: list[tuple[int, str, str, str]], tag: str) -> int:
@@ -115,7 +125,9 @@ def run_escalation(now: datetime | None = None) -> EscalationResult:
 @requires(perm_of(Action.escalate))
 def escalate_case(actor, case_id: int, reason: str, region_code: str | None = None) -> Case:
     """A supervisor's 督办 with a note: the case goes on the queue of the unit above its
-    handling unit (or of `region_code`, a unit above it) and the handling unit is reminded."""
+    handling unit (or of `region_code`: a unit above it up to the city, or the handling unit
+    itself when it is the top) and the handling unit is reminded (a city supervisor's 督办 on
+    a township's case reaches that township's handlers)."""
     case = get_case(actor, case_id)
     note = (reason or "").strip()
     if not note:
@@ -126,8 +138,10 @@ def escalate_case(actor, case_id: int, reason: str, region_code: str | None = No
     target = routing.tier_above(case.assigned_region_code)
     if region_code:
         target = normalize_code(region_code)
-        if (not case.assigned_region_code.startswith(target)
-                or (target == case.assigned_region_code and len(target) > 6)):
+        above = [code for code in ancestors(case.assigned_region_code) if len(code) >= routing.TOP_WIDTH]
+        allowed = {routing.tier_above(case.assigned_region_code)} | {
+            code for code in above if db.session.get(Region, code) is not None}
+        if target not in allowed:
             raise ValidationError("督办单位应为承办单位的上级", fields={"region_code": "请选择承办单位的上级单位"})
     event = workflow.apply(case, Action.escalate, actor=actor, note=note, from_region=case.assigned_region_code,
                            to_region=target, values={"escalated_to_code": target,

@@ -13,7 +13,7 @@ from subsidy.accounts.permissions import Perm, exempt, requires
 from subsidy.cases import workflow
 from subsidy.cases.deadlines import calendar_warnings
 from subsidy.cases.models import Case, CaseKind, CaseState
-from subsidy.cases.routing import accuses
+from subsidy.cases.routing import accuses, transfer_range
 from subsidy.cases.workflow import OPEN_STATES, Action
 from subsidy.common.pagination import Page, paginate
 from subsidy.common.timeutil import utcnow
@@ -22,12 +22,14 @@ from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
-from subsidy.regions.scope import county_scope, covers, ensure_visible, normalize_code, within
+from subsidy.regions.scope import ancestors, county_scope, covers, ensure_visible, normalize_code, within
 
 
 def _own_prefixes(code: str) -> list[str]:
-    """The actor's region and the regions above it (a complaint about any of them is hidden)."""
-    return [code[:n] for n in (6, 9, 12) if n <= len(code)]
+    """The actor's region and the regions above it (a complaint about any of them is hidden:
+    one about 640425 from every user of 640425 and under it; the city, which handles it, is
+    above and sees it)."""
+    return [*ancestors(code), code]
 
 
 @exempt("builds the SQL of what the actor sees; its callers declare view_cases")
@@ -150,9 +152,12 @@ def queue_page(actor, *, scope="mine", kind=None, state="open", region_code=None
 
 
 def transfer_targets(case: Case) -> list[Region]:
-    """Units a case may be transferred to (routing.check_transfer's rules, as a list)."""
+    """Units a case may be transferred to (routing.check_transfer's rules, as a list): the
+    county's, or every county's of the city for a case the city handles."""
     regions = db.session.scalars(
-        sa.select(Region).where(within(Region.code, case.region_code[:6])).order_by(Region.code))
+        sa.select(Region).where(within(Region.code, transfer_range(case)),
+                                Region.level.in_((Level.county, Level.township, Level.village)))
+        .order_by(Region.code))
     return [r for r in regions
             if r.code != case.assigned_region_code and not accuses(case.kind, case.region_code, r.code)]
 

@@ -42,7 +42,7 @@ from subsidy.households.models import Household
 from subsidy.households.validation import check_phone
 from subsidy.notify import outbox
 from subsidy.regions.models import Region
-from subsidy.regions.scope import normalize_code
+from subsidy.regions.scope import county_scope, covers, normalize_code
 
 STAFF_CHANNELS = (Channel.phone, Channel.visit, Channel.sms)
 MAX_SUBJECT, MAX_BODY, MAX_REASON = 100, 5000, 1000
@@ -158,7 +158,7 @@ def _receive(actor, data: dict, channels, *, now: datetime | None = None, assign
         region = _concerned_region(data.get("region_code"), errors)
         if data.get("entry_id") and assigned_to is None:
             errors["entry_id"] = "只有异议可以关联公示名单"
-    if actor is not None and region is not None and region.code[:6] != actor.region_code[:6]:
+    if actor is not None and region is not None and not covers(county_scope(actor.region_code), region.code):
         errors["region_code"] = "只能登记本县的诉求"
     household_id = data.get("household_id") or None
     if household_id is not None:

@@ -277,6 +277,9 @@ def load_demo(households_per_village: int = 50, year: int | None = None, scenari
         "projects": _projects(year),
         "policies": _policies(year),
     }
+    from subsidy.demo.city import city_policies
+
+    counts["policies"] += city_policies(year)
     if scenario:
         from subsidy.demo.scenario import load_scenario
 

@@ -449,6 +449,10 @@ def load_scenario(year: int) -> dict[str, int]:
                                    holder=first if story == "complaint" else None))
     # a second call about the same complaint, merged into the first
     scripts.append(_merged(cast, first, farmers[9 % len(farmers)], v[1], 3))
+    # a complaint about the county's own staff, handled by the city
+    from subsidy.demo.city import county_complaint_script
+
+    scripts.append(county_complaint_script(cast.clerk, COUNTY, farmers[5], 7))
     steps = run_scripts(scripts)
 
     from subsidy.cases.escalation import run_escalation

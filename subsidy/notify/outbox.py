@@ -28,6 +28,7 @@ from subsidy.notify.templates import (
     utf16_units,
 )
 from subsidy.regions.models import Region
+from subsidy.regions.scope import ancestors
 
 NO_PHONE = ("no_phone", "无手机号码，未发送")
 OPTED_OUT = ("opted_out", "该号码已退订短信，未发送")
@@ -35,8 +36,15 @@ _CHUNK = 1000
 
 
 def signature_for(region_code: str) -> str:
-    """The county's SMS signature, e.g. 【彭阳县惠农】, else the installation's default."""
-    signature = db.session.scalar(sa.select(Region.sms_signature).where(Region.code == region_code[:6]))
+    """The SMS signature of the nearest region at or above `region_code` that has one
+    (village → township → county → city), e.g. 【彭阳县惠农】, else the installation's default.
+    A farmer's message is filed under their village, so it carries their county's signature
+    even for a city-wide policy; a message to city staff (a reminder to a city unit) the city's."""
+    chain = [*ancestors(region_code), region_code]
+    signature = db.session.scalar(
+        sa.select(Region.sms_signature).where(Region.code.in_(chain), Region.sms_signature.is_not(None),
+                                              Region.sms_signature != "")
+        .order_by(sa.func.length(Region.code).desc()).limit(1))
     return signature or current_app.config["SMS_SIGNATURE"]
 
 
@@ -71,10 +79,10 @@ def enqueue_bulk(template: str, rows: list[dict]) -> int:
     signatures: dict[str, str] = {}
 
     def body_of(r: dict) -> str:
-        county = r["region_code"][:6]
-        if county not in signatures:
-            signatures[county] = signature_for(county)
-        return render(template, signatures[county], r.get("context", {}))
+        code = r["region_code"]
+        if code not in signatures:
+            signatures[code] = signature_for(code)
+        return render(template, signatures[code], r.get("context", {}))
 
     return _enqueue_rows(template, rows, body_of)
 
@@ -86,8 +94,8 @@ def enqueue_select(template: str, source: sa.Select, *, signature_region: str, c
     not 5,000 rows sent from Python (a county approval owes 5,000 households at once).
 
     `source` yields labelled columns `key`, `phone`, `region_code`, `household_id`, `entry_id`
-    (optionally `case_id`) and one per template field not in `constants`; the signature is the
-    county's of `signature_region`. For templates whose own text is not GSM-7 (all Chinese ones);
+    (optionally `case_id`) and one per template field not in `constants`; the signature is
+    `signature_for(signature_region)`. For templates whose own text is not GSM-7 (all Chinese ones);
     see `templates.render_sql`. Returns how many rows were added."""
     constants = constants or {}
     driver = db.session.connection().connection.driver_connection

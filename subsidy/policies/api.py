@@ -69,7 +69,8 @@ class PolicyOut(BaseModel):
     withdrawn_reason: str | None
 
 
-@route("/policies", "POST", summary="Write a policy as a draft (county admin)", body=PolicyIn, response=PolicyOut,
+@route("/policies", "POST", summary="Write a policy as a draft (county admin; city admin: city-wide)",
+       body=PolicyIn, response=PolicyOut,
        status=201, tag="policies")
 def create_policy(body: PolicyIn):
     data = body.model_dump()
@@ -77,7 +78,8 @@ def create_policy(body: PolicyIn):
     return service.create_policy(current_actor(), **data)
 
 
-@route("/policies", "GET", summary="Policies of the user's county", response=PolicyOut, list_response=True,
+@route("/policies", "GET", summary="Policies the user reads: the county's, and the city's published for it",
+       response=PolicyOut, list_response=True,
        tag="policies", query={"status": q_enum(PolicyStatus), "q": q_text("title contains"), **PAGING})
 def list_policies():
     page, per_page = page_args()

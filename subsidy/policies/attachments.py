@@ -3,7 +3,7 @@
 Files are stored under `UPLOAD_FOLDER` (default instance/uploads) with a random name; the
 uploaded name is kept only for display. The type is decided by the file's first bytes, not by
 what the browser claims, and must agree with the extension; the size is capped. A file is
-served only when its policy is published, or to staff of the policy's county (preview)."""
+served only when its policy is published, or to staff who read its draft (preview)."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +18,7 @@ from subsidy.audit import service as audit
 from subsidy.errors import InvalidTransition, NotFound, ValidationError
 from subsidy.extensions import db
 from subsidy.policies.models import Policy, PolicyAction, PolicyAttachment, PolicyStatus
-from subsidy.policies.service import MACHINE, can_preview, get_policy
+from subsidy.policies.service import MACHINE, can_preview, ensure_writer, get_policy
 
 MAX_PER_POLICY = 10
 # content type -> (magic prefix, extensions accepted)
@@ -63,6 +63,7 @@ def add_attachment(actor, policy_id: int, stream, filename: str) -> PolicyAttach
     """Store one uploaded file on a draft policy (the table's `edit` row). `stream` is a
     binary file object."""
     policy = get_policy(actor, policy_id)
+    ensure_writer(actor, policy)
     if not MACHINE.allows(policy.status, PolicyAction.edit):
         raise InvalidTransition("只有草稿可以添加附件")
     if len(policy.attachments) >= MAX_PER_POLICY:
@@ -94,6 +95,7 @@ def remove_attachment(actor, policy_id: int, attachment_id: int) -> None:
     """Remove a file from a draft. The file on disk stays (the audit names its digest) until
     an operator clears orphans; a rolled-back request then loses nothing."""
     policy = get_policy(actor, policy_id)
+    ensure_writer(actor, policy)
     if not MACHINE.allows(policy.status, PolicyAction.edit):
         raise InvalidTransition("只有草稿可以删除附件")
     attachment = db.session.get(PolicyAttachment, attachment_id)

@@ -1,9 +1,13 @@
-"""Benefit policies (惠民政策): the county admin writes, previews, publishes and withdraws them;
-every tier reads them; farmers read the published ones on the mobile pages.
+"""Benefit policies (惠民政策): the county admin writes, previews, publishes and withdraws the
+county's, the city admin the city-wide ones; every tier reads them; farmers read the published
+ones on the mobile pages.
 
-A policy applies to one region (the county, a township or a village) and so to every household
-under it. The only code that changes `Policy.status` is `_transition`, driven by `MACHINE` (one
-engine for every table: `subsidy.common.statemachine`; docs/architecture.md shows them):
+A policy applies to one region (the city, a county, a township or a village) and so to every
+household under it. `county_code` is the writing unit (a county, or the city: 6404): only that
+unit changes it; a county's staff read their county's policies and the published ones the city
+wrote for them, never the city's drafts. The only code that changes `Policy.status` is
+`_transition`, driven by `MACHINE` (one engine for every table: `subsidy.common.statemachine`;
+docs/architecture.md shows them):
 
     draft ──publish──▶ published ──withdraw──▶ withdrawn
     draft ──edit (the state stays)"""
@@ -21,11 +25,11 @@ from subsidy.common.pagination import Page, paginate
 from subsidy.common.statemachine import Machine, Rule
 from subsidy.common.text import clean_multiline, has_forbidden, invisible_message
 from subsidy.common.timeutil import CHINA_TZ, utcnow
-from subsidy.errors import InvalidTransition, NotFound, StaleVersion, ValidationError
+from subsidy.errors import InvalidTransition, NotFound, PermissionDenied, StaleVersion, ValidationError
 from subsidy.extensions import db
 from subsidy.policies.models import Policy, PolicyAction, PolicyCategory, PolicyStatus
-from subsidy.regions.models import Region
-from subsidy.regions.scope import county_scope, covers, normalize_code, within
+from subsidy.regions.models import CODE_LENGTH, Level, Region
+from subsidy.regions.scope import ancestors, county_scope, covers, normalize_code, within
 from subsidy.regions.service import county_only_code
 
 TITLE_MAX = 120
@@ -84,13 +88,15 @@ def _validate(actor, data: dict) -> dict:
         out["category"] = PolicyCategory(data.get("category") or PolicyCategory.other.value)
     except ValueError:
         fields["category"] = "类别不在允许范围内"
-    code = data.get("region_code") or county_only_code(actor)
+    unit = writing_unit(actor)
+    code = data.get("region_code") or unit
     try:
         code = normalize_code(code)
         if db.session.get(Region, code) is None:
             fields["region_code"] = "行政区划不存在"
-        elif not covers(actor.region_code, code):
-            fields["region_code"] = "只能为本县及以下区划发布政策"
+        elif not covers(unit, code):
+            fields["region_code"] = ("只能为本市及以下区划发布政策" if len(unit) < CODE_LENGTH[Level.county]
+                                     else "只能为本县及以下区划发布政策")
     except ValidationError:
         fields["region_code"] = "行政区划代码格式不正确"
     out["region_code"] = code
@@ -105,16 +111,56 @@ def _validate(actor, data: dict) -> dict:
 
 # --- staff: write, read ------------------------------------------------------------------------
 
+@exempt("a check itself: the permission is declared by each writer that calls it")
+def writing_unit(actor) -> str:
+    """The unit a policy is written by: the city admin's city, else the county admin's county
+    (403 for anyone else, through county_only_code)."""
+    if len(actor.region_code) == CODE_LENGTH[Level.prefecture]:
+        return actor.region_code
+    return county_only_code(actor)
+
+
+@exempt("a check itself: the permission is declared by each writer that calls it")
+def ensure_writer(actor, policy: Policy) -> None:
+    """Only the unit that wrote a policy changes it: a county's staff read the city's policies
+    but cannot edit, publish or withdraw them, and the city does not rewrite a county's."""
+    if policy.county_code != actor.region_code:
+        raise PermissionDenied("该政策由其他单位发布，只能由发布单位修改、发布或撤回")
+
+
+def _readable(actor):
+    """SQL: the policies staff at `actor`'s region read — written in their range (the county's,
+    or every county's and the city's for a city user), or published by a unit above it for a
+    region that concerns them (a city-wide policy, or one the city wrote for their county)."""
+    scope = county_scope(actor.region_code)
+    above = ancestors(scope)
+    return sa.or_(within(Policy.county_code, scope),
+                  sa.and_(Policy.county_code.in_(above), Policy.status != PolicyStatus.draft,
+                          applies_to(scope)))
+
+
+def _may_read(actor, policy: Policy) -> bool:
+    """Python twin of `_readable` for one loaded policy."""
+    scope = county_scope(actor.region_code)
+    if covers(scope, policy.county_code):
+        return True
+    return (policy.county_code in ancestors(scope) and policy.status is not PolicyStatus.draft
+            and (scope.startswith(policy.region_code) or policy.region_code.startswith(scope)))
+
+
 @requires(Perm.manage_policies)
-def check_may_write(actor) -> None:
-    """The policy form's door: the declared permission is the whole check."""
+def check_may_write(actor, policy: Policy | None = None) -> None:
+    """The policy form's door: the declared permission, and for an existing policy its writing
+    unit (a county admin opens a city policy to read it, never its edit or publish page)."""
+    if policy is not None:
+        ensure_writer(actor, policy)
 
 
 @requires(Perm.manage_policies)
 def create_policy(actor, **data) -> Policy:
-    """A new draft in the admin's county (docs/api.md POST /policies)."""
+    """A new draft by the admin's unit, the county or the city (docs/api.md POST /policies)."""
     values = _validate(actor, data)
-    policy = Policy(county_code=county_only_code(actor), created_by=actor.id, status=PolicyStatus.draft,
+    policy = Policy(county_code=writing_unit(actor), created_by=actor.id, status=PolicyStatus.draft,
                     **values)
     db.session.add(policy)
     db.session.flush()
@@ -140,18 +186,18 @@ def update_policy(actor, policy_id: int, **data) -> Policy:
 
 @requires(Perm.view_policies)
 def get_policy(actor, policy_id: int) -> Policy:
-    """A policy of the actor's county, or of a county under a city user (404 otherwise, as for
-    every object out of scope). Not `get_visible`: a policy is read by every tier of its county,
-    not only above its region."""
+    """A policy the actor reads (`_readable`; 404 otherwise, as for every object out of scope).
+    Not `get_visible`: a policy is read by every tier of its county, not only above its region,
+    and a published city policy by the counties it concerns."""
     policy = db.session.get(Policy, policy_id)
-    if policy is None or not covers(county_scope(actor.region_code), policy.county_code):
+    if policy is None or not _may_read(actor, policy):
         raise NotFound("政策不存在")
     return policy
 
 
 @requires(Perm.view_policies)
 def list_policies(actor, *, status: str | None = None, q: str | None = None, page=1, per_page=50) -> Page:
-    stmt = sa.select(Policy).where(within(Policy.county_code, county_scope(actor.region_code)))
+    stmt = sa.select(Policy).where(_readable(actor))
     if status:
         try:
             stmt = stmt.where(Policy.status == PolicyStatus(status))
@@ -167,7 +213,7 @@ def list_policies(actor, *, status: str | None = None, q: str | None = None, pag
 @requires(Perm.view_policies)
 def status_counts(actor) -> dict[str, int]:
     rows = db.session.execute(sa.select(Policy.status, sa.func.count()).where(
-        within(Policy.county_code, county_scope(actor.region_code))).group_by(Policy.status)).all()
+        _readable(actor)).group_by(Policy.status)).all()
     counts = {s.value: 0 for s in PolicyStatus}
     counts.update({status.value: n for status, n in rows})
     return counts
@@ -178,7 +224,8 @@ def status_counts(actor) -> dict[str, int]:
 @exempt("a check itself: the row of the table for the policy's state, with the row's permission")
 def rule_for(actor, policy: Policy, action: PolicyAction) -> Rule:
     """The row of MACHINE for the policy's state and `action` (409 if there is none) that
-    `actor` may take (403 otherwise)."""
+    `actor` may take (403 otherwise: the permission, or another unit's policy)."""
+    ensure_writer(actor, policy)
     rule = MACHINE.rule(policy.status, action)
     if rule is None:
         text = REFUSAL.get(action, "政策{state}，不能{action}")
@@ -190,7 +237,7 @@ def rule_for(actor, policy: Policy, action: PolicyAction) -> Rule:
 @exempt("a question, not an act: the actions the table lets this actor take now (a page's buttons)")
 def available_actions(actor, policy: Policy) -> set[str]:
     """The values of the actions `actor` may take on `policy` in its state."""
-    if not can_preview(actor, policy):
+    if not can_preview(actor, policy) or policy.county_code != actor.region_code:
         return set()
     return {rule.action.value for rule in MACHINE.actions_for(actor, policy.status)}
 
@@ -253,8 +300,7 @@ def applies_to(code: str):
     """SQL condition: the policy applies to region `code` — it was written for that region, a
     region above it (a county-wide policy reaches every village) or a region under it (a
     township's farmers see what concerns their villages)."""
-    ancestors = [code[:n] for n in (6, 9, 12) if n <= len(code)]
-    return sa.or_(Policy.region_code.in_(ancestors), within(Policy.region_code, code))
+    return sa.or_(Policy.region_code.in_(ancestors(code)), within(Policy.region_code, code))
 
 
 def _visible_now():
@@ -299,8 +345,9 @@ def get_public(policy_id: int) -> Policy:
 
 @exempt("a question, not an act: whether the actor may open a draft, asked by pages and files")
 def can_preview(actor, policy: Policy) -> bool:
-    """Staff of the policy's county may open a draft (preview) and its attachments."""
-    return can(actor, Perm.view_policies) and covers(county_scope(actor.region_code), policy.county_code)
+    """Staff who read the policy (`_may_read`: a draft only in the writing unit's range) may open
+    it before it is published (preview) and its attachments."""
+    return can(actor, Perm.view_policies) and _may_read(actor, policy)
 
 
 # --- figures for /stats/summary ----------------------------------------------------------------
@@ -316,20 +363,17 @@ def policies_published_by_region(code: str, year: int, children: list[str]) -> d
     the policies counted per region they were written for, then for each child the ones
     written for a region above it plus those written for it or under it — `applies_to`'s rule."""
     start, end = _year_bounds(year)
-    ancestors = [code[:n] for n in (6, 9, 12) if n <= len(code)]
     written = db.session.execute(
         sa.select(Policy.region_code, sa.func.count()).where(
             Policy.status.in_([PolicyStatus.published, PolicyStatus.withdrawn]),
-            Policy.published_at >= start, Policy.published_at < end,
-            sa.or_(Policy.region_code.in_(ancestors), within(Policy.region_code, code)))
+            Policy.published_at >= start, Policy.published_at < end, applies_to(code))
         .group_by(Policy.region_code)).all()
     under: dict[str, int] = {}  # region -> policies written for it or under it
     for region, n in written:
-        for width in (6, 9, 12):
-            if width <= len(region):
-                under[region[:width]] = under.get(region[:width], 0) + n
+        for prefix in (*ancestors(region), region):
+            under[prefix] = under.get(prefix, 0) + n
     exact = dict(written)
-    return {child: under.get(child, 0) + sum(exact.get(child[:n], 0) for n in (6, 9) if n < len(child))
+    return {child: under.get(child, 0) + sum(exact.get(above, 0) for above in ancestors(child))
             for child in children}
 
 

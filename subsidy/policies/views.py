@@ -1,11 +1,12 @@
-"""The county admin's policy pages: write, preview, publish (with an optional SMS), withdraw."""
+"""The policy pages of the county admin and of the city admin (city-wide policies): write,
+preview, publish (the county's with an optional SMS), withdraw."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from subsidy.accounts.permissions import Perm
+from subsidy.accounts.permissions import Perm, can
 from subsidy.common.forms import apply_errors, form_status, refused
 from subsidy.common.templating import register_nav
 from subsidy.errors import DomainError, ValidationError
@@ -42,7 +43,7 @@ def _form(policy=None) -> PolicyForm:
 @bp.route("/policies/<int:policy_id>/edit", methods=["GET", "POST"])
 def edit(policy_id: int | None = None):
     policy = service.get_policy(current_user, policy_id) if policy_id else None
-    service.check_may_write(current_user)
+    service.check_may_write(current_user, policy)
     form = _form(policy)
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
@@ -78,30 +79,35 @@ def show(policy_id: int):
 @bp.route("/policies/<int:policy_id>/publish", methods=["GET", "POST"])
 def publish(policy_id: int):
     policy = service.get_policy(current_user, policy_id)
+    service.check_may_write(current_user, policy)
     form = PublishForm()
+    # The SMS is the county's (it pays for it): the city admin publishes without one.
+    may_broadcast = can(current_user, Perm.broadcast_sms)
     if request.method == "GET":
         form.broadcast_body.data = broadcast.default_body(policy)
     body = (form.broadcast_body.data or "").strip() or broadcast.default_body(policy)
     preview, status = None, 200
     try:
-        preview = broadcast.preview(current_user, policy, body)
+        preview = broadcast.preview(current_user, policy, body) if may_broadcast else None
     except ValidationError as exc:
         apply_errors(form, exc)
         status = 422
     if (request.method == "POST" and request.form.get("step") == "publish" and form.validate_on_submit()
             and status == 200):
         try:
-            policy, sent = service.publish_policy(current_user, policy.id,
-                                                  broadcast_body=body if form.broadcast.data else None)
+            policy, sent = service.publish_policy(
+                current_user, policy.id, broadcast_body=body if may_broadcast and form.broadcast.data else None)
         except DomainError as exc:
             status = refused(exc, form)
-            return render_template("policies/publish.html", policy=policy, form=form, preview=preview), status
+            return render_template("policies/publish.html", policy=policy, form=form, preview=preview,
+                                   may_broadcast=may_broadcast), status
         if sent:
             flash(_("已发布，并已排队发送 %(n)s 条短信。", n=sent["messages"]), "success")
         else:
             flash(_("已发布。"), "success")
         return redirect(url_for("policies.show", policy_id=policy.id))
-    return render_template("policies/publish.html", policy=policy, form=form, preview=preview), status
+    return render_template("policies/publish.html", policy=policy, form=form, preview=preview,
+                           may_broadcast=may_broadcast), status
 
 
 @bp.route("/policies/<int:policy_id>/withdraw", methods=["POST"])

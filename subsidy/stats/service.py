@@ -74,15 +74,11 @@ EMPTY_MOBILE = {"households": 0, "households_signed_in": 0, "coverage_rate": Non
 
 
 def _policies(code: str, year: int) -> int:
-    from subsidy.policies.service import policies_published, policies_published_by_region
+    """Policies published in the year that apply to `code` (`policies_published`): at a city or
+    province, each policy once, whoever wrote it — a city-wide one once for the city, though it
+    also counts in each of its counties (docs/api.md "/stats/summary")."""
+    from subsidy.policies.service import policies_published
 
-    if len(code) < 6:
-        # A province: regions has no level above the county, so every policy was written for
-        # a county or a region under one, and the province's count is the sum of its counties'
-        # (counted in one grouped query).
-        counties = list(db.session.scalars(
-            sa.select(Region.code).where(within(Region.code, code), sa.func.length(Region.code) == 6)))
-        return sum(policies_published_by_region(code, year, counties).values())
     return policies_published(code, year)
 
 
