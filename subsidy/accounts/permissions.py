@@ -111,11 +111,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     # (docs/design.md "Jurisdiction"). The city's own acts (users, catalogue, cross-county
     # transfers, 督办, 问责) come with the slices that write them.
     Role.city_admin: frozenset({
-        P.view_projects, P.view_policies, P.view_audit,
+        P.view_projects, P.view_policies, P.view_audit, P.view_dashboard,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
         P.view_payments, P.view_cases, P.view_case_stats, P.view_accountability, P.view_recoveries,
+        P.view_dashboard,
     }),
 }
 
