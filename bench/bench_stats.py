@@ -1,11 +1,18 @@
 """Benchmark: the `/stats/summary` and dashboard queries over a generated county (or province).
 
-    python bench/bench_stats.py [--size county|province] [--households N] [--database-url URL] [--reset] [--runs 5]
+    python bench/bench_stats.py [--size county|province|demo] [--households N] [--database-url URL] [--reset]
+                                [--runs 5]
 
 county:   the demo county 640425 alone: 50,000 households, ~200,000 entries;
-province: 20 counties of that shape: 1,000,000 households, ~4,000,000 entries.
+province: 20 counties of that shape: 1,000,000 households, ~4,000,000 entries;
+demo:     `flask demo load` (the demo city 固原市 6404, 50 households a village): only the city's
+          and its county 640425's summary and dashboard are timed.
 The data is `bench.generate`'s (its docstring says what there is, for the year it returns);
-queries are timed for county 640425, the other counties' rows beside it.
+queries are timed for county 640425, the other counties' rows beside it. The city lines time
+the city 6404 (640425 alone in a generated database) and, when the generator made more
+counties, the synthetic city 6410 of its counties 641000… (a prefecture row is added for each,
+as the generator writes none yet): its summary (with a block per county) and dashboard
+computed live, against the county's.
 
 Without a URL (or DATABASE_URL) a fresh SQLite file in a temporary directory is used. A
 PostgreSQL database must be empty, or be named with --reset, which DROPS its public schema:
@@ -31,7 +38,40 @@ from bench_households import prepare_database  # noqa: E402
 
 from bench.generate import AUDIT_KEY, COUNTY_HOUSEHOLDS, generate  # noqa: E402
 
-SIZES = {"county": COUNTY_HOUSEHOLDS, "province": 20 * COUNTY_HOUSEHOLDS}
+SIZES = {"county": COUNTY_HOUSEHOLDS, "province": 20 * COUNTY_HOUSEHOLDS, "demo": 0}
+CITIES = {"6404": "固原市", "6410": "测试市"}  # 6410: the generator's synthetic counties 641000…
+
+
+def city_checks(db, code: str, y: int) -> dict:
+    """The city's and county's summary and dashboard, live, with a city supervisor of each
+    city (prefecture rows added where missing); {label: fn}."""
+    from subsidy.accounts.models import Role, User
+    from subsidy.regions.models import Level, Region
+    from subsidy.stats import service
+
+    checks = {}
+    for city, name in CITIES.items():
+        counties = db.session.scalar(sa.select(sa.func.count()).select_from(Region).where(
+            sa.func.length(Region.code) == 6, Region.code.like(f"{city}%")))
+        if not counties:
+            continue
+        if db.session.get(Region, city) is None:
+            if db.session.get(Region, city[:2]) is None:
+                db.session.add(Region(code=city[:2], name="宁夏回族自治区", level=Level.province))
+            db.session.add(Region(code=city, name=name, level=Level.prefecture, parent_code=city[:2]))
+            db.session.commit()
+        # An unsaved city supervisor: the service checks role and region, and nothing is written.
+        user = User(username=f"bench-{city}", name="市级监督员", password_hash="x", role=Role.city_supervisor,
+                    region_code=city, active=True)
+        checks[f"/stats/summary (city {city}, {counties} counties)"] = (
+            lambda u=user, c=city: service.summary(u, c, y, refresh=True))
+        checks[f"dashboard (city {city}, {counties} counties)"] = (
+            lambda u=user, c=city: service.dashboard(u, c, y, refresh=True))
+    county = User(username="bench-county", name="监督员", password_hash="x", role=Role.supervisor, region_code=code,
+                  active=True)
+    checks[f"/stats/summary (county {code})"] = lambda: service.summary(county, code, y, refresh=True)
+    checks[f"dashboard (county {code})"] = lambda: service.dashboard(county, code, y, refresh=True)
+    return checks
 
 
 def median_time(fn, runs: int) -> float:
@@ -70,6 +110,9 @@ def main() -> None:
         upgrade()
         db.session.commit()
         started = time.perf_counter()
+        if args.size == "demo" and not args.households:
+            demo(db, args.runs, started)
+            return
         made = generate(db.engine, args.households or SIZES[args.size])
         load_seconds = time.perf_counter() - started
         supervisor = db.session.scalar(sa.select(User).where(User.username == made["users"]["supervisor"]))
@@ -102,6 +145,7 @@ def main() -> None:
         checks["dashboard (county, 12 townships)"] = lambda: service.dashboard(supervisor, code, y, refresh=True)
         checks["dashboard (township 640425100)"] = lambda: service.dashboard(supervisor, "640425100", y, refresh=True)
         checks["dashboard served from kept summary"] = lambda: service.dashboard(supervisor, code, y)
+        checks.update(city_checks(db, code, y))
         for label, fn in checks.items():
             timings[label] = median_time(fn, args.runs)
             db.session.rollback()
@@ -145,7 +189,7 @@ def main() -> None:
           f"{made['filings']:,} filings, {made['rows']:,} rows loaded in {load_seconds:.0f} s; "
           f"median of {args.runs} runs, county 640425")
     for label, seconds in timings.items():
-        print(f"  {label:<36} {seconds * 1000:9.1f} ms")
+        print(f"  {label:<44} {seconds * 1000:9.1f} ms")
     if summary:
         print(f"  summary: filings {summary['filings']}, money {summary['money']}, sms rate "
               f"{summary['sms']['notification_rate']}, mobile {summary['mobile']['coverage_rate']}")
@@ -153,6 +197,28 @@ def main() -> None:
         print(f"  materials: {m['entries_done']:,}/{m['entries_due']:,} entries done (rate {m['distribution_rate']}), "
               f"{m['entries_held']} held; " + ", ".join(f"{g['item']} {g['goods_handed_out']}/{g['goods_due']} "
                                                          f"{g['item_unit']}" for g in m["goods"]))
+
+
+def demo(db, runs: int, started: float) -> None:
+    """--size demo: the demo city as `flask demo load` makes it; the city's and its county's
+    summary and dashboard, live."""
+    from subsidy.common.timeutil import local_today
+    from subsidy.demo import load_demo
+    from subsidy.households.models import Household
+
+    load_demo()
+    db.session.commit()
+    load_seconds = time.perf_counter() - started
+    y = local_today().year
+    timings = {}
+    for label, fn in city_checks(db, "640425", y).items():
+        timings[label] = median_time(fn, runs)
+        db.session.rollback()
+    households = db.session.scalar(sa.select(sa.func.count()).select_from(Household))
+    print(f"stats bench: the demo city on {db.engine.dialect.name}: {households:,} households loaded in "
+          f"{load_seconds:.0f} s; median of {runs} runs")
+    for label, seconds in timings.items():
+        print(f"  {label:<44} {seconds * 1000:9.1f} ms")
 
 
 if __name__ == "__main__":

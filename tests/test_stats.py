@@ -324,12 +324,14 @@ def test_grouped_figures_equal_each_region_on_its_own(app, county):
 
 def test_refresh_keeps_every_region_and_the_province_root(app, api_as, runner, county):
     """`flask stats refresh` keeps, from one grouped pass per level, what each region computed
-    live shows, and the province root (the counties sharing the code's first two digits)."""
+    live shows, the city 6404 and the province root 64 (its rows: its children are its cities,
+    a city's its counties)."""
     from subsidy.stats import service
 
     _province_scenario()
     result = runner.invoke(args=["stats", "refresh", "--year", "2017"])
-    assert result.exit_code == 0 and "refreshed 5 regions and the province root 64" in result.output, result.output
+    assert result.exit_code == 0, result.output
+    assert "refreshed 5 regions, the prefecture 6404 and the province root 64" in result.output, result.output
     for code in ("640425", "640425100", "640425101", "640402", "640402100"):
         kept = service.summary_of(code, 2017)
         assert kept["cached"] is True
@@ -341,7 +343,15 @@ def test_refresh_keeps_every_region_and_the_province_root(app, api_as, runner, c
     assert root["sms"]["households_due"] == 5 and root["sms"]["households_notified"] == 2
     assert root["inquiries"]["received"] == 4 and root["policies_published"] == 4
     _blocks_equal(root, service.summary_of("64", 2017, refresh=True))
-    board = service.dashboard_of(Region(code="64", name=service.PROVINCE_NAME), 2017)
+    assert [c["region_code"] for c in root["children"]] == ["6404"]
+    city = service.summary_of("6404", 2017)
+    assert city["cached"] is True and [c["region_code"] for c in city["children"]] == ["640402", "640425"]
+    _blocks_equal(city, service.summary_of("6404", 2017, refresh=True))
+    _blocks_equal({k: v for k, v in root.items() if k not in ("region_code", "children")},
+                  {k: v for k, v in city.items() if k not in ("region_code", "children")})
+    board = service.dashboard_of(db.session.get(Region, "64"), 2017)
+    assert board.cached and board.child_label == "市" and [r.code for r in board.rows] == ["6404"]
+    board = service.dashboard_of(db.session.get(Region, "6404"), 2017)
     assert board.cached and board.child_label == "县" and [r.code for r in board.rows] == ["640402", "640425"]
     county_board = service.dashboard_of(db.session.get(Region, "640425"), 2017)
     assert county_board.cached and [r.code for r in county_board.rows] == ["640425100", "640425101"]

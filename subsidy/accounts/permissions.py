@@ -116,12 +116,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     # handles complaints about officials) and issues 督办 to every county's handling units.
     Role.city_admin: frozenset({
         P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.manage_policies,
-        P.view_audit, P.view_register, P.transfer_households,
+        P.view_audit, P.view_register, P.transfer_households, P.view_dashboard,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
         P.view_payments, P.view_cases, P.handle_cases, P.escalate_cases, P.view_case_stats,
-        P.view_accountability, P.view_recoveries,
+        P.view_accountability, P.view_recoveries, P.view_dashboard,
     }),
 }
 

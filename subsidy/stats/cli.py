@@ -12,7 +12,8 @@ stats_cli = AppGroup("stats", help="Supervision figures.")
 @stats_cli.command("refresh")
 @click.option("--year", type=int, default=None, help="default: this year")
 def refresh(year):
-    """Recompute the summary and dashboard of every county and township, and of the province, and keep them.
+    """Recompute the summary and dashboard of every prefecture, county and township, and of the province,
+    and keep them.
     A busy or unreachable database is waited out (JOB_RETRY_*, up to JOB_GIVE_UP_SECONDS)."""
     import time
 
@@ -23,6 +24,9 @@ def refresh(year):
     # read, then write and commit: run again whole after a database error
     kept = run_cron_job(lambda: refresh_all(year or local_today().year), "stats refresh")
     regions = len({code for _kind, code in kept if len(code) >= 6})
-    roots = sorted({code for _kind, code in kept if len(code) < 6})
-    click.echo(f"refreshed {regions} regions" + (f" and the province root {', '.join(roots)}" if roots else "")
+    cities = sorted({code for _kind, code in kept if len(code) == 4})
+    roots = sorted({code for _kind, code in kept if len(code) == 2})
+    click.echo(f"refreshed {regions} regions"
+               + (f", the prefecture{'s' if len(cities) > 1 else ''} {', '.join(cities)}" if cities else "")
+               + (f" and the province root {', '.join(roots)}" if roots else "")
                + f" in {time.perf_counter() - started:.1f} s")

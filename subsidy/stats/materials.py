@@ -45,7 +45,7 @@ from subsidy.common.money import fmt
 from subsidy.extensions import db
 from subsidy.payments.service import cents, from_cents
 from subsidy.projects.amounts import standard_cents_sql
-from subsidy.regions.scope import within
+from subsidy.regions.scope import county_scope, covers, within
 
 COUNT_KEYS = ("entries_due", "entries_done", "entries_held", "entries_written_off")
 GOODS_KEYS = ("goods_due", "goods_handed_out")
@@ -70,11 +70,11 @@ def add(into: dict, other: dict) -> dict:
 
 
 def projects(code: str, year: int) -> dict[int, dict]:
-    """The year's material projects of the county (of every county of a province root), by id."""
+    """The year's material projects of the county (of every county of a city or province), by id."""
     from subsidy.projects.models import Category, Project
 
     rows = db.session.execute(sa.select(Project.id, Project.county_code, Project.name, Project.item, Project.item_unit)
-                              .where(within(Project.county_code, code[:6]), Project.year == year,
+                              .where(within(Project.county_code, county_scope(code)), Project.year == year,
                                      Project.category == Category.material)
                               .order_by(Project.name, Project.county_code, Project.id)).all()
     return {r.id: {"id": r.id, "county_code": r.county_code, "name": r.name, "item": r.item or "",
@@ -172,11 +172,12 @@ def project_rows(per_project: dict[int, dict], names: dict[int, dict], code: str
     quantities as strings (kept as JSON in stats_cache)."""
     out = []
     for pid, p in names.items():
-        if not p["county_code"].startswith(code[:6]):
+        if not covers(county_scope(code), p["county_code"]):
             continue  # a province root's refresh reads every county's projects at once
         f = per_project.get(pid) or empty()
-        out.append({"id": pid, "name": p["name"], "item": p["item"], "item_unit": p["item_unit"],
-                    "goods_due": fmt(f["goods_due"]), "goods_handed_out": fmt(f["goods_handed_out"]),
+        out.append({"id": pid, "name": p["name"], "county_code": p["county_code"], "item": p["item"],
+                    "item_unit": p["item_unit"], "goods_due": fmt(f["goods_due"]),
+                    "goods_handed_out": fmt(f["goods_handed_out"]),
                     "entries_due": f["entries_due"], "entries_done": f["entries_done"],
                     "entries_held": f["entries_held"], "entries_written_off": f["entries_written_off"],
                     "distribution_rate": rate(f["entries_done"], f["entries_due"])})

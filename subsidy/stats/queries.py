@@ -22,7 +22,7 @@ from subsidy.payments.models import Payment, PaymentStatus
 from subsidy.payments.service import cents, from_cents
 from subsidy.projects.models import Project
 from subsidy.regions.models import Level, Region
-from subsidy.regions.scope import within
+from subsidy.regions.scope import county_scope, within
 
 S = FilingState
 FILED_STATES = (S.village_filed, S.township_approved, S.county_approved, S.paid)
@@ -164,19 +164,22 @@ def open_flags(code: str, year: int, width: int) -> dict[str, int]:
 
 
 def projects(code: str, year: int, money: dict[int, tuple[Decimal, Decimal]] | None = None) -> list[dict]:
-    """Budget use per project of the county (of every county of a province root): budget,
-    approved and paid under `code`; `money` {project id: (approved, paid)} when already added
-    up from `amounts`."""
-    county = code[:6]
+    """Budget use per project of the county (of every county of a city or province): budget,
+    approved and paid under `code`, and the county the project is of (a city's table lists
+    each county's projects); `money` {project id: (approved, paid)} when already added up
+    from `amounts`."""
     if money is None:
         money = {pid: m for (_k, pid), m in amounts(code, year, len(code)).items()}
     zero = (Decimal("0.00"), Decimal("0.00"))
     out = []
-    for p in db.session.scalars(sa.select(Project).where(within(Project.county_code, county), Project.year == year)
-                                .order_by(Project.name, Project.county_code)):
+    for p, county in db.session.execute(
+            sa.select(Project, Region.name).join(Region, Region.code == Project.county_code)
+            .where(within(Project.county_code, county_scope(code)), Project.year == year)
+            .order_by(Project.name, Project.county_code)):
         a, d = money.get(p.id, zero)
-        out.append({"id": p.id, "name": p.name, "category": p.category.value, "budget": p.budget, "approved": a,
-                    "paid": d, "used_rate": round(float(a / p.budget), 3) if p.budget else None,
+        out.append({"id": p.id, "name": p.name, "category": p.category.value, "county_code": p.county_code,
+                    "county": county, "budget": p.budget, "approved": a, "paid": d,
+                    "used_rate": round(float(a / p.budget), 3) if p.budget else None,
                     "paid_rate": round(float(d / a), 3) if a else None})
     return out
 

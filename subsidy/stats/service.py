@@ -39,7 +39,7 @@ from subsidy.extensions import db
 from subsidy.households.models import Household
 from subsidy.projects.models import Project
 from subsidy.regions.models import Region
-from subsidy.regions.scope import county_scope, ensure_visible, normalize_code, within
+from subsidy.regions.scope import ancestors, county_scope, ensure_visible, normalize_code, within
 from subsidy.regions.service import count_villages
 from subsidy.stats import cache, materials, queries, supervision
 
@@ -66,10 +66,11 @@ def rate(part, whole) -> float | None:
 
 # --- the other areas' blocks ------------------------------------------------------------------
 
-# Code length of a region's children: the counties of a province (its first 2 digits, GB/T
-# 2260), the townships of a county, the villages of a township.
-CHILD_WIDTH = {2: 6, 6: 9, 9: 12}
-CHILD_LABEL = {2: "县", 6: "乡镇", 9: "行政村"}
+# Code length of a region's children (GB/T 2260), top-down: the prefectures of a province, the
+# counties of a prefecture, the townships of a county, the villages of a township; and the
+# children's name by their code length.
+CHILD_WIDTH = {2: 4, 4: 6, 6: 9, 9: 12}
+CHILD_LABEL = {4: "市", 6: "县", 9: "乡镇", 12: "行政村"}
 EMPTY_MOBILE = {"households": 0, "households_signed_in": 0, "coverage_rate": None}
 
 
@@ -92,6 +93,25 @@ def _regions_of_width(code: str, width: int) -> list[Region]:
     return list(db.session.scalars(sa.select(Region).where(within(Region.code, code),
                                                            sa.func.length(Region.code) == width)
                                    .order_by(Region.code)))
+
+
+def child_regions(code: str) -> list[Region]:
+    """The regions one level under `code` (`CHILD_WIDTH`). Above the county, the first level
+    down that has rows: a province whose database holds no prefecture rows (a generated one)
+    lists its counties, as it did before prefectures existed."""
+    width = CHILD_WIDTH.get(len(code))
+    while width is not None:
+        rows = _regions_of_width(code, width)
+        if rows or width >= 6:
+            return rows
+        width = CHILD_WIDTH.get(width)
+    return []
+
+
+def with_children(block: dict, children: list[tuple[Region, dict]]) -> dict:
+    """The summary of a prefecture or province: its own blocks and `children`, the same blocks
+    of each region one level down with its name (docs/api.md). A county's has no `children`."""
+    return {**block, "children": [{"region_code": r.code, "name": r.name, **b} for r, b in children]}
 
 
 Figures = tuple[dict, dict]  # (the API block, this area's own figures) of one region
@@ -143,7 +163,12 @@ def figures(code: str, year: int, width: int, children: list[str], *, total: boo
     sms, sms_total = sms_figures(code, year, width, total=total)
     mobile, mobile_total = mobile_summaries(code, width)
     cases = case_summaries(code, year, width) if children else {}
-    policies = policies_published_by_region(code, year, children) if children else {}
+    if children and len(children[0]) < 6:
+        # Prefectures under a province: a handful, one count each (the grouped count reads
+        # the levels from the county down).
+        policies = {child: _policies(child, year) for child in children}
+    else:
+        policies = policies_published_by_region(code, year, children) if children else {}
     sup = supervision.figures(code, year, width)
     names = materials.projects(code, year)
     goods = materials.figures(code, year, width) if names else {}
@@ -328,22 +353,27 @@ def dashboard_of(region: Region, year: int, *, refresh: bool = False) -> Dashboa
     result = cache.cached("dashboard", code, year, lambda: _compute_dashboard(region, year), _encode, _decode,
                           refresh=refresh)
     v = result.value
-    return Dashboard(region, year, v["total"], v["rows"], CHILD_LABEL.get(len(code), "行政村"), v["projects"],
+    label = CHILD_LABEL[len(v["rows"][0].code)] if v["rows"] else CHILD_LABEL.get(CHILD_WIDTH.get(len(code)), "")
+    return Dashboard(region, year, v["total"], v["rows"], label, v["projects"],
                      v["months"], result.seconds, result.as_of, result.cached, goods=v.get("goods", []),
                      stores=v.get("stores", []))
 
 
 def _compute_summary(code: str, year: int) -> dict:
-    return figures(code, year, len(code), []).total[0]
+    if len(code) >= 6:
+        return figures(code, year, len(code), []).total[0]
+    # A prefecture or province: its children's blocks come from the same grouped pass as its own.
+    children = child_regions(code)
+    level = figures(code, year, len(children[0].code) if children else len(code), [c.code for c in children])
+    return with_children(level.total[0], [(c, level.groups[c.code][0]) for c in children])
 
 
 def _compute_dashboard(region: Region, year: int) -> dict:
     """The region's row and one row per child region, from one grouped query per area (see
     `figures`), budget per project and cases per month."""
     code = region.code
-    width = CHILD_WIDTH.get(len(code))
-    children = _regions_of_width(code, width) if width else []
-    level = figures(code, year, width or len(code), [c.code for c in children])
+    children = child_regions(code)
+    level = figures(code, year, len(children[0].code) if children else len(code), [c.code for c in children])
     stores = materials.stock(code, year) if level.material_projects else {}
     return _dashboard_value(code, region.name, year, level.total,
                             [Row(c.code, c.name, *level.groups[c.code]) for c in children], level.money_of(code),
@@ -351,11 +381,11 @@ def _compute_dashboard(region: Region, year: int) -> dict:
 
 
 def _store_rows(code: str, name: str, rows: list[Row], level: Level, stores: dict) -> list[dict]:
-    """The store table of a region: per child region down to the townships (a province's
-    counties, a county's townships), a township's own store; none in a village."""
+    """The store table of a region: per child region down to the townships (a city's counties,
+    a county's townships), a township's own store; none in a village."""
     if len(code) > 9 or not stores:
         return []
-    width = 9 if len(code) == 9 else CHILD_WIDTH[len(code)]
+    width = 9 if len(code) == 9 or not rows else len(rows[0].code)
     names = {r.code: r.name for r in rows} | {code: name}
     return materials.store_rows(stores, code, width, names, level.material_projects)
 
@@ -392,16 +422,17 @@ def _decode(v: dict) -> dict:
             "goods": v.get("goods", []), "stores": v.get("stores", [])}  # kept before the block: none
 
 
-PROVINCE_NAME = "全省"
+PROVINCE_NAME = "全省"  # a province root without a row of its own (a generated province)
 
 
 def refresh_all(year: int) -> list[tuple[str, str]]:
     """`flask stats refresh` (cron): recompute and keep the summary and dashboard of every
-    county and township for `year`, and of each province root (the counties sharing the first
-    two digits of their code). Set-based: one grouped pass per level over the province (its
-    counties, townships, villages) gives every region's figures at once, so a refresh costs a
-    few scans of the data, not two computations per region. Not incremental: everything is
-    recomputed. Answers [(kind, code)] of what was kept.
+    prefecture, county and township for `year`, and of each province root (its row, or the
+    counties sharing the first two digits of their code when it has none). Set-based: one
+    grouped pass per level over the province (its prefectures, counties, townships, villages)
+    gives every region's figures at once, so a refresh costs a few scans of the data, not two
+    computations per region. Not incremental: everything is recomputed. Answers [(kind, code)]
+    of what was kept.
 
     The figures are read first, in the read phase (`read_phase`), and written after, each phase
     its own transaction: on SQLite a command's transaction holds the write lock from its start,
@@ -417,30 +448,38 @@ def refresh_all(year: int) -> list[tuple[str, str]]:
     return [(kind, code) for kind, code, _y, _v in computed]
 
 
+def _roots() -> list[tuple[str, str]]:
+    """(code, name) of every province: its row, and the first two digits of any county's code
+    that has none."""
+    names = dict(db.session.execute(sa.select(Region.code, Region.name).where(sa.func.length(Region.code) == 2)).all())
+    for code in db.session.scalars(sa.select(Region.code).where(sa.func.length(Region.code) == 6)):
+        names.setdefault(code[:2], PROVINCE_NAME)
+    return sorted(names.items())
+
+
 def _compute_all(year: int, computed: list) -> None:
-    roots = sorted({code[:2] for code in db.session.scalars(sa.select(Region.code).where(
-        sa.func.length(Region.code) == 6))})
-    for root in roots:
-        levels = {w: _regions_of_width(root, w) for w in (6, 9, 12)}
-        counties = figures(root, year, 6, [r.code for r in levels[6]])
+    for root, root_name in _roots():
+        levels = {w: _regions_of_width(root, w) for w in (4, 6, 9, 12)}
+        top_width = 4 if levels[4] else 6  # the root's children: see `child_regions`
+        top = figures(root, year, top_width, [r.code for r in levels[top_width]])
+        counties = top if top_width == 6 else figures(root, year, 6, [r.code for r in levels[6]], total=False)
         townships = figures(root, year, 9, [r.code for r in levels[9]], total=False)
         villages = figures(root, year, 12, [r.code for r in levels[12]], total=False)
-        found = {**counties.groups, **townships.groups, **villages.groups}
+        found = {**top.groups, **counties.groups, **townships.groups, **villages.groups}
         # Every township store of the province at once; each dashboard takes its own.
-        stores = materials.stock(root, year) if counties.material_projects else {}
+        stores = materials.stock(root, year) if top.material_projects else {}
         under: dict[str, list[Region]] = {}
-        for r in levels[9] + levels[12]:
-            under.setdefault(r.code[:len(r.code) - 3], []).append(r)
-        computed.append(("summary", root, year, counties.total[0]))
-        computed.append(("dashboard", root, year, _dashboard_value(
-            root, PROVINCE_NAME, year, counties.total, [Row(r.code, r.name, *found[r.code]) for r in levels[6]],
-            counties.money_of(root), counties, stores)))
-        for region, level in [(r, counties) for r in levels[6]] + [(r, townships) for r in levels[9]]:
-            computed.append(("summary", region.code, year, found[region.code][0]))
-            computed.append(("dashboard", region.code, year, _dashboard_value(
-                region.code, region.name, year, found[region.code],
-                [Row(r.code, r.name, *found[r.code]) for r in under.get(region.code, [])],
-                level.money_of(region.code), level, stores)))
+        for r in levels[6] + levels[9] + levels[12]:
+            under.setdefault(ancestors(r.code)[-1], []).append(r)
+        kept = [(root, root_name, top.total, levels[top_width], top)] + [
+            (r.code, r.name, found[r.code], under.get(r.code, []), level)
+            for r, level in [(r, counties) for r in levels[4] + levels[6]] + [(r, townships) for r in levels[9]]]
+        for code, name, own, children, level in kept:
+            block = own[0] if len(code) >= 6 else with_children(own[0], [(r, found[r.code][0]) for r in children])
+            computed.append(("summary", code, year, block))
+            computed.append(("dashboard", code, year, _dashboard_value(
+                code, name, year, own, [Row(r.code, r.name, *found[r.code]) for r in children],
+                level.money_of(code), level, stores)))
 
 
 def _months(code: str, year: int) -> list[dict]:

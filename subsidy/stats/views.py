@@ -10,6 +10,7 @@ from subsidy.accounts.permissions import Perm, can
 from subsidy.audit import service as audit
 from subsidy.common.templating import register_nav
 from subsidy.common.xlsx import send_xlsx, write_workbook
+from subsidy.regions.scope import ancestors
 from subsidy.stats import service
 from subsidy.workbench import service as workbench
 
@@ -22,8 +23,7 @@ SORT_KEYS = {key for key, _label, _kind in service.COLUMNS}
 @bp.route("/home")
 def home():
     alerts = audit.security_alerts(current_user) if can(current_user, Perm.view_audit) else []
-    # The overview's figures are the dashboard's: a role without it (the city roles, until the
-    # dashboard serves a prefecture) lands on its waiting work alone.
+    # The overview's figures are the dashboard's: a role without it lands on its waiting work alone.
     overview = service.region_overview(current_user) if can(current_user, Perm.view_dashboard) else None
     return render_template("stats/home.html", overview=overview, alerts=alerts,
                            work=workbench.waiting_work(current_user))
@@ -46,15 +46,21 @@ def dashboard():
     d = service.dashboard(current_user, request.args.get("region_code"), request.args.get("year"))
     sort, desc = request.args.get("sort", "name"), request.args.get("dir") == "desc"
     rows = _sorted(d.rows, sort, desc)
+    # Above the county the projects are every county's, several of one name: say whose.
+    above = len(d.region.code) < 6
     charts = {
-        "projects": {"names": [p["name"] for p in d.projects], "approved": [float(p["approved"]) for p in d.projects],
+        "projects": {"names": [f"{p.get('county', '')}·{p['name']}" if above else p["name"] for p in d.projects],
+                     "approved": [float(p["approved"]) for p in d.projects],
                      "paid": [float(p["paid"]) for p in d.projects]},
         "regions": {"names": [r.name for r in d.rows],
                     "inquiries": [r.cells()["inquiries_rate"] for r in d.rows],
                     "complaints": [r.cells()["complaints_rate"] for r in d.rows]},
         "months": d.months,
     }
+    # One level up, as far as the user's own region (a county's parent_code may be unset).
+    up = [c for c in ancestors(d.region.code) if len(c) >= len(current_user.region_code)]
     return render_template("stats/dashboard.html", d=d, rows=rows, columns=service.COLUMNS, sort=sort, desc=desc,
+                           up=up[-1] if up else None, above_county=above, counties={r.code: r.name for r in d.rows},
                            sup_columns=service.SUPERVISION_COLUMNS, mat_columns=service.MATERIAL_COLUMNS,
                            charts=charts, years=service.years_available(current_user))
 
