@@ -70,6 +70,9 @@ class Perm(enum.Enum):
     # 实物补贴 (docs/design.md "Material subsidies")
     manage_stock = "manage_stock"        # 入库 into the township's store
     record_pickups = "record_pickups"    # 领取签收 of a village's households
+    # The city's assessment of its counties (考核, docs/design.md "Assessment")
+    view_assessment = "view_assessment"
+    manage_assessment = "manage_assessment"  # the weights of the figures
 
 
 P = Perm
@@ -111,11 +114,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     # (docs/design.md "Jurisdiction"). The city's own acts (users, catalogue, cross-county
     # transfers, 督办, 问责) come with the slices that write them.
     Role.city_admin: frozenset({
-        P.view_projects, P.view_policies, P.view_audit,
+        P.view_projects, P.view_policies, P.view_audit, P.view_assessment, P.manage_assessment,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
         P.view_payments, P.view_cases, P.view_case_stats, P.view_accountability, P.view_recoveries,
+        P.view_assessment,
     }),
 }
 
