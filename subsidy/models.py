@@ -14,4 +14,4 @@ from subsidy.projects.models import Project  # noqa: F401
 from subsidy.public.models import LoginCode, MobileSignIn  # noqa: F401
 from subsidy.recoveries.models import Recovery, Repayment, WriteOff  # noqa: F401
 from subsidy.regions.models import Region  # noqa: F401
-from subsidy.stats.models import StatsCache  # noqa: F401
+from subsidy.stats.models import AssessmentWeight, StatsCache  # noqa: F401

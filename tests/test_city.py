@@ -101,16 +101,19 @@ TIERS_WORK = {Perm.edit_households, Perm.edit_filings, Perm.review_filings, Perm
 
 def test_city_roles_sit_at_a_prefecture_and_never_do_the_tiers_work():
     assert ROLE_LEVELS[Role.city_admin] == ROLE_LEVELS[Role.city_supervisor] == {Level.prefecture}
-    # Besides reading, only the city's own acts: its users, catalogue, city-wide policies and
-    # transfers across counties; answering the complaints about a county's staff, and 督办.
+    # Besides reading, only the city's own acts: its users, catalogue, city-wide policies,
+    # transfers across counties and the assessment's weights; answering the complaints about a
+    # county's staff, and 督办.
     writes = {Role.city_admin: {Perm.manage_users, Perm.manage_subsidy_types, Perm.manage_policies,
-                                Perm.transfer_households},
+                                Perm.transfer_households, Perm.manage_assessment},
               Role.city_supervisor: {Perm.handle_cases, Perm.escalate_cases}}
     for role in (Role.city_admin, Role.city_supervisor):
         assert not ROLE_PERMS[role] & TIERS_WORK, (role, ROLE_PERMS[role] & TIERS_WORK)
-        assert {Perm.view_projects, Perm.view_policies, Perm.view_audit, Perm.view_dashboard} <= ROLE_PERMS[role]
+        assert {Perm.view_projects, Perm.view_policies, Perm.view_audit, Perm.view_dashboard,
+                Perm.view_assessment} <= ROLE_PERMS[role]
         assert {p for p in ROLE_PERMS[role] if not p.value.startswith("view_")} == writes[role], role
-    assert ROLE_PERMS[Role.city_supervisor] <= ROLE_PERMS[Role.supervisor] | {Perm.handle_cases}
+    assert (ROLE_PERMS[Role.city_supervisor] - {Perm.view_assessment}
+            <= ROLE_PERMS[Role.supervisor] | {Perm.handle_cases})
 
 
 @pytest.mark.parametrize(("role", "region", "message"), [

@@ -71,6 +71,9 @@ class Perm(enum.Enum):
     # 实物补贴 (docs/design.md "Material subsidies")
     manage_stock = "manage_stock"        # 入库 into the township's store
     record_pickups = "record_pickups"    # 领取签收 of a village's households
+    # The city's assessment of its counties (考核, docs/design.md "Assessment")
+    view_assessment = "view_assessment"
+    manage_assessment = "manage_assessment"  # the weights of the figures
 
 
 P = Perm
@@ -116,12 +119,13 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     # handles complaints about officials) and issues 督办 to every county's handling units.
     Role.city_admin: frozenset({
         P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.manage_policies,
-        P.view_audit, P.view_register, P.transfer_households, P.view_dashboard,
+        P.view_audit, P.view_register, P.transfer_households, P.view_dashboard, P.view_assessment,
+        P.manage_assessment,
     }),
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
         P.view_payments, P.view_cases, P.handle_cases, P.escalate_cases, P.view_case_stats,
-        P.view_accountability, P.view_recoveries, P.view_dashboard,
+        P.view_accountability, P.view_recoveries, P.view_dashboard, P.view_assessment,
     }),
 }
 

@@ -22,10 +22,12 @@ AREAS: dict[str, str] = {
     "mobile.": _l("农户手机端"), "calendar.": _l("工作日历"), "watchlist.": _l("重点关注名单"),
     "audit.": _l("审计日志"), "demo.": _l("演示数据"), "recovery.": _l("追回"), "write_off.": _l("核销"),
     "accountability.": _l("问责"), "material.": _l("实物发放"), "subsidy_type.": _l("补贴目录"),
+    "assessment.": _l("县区考核"),
 }
 
 ACTIONS: dict[str, str] = {
     "accountability.record": _l("记录问责决定"),
+    "assessment.weights": _l("修改考核权重"),
     "audit.checkpoint": _l("生成校验点"), "audit.checkpoint_download": _l("下载校验点"),
     "audit.verify": _l("校验审计日志"),
     "calendar.delete_day": _l("删除日历中的一天"), "calendar.import": _l("导入工作日历"),
@@ -79,7 +81,7 @@ OBJECTS: dict[str, str] = {
     "sms_message": _l("短信"), "sms_broadcast": _l("群发短信"), "sms_opt_out": _l("退订号码"),
     "watchlist": _l("重点关注名单"), "work_calendar": _l("工作日历"), "audit_chain": _l("审计日志"),
     "audit_checkpoint": _l("校验点"), "region": _l("行政区划"), "recovery": _l("追回"), "write_off": _l("核销"),
-    "accountability": _l("问责决定"), "subsidy_type": _l("补贴类型"),
+    "accountability": _l("问责决定"), "subsidy_type": _l("补贴类型"), "assessment_weights": _l("考核权重"),
 }
 
 # The page of each kind of object, and the permission its reader needs to open it.
@@ -118,6 +120,8 @@ FIELDS: dict[str, str] = {
     "balance": _l("尚欠"), "kind": _l("类别"), "proposed_by": _l("提出人"), "finding": _l("核查结论"),
     "recoveries": _l("登记的追回"), "repayment_id": _l("缴回记录"), "payment_id": _l("发放记录"),
     "recovery_id": _l("追回记录"), "person_name": _l("被问责人"), "post": _l("职务"), "measure": _l("问责方式"),
+    "completion_rate": _l("办结率"), "on_time_rate": _l("按时办结率"), "notification_rate": _l("通知率"),
+    "mobile_rate": _l("手机端覆盖率"), "filing_timely_rate": _l("备案及时率"),
     "document_no": _l("文号"), "decided_on": _l("决定日期"), "case_id": _l("诉求"), "filing_id": _l("公示名单"),
     "published": _l("公开"),
     "item": _l("实物"), "item_unit": _l("实物单位"), "unit_price": _l("实物单价"), "received_on": _l("日期"),

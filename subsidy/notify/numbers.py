@@ -109,3 +109,19 @@ def sms_figures(region_code: str, year: int, width: int, *, total: bool = True) 
 
 def sms_summary(region_code: str, year: int) -> dict:
     return sms_figures(region_code, year, len(region_code))[1]
+
+
+def households_notified(region_code: str, start: datetime, end: datetime, width: int) -> dict[str, tuple[int, int]]:
+    """{code: (households_due, households_notified)} for every region of code length `width`
+    under `region_code`, for the messages created in [start, end): the `sms` block's two
+    household counts (same meaning, see the module) over any period, e.g. a quarter for the
+    city's assessment. One GROUP BY; regions without an owed message are absent."""
+    owed = _owed()
+    key = sa.func.substr(Message.region_code, 1, width)
+    stmt = (sa.select(key, sa.func.count(sa.distinct(sa.case((owed, Message.household_id)))),
+                      sa.func.count(sa.distinct(sa.case((sa.and_(owed, Message.status.in_((S.sent, S.delivered))),
+                                                         Message.household_id)))))
+            .where(within(Message.region_code, region_code), Message.created_at >= start, Message.created_at < end,
+                   owed)
+            .group_by(key))
+    return {k: (int(due), int(notified)) for k, due, notified in db.session.execute(stmt)}

@@ -79,3 +79,6 @@ def dashboard_export():
     out = write_workbook(f"{d.year}年监管统计", headers, service.export_rows(d),
                          widths={0: 18, **{i: 12 for i in range(1, len(headers))}})
     return send_xlsx(out, f"监管驾驶舱_{d.region.code}_{d.year}_{date.today():%Y%m%d}.xlsx")
+
+# The city's assessment page registers its routes on this blueprint.
+from subsidy.stats import assessment_views  # noqa: E402,F401
