@@ -1,5 +1,5 @@
 """A few weeks of work in the demo city's four smaller counties, so that the city's dashboard
-compares five counties that differ (docs/design.md "The demo city").
+compares five counties that differ (README "Demo logins").
 
 彭阳县 has the whole story (subsidy.demo.scenario); each other county gets a shorter one of its
 own: two projects, lists in every state of the review (one returned by the township, one by
