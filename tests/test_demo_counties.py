@@ -145,3 +145,25 @@ def test_every_demo_login_signs_in_and_each_county_sees_its_figures(loaded, app)
             c.post("/login", data={"username": username, "password": DEMO_PASSWORD})
             page = c.get("/dashboard")
             assert page.status_code == 200 and d.region.name in page.get_data(as_text=True)
+
+
+def test_a_demo_loaded_before_the_stories_gets_them_and_keeps_its_own(app, db, monkeypatch):
+    """A database loaded before these stories existed: the reload adds the four counties'
+    stories and leaves 彭阳县's as it was."""
+    from subsidy.demo import counties, load_demo
+    from subsidy.filings.models import Filing
+    from subsidy.regions.scope import within
+
+    monkeypatch.setattr(counties, "load_counties", lambda year: {})
+    load_demo(households_per_village=3)
+    db.session.commit()
+
+    def filings(code):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Filing).where(within(Filing.region_code, code)))
+
+    own = filings("640425")
+    assert own and all(filings(c) == 0 for c in SMALL)
+    monkeypatch.undo()
+    assert "4 county stories" in load_demo(households_per_village=3)
+    db.session.commit()
+    assert filings("640425") == own and all(filings(c) >= 5 for c in SMALL)
