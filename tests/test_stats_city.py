@@ -68,8 +68,10 @@ def city(app, db, county):
     for kind in (CaseKind.inquiry, CaseKind.complaint):
         CaseFactory(kind=kind, region_code=OTHER, assigned_region_code=OTHER[:9], received_at=now, clock_from=now,
                     due_at=now + timedelta(days=3))
-    local = db.session.scalar(sa.select(Household).where(Household.region_code == OTHER).limit(1))
-    mover = db.session.scalar(sa.select(Household).where(Household.region_code.like("640425%")).limit(1))
+    # households not yet signed in (the demo's county stories sign some in)
+    fresh = ~sa.exists().where(MobileSignIn.household_id == Household.id)
+    local = db.session.scalar(sa.select(Household).where(Household.region_code == OTHER, fresh).limit(1))
+    mover = db.session.scalar(sa.select(Household).where(Household.region_code.like("640425%"), fresh).limit(1))
     db.session.add_all([MobileSignIn(household_id=local.id), MobileSignIn(household_id=mover.id)])
     for region in (mover.region_code, OTHER):
         MessageFactory(household_id=mover.id, region_code=region, template="payment_paid",
