@@ -92,6 +92,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from bench.bulkload import Loader, SecondaryIndexes, analyze, is_empty, set_sequences  # noqa: E402
+from bench.cross_county import CrossCounty  # noqa: E402
 
 # The audit key of every generated database: apps that open one (the benchmarks, the tests that
 # check the generator) set AUDIT_KEY to it, so that the generated chain verifies.
@@ -330,6 +331,7 @@ class Province:
                       "households": per + (1 if c < extra else 0), "issuing": issuing, "city": city["code"]}
             city["counties"].append(county)
             self.counties.append(county)
+        self.cross = CrossCounty(seed)
         self.next_id: Counter = Counter()
         self.users: dict[str, dict] = {}       # region code -> {role: (id, username, name)}
         self.audit_prev = None
@@ -483,6 +485,7 @@ class Province:
                 land = ZERO if (rng.random() < 0.08 and not big) else Decimal(rng.randrange(100, 4000)).scaleb(-2)
                 hh[hid] = (v_code, name, self.ids.next(c["issuing"]), phone, account, members, land)
                 ids_here.append(hid)
+        plans = self.cross.plant(c, hh, BIG_VILLAGE)
         self.households += len(hh)
         self.L.load("households", ["id", "region_code", "head_name", "id_number", "phone", "payout_account", "members",
                                    "land_area_mu", "created_at", "updated_at"],
@@ -535,6 +538,9 @@ class Province:
                 if rng.random() < 0.001:
                     amount += 50  # above rate × quantity (risk check amount_above_rate)
                 lists[(j, v_code)].append([hid, qty, amount])
+
+        self.cross.fit(plans, lists, hh)
+        self.cross.keep_sources(c, hh, lists, plans)
 
         # Projects: budgets cover what is filed, with a margin.
         project_ids, budgets = [], Counter()
@@ -1295,6 +1301,7 @@ def generate(url_or_engine, households: int = DEFAULT_HOUSEHOLDS, seed: int = DE
                   "village_clerk": "village", "supervisor": "supervisor", "city_admin": "cityadmin",
                   "city_supervisor": "citysupervisor"},
         "password": DEMO_PASSWORD, "big_filing": province.big, "farmers": province.farmers,
+        "cross_county": province.cross.summary(),
         "url": url if own else None,
     }
 
@@ -1326,6 +1333,7 @@ def main(argv: list[str] | None = None) -> None:
                         reset=args.reset)
     except RuntimeError as exc:
         sys.exit(str(exc))
+    made["cross_county"] = {k: v for k, v in made["cross_county"].items() if k != "pairs"}
     print(json.dumps({k: v for k, v in made.items() if k not in ("counts", "farmers")}, ensure_ascii=False,
                      default=str))
 

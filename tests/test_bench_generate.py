@@ -231,8 +231,38 @@ def test_province_of_several_cities(tmp_path):
             "WHERE a.action = 'user.create'")).all())
         assert creator["cityadmin"] == "system" and creator["admin640402"] == "cityadmin"
         assert creator["county640402"] == "admin640402" and creator["citysupervisor6405"] == "cityadmin6405"
+        _check_cross_county_pairs(conn, made)
     engine.dispose()
     _verify_chain(url)
+
+
+def _check_cross_county_pairs(conn, made: dict) -> None:
+    """One planted pair per kind in every county but the first of its city (four in 6404, one in
+    6405), every fourth of a kind a decoy (or a match that no common type fits): the two
+    households are in two counties of one city and share the account (phone); a match is listed
+    under a common project name (the type) in the one year, a decoy under none."""
+    planted = made["cross_county"]
+    for kind in ("account", "phone"):
+        assert planted[kind]["match"] + planted[kind]["decoy"] == 5 and planted[kind]["decoy"] >= 1, planted[kind]
+        assert planted[kind]["match"] >= 1, planted[kind]
+    assert len(planted["pairs"]) == 10
+    column = {"account": "payout_account", "phone": "phone"}
+    city_of = {county: city["code"] for city in made["cities"] for county in city["counties"]}
+    for pair in planted["pairs"]:
+        mine, theirs = (conn.execute(sa.text(
+            f"SELECT region_code, {column[pair['kind']]} FROM households WHERE id = :h"), {"h": h}).one()
+            for h in (pair["household"], pair["other"]))
+        assert mine[1] == theirs[1] and mine[1], pair
+        assert mine[0].startswith(pair["county"]) and theirs[0].startswith(pair["other_county"]), pair
+        assert pair["county"] != pair["other_county"] and city_of[pair["county"]] == city_of[pair["other_county"]]
+        # Nobody else holds that account or phone.
+        assert conn.execute(sa.text(f"SELECT count(*) FROM households WHERE {column[pair['kind']]} = :v"),
+                            {"v": mine[1]}).scalar() == 2, pair
+        types = [set(conn.execute(sa.text(
+            "SELECT DISTINCT p.name FROM filing_entries e JOIN projects p ON p.id = e.project_id "
+            "WHERE e.household_id = :h"), {"h": h}).scalars()) for h in (pair["household"], pair["other"])]
+        assert types[0], pair  # a decoy is listed too, under other types
+        assert bool(types[0] & types[1]) == pair["match"], (pair, types)
 
 
 def _verify_chain(url: str) -> None:
