@@ -28,6 +28,8 @@ The same seed and N give identical rows. What there is, for the year 2026 (`YEAR
   valid in the birth year: 642226 for 彭阳县 and 固原地区's 6422xx for the city's other counties, as
   the demo does), mobile numbers (3 % missing), 一卡通 accounts (0.2 % shared with a neighbour),
   members, land (8 % none);
+- a catalogue per city (`subsidy_types`, kept by its city admin): one type per project name,
+  every county's project an instance of its city's type (`TYPE_CODES`);
 - 20 projects per county (18 cash, 2 material) with ~`ENTRIES_PER_HOUSEHOLD` entries a household
   (3.9 million for the province), amount = rate × quantity (0.1 % above it, 0.1 % above the land);
   a material project's rate is goods per 亩 and its amount the goods due at its unit price;
@@ -159,6 +161,19 @@ PROJECTS = [
     ("生态护林员补助", "cash", "household", "10000.00", 0.02, "中央财政"),
     ("农村危房改造补助", "cash", "household", "20000.00", 0.01, "中央和自治区财政"),
 ]
+# Each project's subsidy type in its city's catalogue (subsidy_types.code), by project name: every
+# county's project of a name is an instance of the one type, so figures and the cross-county
+# checks compare them across the city.
+TYPE_CODES = {
+    "耕地地力保护补贴": "gengdi_baohu", "玉米生产者补贴": "yumi_shengchan", "草原生态保护补助奖励": "caoyuan_shengtai",
+    "地膜覆盖补贴（实物）": "dimo_fugai", "农业保险保费补贴": "nongye_baoxian", "退耕还林补助": "tuigeng_huanlin",
+    "小麦良种补贴": "xiaomai_liangzhong", "马铃薯良种补贴": "malingshu_liangzhong",
+    "有机肥替代化肥补贴（实物）": "youjifei_tidai", "肉羊养殖补贴": "rouyang_yangzhi",
+    "基础母牛养殖补贴": "jichu_muniu",
+    "农村低保金": "nongcun_dibao", "高效节水灌溉补贴": "jieshui_guangai", "高龄津贴": "gaoling_jintie",
+    "光伏扶贫收益分配": "guangfu_fupin", "果树种植补贴": "guoshu_zhongzhi", "农机购置补贴": "nongji_gouzhi",
+    "残疾人两项补贴": "canji_liangxiang", "生态护林员补助": "hulinyuan_buzhu", "农村危房改造补助": "weifang_gaizao",
+}
 # A material project's goods (its rate above is goods per 亩): item, unit, unit price.
 GOODS = {"地膜覆盖补贴（实物）": ("地膜", "卷", Decimal("24.00")),
          "有机肥替代化肥补贴（实物）": ("有机肥", "公斤", Decimal("1.00"))}
@@ -186,7 +201,7 @@ TOWN_FIRST = "东西南北新红古王马杨李石沙柳"
 TOWN_SECOND = "河川塬湾堡庄台沟岔峁"
 
 TABLE_ORDER = [
-    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
+    "regions", "users", "subsidy_types", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
     "filing_entries",
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
@@ -332,6 +347,7 @@ class Province:
             city["counties"].append(county)
             self.counties.append(county)
         self.cross = CrossCounty(seed)
+        self.types: dict[str, dict[int, int]] = {}  # city -> {project index: subsidy type id}
         self.next_id: Counter = Counter()
         self.users: dict[str, dict] = {}       # region code -> {role: (id, username, name)}
         self.audit_prev = None
@@ -443,6 +459,18 @@ class Province:
                               "created_at", "last_login_at", "session_epoch"], users)
         for u, by in zip(users, created_by, strict=True):
             self.audit(REGISTER_AT, by, "user.create", "user", u[0], u[5], {"username": u[1], "role": u[4]})
+        # Each city's catalogue: one type per project name, kept by its city admin.
+        types = []
+        for city in self.cities:
+            admin = self.users[city["code"]]["city_admin"]
+            for j, p in enumerate(PROJECTS):
+                tid = self.nid("subsidy_types")
+                types.append((tid, city["code"], TYPE_CODES[p[0]], p[0], p[2], REGISTER_AT, admin[0]))
+                self.types.setdefault(city["code"], {})[j] = tid
+                self.audit(REGISTER_AT, admin, "subsidy_type.create", "subsidy_type", tid, city["code"],
+                           {"code": TYPE_CODES[p[0]], "name": p[0], "unit": p[2]})
+        self.L.load("subsidy_types", ["id", "prefecture_code", "code", "name", "unit", "created_at", "created_by"],
+                    types)
         self.flush_audit()
         self.L.commit()
 
@@ -553,11 +581,12 @@ class Province:
             budget = Decimal((int(budgets[j] * Decimal("1.25")) // 10_000 + 1) * 10_000).quantize(CENT)
             item, item_unit, price = GOODS.get(p[0], (None, None, None))
             project_rows.append((pid, code, p[0], YEAR, p[1], p[2], Decimal(p[3]), budget, 7, p[5], PROJECTS_AT,
-                                 admin[0], item, item_unit, price))
-            self.audit(PROJECTS_AT, admin, "project.create", "project", pid, code, {"name": p[0], "year": YEAR})
+                                 admin[0], item, item_unit, price, self.types[c["city"]][j]))
+            self.audit(PROJECTS_AT, admin, "project.create", "project", pid, code,
+                       {"name": p[0], "year": YEAR, "subsidy_type": TYPE_CODES[p[0]]})
         self.L.load("projects", ["id", "county_code", "name", "year", "category", "unit", "rate", "budget",
                                  "publicity_days", "fund_source", "created_at", "created_by", "item", "item_unit",
-                                 "unit_price"], project_rows)
+                                 "unit_price", "subsidy_type_id"], project_rows)
 
         # Filings, their paths through the workflow, and the entries.
         filings = []  # dicts
