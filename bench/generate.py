@@ -1,12 +1,17 @@
 """A synthetic province for the benchmarks, written with bulk paths.
 
     python -m bench.generate [--households N] [--seed S] [--database-url URL] [--reset] [--big-filing K]
+                             [--county-households M]
     python bench/generate.py  ...                                   (the same)
 
-N households (default 1,000,000) in counties of ~50,000 (N // 50,000 counties, at least one).
-The first county is the demo county 640425 彭阳县 with its real 12 townships and 105 villages
-(the benchmarks query it, and the demo logins work on it); the others have synthetic codes
-641000, 641001, … of the same shape. Without a URL (or DATABASE_URL) a fresh SQLite file in a
+N households (default 1,000,000) in counties of ~M (default 50,000; N // M counties, at least
+one), five counties to a city, the cities in the province 64 宁夏回族自治区: a province of several
+cities (the default: 20 counties in 4 cities). The first city is 固原市 6404 with its real counties
+in the order 640425 彭阳县, 640402 原州区, 640422 西吉县, 640423 隆德县, 640424 泾源县; the others are 6405,
+6406, … with counties 64PP01, 64PP02, … (GB/T 2260's shape), names invented. The first county is
+the demo county 640425 with its real 12 townships and 105 villages (the benchmarks query it, and
+the demo logins work on it); every other county has the same shape of townships (codes 100–103,
+200–207) and villages (201, 202, …). Without a URL (or DATABASE_URL) a fresh SQLite file in a
 temporary directory is used and its path printed. A PostgreSQL database must be empty, or be
 named with --reset, which DROPS its public schema: point it at a scratch database only. The
 schema is built by the migrations; rows are then written with binary COPY (psycopg's
@@ -14,12 +19,17 @@ schema is built by the migrations; rows are then written with binary COPY (psyco
 on SQLite, one transaction per county, with every index no foreign key needs dropped during the
 load and rebuilt after it; then ANALYZE, and every serial sequence is set past its table's
 largest id so the app inserts normally afterwards. The province (28.7 million rows, 3.9 million
-entries) takes about 6 minutes on PostgreSQL on the 2-core machine; a county about 35 s on SQLite.
+entries) takes about 6 minutes on PostgreSQL on the 2-core machine; a county about 35 s on
+SQLite.
 
 The same seed and N give identical rows. What there is, for the year 2026 (`YEAR`):
-- regions of every level; households with valid, unique GB 11643 ID numbers (issued by real
-  Ningxia codes valid in the birth year: 642226 for 彭阳县, as the demo does), mobile numbers
-  (3 % missing), 一卡通 accounts (0.2 % shared with a neighbour), members, land (8 % none);
+- regions of every level (province, cities, counties, townships, villages, each linked to its
+  parent); households with valid, unique GB 11643 ID numbers (issued by real Ningxia codes
+  valid in the birth year: 642226 for 彭阳县 and 固原地区's 6422xx for the city's other counties, as
+  the demo does), mobile numbers (3 % missing), 一卡通 accounts (0.2 % shared with a neighbour),
+  members, land (8 % none);
+- a catalogue per city (`subsidy_types`, kept by its city admin): one type per project name,
+  every county's project an instance of its city's type (`TYPE_CODES`);
 - 20 projects per county (18 cash, 2 material) with ~`ENTRIES_PER_HOUSEHOLD` entries a household
   (3.9 million for the province), amount = rate × quantity (0.1 % above it, 0.1 % above the land);
   a material project's rate is goods per 亩 and its amount the goods due at its unit price;
@@ -43,19 +53,22 @@ The same seed and N give identical rows. What there is, for the year 2026 (`YEAR
 - 53 policies per county (published, draft, withdrawn), the report's 3,772 cases per county
   (scaled to the county's size) in every state, with their timelines and case counters;
 - staff: admin, county, township, village, supervisor (the demo's names and password
-  `demo2024`) in 640425, and an admin, a county reviewer, a township reviewer per township and
-  a clerk per village everywhere, all sharing one password hash;
+  `demo2024`) in 640425, cityadmin and citysupervisor in 6404 (and cityadmin6405,
+  citysupervisor6405, … in the other cities), and an admin, a supervisor, a county reviewer, a
+  township reviewer per township and a clerk per village everywhere, all sharing one password hash;
 - with --big-filing K: one more village in 640425 (640425100299, township 白阳镇) with K more
   households and ONE filing of K entries in state township_approved, awaiting the county.
 
 `generate(url_or_engine, households=..., seed=..., big_filing=...)` does the same from Python
-and returns a dict: the row count of every table (`counts`), `households`, `entries`,
-`filings`, `filing_states` (filings per state), `rows`, `seconds`, `seed`, `year` (of every
-project and filing), `county` ("640425"), `users` ({"admin": "admin",
-"county_reviewer": "county", "township_reviewer": "township", "village_clerk": "village",
-"supervisor": "supervisor"}), `password`, `big_filing` (None or {"id", "entries", "village",
-"project_id", "township", "version"}), `farmers` (a few 640425 households with a phone and an
-entry: {"id", "id_number", "phone", "region_code"}) and `url` (where it went, if a URL was given).
+and returns a dict: the row count of every table (`counts`), `households`, `entries`, `filings`,
+`filing_states` (filings per state), `rows`, `seconds`, `seed`, `year` (of every project and
+filing), `county` ("640425"), `city` ("6404"), `cities` ([{"code", "name", "counties":
+[codes]}]), `users` ({"admin": "admin", "county_reviewer": "county", "township_reviewer":
+"township", "village_clerk": "village", "supervisor": "supervisor", "city_admin": "cityadmin",
+"city_supervisor": "citysupervisor"}), `password`, `big_filing` (None or {"id", "entries",
+"village", "project_id", "township", "version"}), `farmers` (a few 640425 households with a
+phone and an entry: {"id", "id_number", "phone", "region_code"}) and `url` (where it went, if a
+URL was given).
 """
 from __future__ import annotations
 
@@ -81,6 +94,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from bench.bulkload import Loader, SecondaryIndexes, analyze, is_empty, set_sequences  # noqa: E402
+from bench.cross_county import CrossCounty  # noqa: E402
 
 # The audit key of every generated database: apps that open one (the benchmarks, the tests that
 # check the generator) set AUDIT_KEY to it, so that the generated chain verifies.
@@ -92,6 +106,11 @@ DEFAULT_HOUSEHOLDS = 1_000_000
 COUNTY_HOUSEHOLDS = 50_000
 ENTRIES_PER_HOUSEHOLD = 4.0
 DEMO_COUNTY = "640425"
+# The province is made of cities of five counties each, 固原市 first with its real counties in
+# this order (the demo county, the one the benchmarks query, first): the others are 64PP01, 64PP02, ….
+COUNTIES_PER_CITY = 5
+DEMO_CITY_COUNTIES = [DEMO_COUNTY, "640402", "640422", "640423", "640424"]
+PROVINCE_CODE, PROVINCE_NAME = "64", "宁夏回族自治区"
 BIG_VILLAGE = "640425100299"
 UTC = UTC
 CENT = Decimal("0.01")
@@ -142,6 +161,19 @@ PROJECTS = [
     ("生态护林员补助", "cash", "household", "10000.00", 0.02, "中央财政"),
     ("农村危房改造补助", "cash", "household", "20000.00", 0.01, "中央和自治区财政"),
 ]
+# Each project's subsidy type in its city's catalogue (subsidy_types.code), by project name: every
+# county's project of a name is an instance of the one type, so figures and the cross-county
+# checks compare them across the city.
+TYPE_CODES = {
+    "耕地地力保护补贴": "gengdi_baohu", "玉米生产者补贴": "yumi_shengchan", "草原生态保护补助奖励": "caoyuan_shengtai",
+    "地膜覆盖补贴（实物）": "dimo_fugai", "农业保险保费补贴": "nongye_baoxian", "退耕还林补助": "tuigeng_huanlin",
+    "小麦良种补贴": "xiaomai_liangzhong", "马铃薯良种补贴": "malingshu_liangzhong",
+    "有机肥替代化肥补贴（实物）": "youjifei_tidai", "肉羊养殖补贴": "rouyang_yangzhi",
+    "基础母牛养殖补贴": "jichu_muniu",
+    "农村低保金": "nongcun_dibao", "高效节水灌溉补贴": "jieshui_guangai", "高龄津贴": "gaoling_jintie",
+    "光伏扶贫收益分配": "guangfu_fupin", "果树种植补贴": "guoshu_zhongzhi", "农机购置补贴": "nongji_gouzhi",
+    "残疾人两项补贴": "canji_liangxiang", "生态护林员补助": "hulinyuan_buzhu", "农村危房改造补助": "weifang_gaizao",
+}
 # A material project's goods (its rate above is goods per 亩): item, unit, unit price.
 GOODS = {"地膜覆盖补贴（实物）": ("地膜", "卷", Decimal("24.00")),
          "有机肥替代化肥补贴（实物）": ("有机肥", "公斤", Decimal("1.00"))}
@@ -164,11 +196,12 @@ REASONS = {"withdraw": "公示名单有误，撤回核实", "return": "部分农
 
 COUNTY_NAMES = "安平永宁兴和丰泰清长盛德仁崇"
 COUNTY_SUFFIX = "阳原川河山源城水"
+CITY_SUFFIX = "州原川阳"
 TOWN_FIRST = "东西南北新红古王马杨李石沙柳"
 TOWN_SECOND = "河川塬湾堡庄台沟岔峁"
 
 TABLE_ORDER = [
-    "regions", "users", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
+    "regions", "users", "subsidy_types", "households", "watchlist_entries", "projects", "filings", "filing_list_stamps",
     "filing_entries",
     "filing_reviews", "filing_snapshots", "filing_snapshot_lines", "filing_entry_flags", "filing_entry_notes",
     "payment_batches", "payment_result_imports", "payments", "sms_opt_outs", "sms_broadcasts", "sms_messages",
@@ -255,8 +288,8 @@ def working_day_adder():
 
 class Province:
     def __init__(self, loader: Loader, households: int, seed: int, big_filing: int, entries_per_household: float,
-                 password_hash: str, progress):
-        from subsidy.demo import TOWNSHIPS, village_names
+                 password_hash: str, progress, county_households: int = COUNTY_HOUSEHOLDS):
+        from subsidy.demo import CITY, OTHER_COUNTIES, TOWNSHIPS, village_names
 
         self.L = loader
         self.seed = seed
@@ -267,23 +300,32 @@ class Province:
         # Per-mu projects skip the 8 % of households without land.
         scale = entries_per_household / sum(p[4] * (0.92 if p[2] == "mu" else 1) for p in PROJECTS)
         self.shares = [min(0.98, p[4] * scale) for p in PROJECTS]
-        n_counties = max(1, households // COUNTY_HOUSEHOLDS)
+        n_counties = max(1, households // county_households)
         per, extra = divmod(households, n_counties)
         rng = random.Random(f"{seed}:regions")
-        county_names = set()
+        self.cities = self._cities(rng, n_counties)
+        real = {code: (name, issuing, dict(towns)) for code, name, issuing, towns in OTHER_COUNTIES}
+        county_names = {name for name, _, _ in real.values()}
         self.counties: list[dict] = []
         for c in range(n_counties):
+            city = self.cities[c // COUNTIES_PER_CITY]
             if c == 0:
                 code, name = DEMO_COUNTY, "彭阳县"
                 towns = [(t, n, nv) for t, n, nv in TOWNSHIPS]
                 vnames = village_names(sum(nv for _, _, nv in TOWNSHIPS), random.Random(640425))
                 issuing = PENGYANG_ISSUING
             else:
-                code = f"64{1000 + c - 1:04d}"
-                while True:
-                    name = rng.choice(COUNTY_NAMES) + rng.choice(COUNTY_SUFFIX) + "县"
-                    if name not in county_names or len(county_names) >= len(COUNTY_NAMES) * len(COUNTY_SUFFIX):
-                        break
+                if city["code"] == CITY[0]:  # 固原市's other four counties, by their real codes and names
+                    code = DEMO_CITY_COUNTIES[c]
+                    name, issuing, real_towns = real[code]
+                else:
+                    code = f"{city['code']}{c % COUNTIES_PER_CITY + 1:02d}"
+                    real_towns = {}
+                    while True:
+                        name = rng.choice(COUNTY_NAMES) + rng.choice(COUNTY_SUFFIX) + "县"
+                        if name not in county_names or len(county_names) >= len(COUNTY_NAMES) * len(COUNTY_SUFFIX):
+                            break
+                    issuing = OTHER_ISSUING[(c - 1) % len(OTHER_ISSUING)]
                 towns, used = [], set()
                 for t_code, _, nv in TOWNSHIPS:
                     while True:
@@ -291,17 +333,21 @@ class Province:
                         if tn not in used:
                             break
                     used.add(tn)
-                    towns.append((code + t_code[6:], tn, nv))
+                    t_new = code + t_code[6:]
+                    towns.append((t_new, real_towns.get(t_new, tn), nv))
                 vnames = village_names(sum(nv for _, _, nv in TOWNSHIPS), rng)
-                issuing = OTHER_ISSUING[(c - 1) % len(OTHER_ISSUING)]
             county_names.add(name)
             villages, i = [], 0
             for t_code, _, nv in towns:
                 for v in range(nv):
                     villages.append((f"{t_code}{201 + v}", vnames[i]))
                     i += 1
-            self.counties.append({"index": c, "code": code, "name": name, "towns": towns, "villages": villages,
-                                  "households": per + (1 if c < extra else 0), "issuing": issuing})
+            county = {"index": c, "code": code, "name": name, "towns": towns, "villages": villages,
+                      "households": per + (1 if c < extra else 0), "issuing": issuing, "city": city["code"]}
+            city["counties"].append(county)
+            self.counties.append(county)
+        self.cross = CrossCounty(seed)
+        self.types: dict[str, dict[int, int]] = {}  # city -> {project index: subsidy type id}
         self.next_id: Counter = Counter()
         self.users: dict[str, dict] = {}       # region code -> {role: (id, username, name)}
         self.audit_prev = None
@@ -313,6 +359,29 @@ class Province:
         self.filings = 0
         self.households = 0
         self.state_counts: Counter = Counter()
+
+    @staticmethod
+    def _cities(rng, n_counties: int) -> list[dict]:
+        """固原市 (6404) first, then 6405, 6406, …, each of `COUNTIES_PER_CITY` counties (the last
+        one of what is left), named at random."""
+        from subsidy.demo import CITY
+
+        n = -(-n_counties // COUNTIES_PER_CITY)
+        if 4 + n - 1 > 99:
+            raise ValueError(f"{n} cities do not fit in the two digits of a prefecture code")
+        cities, names = [], {CITY[1]}
+        for k in range(n):
+            if k == 0:
+                code, name = CITY
+            else:
+                code = f"64{4 + k:02d}"
+                while True:
+                    name = rng.choice(COUNTY_NAMES) + rng.choice(CITY_SUFFIX) + "市"
+                    if name not in names or len(names) >= len(COUNTY_NAMES) * len(CITY_SUFFIX):
+                        break
+            names.add(name)
+            cities.append({"code": code, "name": name, "counties": []})
+        return cities
 
     def nid(self, table: str) -> int:
         self.next_id[table] += 1
@@ -340,42 +409,68 @@ class Province:
 
     # -- regions and staff -----------------------------------------------------------------------
     def regions_and_users(self) -> None:
-        from subsidy.demo import DEMO_USERS
+        """The province, its cities and counties, with parent links; the staff: per city a city
+        admin and a city supervisor (the first city admin as `flask users create` makes one, the
+        rest by the city admin as accounts.MANAGES has it), per county an admin and a supervisor
+        (by the city admin), a county reviewer, township reviewers and village clerks (by the
+        county admin)."""
+        from subsidy.demo import CITY, DEMO_USERS
 
-        regions, users = [], []
+        regions, users, created_by = [], [], []
         demo = {(role.value, region): (username, name) for username, name, role, region in DEMO_USERS}
 
-        def user(role: str, region: str, username: str, name: str, phone=None):
+        def user(role: str, region: str, username: str, name: str, phone=None, by=None):
             username, demo_name = demo.get((role, region), (username, name))
             name = demo_name or name  # the demo names some users after their region at load time
             uid = self.nid("users")
             users.append((uid, username, name, self.password_hash, role, region, phone, True, REGISTER_AT, None, 0))
+            created_by.append(by)
             self.users.setdefault(region, {})[role] = (uid, username, name)
+            return self.users[region][role]
 
-        for c in self.counties:
-            code = c["code"]
-            signature = "【彭阳县惠农】" if code == DEMO_COUNTY else f"【{c['name']}惠农】"
-            regions.append((code, c["name"], "county", None, f"0954-70{c['index'] % 100:02d}345", signature))
-            user("county_admin", code, f"admin{code}", f"{c['name']}管理员")
-            user("county_reviewer", code, f"county{code}", f"{c['name']}审核员")
-            if code == DEMO_COUNTY:
-                user("supervisor", code, f"supervisor{code}", f"{c['name']}监督员")
-            for t_index, (t_code, t_name, _) in enumerate(c["towns"]):
-                regions.append((t_code, t_name, "township", code, f"0954-70{t_index + 10:02d}{t_index:03d}", None))
-                user("township_reviewer", t_code, f"t{t_code}", f"{t_name}审核员")
-            for v_code, v_name in c["villages"]:
-                regions.append((v_code, v_name, "village", v_code[:9], None, None))
-                user("village_clerk", v_code, f"v{v_code}", f"{v_name}经办员", f"139{int(v_code) % 10**8:08d}")
-            if code == DEMO_COUNTY and self.big_filing:
-                regions.append((BIG_VILLAGE, "大户村", "village", BIG_VILLAGE[:9], None, None))
-                user("village_clerk", BIG_VILLAGE, f"v{BIG_VILLAGE}", "大户村经办员", "13900299299")
+        regions.append((PROVINCE_CODE, PROVINCE_NAME, "province", None, None, None))
+        for k, city in enumerate(self.cities):
+            code = city["code"]
+            phone = "0954-2012345" if code == CITY[0] else f"09{50 + k % 50:02d}-2012345"
+            regions.append((code, city["name"], "prefecture", PROVINCE_CODE, phone, f"【{city['name']}惠农】"))
+            city_admin = user("city_admin", code, f"cityadmin{code}", f"{city['name']}管理员")
+            user("city_supervisor", code, f"citysupervisor{code}", f"{city['name']}监督员", by=city_admin)
+            for c in city["counties"]:
+                code = c["code"]
+                signature = "【彭阳县惠农】" if code == DEMO_COUNTY else f"【{c['name']}惠农】"
+                regions.append((code, c["name"], "county", c["city"], f"0954-70{c['index'] % 100:02d}345", signature))
+                admin = user("county_admin", code, f"admin{code}", f"{c['name']}管理员", by=city_admin)
+                user("county_reviewer", code, f"county{code}", f"{c['name']}审核员", by=admin)
+                user("supervisor", code, f"supervisor{code}", f"{c['name']}监督员", by=city_admin)
+                for t_index, (t_code, t_name, _) in enumerate(c["towns"]):
+                    regions.append((t_code, t_name, "township", code, f"0954-70{t_index + 10:02d}{t_index:03d}",
+                                    None))
+                    user("township_reviewer", t_code, f"t{t_code}", f"{t_name}审核员", by=admin)
+                for v_code, v_name in c["villages"]:
+                    regions.append((v_code, v_name, "village", v_code[:9], None, None))
+                    user("village_clerk", v_code, f"v{v_code}", f"{v_name}经办员", f"139{int(v_code) % 10**8:08d}",
+                         by=admin)
+                if code == DEMO_COUNTY and self.big_filing:
+                    regions.append((BIG_VILLAGE, "大户村", "village", BIG_VILLAGE[:9], None, None))
+                    user("village_clerk", BIG_VILLAGE, f"v{BIG_VILLAGE}", "大户村经办员", "13900299299", by=admin)
         self.L.begin()
         self.L.load("regions", ["code", "name", "level", "parent_code", "phone", "sms_signature"], regions)
         self.L.load("users", ["id", "username", "name", "password_hash", "role", "region_code", "phone", "active",
                               "created_at", "last_login_at", "session_epoch"], users)
-        admin = self.users[DEMO_COUNTY]["county_admin"]
-        for u in users:
-            self.audit(REGISTER_AT, admin, "user.create", "user", u[0], u[5], {"username": u[1], "role": u[4]})
+        for u, by in zip(users, created_by, strict=True):
+            self.audit(REGISTER_AT, by, "user.create", "user", u[0], u[5], {"username": u[1], "role": u[4]})
+        # Each city's catalogue: one type per project name, kept by its city admin.
+        types = []
+        for city in self.cities:
+            admin = self.users[city["code"]]["city_admin"]
+            for j, p in enumerate(PROJECTS):
+                tid = self.nid("subsidy_types")
+                types.append((tid, city["code"], TYPE_CODES[p[0]], p[0], p[2], REGISTER_AT, admin[0]))
+                self.types.setdefault(city["code"], {})[j] = tid
+                self.audit(REGISTER_AT, admin, "subsidy_type.create", "subsidy_type", tid, city["code"],
+                           {"code": TYPE_CODES[p[0]], "name": p[0], "unit": p[2]})
+        self.L.load("subsidy_types", ["id", "prefecture_code", "code", "name", "unit", "created_at", "created_by"],
+                    types)
         self.flush_audit()
         self.L.commit()
 
@@ -418,6 +513,7 @@ class Province:
                 land = ZERO if (rng.random() < 0.08 and not big) else Decimal(rng.randrange(100, 4000)).scaleb(-2)
                 hh[hid] = (v_code, name, self.ids.next(c["issuing"]), phone, account, members, land)
                 ids_here.append(hid)
+        plans = self.cross.plant(c, hh, BIG_VILLAGE)
         self.households += len(hh)
         self.L.load("households", ["id", "region_code", "head_name", "id_number", "phone", "payout_account", "members",
                                    "land_area_mu", "created_at", "updated_at"],
@@ -471,6 +567,9 @@ class Province:
                     amount += 50  # above rate × quantity (risk check amount_above_rate)
                 lists[(j, v_code)].append([hid, qty, amount])
 
+        self.cross.fit(plans, lists, hh)
+        self.cross.keep_sources(c, hh, lists, plans)
+
         # Projects: budgets cover what is filed, with a margin.
         project_ids, budgets = [], Counter()
         for (j, _), rows in lists.items():
@@ -482,11 +581,12 @@ class Province:
             budget = Decimal((int(budgets[j] * Decimal("1.25")) // 10_000 + 1) * 10_000).quantize(CENT)
             item, item_unit, price = GOODS.get(p[0], (None, None, None))
             project_rows.append((pid, code, p[0], YEAR, p[1], p[2], Decimal(p[3]), budget, 7, p[5], PROJECTS_AT,
-                                 admin[0], item, item_unit, price))
-            self.audit(PROJECTS_AT, admin, "project.create", "project", pid, code, {"name": p[0], "year": YEAR})
+                                 admin[0], item, item_unit, price, self.types[c["city"]][j]))
+            self.audit(PROJECTS_AT, admin, "project.create", "project", pid, code,
+                       {"name": p[0], "year": YEAR, "subsidy_type": TYPE_CODES[p[0]]})
         self.L.load("projects", ["id", "county_code", "name", "year", "category", "unit", "rate", "budget",
                                  "publicity_days", "fund_source", "created_at", "created_by", "item", "item_unit",
-                                 "unit_price"], project_rows)
+                                 "unit_price", "subsidy_type_id"], project_rows)
 
         # Filings, their paths through the workflow, and the entries.
         filings = []  # dicts
@@ -1142,7 +1242,8 @@ def migrate(url: str) -> None:
 
 
 def generate(url_or_engine, households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_SEED, big_filing: int = 0,
-             *, entries_per_household: float = ENTRIES_PER_HOUSEHOLD, reset: bool = False, progress=print) -> dict:
+             *, entries_per_household: float = ENTRIES_PER_HOUSEHOLD, county_households: int = COUNTY_HOUSEHOLDS,
+             reset: bool = False, progress=print) -> dict:
     """Build the schema if missing, then fill an empty database with a province (module doc)."""
     from werkzeug.security import generate_password_hash
 
@@ -1172,10 +1273,12 @@ def generate(url_or_engine, households: int = DEFAULT_HOUSEHOLDS, seed: int = DE
     loader = Loader(engine, progress)
     indexes = SecondaryIndexes(engine)
     province = Province(loader, households, seed, big_filing, entries_per_household,
-                        generate_password_hash(DEMO_PASSWORD), progress)
+                        generate_password_hash(DEMO_PASSWORD), progress, county_households)
     province.workdays = working_day_adder()
-    n = len(province.counties)
-    progress(f"generate: {households:,} households in {n} count{'y' if n == 1 else 'ies'} of ~{households // n:,}, "
+    n, n_cities = len(province.counties), len(province.cities)
+    progress(f"generate: {households:,} households in {n} count{'y' if n == 1 else 'ies'} of ~{households // n:,} "
+             f"({n_cities} cit{'y' if n_cities == 1 else 'ies'}: "
+             f"{', '.join(c['code'] + ' ' + c['name'] for c in province.cities)}), "
              f"seed {seed}, big filing {big_filing or 'none'}, on {engine.dialect.name}", flush=True)
     try:
         indexes.drop()
@@ -1220,10 +1323,14 @@ def generate(url_or_engine, households: int = DEFAULT_HOUSEHOLDS, seed: int = DE
     return {
         "counts": counts, "households": province.households, "entries": province.entries,
         "filings": province.filings, "filing_states": dict(province.state_counts), "rows": sum(counts.values()),
-        "seconds": seconds, "year": YEAR, "county": DEMO_COUNTY, "seed": seed,
+        "seconds": seconds, "year": YEAR, "county": DEMO_COUNTY, "city": province.cities[0]["code"], "seed": seed,
+        "cities": [{"code": c["code"], "name": c["name"], "counties": [x["code"] for x in c["counties"]]}
+                   for c in province.cities],
         "users": {"admin": "admin", "county_reviewer": "county", "township_reviewer": "township",
-                  "village_clerk": "village", "supervisor": "supervisor"},
+                  "village_clerk": "village", "supervisor": "supervisor", "city_admin": "cityadmin",
+                  "city_supervisor": "citysupervisor"},
         "password": DEMO_PASSWORD, "big_filing": province.big, "farmers": province.farmers,
+        "cross_county": province.cross.summary(),
         "url": url if own else None,
     }
 
@@ -1242,6 +1349,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-filing", type=int, default=0, metavar="K",
                         help="one more village in 640425 with one K-entry filing awaiting the county")
     parser.add_argument("--entries-per-household", type=float, default=ENTRIES_PER_HOUSEHOLD)
+    parser.add_argument("--county-households", type=int, default=COUNTY_HOUSEHOLDS, metavar="M",
+                        help="households a county (default %(default)s): small runs of several counties and cities")
     args = parser.parse_args(argv)
     url = args.database_url
     if not url:
@@ -1249,9 +1358,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"no --database-url: writing to {url}", flush=True)
     try:
         made = generate(url, args.households, args.seed, args.big_filing,
-                        entries_per_household=args.entries_per_household, reset=args.reset)
+                        entries_per_household=args.entries_per_household, county_households=args.county_households,
+                        reset=args.reset)
     except RuntimeError as exc:
         sys.exit(str(exc))
+    made["cross_county"] = {k: v for k, v in made["cross_county"].items() if k != "pairs"}
     print(json.dumps({k: v for k, v in made.items() if k not in ("counts", "farmers")}, ensure_ascii=False,
                      default=str))
 

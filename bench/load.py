@@ -195,7 +195,14 @@ def discover(app, farmers: int, seed: int) -> Subjects:
             from subsidy.common.timeutil import local_today
 
             year = local_today().year
-        root = s.scalar(sa.select(Region.code).where(sa.func.length(Region.code) < 6).order_by(Region.code))
+        # The region above the county whose dashboard someone there may open (the city's, once its
+        # roles read the dashboard; the province has no users), the nearest first.
+        from subsidy.accounts.permissions import Perm, holders
+        from subsidy.regions.scope import ancestors
+
+        root = s.scalar(sa.select(User.region_code).where(
+            User.region_code.in_(ancestors(county)), User.role.in_(holders(Perm.view_dashboard)),
+            User.active.is_(True)).order_by(sa.func.length(User.region_code).desc()).limit(1))
         households = s.scalar(sa.select(sa.func.count()).select_from(Household))
         in_county = Household.region_code.like(county + "%")
         with_entries = sa.select(Entry.id).where(Entry.household_id == Household.id).exists()
@@ -213,7 +220,8 @@ def discover(app, farmers: int, seed: int) -> Subjects:
         reviewer = user_of(Role.county_reviewer, county)
         root_user = None
         if root is not None:
-            root_user = s.scalar(sa.select(User.id).where(User.region_code == root, User.active.is_(True))
+            root_user = s.scalar(sa.select(User.id).where(User.region_code == root, User.active.is_(True),
+                                                          User.role.in_(holders(Perm.view_dashboard)))
                                  .order_by(User.id))
         clerk_rows = s.execute(sa.select(User.id, User.region_code).where(
             User.role == Role.village_clerk, User.region_code.like(county + "%"), User.active.is_(True))

@@ -44,6 +44,9 @@ TARGETS = [
     ("county_approval", "county approval of a 5,000-entry filing"),
     ("dashboard_p95", "dashboard p95"),
     ("stats_summary_p95", "/stats/summary p95"),
+    ("dashboard_city_p95", "city dashboard p95, live"),
+    ("stats_summary_city_p95", "city /stats/summary p95, live"),
+    ("dashboard_city_served_p95", "city dashboard p95, kept summary"),
     ("sms_worker", "SMS worker ÷ bare client loop"),
     ("sqlite_locked", "SQLite 50 clients 90/10: “database is locked”"),
 ]
@@ -52,9 +55,9 @@ TARGETS = [
 def sizes(small: bool) -> dict:
     if small:
         return dict(households=2_000, filing=300, sms=500, county=1_500, province=3_000, big_filing=300,
-                    duration=2, lock_duration=5, runs=2)
+                    duration=2, lock_duration=5, runs=2, city=3_000, county_households=500)
     return dict(households=100_000, filing=5_000, sms=10_000, county=50_000, province=1_000_000,
-                big_filing=5_000, duration=20, lock_duration=60, runs=3)
+                big_filing=5_000, duration=20, lock_duration=60, runs=3, city=250_000, county_households=50_000)
 
 
 def steps(s: dict, database: str, url: str, workdir: Path):
@@ -72,11 +75,22 @@ def steps(s: dict, database: str, url: str, workdir: Path):
     # (the dashboard target is stated for it), on SQLite a county (one file, one machine).
     households = s["province"] if pg else s["county"]
     target = url if pg else f"sqlite:///{workdir}/load.sqlite3"
+    # A province of several cities on PostgreSQL (counties of `county_households`).
+    per_county = ["--county-households", str(s["county_households"])] if pg else []
     yield "generate", ["generate.py", "--households", str(households), "--big-filing", str(s["big_filing"]),
-                       "--database-url", target, *(["--reset"] if pg else [])], {}
+                       "--database-url", target, *per_county, *(["--reset"] if pg else [])], {}
     yield "dashboard", ["bench_dashboard.py", "--database-url", target, "--runs", str(max(10, s["runs"]))], {}
     yield "load", ["load.py", "--database-url", target, "--no-generate", "--duration", str(s["duration"]),
                    "--lock-duration", str(s["lock_duration"]), *(["--small"] if s["duration"] < 5 else [])], {}
+    # The city tier: on PostgreSQL the province's first city; on SQLite a city of five counties
+    # of its own (the load test's county stays the size it was).
+    city_target = target
+    if not pg:
+        city_target = f"sqlite:///{workdir}/city.sqlite3"
+        yield "generate city", ["generate.py", "--households", str(s["city"]), "--county-households",
+                                str(s["city"] // 5), "--big-filing", str(s["big_filing"]), "--database-url",
+                                city_target], {}
+    yield "city", ["bench_city.py", "--database-url", city_target, "--runs", str(max(10, s["runs"]))], {}
 
 
 def fmt(value: float | None, unit: str = "") -> str:

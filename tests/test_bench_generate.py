@@ -6,7 +6,8 @@ then checked row by row against the app's own rules and used by the app: it sign
 the audit chain, recomputes snapshot digests, approves the big filing as the county (its
 snapshots must equal the publicized list) and registers a household (the sequences must be
 past the generated ids). SQLite always; PostgreSQL too when TEST_DATABASE_URL names one, in a
-scratch database `<that database>_gen` beside it."""
+scratch database `<that database>_gen` beside it. A province of several cities (small counties)
+is then checked for its region tree and the city tier's users, on SQLite."""
 from __future__ import annotations
 
 import hashlib
@@ -176,6 +177,103 @@ def _check_app_uses_it(url: str, made: dict) -> None:
                 phone="13700001111", payout_account="6231000011112222333", members=3, land_area_mu="4.5")
             db.session.commit()
             assert household.id == made["households"] + 1
+            assert verify_chain().ok
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_province_of_several_cities(tmp_path):
+    """Seven small counties: 固原市 with its five real counties (640425 first), then a second city
+    6405 of two counties 640501, 640502; the region tree is linked level by level, every code has
+    its level's length and GB/T 2260's shape, each city has its city admin and supervisor and
+    each county its admin and supervisor, every county has households, and the chain verifies."""
+    from subsidy.regions.scope import normalize_code
+
+    url = f"sqlite:///{tmp_path}/cities.sqlite3"
+    made = generate(url, households=7 * 150, county_households=150, progress=None)
+    assert made["city"] == "6404"
+    assert made["cities"] == [
+        {"code": "6404", "name": "固原市", "counties": ["640425", "640402", "640422", "640423", "640424"]},
+        {"code": "6405", "name": made["cities"][1]["name"], "counties": ["640501", "640502"]}]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        regions = {code: (level, parent) for code, level, parent in conn.execute(sa.text(
+            "SELECT code, level, parent_code FROM regions"))}
+        assert regions["64"] == ("province", None)
+        assert regions["6404"] == regions["6405"] == ("prefecture", "64")
+        width = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
+        for code, (level, parent) in regions.items():
+            assert len(code) == width[level] and normalize_code(code) == code, code
+            assert (parent is None) == (level == "province"), code
+            if parent is not None:
+                # GB/T 2260: a level's own digits are never all 0; a region hangs one level under its parent.
+                assert int(code[len(parent):]) > 0, code
+                assert code.startswith(parent) and width[regions[parent][0]] < width[level], code
+                assert list(width).index(regions[parent][0]) == list(width).index(level) - 1, code
+        counties = sorted(c for c, (level, _) in regions.items() if level == "county")
+        assert counties == sorted(made["cities"][0]["counties"] + made["cities"][1]["counties"])
+        users = conn.execute(sa.text("SELECT role, region_code, username FROM users WHERE length(region_code) <= 6"))
+        roles = {}
+        for role, region, username in users:
+            roles.setdefault(region, {}).setdefault(role, []).append(username)
+        assert roles["6404"] == {"city_admin": ["cityadmin"], "city_supervisor": ["citysupervisor"]}
+        assert roles["6405"] == {"city_admin": ["cityadmin6405"], "city_supervisor": ["citysupervisor6405"]}
+        for county in counties:
+            assert {r: len(u) for r, u in roles[county].items()} == {"county_admin": 1, "county_reviewer": 1,
+                                                                      "supervisor": 1}, county
+        per_county = dict(conn.execute(sa.text(
+            "SELECT substr(region_code, 1, 6), count(*) FROM households GROUP BY 1")).all())
+        assert set(per_county) == set(counties) and min(per_county.values()) == 150
+        # The city admin made the county admins (accounts.MANAGES); nobody above made the first city admin.
+        creator = dict(conn.execute(sa.text(
+            "SELECT u.username, a.actor FROM audit_events a JOIN users u ON a.object_id = CAST(u.id AS TEXT) "
+            "WHERE a.action = 'user.create'")).all())
+        assert creator["cityadmin"] == "system" and creator["admin640402"] == "cityadmin"
+        assert creator["county640402"] == "admin640402" and creator["citysupervisor6405"] == "cityadmin6405"
+        _check_cross_county_pairs(conn, made)
+    engine.dispose()
+    _verify_chain(url)
+
+
+def _check_cross_county_pairs(conn, made: dict) -> None:
+    """One planted pair per kind in every county but the first of its city (four in 6404, one in
+    6405), every fourth of a kind a decoy (or a match that no common type fits): the two
+    households are in two counties of one city and share the account (phone); a match is listed
+    under a common project name (the type) in the one year, a decoy under none."""
+    planted = made["cross_county"]
+    for kind in ("account", "phone"):
+        assert planted[kind]["match"] + planted[kind]["decoy"] == 5 and planted[kind]["decoy"] >= 1, planted[kind]
+        assert planted[kind]["match"] >= 1, planted[kind]
+    assert len(planted["pairs"]) == 10
+    column = {"account": "payout_account", "phone": "phone"}
+    city_of = {county: city["code"] for city in made["cities"] for county in city["counties"]}
+    for pair in planted["pairs"]:
+        mine, theirs = (conn.execute(sa.text(
+            f"SELECT region_code, {column[pair['kind']]} FROM households WHERE id = :h"), {"h": h}).one()
+            for h in (pair["household"], pair["other"]))
+        assert mine[1] == theirs[1] and mine[1], pair
+        assert mine[0].startswith(pair["county"]) and theirs[0].startswith(pair["other_county"]), pair
+        assert pair["county"] != pair["other_county"] and city_of[pair["county"]] == city_of[pair["other_county"]]
+        # Nobody else holds that account or phone.
+        assert conn.execute(sa.text(f"SELECT count(*) FROM households WHERE {column[pair['kind']]} = :v"),
+                            {"v": mine[1]}).scalar() == 2, pair
+        types = [set(conn.execute(sa.text(
+            "SELECT DISTINCT p.name FROM filing_entries e JOIN projects p ON p.id = e.project_id "
+            "WHERE e.household_id = :h"), {"h": h}).scalars()) for h in (pair["household"], pair["other"])]
+        assert types[0], pair  # a decoy is listed too, under other types
+        assert bool(types[0] & types[1]) == pair["match"], (pair, types)
+
+
+def _verify_chain(url: str) -> None:
+    from bench.generate import AUDIT_KEY
+    from subsidy import create_app
+    from subsidy.audit.service import verify_chain
+    from subsidy.extensions import db
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "gen-test", "AUDIT_KEY": AUDIT_KEY, "TESTING": True})
+    with app.app_context():
+        try:
             assert verify_chain().ok
         finally:
             db.session.remove()

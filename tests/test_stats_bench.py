@@ -40,3 +40,26 @@ def test_dashboard_bench_runs_and_records_its_figures(tmp_path):
         assert f["value"] > 0 and f["met"] is None, (key, f)  # 600 households: no target judged
     assert figures["dashboard_p95"]["unit"] == "ms" and figures["dashboard_p95"]["target"] == "< 300 ms"
     assert figures["dashboard_p95"]["baseline"] > 0 and figures["stats_refresh"]["unit"] == "s"
+
+
+@pytest.mark.skipif(os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="runs on its own SQLite file: it runs in the suite's SQLite pass")
+def test_city_bench_runs_and_records_its_figures(tmp_path):
+    """bench/bench_city.py over a small province of two cities (six counties of 150 households):
+    the city 6404's summary and dashboard, live and kept, with their baseline, every figure
+    recorded and none judged at this size."""
+    url = f"sqlite:///{tmp_path}/cities.sqlite3"
+    made = generate(url, households=6 * 150, county_households=150, big_filing=60, progress=None)
+    assert [c["code"] for c in made["cities"]] == ["6404", "6405"]
+    report = tmp_path / "figures.jsonl"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_city.py"), "--database-url", url,
+                           "--runs", "10"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REPORT": str(report)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "city 6404 固原市 (5 counties)" in done.stdout and f"year {made['year']}" in done.stdout
+    figures = {f["key"]: f for f in map(json.loads, report.read_text().splitlines())}
+    assert {"stats_summary_city_p95", "dashboard_city_p95", "stats_summary_city_served_p95",
+            "dashboard_city_served_p95"} <= set(figures)
+    for key, f in figures.items():
+        assert f["value"] > 0 and f["met"] is None, (key, f)  # 900 households: no target judged
+        assert f["baseline"] > 0 and f["ratio"] is not None, (key, f)
