@@ -106,7 +106,7 @@ def test_city_roles_sit_at_a_prefecture_and_never_do_the_tiers_work():
     # county's staff, and 督办.
     writes = {Role.city_admin: {Perm.manage_users, Perm.manage_subsidy_types, Perm.manage_policies,
                                 Perm.transfer_households, Perm.manage_assessment},
-              Role.city_supervisor: {Perm.handle_cases, Perm.escalate_cases}}
+              Role.city_supervisor: {Perm.handle_cases, Perm.escalate_cases, Perm.record_accountability}}
     for role in (Role.city_admin, Role.city_supervisor):
         assert not ROLE_PERMS[role] & TIERS_WORK, (role, ROLE_PERMS[role] & TIERS_WORK)
         assert {Perm.view_projects, Perm.view_policies, Perm.view_audit, Perm.view_dashboard,

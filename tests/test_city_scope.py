@@ -235,8 +235,8 @@ def test_the_city_roles_are_refused_every_write(app, db, county, role):
     c = _client(app, role, "6404")
     # The city's own writes are tested elsewhere: the city admin's 迁户 across counties
     # (tests/test_city_transfers.py) and city-wide policies, the city supervisor's handling of
-    # cases and 督办 (tests/test_city_cases.py).
-    own = {"city_admin": {"/api/v1/policies"}, "city_supervisor": set()}[role]
+    # cases and 督办 (tests/test_city_cases.py) and 问责 (tests/test_city_users.py).
+    own = {"city_admin": {"/api/v1/policies"}, "city_supervisor": {"/api/v1/accountability"}}[role]
     writes = [(m, url, body) for m, url, body in _writes(w)
               if url not in own and not (role == "city_admin" and url.endswith("/transfer"))]
     refused = {url: getattr(c, method)(url, json=body).status_code for method, url, body in writes}

@@ -136,3 +136,33 @@ def test_the_daily_checkpoint_reaches_the_city_supervisor(runner, city, db, app,
         app.config.pop("AUDIT_CHECKPOINT_DIR")
     phones = sorted(db.session.scalars(sa.select(Message.to_phone).where(Message.template == "audit_checkpoint")))
     assert phones == ["13909540021", "13909540022"]
+
+
+def test_the_city_supervisor_records_a_decision_about_a_countys_official(api_as, login_as, client, city, db):
+    """问责 upward: the city's 纪委 records a decision about 彭阳县's own staff; published, it is
+    on 彭阳县's public page (the official's county), not 原州区's; the city's complaint behind it
+    stays the city's. Another city's official is out of reach."""
+    from datetime import timedelta
+
+    from subsidy.accountability.models import AccountabilityDecision
+    from subsidy.common.timeutil import local_today
+
+    body = {"region_code": "640425", "person_name": "马县长", "post": "县农业农村局局长", "measure": "admonishment",
+            "document_no": "固纪发〔2026〕3号", "decided_on": (local_today() - timedelta(days=2)).isoformat(),
+            "summary": "对补贴发放监管不力。", "publish": True}
+    api = api_as("city_supervisor", "6404")
+    made = api.post("/api/v1/accountability", json=body)
+    assert made.status_code == 201, made.json
+    assert api.post("/api/v1/accountability", json={**body, "region_code": "640502"}).json["error"]["fields"] == {
+        "region_code": "只能对本辖区内的人员记录问责"}
+    decision = db.session.scalars(sa.select(AccountabilityDecision)).one()
+    assert decision.region_code == "640425"
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "accountability.record"))
+    assert event.region_code == "640425"
+    assert "马县长" in client.get("/m/disclosures?region=640425").get_data(as_text=True)
+    assert "马县长" not in client.get("/m/disclosures?region=640402").get_data(as_text=True)
+    # the county's supervisor reads it; the form is the city supervisor's page too
+    assert "马县长" in login_as("supervisor", "640425").get("/accountability").get_data(as_text=True)
+    assert login_as("city_supervisor", "6404").get("/accountability/new").status_code == 200
+    # the city admin does not record 问责
+    assert api_as("city_admin", "6404").post("/api/v1/accountability", json=body).status_code == 403

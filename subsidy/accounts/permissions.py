@@ -116,7 +116,8 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     # counties' admins and supervisors, keeps the subsidy catalogue, publishes city-wide policies
     # and moves households across its counties (迁户, so it reads the register it moves); the city
     # supervisor answers the complaints about a county's own staff routed to the city (纪检
-    # handles complaints about officials) and issues 督办 to every county's handling units.
+    # handles complaints about officials), issues 督办 to every county's handling units and
+    # records 问责 decisions about the city's officials, a county's own among them.
     Role.city_admin: frozenset({
         P.manage_users, P.view_projects, P.manage_subsidy_types, P.view_policies, P.manage_policies,
         P.view_audit, P.view_register, P.transfer_households, P.view_dashboard, P.view_assessment,
@@ -125,7 +126,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.city_supervisor: frozenset({
         P.view_register, P.view_projects, P.view_audit, P.view_sms, P.view_filings, P.view_policies,
         P.view_payments, P.view_cases, P.handle_cases, P.escalate_cases, P.view_case_stats,
-        P.view_accountability, P.view_recoveries, P.view_dashboard, P.view_assessment,
+        P.view_accountability, P.record_accountability, P.view_recoveries, P.view_dashboard, P.view_assessment,
     }),
 }
 
