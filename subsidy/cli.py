@@ -154,3 +154,6 @@ def register_cli(app):
     from subsidy.stats.cli import stats_cli
 
     app.cli.add_command(stats_cli)
+    from subsidy.filings.cli import filings_cli
+
+    app.cli.add_command(filings_cli)

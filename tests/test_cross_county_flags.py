@@ -151,3 +151,56 @@ def test_the_township_approves_only_once_the_flag_is_answered(types):
     # the county's re-check finds it again; already answered this round, the county approves
     act(here.county, here.filing, "approve")
     assert here.filing.state == S.county_approved
+
+
+# --- the sweep over a whole city (flask filings cross-county) ---------------------------------------
+
+def test_the_sweep_finds_what_the_per_filing_checks_could_not_see(types, runner):
+    """Both lists publicized before their projects were given a type: no check could compare
+    them then. The nightly sweep flags both, once, and names no county."""
+    from subsidy.audit.models import AuditEvent
+    from subsidy.filings.cross_county import sweep
+
+    here = make_world(2, PENGYANG, county_code="640425", year=2024)
+    there = make_world(1, YUANZHOU, county_code="640402", year=2024)
+    decoy = make_world(1, "640422100201", county_code="640422", year=2024)
+    _share(here, there, "payout_account")
+    decoy.households[0].payout_account = here.households[0].payout_account  # under another type: not compared
+    db.session.commit()
+    for world in (here, there, decoy):
+        walk_to(world, S.publicizing)
+    assert _flags(here.filing, ACCOUNT) == {} and _flags(there.filing, ACCOUNT) == {}
+    here.project.subsidy_type_id = there.project.subsidy_type_id = types[0].id
+    decoy.project.subsidy_type_id = types[1].id
+    db.session.commit()
+    assert sweep("6405") == {"shared_account_other_county_found": 0, "shared_account_other_county_added": 0,
+                             "shared_phone_other_county_found": 0, "shared_phone_other_county_added": 0}
+    result = runner.invoke(args=["filings", "cross-county", "--region", "640400"])
+    assert result.exit_code == 0, result.output
+    assert "shared_account_other_county_added 2" in result.output
+    assert set(_flags(here.filing, ACCOUNT)) == {here.households[0].id}
+    assert set(_flags(there.filing, ACCOUNT)) == {there.households[0].id}
+    assert _flags(decoy.filing, ACCOUNT) == {}
+    text = _flags(here.filing, ACCOUNT)[here.households[0].id]
+    assert "1 户" in text and "原州" not in text and "640402" not in text
+    # idempotent: a second night adds nothing; each night is audited as the system's act
+    again = sweep("6404")
+    assert again["shared_account_other_county_found"] == 2 and again["shared_account_other_county_added"] == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "filing.cross_county_sweep")) == 3
+
+
+def test_the_sweep_leaves_a_closed_list_alone(types):
+    from subsidy.filings.cross_county import sweep
+
+    here = make_world(1, PENGYANG, county_code="640425", year=2024)
+    there = make_world(1, YUANZHOU, county_code="640402", year=2024)
+    _share(here, there, "phone")
+    walk_to(here, S.county_approved)
+    walk_to(there, S.publicizing)
+    here.project.subsidy_type_id = there.project.subsidy_type_id = types[0].id
+    db.session.commit()
+    result = sweep()
+    assert result["shared_phone_other_county_added"] == 1
+    assert set(_flags(there.filing, PHONE)) == {there.households[0].id}
+    assert _flags(here.filing, PHONE) == {}  # approved: its record is closed

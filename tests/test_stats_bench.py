@@ -63,3 +63,29 @@ def test_city_bench_runs_and_records_its_figures(tmp_path):
     for key, f in figures.items():
         assert f["value"] > 0 and f["met"] is None, (key, f)  # 900 households: no target judged
         assert f["baseline"] > 0 and f["ratio"] is not None, (key, f)
+
+
+def test_cross_county_bench_runs_records_its_figures_and_keeps_nothing(tmp_path):
+    """bench/bench_cross_county.py over a small province: one filing's checks, the set-based
+    sweep and the per-filing walk, each with the bare pass as baseline; the run is rolled back,
+    so no flag it wrote is kept."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path}/cross.sqlite3"
+    made = generate(url, households=6 * 150, county_households=150, big_filing=60, progress=None)
+    assert made["cross_county"]["account"]["match"] > 0
+    report = tmp_path / "figures.jsonl"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_cross_county.py"), "--database-url", url,
+                           "--runs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REPORT": str(report)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = {f["key"]: f for f in map(json.loads, report.read_text().splitlines())}
+    assert set(figures) == {"cross_county_check_filing", "cross_county_sweep_province", "cross_county_check_province"}
+    assert "shared_account_other_county_found" in figures["cross_county_sweep_province"]["note"]
+    for key, f in figures.items():
+        assert f["value"] > 0 and f["baseline"] > 0 and f["met"] is None, (key, f)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM filing_entry_flags WHERE code LIKE '%other_county'")).scalar()
+    engine.dispose()
+    assert kept == 0

@@ -9,7 +9,7 @@ Children, each `flask --app subsidy …` in its own process group:
   default console gateway it writes instance/sms-outbox.log): long-running, restarted when one
   dies (at most RESTARTS times in RESTART_WINDOW seconds; then the supervisor reports it and
   stops everything, rather than serve a platform that silently sends nothing);
-- `cases escalate` and `materials remind` at start and then every 24 hours, `stats refresh`
+- `cases escalate`, `materials remind` and `filings cross-county` at start and then every 24 hours, `stats refresh`
   at start and then every 5 minutes: run to completion at their rhythm; a failure is reported
   and tried again at the next tick.
 
@@ -76,6 +76,7 @@ class Supervisor:
             Child("sms worker", ["sms", "worker"]),
             Child("cases escalate", ["cases", "escalate"], every=escalate_every),
             Child("materials remind", ["materials", "remind"], every=escalate_every),
+            Child("filings cross-county", ["filings", "cross-county"], every=escalate_every),
             Child("stats refresh", ["stats", "refresh"], every=stats_every),
         ]
         self.stopping = False

@@ -37,6 +37,7 @@ ACTIONS: dict[str, str] = {
     "case.reject": _l("诉求不予受理"), "case.reply": _l("答复诉求"), "case.settings": _l("修改办理时限"),
     "case.transfer": _l("转办诉求"),
     "demo.load": _l("载入演示数据"),
+    "filing.cross_county_sweep": _l("跨县核查"),
     "filing.create": _l("新建公示名单"), "filing.entry_add": _l("添加名单条目"),
     "filing.entry_add_all": _l("批量添加名单条目"), "filing.entry_delete": _l("删除名单条目"),
     "filing.entry_update": _l("修改名单条目"), "filing.note": _l("名单备注"),
