@@ -24,7 +24,7 @@ def _fail(message: str, code: int = 1):
 @click.argument("username")
 @click.option("--role", required=True,
               help="village_clerk, township_reviewer, county_reviewer, county_admin, supervisor")
-@click.option("--region", "region_code", required=True, help="region code (6, 9 or 12 digits)")
+@click.option("--region", "region_code", required=True, help="region code (2, 4, 6, 9 or 12 digits)")
 @click.option("--password", required=True)
 @click.option("--name", default="")
 def users_create(username, role, region_code, password, name):

@@ -75,8 +75,9 @@ def money_in(label: str = "金额", *, minimum: Decimal | None = Decimal("0"), m
 MoneyIn = money_in()
 
 
-# Checked by `subsidy.regions.scope.normalize_code` (with its own message); documented here.
-REGION_PATTERN = r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"
+# Checked by `subsidy.regions.scope.normalize_code` (with its own message); documented here:
+# a province (2 digits), prefecture (4), county (6), township (9) or village (12).
+REGION_PATTERN = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
 RegionCode = Annotated[str, WithJsonSchema({"type": "string", "pattern": REGION_PATTERN, "maxLength": 12})]
 
 
@@ -221,7 +222,7 @@ def q_text(description: str = "", max_length: int = 100) -> dict:
 Q_PAGE = q_int("page number, from 1", 1, params.MAX_PAGE)
 Q_PER_PAGE = q_int(f"items per page, 1..{params.MAX_PER_PAGE} (default 50)", 1, params.MAX_PER_PAGE)
 Q_YEAR = q_int("year; default: this year", params.YEAR_MIN, params.YEAR_MAX)
-Q_REGION = q("6, 9 or 12 digits", type="string", pattern=REGION_PATTERN)
+Q_REGION = q("2, 4, 6, 9 or 12 digits", type="string", pattern=REGION_PATTERN)
 Q_ID = q_int("id")
 PAGING = {"page": Q_PAGE, "per_page": Q_PER_PAGE}
 

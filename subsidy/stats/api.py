@@ -6,15 +6,14 @@ from typing import Annotated
 from flask import request
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
-from subsidy.api.spec import Q_YEAR, Year, q, route
+from subsidy.api.spec import Q_YEAR, REGION_PATTERN, Year, q, route
 from subsidy.common.access import current_actor
 from subsidy.stats import assessment, service
 from subsidy.stats.models import Figure
 
 # A city's or province's code too (2 or 4 digits): its answer adds `children`.
 Q_ANY_REGION = q("2, 4, 6, 9 or 12 digits; default: the user's region (404 outside it); a prefecture's or "
-                 "province's answer adds `children`", type="string",
-                 pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$")
+                 "province's answer adds `children`", type="string", pattern=REGION_PATTERN)
 
 
 @route("/stats/summary", "GET", summary="Headline figures of a region in a year (report figures, docs/api.md)",
